@@ -1,0 +1,162 @@
+// AVX2+FMA dot kernels (this file alone is compiled with -mavx2 -mfma -mf16c).
+// Each matches its scalar reference in ref/dot_ref.cc up to summation order:
+// the SIMD versions keep several 8-lane accumulators and reduce them at the end.
+//
+// Weight decoding (choices measured in bench/README.md):
+//   bf16: zero-extend u16 -> u32 and shift left 16 (exact fp32).
+//   e4m3: re-bias into an fp16 bit pattern (sign | exp,man << 7), convert with
+//         F16C (handles e4m3 subnormals exactly) and scale the sum by 2^8 once;
+//         codes 0x7F/0xFF become fp16 NaN like the reference table.
+//   e2m1: one pshufb on a table of 2*e2m1 as int8 ({0,1,2,3,4,6,8,12} and negatives),
+//         int8 -> fp32, and scale the sum by 0.5 once.
+// Scaling a sum by a power of two is exact, so these add no rounding of their own.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/dot.h"
+
+namespace dsv4::kernels {
+namespace {
+
+inline float HorizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Lane mask with the first `n` (0..8) lanes set, for masked loads of tails.
+inline __m256i TailMask(int64_t n) {
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), lanes);
+}
+
+// 8 bf16 values -> 8 fp32.
+inline __m256 LoadBf16x8(const uint16_t* w) {
+  __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
+}
+
+float DotBf16Avx2(const float* x, const uint16_t* w, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 32 <= n; k += 32) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k), LoadBf16x8(w + k), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k + 8), LoadBf16x8(w + k + 8), a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k + 16), LoadBf16x8(w + k + 16), a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k + 24), LoadBf16x8(w + k + 24), a3);
+  }
+  for (; k + 8 <= n; k += 8) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k), LoadBf16x8(w + k), a0);
+  }
+  if (k < n) {
+    uint16_t tail[8] = {};
+    std::memcpy(tail, w + k, size_t(n - k) * sizeof(uint16_t));
+    __m256 xv = _mm256_maskload_ps(x + k, TailMask(n - k));
+    a1 = _mm256_fmadd_ps(xv, LoadBf16x8(tail), a1);
+  }
+  return HorizontalSum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+}
+
+float DotF32Avx2(const float* x, const float* w, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 32 <= n; k += 32) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k), _mm256_loadu_ps(w + k), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k + 8), _mm256_loadu_ps(w + k + 8), a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k + 16), _mm256_loadu_ps(w + k + 16), a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k + 24), _mm256_loadu_ps(w + k + 24), a3);
+  }
+  for (; k + 8 <= n; k += 8) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k), _mm256_loadu_ps(w + k), a0);
+  }
+  if (k < n) {
+    __m256i m = TailMask(n - k);
+    a1 = _mm256_fmadd_ps(_mm256_maskload_ps(x + k, m), _mm256_maskload_ps(w + k, m), a1);
+  }
+  return HorizontalSum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+}
+
+// 16 e4m3 codes -> 16 fp16 bit patterns equal to e4m3 * 2^-8 (NaN codes -> fp16 NaN).
+// fp16 has 5 exponent bits (bias 15) vs e4m3's 4 (bias 7): moving the 7 exponent and
+// mantissa bits up by 7 gives 2^(e-15) * (1.m) = e4m3 * 2^-8, and e4m3 subnormals
+// land on fp16 subnormals (m * 2^-17 = m * 2^-9 * 2^-8) with no special case.
+inline __m256i E4m3ToHalfx16(__m128i codes) {
+  __m256i s = _mm256_cvtepi8_epi16(codes);  // sign copied into bits 8..15
+  // After << 7: exponent+mantissa in bits 7..13, the sign in bit 15; clear bit 14.
+  __m256i h = _mm256_and_si256(_mm256_slli_epi16(s, 7), _mm256_set1_epi16(int16_t(0xBF80)));
+  const __m256i em = _mm256_set1_epi16(0x3F80);
+  __m256i nan = _mm256_cmpeq_epi16(_mm256_and_si256(h, em), em);  // code & 0x7F == 0x7F
+  return _mm256_or_si256(h, _mm256_and_si256(nan, _mm256_set1_epi16(0x7E00)));
+}
+
+// acc += x[0..16) * (e4m3 * 2^-8) over 16 codes, in two accumulators.
+inline void E4m3Fma16(const float* x, __m128i codes, __m256& acc0, __m256& acc1) {
+  __m256i h = E4m3ToHalfx16(codes);
+  __m256 w0 = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+  __m256 w1 = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
+  acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x), w0, acc0);
+  acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), w1, acc1);
+}
+
+float DotE4m3Avx2(const float* x, const uint8_t* w, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 32 <= n; k += 32) {
+    E4m3Fma16(x + k, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k)), a0, a1);
+    E4m3Fma16(x + k + 16, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k + 16)), a2, a3);
+  }
+  if (k + 16 <= n) {
+    E4m3Fma16(x + k, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k)), a0, a1);
+    k += 16;
+  }
+  if (k < n) {  // 1..15 left: zero-padded codes (0x00 = +0) and masked activations
+    alignas(16) uint8_t tail[16] = {};
+    std::memcpy(tail, w + k, size_t(n - k));
+    __m256i h = E4m3ToHalfx16(_mm_load_si128(reinterpret_cast<const __m128i*>(tail)));
+    int64_t r = n - k;
+    __m256 x0 = _mm256_maskload_ps(x + k, TailMask(r < 8 ? r : 8));
+    a2 = _mm256_fmadd_ps(x0, _mm256_cvtph_ps(_mm256_castsi256_si128(h)), a2);
+    if (r > 8) {
+      __m256 x1 = _mm256_maskload_ps(x + k + 8, TailMask(r - 8));
+      a3 = _mm256_fmadd_ps(x1, _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), a3);
+    }
+  }
+  __m256 sum = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+  return HorizontalSum(sum) * 256.0f;
+}
+
+float DotE2m1x32Avx2(const float* x, const uint8_t* w) {
+  // 2 * e2m1(code) for codes 0..15.
+  const __m128i table = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+  const __m128i low4 = _mm_set1_epi8(0x0F);
+  __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
+  __m128i lo = _mm_and_si128(b, low4);                     // even k
+  __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);  // odd k
+  __m128i v0 = _mm_shuffle_epi8(table, _mm_unpacklo_epi8(lo, hi));  // k = 0..15
+  __m128i v1 = _mm_shuffle_epi8(table, _mm_unpackhi_epi8(lo, hi));  // k = 16..31
+  __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v0));
+  __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(v0, v0)));
+  __m256 w2 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v1));
+  __m256 w3 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(v1, v1)));
+  __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(x), w0);
+  __m256 a1 = _mm256_mul_ps(_mm256_loadu_ps(x + 8), w1);
+  a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 16), w2, a0);
+  a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 24), w3, a1);
+  return HorizontalSum(_mm256_add_ps(a0, a1)) * 0.5f;
+}
+
+}  // namespace
+
+const DotKernels* Avx2DotKernels() {
+  static const DotKernels kernels{"avx2", DotBf16Avx2, DotF32Avx2, DotE4m3Avx2, DotE2m1x32Avx2};
+  static const bool supported = __builtin_cpu_supports("avx2") &&
+                                __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return supported ? &kernels : nullptr;
+}
+
+}  // namespace dsv4::kernels
