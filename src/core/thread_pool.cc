@@ -1,0 +1,89 @@
+#include "core/thread_pool.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace dsv4 {
+
+ThreadPool::ThreadPool(size_t threads) {
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  for (size_t i = 1; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::RunChunks() {
+  for (;;) {
+    size_t c = next_chunk_.fetch_add(1);
+    if (c >= num_chunks_) return;
+    size_t begin = c * chunk_;
+    size_t end = std::min(n_, begin + chunk_);
+    (*fn_)(begin, end);
+  }
+}
+
+void ThreadPool::WorkerLoop() {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      ++active_;
+    }
+    RunChunks();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (--active_ == 0) done_.notify_all();
+    }
+  }
+}
+
+void ThreadPool::ParallelFor(size_t n, size_t min_chunk,
+                             const std::function<void(size_t, size_t)>& fn) {
+  if (n == 0) return;
+  min_chunk = std::max<size_t>(1, min_chunk);
+  size_t threads = size();
+  // About 4 chunks per thread balances uneven work without much overhead.
+  size_t chunk = std::max(min_chunk, (n + threads * 4 - 1) / (threads * 4));
+  if (workers_.empty() || chunk >= n) {
+    fn(0, n);
+    return;
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    // A worker that woke late for the previous loop may still be scanning its chunk
+    // counter; wait for it so the fields below are not written under its feet.
+    done_.wait(lock, [&] { return active_ == 0; });
+    fn_ = &fn;
+    n_ = n;
+    chunk_ = chunk;
+    num_chunks_ = (n + chunk - 1) / chunk;
+    next_chunk_.store(0);
+    ++generation_;
+  }
+  wake_.notify_all();
+  RunChunks();
+  std::unique_lock<std::mutex> lock(mu_);
+  // Workers that woke for this generation finish their chunks; late wakers find none left.
+  done_.wait(lock, [&] { return active_ == 0 && next_chunk_.load() >= num_chunks_; });
+  fn_ = nullptr;
+}
+
+ThreadPool& GlobalThreadPool() {
+  static ThreadPool pool([] {
+    const char* env = std::getenv("DSV4_THREADS");
+    return env ? size_t(std::atoi(env)) : size_t(0);
+  }());
+  return pool;
+}
+
+}  // namespace dsv4

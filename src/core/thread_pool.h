@@ -1,0 +1,52 @@
+// A fixed pool of worker threads for data-parallel loops over the big matrix work.
+// Threading: ParallelFor may be called from one thread at a time per pool (the
+// engine thread); the calling thread works too and returns when all chunks are done.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace dsv4 {
+
+class ThreadPool {
+ public:
+  // threads = total workers including the caller; 0 = hardware concurrency.
+  explicit ThreadPool(size_t threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  size_t size() const { return workers_.size() + 1; }
+
+  // Calls fn(begin, end) over [0, n) split into chunks of at least min_chunk items.
+  void ParallelFor(size_t n, size_t min_chunk, const std::function<void(size_t, size_t)>& fn);
+
+ private:
+  void WorkerLoop();
+  void RunChunks();
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  const std::function<void(size_t, size_t)>* fn_ = nullptr;
+  size_t n_ = 0, chunk_ = 1, num_chunks_ = 0;
+  std::atomic<size_t> next_chunk_{0};
+  size_t active_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+// The process-wide pool (sized by DSV4_THREADS or the hardware).
+ThreadPool& GlobalThreadPool();
+
+inline void ParallelFor(size_t n, size_t min_chunk, const std::function<void(size_t, size_t)>& fn) {
+  GlobalThreadPool().ParallelFor(n, min_chunk, fn);
+}
+
+}  // namespace dsv4

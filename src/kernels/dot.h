@@ -1,0 +1,29 @@
+// Inner products between an fp32 activation row and one weight row in a stored
+// format. One set of function pointers is chosen at start-up for the CPU's ISA
+// (dot_dispatch.cc); ref/ holds the scalar reference each SIMD version is tested against.
+#pragma once
+
+#include <cstdint>
+
+namespace dsv4::kernels {
+
+struct DotKernels {
+  const char* isa;
+  // sum_k x[k] * bf16(w[k])
+  float (*dot_bf16)(const float* x, const uint16_t* w, int64_t n);
+  // sum_k x[k] * w[k]
+  float (*dot_f32)(const float* x, const float* w, int64_t n);
+  // sum_k x[k] * e4m3(w[k]); n <= 128 (one scale block)
+  float (*dot_e4m3)(const float* x, const uint8_t* w, int64_t n);
+  // sum_k x[k] * e2m1(w[k]) over n = 32 values packed in 16 bytes (low nibble first)
+  float (*dot_e2m1_32)(const float* x, const uint8_t* w);
+};
+
+// Scalar reference kernels.
+const DotKernels& RefDotKernels();
+// AVX2+FMA kernels, or nullptr if this build/CPU lacks them.
+const DotKernels* Avx2DotKernels();
+// The kernels used at run time (best available; DSV4_ISA=ref forces the reference).
+const DotKernels& ActiveDotKernels();
+
+}  // namespace dsv4::kernels

@@ -1,0 +1,155 @@
+#include "kernels/linear.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "kernels/dot.h"
+
+namespace dsv4::kernels {
+namespace {
+
+constexpr int64_t kBlock = 128;   // FP8 weight block and activation block
+constexpr int64_t kFp4Block = 32;  // FP4 weight scale block
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Activations prepared for a quantised GEMM: per row, K values and K/128 scales.
+struct PreparedActs {
+  std::vector<float> q;  // [T, K]
+  std::vector<float> s;  // [T, K/128]
+};
+
+PreparedActs PrepareActs(const float* x, int64_t T, int64_t K, bool act_quant) {
+  PreparedActs p;
+  int64_t nb = CeilDiv(K, kBlock);
+  p.s.assign(size_t(T * nb), 1.0f);
+  if (!act_quant) {
+    p.q.assign(x, x + T * K);
+    return p;
+  }
+  DSV4_CHECK(K % kBlock == 0);
+  p.q.resize(size_t(T * K));
+  for (int64_t t = 0; t < T; ++t) QuantizeActFp8(x + t * K, K, &p.q[t * K], &p.s[t * nb]);
+  return p;
+}
+
+}  // namespace
+
+int64_t WeightMatrix::bytes() const {
+  switch (dtype) {
+    case DType::kF8E4M3: return rows * cols + CeilDiv(rows, kBlock) * CeilDiv(cols, kBlock);
+    case DType::kI8: return rows * cols / 2 + rows * (cols / kFp4Block);
+    default: return rows * cols * int64_t(DTypeSize(dtype));
+  }
+}
+
+float WeightAt(const WeightMatrix& w, int64_t n, int64_t k) {
+  switch (w.dtype) {
+    case DType::kBF16:
+      return Bf16ToFloat(reinterpret_cast<const uint16_t*>(w.data)[n * w.cols + k]);
+    case DType::kF32:
+      return reinterpret_cast<const float*>(w.data)[n * w.cols + k];
+    case DType::kF8E4M3:
+      return E4m3ToFloat(w.data[n * w.cols + k]) *
+             Ue8m0ToFloat(w.scale[(n / kBlock) * CeilDiv(w.cols, kBlock) + k / kBlock]);
+    case DType::kI8: {
+      uint8_t byte = w.data[n * (w.cols / 2) + k / 2];
+      uint8_t nib = (k & 1) ? (byte >> 4) : (byte & 15);
+      return E2m1ToFloat(nib) * Ue8m0ToFloat(w.scale[n * (w.cols / kFp4Block) + k / kFp4Block]);
+    }
+    default:
+      DSV4_CHECK(false);
+  }
+}
+
+void QuantizeActFp8(const float* x, int64_t K, float* q, float* s) {
+  for (int64_t b = 0; b < K / kBlock; ++b) {
+    const float* xb = x + b * kBlock;
+    float amax = 0.0f;
+    for (int64_t i = 0; i < kBlock; ++i) amax = std::max(amax, std::fabs(xb[i]));
+    float scale = Fp8Scale(amax);
+    s[b] = scale;
+    for (int64_t i = 0; i < kBlock; ++i) {
+      float v = std::clamp(xb[i] / scale, -kFp8Max, kFp8Max);
+      q[b * kBlock + i] = RoundE4m3(v);
+    }
+  }
+}
+
+void Linear(const float* x, int64_t T, const WeightMatrix& w, float* y,
+            const LinearOptions& options) {
+  LinearRows(x, T, w, 0, w.rows, y, options);
+}
+
+void LinearRows(const float* x, int64_t T, const WeightMatrix& w, int64_t row_begin,
+                int64_t row_end, float* y, const LinearOptions& options) {
+  const int64_t K = w.cols;
+  const int64_t N = row_end - row_begin;  // output row stride
+  const DotKernels& dk = ActiveDotKernels();
+  auto finish = [&](float v) { return options.round_bf16 ? RoundBf16(v) : v; };
+
+  if (w.dtype == DType::kBF16 || w.dtype == DType::kF32) {
+    ParallelFor(size_t(N), 4, [&](size_t n0, size_t n1) {
+      for (int64_t n = int64_t(n0); n < int64_t(n1); ++n) {
+        const int64_t r = row_begin + n;
+        for (int64_t t = 0; t < T; ++t) {
+          float v = w.dtype == DType::kBF16
+                        ? dk.dot_bf16(x + t * K, reinterpret_cast<const uint16_t*>(w.data) + r * K, K)
+                        : dk.dot_f32(x + t * K, reinterpret_cast<const float*>(w.data) + r * K, K);
+          y[t * N + n] = finish(v);
+        }
+      }
+    });
+    return;
+  }
+
+  PreparedActs acts = PrepareActs(x, T, K, options.act_quant);
+  const int64_t nb = CeilDiv(K, kBlock);
+  if (w.dtype == DType::kF8E4M3) {
+    ParallelFor(size_t(N), 4, [&](size_t n0, size_t n1) {
+      for (int64_t n = int64_t(n0); n < int64_t(n1); ++n) {
+        const int64_t r = row_begin + n;
+        const uint8_t* wrow = w.data + r * K;
+        const uint8_t* srow = w.scale + (r / kBlock) * nb;
+        for (int64_t t = 0; t < T; ++t) {
+          const float* q = &acts.q[t * K];
+          const float* sa = &acts.s[t * nb];
+          float acc = 0.0f;
+          for (int64_t b = 0; b < nb; ++b) {
+            int64_t len = std::min(kBlock, K - b * kBlock);
+            float partial = dk.dot_e4m3(q + b * kBlock, wrow + b * kBlock, len);
+            acc += partial * sa[b] * Ue8m0ToFloat(srow[b]);
+          }
+          y[t * N + n] = finish(acc);
+        }
+      }
+    });
+    return;
+  }
+
+  DSV4_CHECK(w.dtype == DType::kI8);
+  DSV4_CHECK(K % kFp4Block == 0);
+  const int64_t ns = K / kFp4Block;
+  ParallelFor(size_t(N), 4, [&](size_t n0, size_t n1) {
+    for (int64_t n = int64_t(n0); n < int64_t(n1); ++n) {
+      const int64_t r = row_begin + n;
+      const uint8_t* wrow = w.data + r * (K / 2);
+      const uint8_t* srow = w.scale + r * ns;
+      for (int64_t t = 0; t < T; ++t) {
+        const float* q = &acts.q[t * K];
+        const float* sa = &acts.s[t * nb];
+        float acc = 0.0f;
+        for (int64_t c = 0; c < ns; ++c) {
+          float partial = dk.dot_e2m1_32(q + c * kFp4Block, wrow + c * (kFp4Block / 2));
+          acc += partial * sa[(c * kFp4Block) / kBlock] * Ue8m0ToFloat(srow[c]);
+        }
+        y[t * N + n] = finish(acc);
+      }
+    }
+  });
+}
+
+}  // namespace dsv4::kernels

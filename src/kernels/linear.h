@@ -1,0 +1,54 @@
+// Linear layers in every weight format V4 checkpoints ship, with the reference's
+// dispatch on the stored dtype (spec §2.5):
+//   F8_E4M3 + ue8m0 [ceil(N/128), ceil(K/128)] block scales -> FP8 activation quantisation
+//            (128-blocks along K, power-of-two scales), per-block partial sums scaled and
+//            accumulated in fp32;
+//   I8 (packed FP4 e2m1, low nibble = even k) + ue8m0 [N, K/32] scales -> FP8 activation
+//            quantisation, per-32 partial sums;
+//   BF16 / F32 -> plain fp32 dot products (no activation quantisation).
+// Weights are used in place (they point into the checkpoint's memory map).
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace dsv4::kernels {
+
+// A weight matrix W of logical shape [rows = N (out), cols = K (in)] in its stored format.
+struct WeightMatrix {
+  DType dtype = DType::kBF16;  // kBF16, kF32, kF8E4M3 or kI8 (packed fp4)
+  int64_t rows = 0;
+  int64_t cols = 0;
+  const uint8_t* data = nullptr;   // row-major; fp4: [N, K/2] bytes
+  const uint8_t* scale = nullptr;  // ue8m0 bytes; fp8: [ceil(N/128), ceil(K/128)], fp4: [N, K/32]
+  bool empty() const { return data == nullptr; }
+  // Weight bytes read for one product (data + scales).
+  int64_t bytes() const;
+};
+
+struct LinearOptions {
+  // Simulate the FP8 activation quantisation of FP8/FP4 linears (the reference does).
+  bool act_quant = true;
+  // Round outputs to bf16 (the reference's bf16 linears); false keeps fp32 outputs.
+  bool round_bf16 = true;
+};
+
+// y: [T, N] = x: [T, K] · Wᵀ. x rows hold bf16-exact (or fp32) values. Uses all threads.
+void Linear(const float* x, int64_t T, const WeightMatrix& w, float* y,
+            const LinearOptions& options);
+
+// y: [T, row_end - row_begin] = x: [T, K] · W[row_begin:row_end]ᵀ — a slice of W's
+// output rows (the grouped wo_a projection uses one slice per group).
+void LinearRows(const float* x, int64_t T, const WeightMatrix& w, int64_t row_begin,
+                int64_t row_end, float* y, const LinearOptions& options);
+
+// Dequantised weight element W[n][k] (exact), for tests and slow paths.
+float WeightAt(const WeightMatrix& w, int64_t n, int64_t k);
+
+// FP8 activation quantisation of one row (spec §2.5 step 1): for each 128-block of x
+// (K must be a multiple of 128), q[k] = e4m3(x[k] / s) with s the power-of-two scale.
+// q: [K] e4m3 values as floats, s: [K/128].
+void QuantizeActFp8(const float* x, int64_t K, float* q, float* s);
+
+}  // namespace dsv4::kernels

@@ -1,0 +1,143 @@
+#include "model/forward/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+#include "kernels/dot.h"
+#include "kernels/linear.h"
+#include "model/forward/compressor.h"
+#include "model/forward/indexer.h"
+
+namespace dsv4 {
+namespace {
+
+// Softmax attention of one head over `keys` (each [d], bf16 values) with the sink as
+// an extra logit whose value is zero (spec §6.9). Probabilities are rounded to bf16
+// before the P·V product; the denominator uses the unrounded exponentials.
+void SinkAttention(const float* q, const std::vector<const uint16_t*>& keys, int64_t d,
+                   float scale, float sink, float* out, std::vector<float>& z) {
+  const kernels::DotKernels& dk = kernels::ActiveDotKernels();
+  z.resize(keys.size());
+  float mx = -INFINITY;
+  for (size_t u = 0; u < keys.size(); ++u) {
+    z[u] = dk.dot_bf16(q, keys[u], d) * scale;
+    mx = std::max(mx, z[u]);
+  }
+  std::fill(out, out + d, 0.0f);
+  float denom = 0.0f;
+  for (size_t u = 0; u < keys.size(); ++u) {
+    float p = std::exp(z[u] - mx);
+    denom += p;
+    float pb = RoundBf16(p);
+    const uint16_t* v = keys[u];
+    for (int64_t i = 0; i < d; ++i) out[i] += pb * Bf16ToFloat(v[i]);
+  }
+  denom += std::exp(sink - mx);
+  for (int64_t i = 0; i < d; ++i) out[i] = RoundBf16(out[i] / denom);
+}
+
+}  // namespace
+
+void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const RopeTable& rope,
+                      const float* y, int64_t T, int64_t pos0, bool act_quant,
+                      LayerState* state, float* out) {
+  const int64_t D = c.hidden_size, H = c.num_attention_heads, d = c.head_dim;
+  const int64_t rd = c.qk_rope_head_dim, nope = d - rd, W = c.sliding_window;
+  const int64_t q_r = c.q_lora_rank, G = c.o_groups, o_r = c.o_lora_rank;
+  const int64_t ratio = w.compress_ratio;
+  const kernels::LinearOptions lin{.act_quant = act_quant, .round_bf16 = true};
+
+  // Query path (§6.2): c_q = q_norm(wq_a·y); q = wq_b·c_q, per-head rescale, RoPE.
+  std::vector<float> cq(size_t(T * q_r));
+  kernels::Linear(y, T, w.wq_a, cq.data(), lin);
+  for (int64_t t = 0; t < T; ++t) {
+    RmsNorm(&cq[size_t(t * q_r)], w.q_norm.data(), q_r, float(c.rms_norm_eps), &cq[size_t(t * q_r)]);
+  }
+  std::vector<float> q(size_t(T * H * d));
+  kernels::Linear(cq.data(), T, w.wq_b, q.data(), lin);
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t h = 0; h < H; ++h) {
+      float* qh = &q[size_t((t * H + h) * d)];
+      RescaleHeadBf16(qh, d, float(c.rms_norm_eps));
+      rope.Apply(qh + nope, pos0 + t, false);
+    }
+  }
+
+  // KV path (§6.3): kv = kv_norm(wkv·y), RoPE, Q8_64 on the non-rope dims.
+  std::vector<float> kv(size_t(T * d));
+  kernels::Linear(y, T, w.wkv, kv.data(), lin);
+  for (int64_t t = 0; t < T; ++t) {
+    float* kt = &kv[size_t(t * d)];
+    RmsNorm(kt, w.kv_norm.data(), d, float(c.rms_norm_eps), kt);
+    rope.Apply(kt + nope, pos0 + t, false);
+    if (act_quant) SimulateFp8Blocks(kt, nope, 64);
+  }
+
+  // The chunk's kv as bf16 bits (exact: the values are bf16 already).
+  std::vector<uint16_t> kv_bits(kv.size());
+  for (size_t i = 0; i < kv.size(); ++i) kv_bits[i] = FloatToBf16(kv[i]);
+
+  // Compressed entries and the indexer's choice (§6.6, §6.7).
+  std::vector<std::vector<int32_t>> selected;
+  if (ratio > 0) {
+    CompressorUpdate(w.compressor, CompressorKind::kAttention, y, T, pos0, rope, c, act_quant,
+                     &state->compressor, &state->compressed);
+  }
+  if (ratio == 4) {
+    selected = IndexerSelect(w.indexer, c, rope, y, cq.data(), T, pos0, act_quant, state);
+  }
+
+  // Sparse attention with sink (§6.8, §6.9), then inverse RoPE (§6.10 step 1).
+  std::vector<float> o(size_t(T * H * d));
+  const float scale = float(1.0 / std::sqrt(double(d)));
+  ParallelFor(size_t(T * H), 1, [&](size_t i0, size_t i1) {
+    std::vector<const uint16_t*> keys;
+    std::vector<float> z;
+    for (size_t i = i0; i < i1; ++i) {
+      const int64_t t = int64_t(i) / H, h = int64_t(i) % H, pos = pos0 + t;
+      keys.clear();
+      for (int64_t u = std::max<int64_t>(0, pos - W + 1); u <= pos; ++u) {
+        keys.push_back(u >= pos0 ? &kv_bits[size_t((u - pos0) * d)]
+                                 : &state->window_kv[size_t((u % W) * d)]);
+      }
+      if (ratio == 4) {
+        for (int32_t j : selected[size_t(t)]) keys.push_back(&state->compressed[size_t(j) * size_t(d)]);
+      } else if (ratio > 0) {
+        const int64_t visible = (pos + 1) / ratio;
+        for (int64_t j = 0; j < visible; ++j) keys.push_back(&state->compressed[size_t(j * d)]);
+      }
+      float* oh = &o[size_t((t * H + h) * d)];
+      SinkAttention(&q[size_t((t * H + h) * d)], keys, d, scale, w.attn_sink[size_t(h)], oh, z);
+      rope.Apply(oh + nope, pos, true);
+    }
+  });
+
+  // The chunk's newest raw kv rows enter the window ring.
+  for (int64_t t = std::max<int64_t>(0, T - W); t < T; ++t) {
+    const int64_t pos = pos0 + t;
+    std::copy(&kv_bits[size_t(t * d)], &kv_bits[size_t((t + 1) * d)],
+              &state->window_kv[size_t((pos % W) * d)]);
+  }
+
+  // Grouped low-rank output projection (§6.10): u_g = wo_a[g] · O_g (bf16 einsum in the
+  // reference: no activation quantisation), f = wo_b · concat(u).
+  const int64_t gin = H / G * d;
+  std::vector<float> og(size_t(T * gin)), ug(size_t(T * o_r)), u(size_t(T * G * o_r));
+  const kernels::LinearOptions plain{.act_quant = false, .round_bf16 = true};
+  for (int64_t g = 0; g < G; ++g) {
+    for (int64_t t = 0; t < T; ++t) {
+      std::copy(&o[size_t(t * H * d + g * gin)], &o[size_t(t * H * d + (g + 1) * gin)], &og[size_t(t * gin)]);
+    }
+    kernels::LinearRows(og.data(), T, w.wo_a, g * o_r, (g + 1) * o_r, ug.data(), plain);
+    for (int64_t t = 0; t < T; ++t) {
+      std::copy(&ug[size_t(t * o_r)], &ug[size_t((t + 1) * o_r)], &u[size_t(t * G * o_r + g * o_r)]);
+    }
+  }
+  kernels::Linear(u.data(), T, w.wo_b, out, lin);
+  (void)D;
+}
+
+}  // namespace dsv4

@@ -1,0 +1,25 @@
+// Gated-pooling KV compressor (spec §6.6): folds every `ratio` tokens into one entry,
+// overlapping adjacent blocks when ratio is 4. Used for the attention KV of CSA/HCA
+// layers (post-processing: RMSNorm, RoPE, Q8_64) and for the indexer keys of CSA
+// layers (RMSNorm, RoPE, Hadamard, Q4_32).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/config.h"
+#include "model/forward/ops.h"
+#include "model/forward/state.h"
+#include "model/forward/weights.h"
+
+namespace dsv4 {
+
+enum class CompressorKind { kAttention, kIndexer };
+
+// Feeds x: [T, D] (the attention input rows of positions pos0..pos0+T-1) through the
+// compressor and appends every completed entry ([dim] bf16 values) to `entries`.
+void CompressorUpdate(const CompressorWeights& w, CompressorKind kind, const float* x,
+                      int64_t T, int64_t pos0, const RopeTable& rope, const ModelConfig& c,
+                      bool act_quant, CompressorState* state, std::vector<uint16_t>* entries);
+
+}  // namespace dsv4

@@ -1,0 +1,126 @@
+#include "model/forward/hyper_connection.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/dtype.h"
+#include "kernels/linear.h"
+#include "model/forward/ops.h"
+
+namespace dsv4 {
+namespace {
+
+// mixes: [T, rows] = (F · x_t) · rsqrt(mean(x_t²) + eps), all fp32.
+std::vector<float> Mixes(const float* x, int64_t T, const WeightMatrix& fn, float eps) {
+  const int64_t width = fn.cols;
+  std::vector<float> mixes(size_t(T * fn.rows));
+  kernels::Linear(x, T, fn, mixes.data(), {.act_quant = false, .round_bf16 = false});
+  for (int64_t t = 0; t < T; ++t) {
+    const float* xt = x + t * width;
+    float ss = 0.0f;
+    for (int64_t i = 0; i < width; ++i) ss += xt[i] * xt[i];
+    float r = 1.0f / std::sqrt(ss / float(width) + eps);
+    for (int64_t m = 0; m < fn.rows; ++m) mixes[size_t(t * fn.rows + m)] *= r;
+  }
+  return mixes;
+}
+
+}  // namespace
+
+void SinkhornNormalize(float* comb, int64_t hc, int64_t iters, float eps) {
+  auto row_normalize = [&] {
+    for (int64_t j = 0; j < hc; ++j) {
+      float s = 0.0f;
+      for (int64_t k = 0; k < hc; ++k) s += comb[j * hc + k];
+      for (int64_t k = 0; k < hc; ++k) comb[j * hc + k] /= s + eps;
+    }
+  };
+  auto col_normalize = [&] {
+    for (int64_t k = 0; k < hc; ++k) {
+      float s = 0.0f;
+      for (int64_t j = 0; j < hc; ++j) s += comb[j * hc + k];
+      for (int64_t j = 0; j < hc; ++j) comb[j * hc + k] /= s + eps;
+    }
+  };
+  // One row softmax (+eps), one column normalisation, then iters-1 (row, column) pairs.
+  for (int64_t j = 0; j < hc; ++j) {
+    float* row = comb + j * hc;
+    float m = *std::max_element(row, row + hc);
+    float s = 0.0f;
+    for (int64_t k = 0; k < hc; ++k) {
+      row[k] = std::exp(row[k] - m);
+      s += row[k];
+    }
+    for (int64_t k = 0; k < hc; ++k) row[k] = row[k] / s + eps;
+  }
+  col_normalize();
+  for (int64_t i = 0; i < iters - 1; ++i) {
+    row_normalize();
+    col_normalize();
+  }
+}
+
+void HcPre(const float* x, int64_t T, const HcMixerWeights& w, const ModelConfig& c, float* y,
+           HcMix* mix) {
+  const int64_t hc = c.hc_mult, D = c.hidden_size, nmix = (2 + hc) * hc;
+  const float hc_eps = float(c.hc_eps);
+  std::vector<float> mixes = Mixes(x, T, w.fn, float(c.rms_norm_eps));
+  mix->post.resize(size_t(T * hc));
+  mix->comb.resize(size_t(T * hc * hc));
+  std::vector<float> pre(static_cast<size_t>(hc));
+  for (int64_t t = 0; t < T; ++t) {
+    const float* mt = &mixes[size_t(t * nmix)];
+    for (int64_t j = 0; j < hc; ++j) {
+      pre[size_t(j)] = Sigmoid(mt[j] * w.scale[0] + w.base[size_t(j)]) + hc_eps;
+      mix->post[size_t(t * hc + j)] = 2.0f * Sigmoid(mt[hc + j] * w.scale[1] + w.base[size_t(hc + j)]);
+    }
+    float* comb = &mix->comb[size_t(t * hc * hc)];
+    for (int64_t i = 0; i < hc * hc; ++i) comb[i] = mt[2 * hc + i] * w.scale[2] + w.base[size_t(2 * hc + i)];
+    SinkhornNormalize(comb, hc, c.hc_sinkhorn_iters, hc_eps);
+    const float* xt = x + t * hc * D;
+    for (int64_t d = 0; d < D; ++d) {
+      float s = 0.0f;
+      for (int64_t j = 0; j < hc; ++j) s += pre[size_t(j)] * xt[j * D + d];
+      y[t * D + d] = RoundBf16(s);
+    }
+  }
+}
+
+void HcPost(const float* f, const float* x, int64_t T, const HcMix& mix, const ModelConfig& c,
+            float* out) {
+  const int64_t hc = c.hc_mult, D = c.hidden_size;
+  std::vector<float> row(size_t(hc * D));
+  for (int64_t t = 0; t < T; ++t) {
+    const float* xt = x + t * hc * D;
+    const float* comb = &mix.comb[size_t(t * hc * hc)];
+    for (int64_t k = 0; k < hc; ++k) {
+      const float post = mix.post[size_t(t * hc + k)];
+      for (int64_t d = 0; d < D; ++d) {
+        float s = 0.0f;
+        for (int64_t j = 0; j < hc; ++j) s += comb[j * hc + k] * xt[j * D + d];
+        row[size_t(k * D + d)] = RoundBf16(post * f[t * D + d] + s);
+      }
+    }
+    std::copy(row.begin(), row.end(), out + t * hc * D);
+  }
+}
+
+void HcHead(const float* x, int64_t T, const HcHeadWeights& w, const ModelConfig& c, float* y) {
+  const int64_t hc = c.hc_mult, D = c.hidden_size;
+  std::vector<float> mixes = Mixes(x, T, w.fn, float(c.rms_norm_eps));
+  std::vector<float> pre(static_cast<size_t>(hc));
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t j = 0; j < hc; ++j) {
+      pre[size_t(j)] = Sigmoid(mixes[size_t(t * hc + j)] * w.scale[0] + w.base[size_t(j)]) +
+                       float(c.hc_eps);
+    }
+    const float* xt = x + t * hc * D;
+    for (int64_t d = 0; d < D; ++d) {
+      float s = 0.0f;
+      for (int64_t j = 0; j < hc; ++j) s += pre[size_t(j)] * xt[j * D + d];
+      y[t * D + d] = RoundBf16(s);
+    }
+  }
+}
+
+}  // namespace dsv4

@@ -1,0 +1,81 @@
+// The DeepSeek-V4 model: a loaded checkpoint plus the forward pass over chunks of
+// tokens of one or more sequences. Threading: one thread (the engine's) calls
+// Forward at a time; the big matrix work inside uses the global thread pool.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "model/checkpoint.h"
+#include "model/config.h"
+#include "model/forward/ops.h"
+#include "model/forward/state.h"
+#include "model/forward/weights.h"
+
+namespace dsv4 {
+
+struct ForwardOptions {
+  // Simulate the reference's activation quantisation (FP8 inputs of FP8/FP4 linears,
+  // Q8_64 on KV, Q4_32 in the indexer). false = the --no-act-quant diagnostic mode.
+  bool act_quant = true;
+};
+
+// One sequence's slice of a forward step: its next tokens, at positions
+// state->length() onwards.
+struct ForwardSegment {
+  SequenceState* state = nullptr;
+  std::vector<int32_t> tokens;
+  bool all_logits = false;          // logits for every token, else only the last
+  std::vector<float>* logits = nullptr;  // out: [rows, vocab]
+  std::vector<float>* hidden = nullptr;  // out (optional): final HC state [n, hc, D]
+};
+
+// One sequence's slice of an MTP step: pairs (h_p, t_{p+1}) at MTP positions
+// state->mtp_length() onwards.
+struct MtpSegment {
+  SequenceState* state = nullptr;
+  std::vector<float> hidden;        // [n, hc, D], the trunk's final HC states h_p
+  std::vector<int32_t> next_tokens; // [n], t_{p+1}
+  std::vector<float>* logits = nullptr;  // out: [n, vocab]
+};
+
+class Model {
+ public:
+  static Result<std::unique_ptr<Model>> Load(const std::string& dir);
+
+  const ModelConfig& config() const { return config_; }
+  const Checkpoint& checkpoint() const { return *checkpoint_; }
+  const ModelWeights& weights() const { return weights_; }
+  bool has_mtp() const { return !weights_.mtp.empty(); }
+
+  // A fresh per-sequence state for this model.
+  std::unique_ptr<SequenceState> NewState(bool with_mtp) const {
+    return std::make_unique<SequenceState>(config_, with_mtp);
+  }
+
+  // Runs each segment's tokens through the trunk, advancing its state. Token ids must
+  // be < vocab_size and positions < max_position_embeddings (checked: throws Error).
+  void Forward(std::vector<ForwardSegment>& segments, const ForwardOptions& options) const;
+
+  // Runs the MTP block over each segment's pairs, advancing its MTP state.
+  void ForwardMtp(std::vector<MtpSegment>& segments, const ForwardOptions& options) const;
+
+ private:
+  // One block over a segment's rows: x [T, hc, D] in place.
+  void Block(const BlockWeights& w, LayerState* state, float* x, const int32_t* tokens,
+             int64_t T, int64_t pos0, const ForwardOptions& options) const;
+  // x [T, hc, D] -> logits [T, V] through an HC head and a final norm.
+  void Head(const float* x, int64_t T, const HcHeadWeights& hc_head,
+            const std::vector<float>& norm, float* logits) const;
+  const RopeTable& RopeFor(int64_t layer) const;
+
+  ModelConfig config_;
+  std::unique_ptr<Checkpoint> checkpoint_;
+  ModelWeights weights_;
+  RopeTable rope_window_, rope_compressed_;
+};
+
+}  // namespace dsv4

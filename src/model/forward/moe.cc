@@ -1,0 +1,108 @@
+#include "model/forward/moe.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "core/dtype.h"
+#include "kernels/linear.h"
+
+namespace dsv4 {
+namespace {
+
+// out: [T, D] bf16 = w2 · bf16(weight · silu(min(w1·x, λ)) · clamp(w3·x, ±λ)).
+// row_weights may be null (shared expert: weight 1, not applied).
+void ExpertForward(const ExpertWeights& w, const ModelConfig& c, const float* x, int64_t T,
+                   const float* row_weights, bool act_quant, float* out) {
+  const int64_t I = c.moe_intermediate_size;
+  const kernels::LinearOptions lin{.act_quant = act_quant, .round_bf16 = true};
+  std::vector<float> g(size_t(T * I)), u(size_t(T * I));
+  kernels::Linear(x, T, w.w1, g.data(), lin);
+  kernels::Linear(x, T, w.w3, u.data(), lin);
+  const float lim = float(c.swiglu_limit);
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t i = 0; i < I; ++i) {
+      float gv = g[size_t(t * I + i)], uv = u[size_t(t * I + i)];
+      if (lim > 0) {
+        uv = std::clamp(uv, -lim, lim);
+        gv = std::min(gv, lim);
+      }
+      float h = gv / (1.0f + std::exp(-gv)) * uv;
+      if (row_weights) h = row_weights[t] * h;
+      g[size_t(t * I + i)] = RoundBf16(h);
+    }
+  }
+  kernels::Linear(g.data(), T, w.w2, out, lin);
+}
+
+}  // namespace
+
+void Route(const MoeWeights& w, const ModelConfig& c, const float* logits, int32_t token,
+           int32_t* ids, float* weights) {
+  const int64_t E = c.n_routed_experts, k = c.num_experts_per_tok;
+  std::vector<float> scores(static_cast<size_t>(E));
+  for (int64_t e = 0; e < E; ++e) {
+    float z = logits[e];
+    float sp = z > 20.0f ? z : std::log1p(std::exp(z));  // torch softplus, threshold 20
+    scores[size_t(e)] = std::sqrt(sp);
+  }
+  if (w.hash) {
+    for (int64_t i = 0; i < k; ++i) ids[i] = w.tid2eid[size_t(token * k + i)];
+  } else {
+    std::vector<int32_t> order(static_cast<size_t>(E));
+    std::iota(order.begin(), order.end(), 0);
+    auto biased = [&](int32_t e) { return scores[size_t(e)] + w.gate_bias[size_t(e)]; };
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) {
+      float sa = biased(a), sb = biased(b);
+      return sa > sb || (sa == sb && a < b);
+    });
+    std::copy(order.begin(), order.begin() + k, ids);
+  }
+  float sum = 0.0f;
+  for (int64_t i = 0; i < k; ++i) sum += scores[size_t(ids[i])];
+  for (int64_t i = 0; i < k; ++i) {
+    weights[i] = scores[size_t(ids[i])] / sum * float(c.routed_scaling_factor);
+  }
+}
+
+void MoeForward(const MoeWeights& w, const ModelConfig& c, const float* y, const int32_t* tokens,
+                int64_t T, bool act_quant, float* out) {
+  const int64_t D = c.hidden_size, E = c.n_routed_experts, k = c.num_experts_per_tok;
+  std::vector<float> logits(size_t(T * E));
+  kernels::Linear(y, T, w.gate, logits.data(), {.act_quant = false, .round_bf16 = false});
+  std::vector<int32_t> ids(size_t(T * k));
+  std::vector<float> weights(size_t(T * k));
+  for (int64_t t = 0; t < T; ++t) {
+    Route(w, c, &logits[size_t(t * E)], tokens[t], &ids[size_t(t * k)], &weights[size_t(t * k)]);
+  }
+
+  // Tokens of each expert, gathered so the expert's weights are read once per step.
+  std::vector<std::vector<int64_t>> rows_of(static_cast<size_t>(E));
+  std::vector<std::vector<float>> weight_of(static_cast<size_t>(E));
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t i = 0; i < k; ++i) {
+      rows_of[size_t(ids[size_t(t * k + i)])].push_back(t);
+      weight_of[size_t(ids[size_t(t * k + i)])].push_back(weights[size_t(t * k + i)]);
+    }
+  }
+  std::vector<float> acc(size_t(T * D), 0.0f), xe, ye;
+  for (int64_t e = 0; e < E; ++e) {  // ascending expert id, as the reference sums
+    const auto& rows = rows_of[size_t(e)];
+    if (rows.empty()) continue;
+    const int64_t n = int64_t(rows.size());
+    xe.resize(size_t(n * D));
+    ye.resize(size_t(n * D));
+    for (int64_t r = 0; r < n; ++r) std::copy(y + rows[size_t(r)] * D, y + (rows[size_t(r)] + 1) * D, &xe[size_t(r * D)]);
+    ExpertForward(w.experts[size_t(e)], c, xe.data(), n, weight_of[size_t(e)].data(), act_quant, ye.data());
+    for (int64_t r = 0; r < n; ++r) {
+      float* a = &acc[size_t(rows[size_t(r)] * D)];
+      for (int64_t d = 0; d < D; ++d) a[d] += ye[size_t(r * D + d)];
+    }
+  }
+  ye.resize(size_t(T * D));
+  ExpertForward(w.shared, c, y, T, nullptr, act_quant, ye.data());
+  for (int64_t i = 0; i < T * D; ++i) out[i] = RoundBf16(acc[size_t(i)] + ye[size_t(i)]);
+}
+
+}  // namespace dsv4

@@ -1,0 +1,110 @@
+#include "model/forward/ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/dtype.h"
+#include "core/status.h"
+
+namespace dsv4 {
+
+void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* y) {
+  float ss = 0.0f;
+  for (int64_t i = 0; i < n; ++i) ss += x[i] * x[i];
+  float r = 1.0f / std::sqrt(ss / float(n) + eps);
+  for (int64_t i = 0; i < n; ++i) y[i] = RoundBf16(w[i] * (x[i] * r));
+}
+
+void RescaleHeadBf16(float* q, int64_t n, float eps) {
+  // torch: q *= rsqrt(q.square().mean(-1) + eps), every intermediate a bf16 tensor.
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum += RoundBf16(q[i] * q[i]);
+  float mean = RoundBf16(sum / float(n));
+  float denom = RoundBf16(mean + eps);
+  float r = RoundBf16(1.0f / std::sqrt(denom));
+  for (int64_t i = 0; i < n; ++i) q[i] = RoundBf16(q[i] * r);
+}
+
+RopeTable::RopeTable(int64_t rope_dim, double base, double factor, int64_t original_max_pos,
+                     double beta_fast, double beta_slow)
+    : rope_dim_(rope_dim) {
+  const int64_t half = rope_dim / 2;
+  freqs_.resize(size_t(half));
+  // fp32 as the reference: 1 / base ** (arange(0, dim, 2) / dim).
+  for (int64_t i = 0; i < half; ++i) {
+    float e = float(2 * i) / float(rope_dim);
+    freqs_[size_t(i)] = 1.0f / std::pow(float(base), e);
+  }
+  if (original_max_pos > 0) {
+    auto corr_dim = [&](double rotations) {
+      return double(rope_dim) * std::log(double(original_max_pos) / (rotations * 2 * M_PI)) /
+             (2 * std::log(base));
+    };
+    double low = std::max(std::floor(corr_dim(beta_fast)), 0.0);
+    double high = std::min(std::ceil(corr_dim(beta_slow)), double(rope_dim - 1));
+    if (low == high) high += 0.001;
+    for (int64_t i = 0; i < half; ++i) {
+      float ramp = (float(i) - float(low)) / (float(high) - float(low));
+      ramp = std::clamp(ramp, 0.0f, 1.0f);
+      float smooth = 1.0f - ramp;
+      float f = freqs_[size_t(i)];
+      freqs_[size_t(i)] = f / float(factor) * (1.0f - smooth) + f * smooth;
+    }
+  }
+}
+
+void RopeTable::Apply(float* v, int64_t pos, bool inverse) const {
+  const float p = float(pos);
+  for (size_t i = 0; i < freqs_.size(); ++i) {
+    float angle = p * freqs_[i];
+    float c = std::cos(angle), s = std::sin(angle);
+    if (inverse) s = -s;
+    float a = v[2 * i], b = v[2 * i + 1];
+    v[2 * i] = RoundBf16(a * c - b * s);
+    v[2 * i + 1] = RoundBf16(a * s + b * c);
+  }
+}
+
+void SimulateFp8Blocks(float* x, int64_t n, int64_t block) {
+  DSV4_CHECK(n % block == 0);
+  for (int64_t b = 0; b < n; b += block) {
+    float amax = 0.0f;
+    for (int64_t i = 0; i < block; ++i) amax = std::max(amax, std::fabs(x[b + i]));
+    float s = Fp8Scale(amax);
+    for (int64_t i = 0; i < block; ++i) {
+      float q = RoundE4m3(std::clamp(x[b + i] / s, -kFp8Max, kFp8Max));
+      x[b + i] = RoundBf16(q * s);
+    }
+  }
+}
+
+void SimulateFp4Blocks(float* x, int64_t n, int64_t block) {
+  DSV4_CHECK(n % block == 0);
+  for (int64_t b = 0; b < n; b += block) {
+    float amax = 0.0f;
+    for (int64_t i = 0; i < block; ++i) amax = std::max(amax, std::fabs(x[b + i]));
+    float s = Fp4Scale(amax);
+    for (int64_t i = 0; i < block; ++i) {
+      float q = RoundE2m1(std::clamp(x[b + i] / s, -kFp4Max, kFp4Max));
+      x[b + i] = RoundBf16(q * s);
+    }
+  }
+}
+
+void HadamardBf16(float* x, int64_t n) {
+  DSV4_CHECK(n > 0 && (n & (n - 1)) == 0);
+  // In-place fast Walsh–Hadamard butterflies give the natural (Sylvester) order.
+  for (int64_t len = 1; len < n; len <<= 1) {
+    for (int64_t i = 0; i < n; i += 2 * len) {
+      for (int64_t j = i; j < i + len; ++j) {
+        float a = x[j], b = x[j + len];
+        x[j] = a + b;
+        x[j + len] = a - b;
+      }
+    }
+  }
+  const float scale = 1.0f / std::sqrt(float(n));
+  for (int64_t i = 0; i < n; ++i) x[i] = RoundBf16(x[i] * scale);
+}
+
+}  // namespace dsv4

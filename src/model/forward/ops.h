@@ -1,0 +1,45 @@
+// Small per-row operations of the V4 forward, each reproducing the reference's
+// rounding points (spec §2, §6). Vectors hold fp32 values; "bf16 out" means every
+// output value is rounded to the nearest bf16 before it is stored.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace dsv4 {
+
+// y[n] = bf16(w[n] * x[n] * rsqrt(mean(x²) + eps)), fp32 math (spec §2.6). In place allowed.
+void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* y);
+
+// Per-head query rescale in bf16 tensor arithmetic (spec §6.2 step 3), in place.
+void RescaleHeadBf16(float* q, int64_t n, float eps);
+
+// Rotary embedding tables of one layer kind (spec §6.4): inverse frequencies for the
+// rope_dim/2 interleaved pairs, with optional YaRN interpolation.
+class RopeTable {
+ public:
+  RopeTable() = default;
+  RopeTable(int64_t rope_dim, double base, double factor, int64_t original_max_pos,
+            double beta_fast, double beta_slow);
+  // Rotates the interleaved pairs of v[0:rope_dim] by the angles of `pos` (inverse: by
+  // minus them) in fp32 and rounds to bf16, in place.
+  void Apply(float* v, int64_t pos, bool inverse) const;
+  int64_t rope_dim() const { return rope_dim_; }
+  const std::vector<float>& freqs() const { return freqs_; }
+
+ private:
+  int64_t rope_dim_ = 0;
+  std::vector<float> freqs_;
+};
+
+// Block quantise–dequantise simulations (spec §2.4), in place on bf16-valued data:
+// Q8_B (e4m3 codes, power-of-two scales) and Q4_B (e2m1 codes). n % block == 0.
+void SimulateFp8Blocks(float* x, int64_t n, int64_t block);
+void SimulateFp4Blocks(float* x, int64_t n, int64_t block);
+
+// x <- bf16(H_n · x · n^-1/2) with H_n the Sylvester Walsh–Hadamard matrix (n a power of 2).
+void HadamardBf16(float* x, int64_t n);
+
+inline float Sigmoid(float x) { return 1.0f / (1.0f + __builtin_expf(-x)); }
+
+}  // namespace dsv4
