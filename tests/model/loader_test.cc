@@ -62,13 +62,15 @@ std::string RawFile(const std::string& header_text, const std::string& data) {
 }
 
 // Safetensors bytes: u64 LE header length, JSON header (padded to 8 bytes with
-// spaces, as the safetensors writer does), then tensors back to back. `edit` may
+// spaces, as the safetensors writer does), then the tensors, each 8-byte aligned
+// (the kernels read F32/BF16 in place, so alignment matters under UBSan). `edit` may
 // change the header before it is serialised.
 std::string Build(const std::vector<FakeTensor>& tensors,
                   const std::function<void(json&)>& edit = nullptr) {
   json header = json::object();
   std::string data;
   for (const FakeTensor& t : tensors) {
+    data.resize((data.size() + 7) / 8 * 8, '\0');  // keep every tensor 8-byte aligned
     header[t.name] = {{"dtype", t.dtype},
                       {"shape", t.shape},
                       {"data_offsets", {data.size(), data.size() + t.bytes.size()}}};
@@ -278,6 +280,32 @@ TEST_F(LoaderTest, DuplicateTensorAcrossShards) {
   std::string a = Write("a.safetensors", Build({T("x", "F32", {2})}));
   std::string b = Write("b.safetensors", Build({T("x", "F32", {2})}));
   ExpectOpenError({"tensor 'x' appears in both", a, b});
+}
+
+// Every truncation and every single-byte corruption of a valid file must yield a
+// value (ok or an error), never a crash; run under ASan/valgrind to catch bad reads.
+TEST_F(LoaderTest, CorruptedBytesNeverCrash) {
+  const std::string good = Build({T("a", "BF16", {3, 5}), T("b", "F32", {2}), T("c", "I8", {7})});
+  for (size_t n = 0; n < good.size(); ++n) {
+    Write("model.safetensors", good.substr(0, n));
+    auto r = Checkpoint::Open(dir_);
+    EXPECT_FALSE(r.ok()) << "truncated to " << n << " bytes";
+  }
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (uint8_t v : {uint8_t(0), uint8_t(0xff), uint8_t('9'), uint8_t('"')}) {
+      std::string bad = good;
+      bad[i] = char(v);
+      Write("model.safetensors", bad);
+      auto r = Checkpoint::Open(dir_);
+      if (r.ok()) {  // whatever was accepted must lie inside the file
+        for (const auto& [name, t] : r.value()->tensors()) {
+          EXPECT_LE(t->nbytes, good.size());
+        }
+      } else {
+        EXPECT_THAT(r.error(), HasSubstr(Path("model.safetensors")));
+      }
+    }
+  }
 }
 
 // ---- directory layouts ----
