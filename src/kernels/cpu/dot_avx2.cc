@@ -6,9 +6,12 @@
 //   bf16: zero-extend u16 -> u32 and shift left 16 (exact fp32).
 //   e4m3: re-bias into an fp16 bit pattern (sign | exp,man << 7), convert with
 //         F16C (handles e4m3 subnormals exactly) and scale the sum by 2^8 once;
-//         codes 0x7F/0xFF become fp16 NaN like the reference table.
+//         NaN codes (0x7F/0xFF) are flagged with a byte compare and give NaN as in the
+//         reference table. (A 256-entry table gather and an fp32 bit-build with a
+//         subnormal blend were both slower.)
 //   e2m1: one pshufb on a table of 2*e2m1 as int8 ({0,1,2,3,4,6,8,12} and negatives),
-//         int8 -> fp32, and scale the sum by 0.5 once.
+//         int8 -> fp32, and scale the sum by 0.5 once. (A permutevar8x32 table lookup
+//         with the sign from bit 3 was slower.)
 // Scaling a sum by a power of two is exact, so these add no rounding of their own.
 #include <immintrin.h>
 
@@ -80,54 +83,54 @@ float DotF32Avx2(const float* x, const float* w, int64_t n) {
   return HorizontalSum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
 }
 
-// 16 e4m3 codes -> 16 fp16 bit patterns equal to e4m3 * 2^-8 (NaN codes -> fp16 NaN).
-// fp16 has 5 exponent bits (bias 15) vs e4m3's 4 (bias 7): moving the 7 exponent and
-// mantissa bits up by 7 gives 2^(e-15) * (1.m) = e4m3 * 2^-8, and e4m3 subnormals
-// land on fp16 subnormals (m * 2^-17 = m * 2^-9 * 2^-8) with no special case.
-inline __m256i E4m3ToHalfx16(__m128i codes) {
-  __m256i s = _mm256_cvtepi8_epi16(codes);  // sign copied into bits 8..15
-  // After << 7: exponent+mantissa in bits 7..13, the sign in bit 15; clear bit 14.
-  __m256i h = _mm256_and_si256(_mm256_slli_epi16(s, 7), _mm256_set1_epi16(int16_t(0xBF80)));
-  const __m256i em = _mm256_set1_epi16(0x3F80);
-  __m256i nan = _mm256_cmpeq_epi16(_mm256_and_si256(h, em), em);  // code & 0x7F == 0x7F
-  return _mm256_or_si256(h, _mm256_and_si256(nan, _mm256_set1_epi16(0x7E00)));
-}
-
-// acc += x[0..16) * (e4m3 * 2^-8) over 16 codes, in two accumulators.
-inline void E4m3Fma16(const float* x, __m128i codes, __m256& acc0, __m256& acc1) {
-  __m256i h = E4m3ToHalfx16(codes);
-  __m256 w0 = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
-  __m256 w1 = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
-  acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x), w0, acc0);
-  acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), w1, acc1);
-}
-
-float DotE4m3Avx2(const float* x, const uint8_t* w, int64_t n) {
+// e4m3 -> fp16 (F16C): fp16 has 5 exponent bits (bias 15) where e4m3 has 4 (bias 7), so
+// placing the code's 7 exponent+mantissa bits at fp16 bits 7..13 (sign at bit 15) gives
+// 2^(e-15) * 1.m = e4m3 * 2^-8, and e4m3 subnormals land on fp16 subnormals
+// (m * 2^-17 = m * 2^-9 * 2^-8) with no special case. The caller scales the sum by 2^8.
+// Unpacking a code byte above a zero byte gives code << 8 (sign at bit 15); an
+// arithmetic shift right by 1 moves exponent+mantissa to bits 7..13 and copies the sign
+// into bit 14, which the mask clears.
+struct E4m3Acc {
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
   __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  __m256i nan = _mm256_setzero_si256();  // lanes of NaN codes (0x7F / 0xFF) seen
+
+  // Accumulates x[0..32) * e4m3(w[0..32)) * 2^-8.
+  inline void Step32(const float* x, const uint8_t* w) {
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i low7 = _mm256_set1_epi8(0x7F);
+    const __m256i mask = _mm256_set1_epi16(int16_t(0xBF80));
+    __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+    nan = _mm256_or_si256(nan, _mm256_cmpeq_epi8(_mm256_and_si256(b, low7), low7));
+    // Per 128-bit lane: lo = codes 0..7 | 16..23, hi = codes 8..15 | 24..31.
+    __m256i lo = _mm256_and_si256(_mm256_srai_epi16(_mm256_unpacklo_epi8(zero, b), 1), mask);
+    __m256i hi = _mm256_and_si256(_mm256_srai_epi16(_mm256_unpackhi_epi8(zero, b), 1), mask);
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x), _mm256_cvtph_ps(_mm256_castsi256_si128(lo)), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), _mm256_cvtph_ps(_mm256_castsi256_si128(hi)), a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 16),
+                         _mm256_cvtph_ps(_mm256_extracti128_si256(lo, 1)), a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 24),
+                         _mm256_cvtph_ps(_mm256_extracti128_si256(hi, 1)), a3);
+  }
+
+  inline float Sum() const {
+    if (!_mm256_testz_si256(nan, nan)) return __builtin_nanf("");
+    return HorizontalSum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) * 256.0f;
+  }
+};
+
+float DotE4m3Avx2(const float* x, const uint8_t* w, int64_t n) {
+  E4m3Acc acc;
   int64_t k = 0;
-  for (; k + 32 <= n; k += 32) {
-    E4m3Fma16(x + k, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k)), a0, a1);
-    E4m3Fma16(x + k + 16, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k + 16)), a2, a3);
+  for (; k + 32 <= n; k += 32) acc.Step32(x + k, w + k);
+  if (k < n) {  // 1..31 left: zero-padded copies (code 0x00 = +0, activation 0)
+    alignas(32) float xt[32] = {};
+    alignas(32) uint8_t wt[32] = {};
+    std::memcpy(xt, x + k, size_t(n - k) * sizeof(float));
+    std::memcpy(wt, w + k, size_t(n - k));
+    acc.Step32(xt, wt);
   }
-  if (k + 16 <= n) {
-    E4m3Fma16(x + k, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k)), a0, a1);
-    k += 16;
-  }
-  if (k < n) {  // 1..15 left: zero-padded codes (0x00 = +0) and masked activations
-    alignas(16) uint8_t tail[16] = {};
-    std::memcpy(tail, w + k, size_t(n - k));
-    __m256i h = E4m3ToHalfx16(_mm_load_si128(reinterpret_cast<const __m128i*>(tail)));
-    int64_t r = n - k;
-    __m256 x0 = _mm256_maskload_ps(x + k, TailMask(r < 8 ? r : 8));
-    a2 = _mm256_fmadd_ps(x0, _mm256_cvtph_ps(_mm256_castsi256_si128(h)), a2);
-    if (r > 8) {
-      __m256 x1 = _mm256_maskload_ps(x + k + 8, TailMask(r - 8));
-      a3 = _mm256_fmadd_ps(x1, _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), a3);
-    }
-  }
-  __m256 sum = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-  return HorizontalSum(sum) * 256.0f;
+  return acc.Sum();
 }
 
 float DotE2m1x32Avx2(const float* x, const uint8_t* w) {
