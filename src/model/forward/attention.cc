@@ -14,29 +14,45 @@
 namespace dsv4 {
 namespace {
 
-// Softmax attention of one head over `keys` (each [d], bf16 values) with the sink as
-// an extra logit whose value is zero (spec §6.9). Probabilities are rounded to bf16
-// before the P·V product; the denominator uses the unrounded exponentials.
+constexpr size_t kAttnBlock = 64;  // the reference kernel's block of indices
+
+// Softmax attention of one head over `keys` (each [d] bf16; nullptr = a padding slot
+// of the reference's index list) with the sink as an extra logit whose value is zero
+// (spec §6.9). Mirrors the reference kernel: online softmax over blocks of 64 slots,
+// probabilities exp(z - running max) rounded to bf16 before P·V, the denominator summing
+// the unrounded exponentials.
 void SinkAttention(const float* q, const std::vector<const uint16_t*>& keys, int64_t d,
-                   float scale, float sink, float* out, std::vector<float>& z) {
+                   float scale, float sink, float* out, std::vector<float>& z,
+                   std::vector<float>& acc) {
   const kernels::DotKernels& dk = kernels::ActiveDotKernels();
-  z.resize(keys.size());
-  float mx = -INFINITY;
-  for (size_t u = 0; u < keys.size(); ++u) {
-    z[u] = dk.dot_bf16(q, keys[u], d) * scale;
-    mx = std::max(mx, z[u]);
+  acc.assign(size_t(d), 0.0f);
+  float m = -INFINITY, l = 0.0f;
+  z.resize(kAttnBlock);
+  for (size_t b0 = 0; b0 < keys.size(); b0 += kAttnBlock) {
+    const size_t b1 = std::min(keys.size(), b0 + kAttnBlock);
+    float block_max = -INFINITY;
+    for (size_t u = b0; u < b1; ++u) {
+      z[u - b0] = keys[u] ? dk.dot_bf16(q, keys[u], d) * scale : -INFINITY;
+      block_max = std::max(block_max, z[u - b0]);
+    }
+    const float m_new = std::max(m, block_max);
+    if (m_new == -INFINITY) continue;  // nothing valid yet
+    const float alpha = std::exp(m - m_new);
+    float block_sum = 0.0f;
+    for (int64_t i = 0; i < d; ++i) acc[size_t(i)] *= alpha;
+    for (size_t u = b0; u < b1; ++u) {
+      if (!keys[u]) continue;
+      const float p = std::exp(z[u - b0] - m_new);
+      block_sum += p;
+      const float pb = RoundBf16(p);
+      const uint16_t* v = keys[u];
+      for (int64_t i = 0; i < d; ++i) acc[size_t(i)] += pb * Bf16ToFloat(v[i]);
+    }
+    l = l * alpha + block_sum;
+    m = m_new;
   }
-  std::fill(out, out + d, 0.0f);
-  float denom = 0.0f;
-  for (size_t u = 0; u < keys.size(); ++u) {
-    float p = std::exp(z[u] - mx);
-    denom += p;
-    float pb = RoundBf16(p);
-    const uint16_t* v = keys[u];
-    for (int64_t i = 0; i < d; ++i) out[i] += pb * Bf16ToFloat(v[i]);
-  }
-  denom += std::exp(sink - mx);
-  for (int64_t i = 0; i < d; ++i) out[i] = RoundBf16(out[i] / denom);
+  l += std::exp(sink - m);
+  for (int64_t i = 0; i < d; ++i) out[i] = RoundBf16(acc[size_t(i)] / l);
 }
 
 }  // namespace
@@ -93,9 +109,15 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
   // Sparse attention with sink (§6.8, §6.9), then inverse RoPE (§6.10 step 1).
   std::vector<float> o(size_t(T * H * d));
   const float scale = float(1.0 / std::sqrt(double(d)));
+  // Index-list layout of the reference (padding slots shift its 64-wide softmax blocks):
+  // a prefill from position 0 lists min(T, W) window slots and T/ratio (HCA) or
+  // min(K, T/4) (CSA) compressed slots per query, padded; a decode step lists W window
+  // slots and exactly the visible compressed entries.
+  const bool from_start = pos0 == 0;
+  const int64_t window_width = from_start ? std::min(T, W) : W;
   ParallelFor(size_t(T * H), 1, [&](size_t i0, size_t i1) {
     std::vector<const uint16_t*> keys;
-    std::vector<float> z;
+    std::vector<float> z, acc;
     for (size_t i = i0; i < i1; ++i) {
       const int64_t t = int64_t(i) / H, h = int64_t(i) % H, pos = pos0 + t;
       keys.clear();
@@ -103,14 +125,22 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
         keys.push_back(u >= pos0 ? &kv_bits[size_t((u - pos0) * d)]
                                  : &state->window_kv[size_t((u % W) * d)]);
       }
-      if (ratio == 4) {
-        for (int32_t j : selected[size_t(t)]) keys.push_back(&state->compressed[size_t(j) * size_t(d)]);
-      } else if (ratio > 0) {
-        const int64_t visible = (pos + 1) / ratio;
-        for (int64_t j = 0; j < visible; ++j) keys.push_back(&state->compressed[size_t(j * d)]);
+      keys.resize(size_t(std::max<int64_t>(window_width, int64_t(keys.size()))), nullptr);
+      if (ratio > 0) {
+        const size_t base = keys.size();
+        if (ratio == 4) {
+          for (int32_t j : selected[size_t(t)]) keys.push_back(&state->compressed[size_t(j) * size_t(d)]);
+        } else {
+          const int64_t visible = (pos + 1) / ratio;
+          for (int64_t j = 0; j < visible; ++j) keys.push_back(&state->compressed[size_t(j * d)]);
+        }
+        if (from_start) {
+          const int64_t width = ratio == 4 ? std::min(c.index_topk, T / 4) : T / ratio;
+          keys.resize(std::max(keys.size(), base + size_t(width)), nullptr);
+        }
       }
       float* oh = &o[size_t((t * H + h) * d)];
-      SinkAttention(&q[size_t((t * H + h) * d)], keys, d, scale, w.attn_sink[size_t(h)], oh, z);
+      SinkAttention(&q[size_t((t * H + h) * d)], keys, d, scale, w.attn_sink[size_t(h)], oh, z, acc);
       rope.Apply(oh + nope, pos, true);
     }
   });

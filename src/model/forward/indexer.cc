@@ -51,11 +51,6 @@ std::vector<std::vector<int32_t>> IndexerSelect(const IndexerWeights& w, const M
       const int64_t visible = (pos0 + t + 1) / 4;
       const int64_t k = std::min<int64_t>(c.index_topk, visible);
       std::vector<int32_t>& sel = selected[size_t(t)];
-      if (k == visible) {  // everything is selected; the scores do not matter
-        sel.resize(size_t(visible));
-        std::iota(sel.begin(), sel.end(), 0);
-        continue;
-      }
       scores.assign(size_t(visible), 0.0f);
       for (int64_t j = 0; j < visible; ++j) {
         const uint16_t* kj = keys + j * hd;
@@ -75,7 +70,6 @@ std::vector<std::vector<int32_t>> IndexerSelect(const IndexerWeights& w, const M
                (scores[size_t(a)] == scores[size_t(b)] && a < b);
       });
       sel.assign(order.begin(), order.begin() + k);
-      std::sort(sel.begin(), sel.end());
     }
   });
   return selected;

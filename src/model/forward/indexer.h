@@ -14,7 +14,8 @@ namespace dsv4 {
 
 // x: [T, D] attention input, cq: [T, q_r] the query latent, positions pos0... Updates the
 // indexer's compressor (appending keys to state->index_keys) and returns, per query t,
-// the selected compressed-entry indices (ascending), at most index_topk of the
+// the selected compressed-entry indices (best score first, ties to the lower index:
+// the reference's top-k order), at most index_topk of the
 // floor((pos+1)/4) visible ones.
 std::vector<std::vector<int32_t>> IndexerSelect(const IndexerWeights& w, const ModelConfig& c,
                                                 const RopeTable& rope, const float* x,

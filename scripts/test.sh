@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Builds dsv4 and runs every test (ctest: unit, kernel, model, ...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/build.sh
+ctest --test-dir build --output-on-failure -j"$(nproc)"
