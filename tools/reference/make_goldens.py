@@ -1,0 +1,95 @@
+"""Regenerate everything under tests/fixtures/ deterministically (fixed seeds).
+
+    /usr/bin/python3 tools/reference/make_goldens.py [--fixtures tests/fixtures]
+
+Writes
+  <fixtures>/models/tiny-bf16/, <fixtures>/models/tiny-fp8/   checkpoints (make_checkpoint.py)
+  <fixtures>/golden/<model>/cases.json + <case>.f32           golden logits (golden.py)
+For each model and act_quant in (on, off): prefills of 1, 7, 37, 320 tokens (all positions),
+prefill 30 + 12 decode steps, prefill 1 + 40 decode steps, and an MTP case over 41 tokens.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dsv4_ref import DSV4  # noqa: E402
+from golden import run_logits, run_mtp  # noqa: E402
+from make_checkpoint import write_model  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODELS = {"tiny-bf16": 11, "tiny-fp8": 22}     # model -> token seed
+
+
+def token_cases(vocab, seed):
+    """(name, tokens, prefill, all_positions, kind) of one model; same tokens for both modes."""
+    rng = np.random.default_rng(seed)
+
+    def ids(n):
+        return [int(t) for t in rng.integers(0, vocab, size=n)]
+
+    cases = [(f"prefill{n}", ids(n), n, True, "logits") for n in (1, 7, 37, 320)]
+    cases.append(("prefill30_decode12", ids(42), 30, False, "logits"))
+    cases.append(("prefill1_decode40", ids(41), 1, False, "logits"))
+    mtp = ids(41)
+    cases.append(("mtp40", mtp, len(mtp) - 1, False, "mtp"))
+    return cases
+
+
+def top2_gaps(rows):
+    top = np.sort(rows, axis=1)[:, -2:]
+    return top[:, 1] - top[:, 0]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--fixtures", default=os.path.join(REPO, "tests", "fixtures"))
+    args = ap.parse_args()
+    t_start = time.time()
+    for name, seed in MODELS.items():
+        model_dir = os.path.join(args.fixtures, "models", name)
+        write_model(model_dir, name)
+        out_dir = os.path.join(args.fixtures, "golden", name)
+        os.makedirs(out_dir, exist_ok=True)
+        for f in os.listdir(out_dir):
+            if f.endswith(".f32") or f == "cases.json":
+                os.remove(os.path.join(out_dir, f))
+        manifest = []
+        for act_quant in (True, False):
+            model = DSV4(model_dir, act_quant=act_quant)
+            for case, tokens, prefill, all_pos, kind in token_cases(model.cfg.vocab_size, seed):
+                t0 = time.time()
+                if kind == "mtp":
+                    rows = run_mtp(model, tokens)
+                else:
+                    rows = run_logits(model, tokens, prefill, all_pos)
+                case_name = f"{case}_{'aq' if act_quant else 'noaq'}"
+                rows.tofile(os.path.join(out_dir, case_name + ".f32"))
+                gaps = top2_gaps(rows)
+                manifest.append({
+                    "name": case_name,
+                    "model": f"models/{name}",
+                    "tokens": tokens,
+                    "prefill": prefill,
+                    "all_positions": all_pos,
+                    "act_quant": act_quant,
+                    "kind": kind,
+                    "rows": int(rows.shape[0]),
+                    "file": case_name + ".f32",
+                    "min_top2_gap": round(float(gaps.min()), 6),
+                    "top2_gap": [round(float(g), 6) for g in gaps],
+                })
+                print(f"{name}/{case_name}: {rows.shape[0]} rows, min top-2 gap "
+                      f"{gaps.min():.4f} ({time.time() - t0:.1f}s)", flush=True)
+        with open(os.path.join(out_dir, "cases.json"), "w") as f:
+            json.dump(manifest, f, indent=1)
+            f.write("\n")
+    print(f"done in {time.time() - t_start:.1f}s")
+
+
+if __name__ == "__main__":
+    main()
