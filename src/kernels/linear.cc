@@ -7,6 +7,7 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "kernels/dot.h"
+#include "kernels/precision.h"
 
 namespace dsv4::kernels {
 namespace {
@@ -34,6 +35,14 @@ PreparedActs PrepareActs(const float* x, int64_t T, int64_t K, bool act_quant) {
   p.q.resize(size_t(T * K));
   for (int64_t t = 0; t < T; ++t) QuantizeActFp8(x + t * K, K, &p.q[t * K], &p.s[t * nb]);
   return p;
+}
+
+// Without activation quantisation the reference multiplies by the dequantised weight
+// matrix in one f64-accumulated product; precise mode reproduces that exactly.
+float DequantizedDotPrecise(const float* x, const WeightMatrix& w, int64_t row) {
+  double acc = 0.0;
+  for (int64_t k = 0; k < w.cols; ++k) acc += double(x[k]) * double(WeightAt(w, row, k));
+  return float(acc);
 }
 
 }  // namespace
@@ -100,6 +109,17 @@ void LinearRows(const float* x, int64_t T, const WeightMatrix& w, int64_t row_be
                         ? dk.dot_bf16(x + t * K, reinterpret_cast<const uint16_t*>(w.data) + r * K, K)
                         : dk.dot_f32(x + t * K, reinterpret_cast<const float*>(w.data) + r * K, K);
           y[t * N + n] = finish(v);
+        }
+      }
+    });
+    return;
+  }
+
+  if (!options.act_quant && PreciseMath()) {
+    ParallelFor(size_t(N), 4, [&](size_t n0, size_t n1) {
+      for (int64_t n = int64_t(n0); n < int64_t(n1); ++n) {
+        for (int64_t t = 0; t < T; ++t) {
+          y[t * N + n] = finish(DequantizedDotPrecise(x + t * K, w, row_begin + n));
         }
       }
     });

@@ -1,4 +1,5 @@
 // Scalar reference dot products: the definition every SIMD version must match.
+// They accumulate in double and round once (the precise mode uses them directly).
 #include "core/dtype.h"
 #include "kernels/dot.h"
 
@@ -6,30 +7,30 @@ namespace dsv4::kernels {
 namespace {
 
 float DotBf16Ref(const float* x, const uint16_t* w, int64_t n) {
-  float acc = 0.0f;
-  for (int64_t k = 0; k < n; ++k) acc += x[k] * Bf16ToFloat(w[k]);
-  return acc;
+  double acc = 0.0;
+  for (int64_t k = 0; k < n; ++k) acc += double(x[k]) * double(Bf16ToFloat(w[k]));
+  return float(acc);
 }
 
 float DotF32Ref(const float* x, const float* w, int64_t n) {
-  float acc = 0.0f;
-  for (int64_t k = 0; k < n; ++k) acc += x[k] * w[k];
-  return acc;
+  double acc = 0.0;
+  for (int64_t k = 0; k < n; ++k) acc += double(x[k]) * double(w[k]);
+  return float(acc);
 }
 
 float DotE4m3Ref(const float* x, const uint8_t* w, int64_t n) {
-  float acc = 0.0f;
-  for (int64_t k = 0; k < n; ++k) acc += x[k] * E4m3ToFloat(w[k]);
-  return acc;
+  double acc = 0.0;
+  for (int64_t k = 0; k < n; ++k) acc += double(x[k]) * double(E4m3ToFloat(w[k]));
+  return float(acc);
 }
 
 float DotE2m1x32Ref(const float* x, const uint8_t* w) {
-  float acc = 0.0f;
+  double acc = 0.0;
   for (int j = 0; j < 16; ++j) {
-    acc += x[2 * j] * E2m1ToFloat(w[j] & 15);
-    acc += x[2 * j + 1] * E2m1ToFloat(w[j] >> 4);
+    acc += double(x[2 * j]) * double(E2m1ToFloat(w[j] & 15));
+    acc += double(x[2 * j + 1]) * double(E2m1ToFloat(w[j] >> 4));
   }
-  return acc;
+  return float(acc);
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ constexpr size_t kAttnBlock = 64;  // the reference kernel's block of indices
 // the unrounded exponentials.
 void SinkAttention(const float* q, const std::vector<const uint16_t*>& keys, int64_t d,
                    float scale, float sink, float* out, std::vector<float>& z,
-                   std::vector<float>& acc) {
+                   std::vector<float>& acc, std::vector<double>& block_pv) {
   const kernels::DotKernels& dk = kernels::ActiveDotKernels();
   acc.assign(size_t(d), 0.0f);
   float m = -INFINITY, l = 0.0f;
@@ -38,17 +38,19 @@ void SinkAttention(const float* q, const std::vector<const uint16_t*>& keys, int
     const float m_new = std::max(m, block_max);
     if (m_new == -INFINITY) continue;  // nothing valid yet
     const float alpha = std::exp(m - m_new);
-    float block_sum = 0.0f;
-    for (int64_t i = 0; i < d; ++i) acc[size_t(i)] *= alpha;
+    double block_sum = 0.0;
+    block_pv.assign(size_t(d), 0.0);
     for (size_t u = b0; u < b1; ++u) {
       if (!keys[u]) continue;
       const float p = std::exp(z[u - b0] - m_new);
       block_sum += p;
-      const float pb = RoundBf16(p);
+      const double pb = RoundBf16(p);
       const uint16_t* v = keys[u];
-      for (int64_t i = 0; i < d; ++i) acc[size_t(i)] += pb * Bf16ToFloat(v[i]);
+      for (int64_t i = 0; i < d; ++i) block_pv[size_t(i)] += pb * double(Bf16ToFloat(v[i]));
     }
-    l = l * alpha + block_sum;
+    // Per block: P·V and the exp sum in f64, rounded once, then the fp32 rescale-and-add.
+    for (int64_t i = 0; i < d; ++i) acc[size_t(i)] = acc[size_t(i)] * alpha + float(block_pv[size_t(i)]);
+    l = l * alpha + float(block_sum);
     m = m_new;
   }
   l += std::exp(sink - m);
@@ -108,7 +110,7 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
 
   // Sparse attention with sink (§6.8, §6.9), then inverse RoPE (§6.10 step 1).
   std::vector<float> o(size_t(T * H * d));
-  const float scale = float(1.0 / std::sqrt(double(d)));
+  const float scale = float(std::pow(double(d), -0.5));
   // Index-list layout of the reference (padding slots shift its 64-wide softmax blocks):
   // a prefill from position 0 lists min(T, W) window slots and T/ratio (HCA) or
   // min(K, T/4) (CSA) compressed slots per query, padded; a decode step lists W window
@@ -118,6 +120,7 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
   ParallelFor(size_t(T * H), 1, [&](size_t i0, size_t i1) {
     std::vector<const uint16_t*> keys;
     std::vector<float> z, acc;
+    std::vector<double> block_pv;
     for (size_t i = i0; i < i1; ++i) {
       const int64_t t = int64_t(i) / H, h = int64_t(i) % H, pos = pos0 + t;
       keys.clear();
@@ -140,7 +143,7 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
         }
       }
       float* oh = &o[size_t((t * H + h) * d)];
-      SinkAttention(&q[size_t((t * H + h) * d)], keys, d, scale, w.attn_sink[size_t(h)], oh, z, acc);
+      SinkAttention(&q[size_t((t * H + h) * d)], keys, d, scale, w.attn_sink[size_t(h)], oh, z, acc, block_pv);
       rope.Apply(oh + nope, pos, true);
     }
   });

@@ -35,15 +35,17 @@ void Pool(const CompressorState& s, float* e) {
         sc.push_back(s.cur_score[size_t(r * width + u)]);
       }
     }
+    // softmax (fp32 exps, f64 sum) then the f64 sum of fp32 products, as the reference.
     float mx = *std::max_element(sc.begin(), sc.end());
-    float z = 0.0f;
+    double zsum = 0.0;
     for (float& v : sc) {
       v = std::exp(v - mx);
-      z += v;
+      zsum += v;
     }
-    float acc = 0.0f;
-    for (size_t i = 0; i < kv.size(); ++i) acc += kv[i] * (sc[i] / z);
-    e[u] = acc;
+    const float z = float(zsum);
+    double acc = 0.0;
+    for (size_t i = 0; i < kv.size(); ++i) acc += double(kv[i] * (sc[i] / z));
+    e[u] = float(acc);
   }
 }
 

@@ -16,10 +16,7 @@ std::vector<float> Mixes(const float* x, int64_t T, const WeightMatrix& fn, floa
   std::vector<float> mixes(size_t(T * fn.rows));
   kernels::Linear(x, T, fn, mixes.data(), {.act_quant = false, .round_bf16 = false});
   for (int64_t t = 0; t < T; ++t) {
-    const float* xt = x + t * width;
-    float ss = 0.0f;
-    for (int64_t i = 0; i < width; ++i) ss += xt[i] * xt[i];
-    float r = 1.0f / std::sqrt(ss / float(width) + eps);
+    const float r = 1.0f / std::sqrt(MeanSquare(x + t * width, width) + eps);
     for (int64_t m = 0; m < fn.rows; ++m) mixes[size_t(t * fn.rows + m)] *= r;
   }
   return mixes;
@@ -28,29 +25,32 @@ std::vector<float> Mixes(const float* x, int64_t T, const WeightMatrix& fn, floa
 }  // namespace
 
 void SinkhornNormalize(float* comb, int64_t hc, int64_t iters, float eps) {
+  // Sums accumulate in double and round once, as the reference's.
+  auto row_sum = [&](int64_t j) {
+    double s = 0.0;
+    for (int64_t k = 0; k < hc; ++k) s += comb[j * hc + k];
+    return float(s);
+  };
   auto row_normalize = [&] {
     for (int64_t j = 0; j < hc; ++j) {
-      float s = 0.0f;
-      for (int64_t k = 0; k < hc; ++k) s += comb[j * hc + k];
-      for (int64_t k = 0; k < hc; ++k) comb[j * hc + k] /= s + eps;
+      const float s = row_sum(j) + eps;
+      for (int64_t k = 0; k < hc; ++k) comb[j * hc + k] /= s;
     }
   };
   auto col_normalize = [&] {
     for (int64_t k = 0; k < hc; ++k) {
-      float s = 0.0f;
+      double s = 0.0;
       for (int64_t j = 0; j < hc; ++j) s += comb[j * hc + k];
-      for (int64_t j = 0; j < hc; ++j) comb[j * hc + k] /= s + eps;
+      const float sf = float(s) + eps;
+      for (int64_t j = 0; j < hc; ++j) comb[j * hc + k] /= sf;
     }
   };
   // One row softmax (+eps), one column normalisation, then iters-1 (row, column) pairs.
   for (int64_t j = 0; j < hc; ++j) {
     float* row = comb + j * hc;
     float m = *std::max_element(row, row + hc);
-    float s = 0.0f;
-    for (int64_t k = 0; k < hc; ++k) {
-      row[k] = std::exp(row[k] - m);
-      s += row[k];
-    }
+    for (int64_t k = 0; k < hc; ++k) row[k] = std::exp(row[k] - m);
+    const float s = row_sum(j);
     for (int64_t k = 0; k < hc; ++k) row[k] = row[k] / s + eps;
   }
   col_normalize();
@@ -79,9 +79,9 @@ void HcPre(const float* x, int64_t T, const HcMixerWeights& w, const ModelConfig
     SinkhornNormalize(comb, hc, c.hc_sinkhorn_iters, hc_eps);
     const float* xt = x + t * hc * D;
     for (int64_t d = 0; d < D; ++d) {
-      float s = 0.0f;
-      for (int64_t j = 0; j < hc; ++j) s += pre[size_t(j)] * xt[j * D + d];
-      y[t * D + d] = RoundBf16(s);
+      double s = 0.0;
+      for (int64_t j = 0; j < hc; ++j) s += double(pre[size_t(j)] * xt[j * D + d]);
+      y[t * D + d] = RoundBf16(float(s));
     }
   }
 }
@@ -96,9 +96,9 @@ void HcPost(const float* f, const float* x, int64_t T, const HcMix& mix, const M
     for (int64_t k = 0; k < hc; ++k) {
       const float post = mix.post[size_t(t * hc + k)];
       for (int64_t d = 0; d < D; ++d) {
-        float s = 0.0f;
-        for (int64_t j = 0; j < hc; ++j) s += comb[j * hc + k] * xt[j * D + d];
-        row[size_t(k * D + d)] = RoundBf16(post * f[t * D + d] + s);
+        double s = 0.0;
+        for (int64_t j = 0; j < hc; ++j) s += double(comb[j * hc + k] * xt[j * D + d]);
+        row[size_t(k * D + d)] = RoundBf16(post * f[t * D + d] + float(s));
       }
     }
     std::copy(row.begin(), row.end(), out + t * hc * D);
@@ -116,9 +116,9 @@ void HcHead(const float* x, int64_t T, const HcHeadWeights& w, const ModelConfig
     }
     const float* xt = x + t * hc * D;
     for (int64_t d = 0; d < D; ++d) {
-      float s = 0.0f;
-      for (int64_t j = 0; j < hc; ++j) s += pre[size_t(j)] * xt[j * D + d];
-      y[t * D + d] = RoundBf16(s);
+      double s = 0.0;
+      for (int64_t j = 0; j < hc; ++j) s += double(pre[size_t(j)] * xt[j * D + d]);
+      y[t * D + d] = RoundBf16(float(s));
     }
   }
 }

@@ -54,13 +54,13 @@ std::vector<std::vector<int32_t>> IndexerSelect(const IndexerWeights& w, const M
       scores.assign(size_t(visible), 0.0f);
       for (int64_t j = 0; j < visible; ++j) {
         const uint16_t* kj = keys + j * hd;
-        float total = 0.0f;
+        double total = 0.0;
         for (int64_t h = 0; h < nh; ++h) {
           float dot = dk.dot_bf16(&q[size_t((t * nh + h) * hd)], kj, hd);
           dot = std::max(RoundBf16(dot), 0.0f);
           total += RoundBf16(dot * hw[size_t(t * nh + h)]);
         }
-        scores[size_t(j)] = RoundBf16(total);
+        scores[size_t(j)] = RoundBf16(float(total));
       }
       order.resize(size_t(visible));
       std::iota(order.begin(), order.end(), 0);

@@ -59,10 +59,10 @@ void Route(const MoeWeights& w, const ModelConfig& c, const float* logits, int32
     });
     std::copy(order.begin(), order.begin() + k, ids);
   }
-  float sum = 0.0f;
+  double sum = 0.0;
   for (int64_t i = 0; i < k; ++i) sum += scores[size_t(ids[i])];
   for (int64_t i = 0; i < k; ++i) {
-    weights[i] = scores[size_t(ids[i])] / sum * float(c.routed_scaling_factor);
+    weights[i] = scores[size_t(ids[i])] / float(sum) * float(c.routed_scaling_factor);
   }
 }
 

@@ -8,18 +8,22 @@
 
 namespace dsv4 {
 
+float MeanSquare(const float* x, int64_t n) {
+  double ss = 0.0;
+  for (int64_t i = 0; i < n; ++i) ss += double(x[i] * x[i]);
+  return float(ss) * float(1.0 / double(n));
+}
+
 void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* y) {
-  float ss = 0.0f;
-  for (int64_t i = 0; i < n; ++i) ss += x[i] * x[i];
-  float r = 1.0f / std::sqrt(ss / float(n) + eps);
+  const float r = 1.0f / std::sqrt(MeanSquare(x, n) + eps);
   for (int64_t i = 0; i < n; ++i) y[i] = RoundBf16(w[i] * (x[i] * r));
 }
 
 void RescaleHeadBf16(float* q, int64_t n, float eps) {
   // torch: q *= rsqrt(q.square().mean(-1) + eps), every intermediate a bf16 tensor.
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n; ++i) sum += RoundBf16(q[i] * q[i]);
-  float mean = RoundBf16(sum / float(n));
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += double(RoundBf16(q[i] * q[i]));
+  float mean = RoundBf16(float(sum) * float(1.0 / double(n)));
   float denom = RoundBf16(mean + eps);
   float r = RoundBf16(1.0f / std::sqrt(denom));
   for (int64_t i = 0; i < n; ++i) q[i] = RoundBf16(q[i] * r);
@@ -93,18 +97,20 @@ void SimulateFp4Blocks(float* x, int64_t n, int64_t block) {
 
 void HadamardBf16(float* x, int64_t n) {
   DSV4_CHECK(n > 0 && (n & (n - 1)) == 0);
-  // In-place fast Walsh–Hadamard butterflies give the natural (Sylvester) order.
+  // Fast Walsh–Hadamard butterflies (natural / Sylvester order) in double: exact for
+  // bf16 inputs at these sizes, like the reference's f64 matrix product.
+  std::vector<double> v(x, x + n);
   for (int64_t len = 1; len < n; len <<= 1) {
     for (int64_t i = 0; i < n; i += 2 * len) {
       for (int64_t j = i; j < i + len; ++j) {
-        float a = x[j], b = x[j + len];
-        x[j] = a + b;
-        x[j + len] = a - b;
+        double a = v[size_t(j)], b = v[size_t(j + len)];
+        v[size_t(j)] = a + b;
+        v[size_t(j + len)] = a - b;
       }
     }
   }
-  const float scale = 1.0f / std::sqrt(float(n));
-  for (int64_t i = 0; i < n; ++i) x[i] = RoundBf16(x[i] * scale);
+  const float scale = float(std::pow(double(n), -0.5));
+  for (int64_t i = 0; i < n; ++i) x[i] = RoundBf16(float(v[size_t(i)]) * scale);
 }
 
 }  // namespace dsv4

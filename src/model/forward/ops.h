@@ -8,6 +8,9 @@
 
 namespace dsv4 {
 
+// mean(x²): fp32 squares summed in double, times fp32(1/n) (the reference's mean).
+float MeanSquare(const float* x, int64_t n);
+
 // y[n] = bf16(w[n] * x[n] * rsqrt(mean(x²) + eps)), fp32 math (spec §2.6). In place allowed.
 void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* y);
 
