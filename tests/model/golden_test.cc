@@ -3,11 +3,15 @@
 // an all-BF16 checkpoint and one with FP8 weights and FP4 experts as shipped, with the
 // activation-quantisation simulations on and off.
 //
-// Tolerances. With the simulations off the forward is continuous, so every row must
-// match within relative L2 kRowTolNoQuant with the same argmax. With them on, a
-// float32-level difference can flip one FP8/FP4 rounding step and cascade, so the
-// whole case must stay within kCaseTolQuant and the argmax must agree on every row whose
-// top-2 gap is decisive (larger than kDecisiveGap in logits).
+// Tolerances follow the acceptance method. The reference is run twice: as is and with
+// a float32-level perturbation (every f64 accumulation done in fp32). A row is stable
+// when the two agree within kStableTol; a bf16 rounding flip can otherwise cascade
+// through routing and top-k decisions, which makes a row chaotic. Stable rows must match
+// within kRowTol with the same argmax. The whole case must stay within kCaseTol (or a
+// small multiple of the reference's own perturbation, if larger), and the argmax must
+// agree on every row whose top-2 gap is decisive: larger than kDecisiveGap and than
+// 4x the row's largest logit change under the reference's perturbation.
+// Both the precise mode (f64 accumulation, like the reference) and the fast SIMD mode run.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -19,21 +23,22 @@
 #include <string>
 #include <vector>
 
+#include "kernels/precision.h"
 #include "model/forward/eval.h"
 #include "model/forward/model.h"
 
 namespace dsv4 {
 namespace {
 
-constexpr double kRowTolNoQuant = 1e-3;
-constexpr double kCaseTolNoQuant = 1e-4;
-constexpr double kCaseTolQuant = 0.03;
+constexpr double kStableTol = 1e-4;
+constexpr double kRowTol = 1e-3;
+constexpr double kCaseTol = 0.05;
 constexpr double kDecisiveGap = 0.05;
 
 const std::string kFixtures = std::string(DSV4_SOURCE_DIR) + "/tests/fixtures";
 
 struct GoldenCase {
-  std::string suite, name, model, file, kind;
+  std::string suite, name, model, file, perturbed_file, kind;
   std::vector<int32_t> tokens;
   int64_t prefill = 0, rows = 0;
   bool all_positions = false, act_quant = true;
@@ -54,6 +59,9 @@ std::vector<GoldenCase> LoadCases() {
       g.model = c.at("model").get<std::string>();
       g.file = (dir.path() / c.at("file").get<std::string>()).string();
       g.kind = c.at("kind").get<std::string>();
+      if (c.contains("perturbed_file")) {
+        g.perturbed_file = (dir.path() / c.at("perturbed_file").get<std::string>()).string();
+      }
       g.tokens = c.at("tokens").get<std::vector<int32_t>>();
       g.prefill = c.value("prefill", int64_t(0));
       g.rows = c.at("rows").get<int64_t>();
@@ -107,10 +115,25 @@ RowStats CompareRow(const float* ours, const float* ref, int64_t V) {
   return {std::sqrt(num / std::max(den, 1e-30)), a, b, double(ref[b]) - second};
 }
 
+double RelL2(const float* a, const float* b, int64_t n) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    num += double(a[i] - b[i]) * double(a[i] - b[i]);
+    den += double(b[i]) * double(b[i]);
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+double MaxAbsDiff(const float* a, const float* b, int64_t n) {
+  double m = 0;
+  for (int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(double(a[i]) - double(b[i])));
+  return m;
+}
+
 class GoldenTest : public testing::TestWithParam<GoldenCase> {};
 
-TEST_P(GoldenTest, MatchesReference) {
-  const GoldenCase& g = GetParam();
+void CheckAgainstReference(const GoldenCase& g, bool precise) {
+  kernels::SetPreciseMath(precise);
   const Model& model = LoadModelOnce(g.model);
   const int64_t V = model.config().vocab_size;
   EvalOptions options;
@@ -119,43 +142,58 @@ TEST_P(GoldenTest, MatchesReference) {
   options.prefill = g.prefill;
   std::vector<float> ours = g.kind == "mtp" ? EvalMtpLogits(model, g.tokens, options)
                                             : EvalLogits(model, g.tokens, options);
-  std::vector<float> ref = ReadRows(g.file);
+  kernels::SetPreciseMath(false);
+  const std::vector<float> ref = ReadRows(g.file);
   ASSERT_EQ(int64_t(ref.size()), g.rows * V);
   ASSERT_EQ(ours.size(), ref.size());
+  const std::vector<float> perturbed = g.perturbed_file.empty() ? ref : ReadRows(g.perturbed_file);
+  ASSERT_EQ(perturbed.size(), ref.size());
 
-  double num = 0, den = 0, worst = 0;
-  int disagreements = 0;
+  int stable = 0, disagreements = 0;
+  double worst_stable = 0;
   for (int64_t r = 0; r < g.rows; ++r) {
-    RowStats s = CompareRow(&ours[size_t(r * V)], &ref[size_t(r * V)], V);
-    worst = std::max(worst, s.rel_l2);
-    for (int64_t i = 0; i < V; ++i) {
-      double d = double(ours[size_t(r * V + i)]) - ref[size_t(r * V + i)];
-      num += d * d;
-      den += double(ref[size_t(r * V + i)]) * ref[size_t(r * V + i)];
+    const float* o = &ours[size_t(r * V)];
+    const float* a = &ref[size_t(r * V)];
+    const float* p = &perturbed[size_t(r * V)];
+    RowStats s = CompareRow(o, a, V);
+    const bool row_stable = !g.perturbed_file.empty() && RelL2(p, a, V) <= kStableTol;
+    if (row_stable) {
+      ++stable;
+      worst_stable = std::max(worst_stable, s.rel_l2);
+      EXPECT_LE(s.rel_l2, kRowTol) << "stable row " << r;
+      EXPECT_EQ(s.argmax_ours, s.argmax_ref) << "stable row " << r;
     }
-    if (!g.act_quant) {
-      EXPECT_LE(s.rel_l2, kRowTolNoQuant) << "row " << r;
-    }
-    if (s.argmax_ours != s.argmax_ref && s.gap_ref > kDecisiveGap) {
+    const bool decisive = s.gap_ref > kDecisiveGap && s.gap_ref > 4 * MaxAbsDiff(p, a, V);
+    if (decisive && s.argmax_ours != s.argmax_ref) {
       ++disagreements;
       ADD_FAILURE() << "row " << r << ": argmax " << s.argmax_ours << " vs reference "
                     << s.argmax_ref << " (reference top-2 gap " << s.gap_ref << ")";
     }
   }
-  const double case_rel = std::sqrt(num / den);
-  EXPECT_LE(case_rel, g.act_quant ? kCaseTolQuant : kCaseTolNoQuant);
-  RecordProperty("case_rel_l2", std::to_string(case_rel));
-  std::printf("[golden] %s/%s rows=%lld case_rel_l2=%.3g worst_row=%.3g argmax_disagree=%d\n",
-              g.suite.c_str(), g.name.c_str(), (long long)g.rows, case_rel, worst,
-              disagreements);
+  const int64_t n = int64_t(ref.size());
+  const double case_rel = RelL2(ours.data(), ref.data(), n);
+  const double perturbation = RelL2(perturbed.data(), ref.data(), n);
+  EXPECT_LE(case_rel, std::max(kCaseTol, 4 * perturbation));
+  std::printf("[golden] %s %s/%s rows=%lld stable=%d case_rel_l2=%.3g worst_stable_row=%.3g "
+              "reference_perturbation=%.3g argmax_disagree=%d\n",
+              precise ? "precise" : "fast", g.suite.c_str(), g.name.c_str(), (long long)g.rows,
+              stable, case_rel, worst_stable, perturbation, disagreements);
 }
 
-// Chunked prefill and token-by-token decode compute each position exactly as one
-// whole prefill does (position-based definitions, spec §15.13).
+TEST_P(GoldenTest, PreciseModeMatchesReference) { CheckAgainstReference(GetParam(), true); }
+TEST_P(GoldenTest, FastModeMatchesReference) { CheckAgainstReference(GetParam(), false); }
+
+// Chunked prefill and token-by-token decode compute each position as one whole prefill
+// does (position-based definitions, spec §15.13). Bit-exact here: the engine follows the
+// reference kernel's 64-slot softmax blocks, whose grouping can differ between a prefill
+// and a decode layout only when a query sees more than 64 keys, which these fixtures
+// never do (asserted below).
 TEST_P(GoldenTest, ChunkingDoesNotChangeLogits) {
   const GoldenCase& g = GetParam();
   if (g.kind != "logits" || !g.all_positions || g.tokens.size() < 8) GTEST_SKIP();
   const Model& model = LoadModelOnce(g.model);
+  const ModelConfig& cfg = model.config();
+  ASSERT_LE(cfg.sliding_window + cfg.index_topk + int64_t(g.tokens.size()) / 128, 64);
   EvalOptions whole;
   whole.forward.act_quant = g.act_quant;
   whole.all_positions = true;

@@ -1,0 +1,108 @@
+// The dsv4 binary end to end: eval's file format and protocol, inspect's report, and
+// clear errors (non-zero exit, a message) for bad input.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "model/forward/eval.h"
+
+namespace dsv4 {
+namespace {
+
+const std::string kModel = std::string(DSV4_SOURCE_DIR) + "/tests/fixtures/models/tiny-fp8";
+
+struct CommandResult {
+  int status;
+  std::string output;  // stdout and stderr
+};
+
+CommandResult Dsv4(const std::string& args) {
+  std::string cmd = std::string(DSV4_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  CommandResult r{-1, ""};
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  r.status = pclose(p);
+  return r;
+}
+
+std::vector<float> ReadFloats(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::vector<float> v(size_t(in.tellg()) / 4);
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(v.data()), std::streamsize(v.size() * 4));
+  return v;
+}
+
+std::string TempPath(const std::string& name) {
+  return testing::TempDir() + "/dsv4_cli_" + name;
+}
+
+TEST(CliTest, EvalWritesPrefillThenDecodeRows) {
+  const std::string out = TempPath("eval.f32");
+  CommandResult r = Dsv4("eval --model " + kModel + " --tokens 5,17,3,9,200,41 --prefill 4 --logits-out " + out);
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto loaded = Model::Load(kModel);
+  ASSERT_TRUE(loaded.ok());
+  const int64_t V = loaded.value()->config().vocab_size;
+  std::vector<float> rows = ReadFloats(out);
+  ASSERT_EQ(int64_t(rows.size()), 3 * V);  // last prefill row + 2 decode rows
+  EvalOptions options;
+  options.prefill = 4;
+  EXPECT_EQ(rows, EvalLogits(*loaded.value(), {5, 17, 3, 9, 200, 41}, options));
+}
+
+TEST(CliTest, EvalAllPositionsTokenFileAndMtp) {
+  const std::string ids = TempPath("ids.txt"), out = TempPath("all.f32"), mtp = TempPath("mtp.f32");
+  std::ofstream(ids) << "5 17\n3, 9\n";
+  CommandResult r = Dsv4("eval --model " + kModel + " --tokens @" + ids + " --prefill 3 --all-positions --logits-out " + out);
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto loaded = Model::Load(kModel);
+  const int64_t V = loaded.value()->config().vocab_size;
+  EXPECT_EQ(int64_t(ReadFloats(out).size()), 4 * V);
+  r = Dsv4("eval --model " + kModel + " --tokens 5,17,3,9 --mtp-logits-out " + mtp);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(int64_t(ReadFloats(mtp).size()), 3 * V);  // pairs (h_p, t_p+1), p = 0..2
+}
+
+TEST(CliTest, InspectReportsCosts) {
+  CommandResult r = Dsv4("inspect --json --model " + kModel);
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json j = nlohmann::json::parse(r.output);
+  EXPECT_GT(j.at("weight_bytes_per_token").get<int64_t>(), 0);
+  EXPECT_LT(j.at("weight_bytes_per_token").get<int64_t>(), j.at("tensor_bytes").get<int64_t>());
+  EXPECT_GT(j.at("kv_bytes_per_token").get<double>(), 0);
+  EXPECT_GT(j.at("kv_bytes_at_1m").get<int64_t>(), 1048576LL);
+  EXPECT_TRUE(j.at("dtypes").contains("F8_E4M3"));
+  EXPECT_TRUE(j.at("dtypes").contains("I8"));
+  EXPECT_EQ(j.at("layer_kinds").size(), j.at("num_hidden_layers").get<size_t>());
+}
+
+TEST(CliTest, BadInputFailsWithAMessage) {
+  struct Case {
+    std::string args, message;
+  } cases[] = {
+      {"eval --model /nonexistent --tokens 1 --logits-out /dev/null", "/nonexistent"},
+      {"eval --model " + kModel + " --tokens 1,99999 --logits-out /dev/null", "outside the vocabulary"},
+      {"eval --model " + kModel + " --tokens 1,2 --prefill 5 --logits-out /dev/null", "--prefill"},
+      {"eval --model " + kModel + " --tokens 1,x --logits-out /dev/null", "bad token id"},
+      {"eval --model " + kModel + " --tokens 1 --bogus 3", "unknown option --bogus"},
+      {"eval --model " + kModel + " --tokens 1", "--logits-out"},
+      {"frobnicate", "unknown command"},
+  };
+  for (const Case& c : cases) {
+    CommandResult r = Dsv4(c.args);
+    EXPECT_NE(r.status, 0) << c.args;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << " -> " << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace dsv4
