@@ -39,14 +39,39 @@ ATTN_BLOCK = 64  # indices per block of the official sparse-attention kernel (on
 # ==============================================================================================
 
 
+# Accumulation of the fp32 reductions: "f64" (default: exact-ish, order independent) or "f32"
+# (plain fp32 torch/BLAS order).  The "f32" mode exists to measure the noise floor between two
+# implementations that differ only in summation order (make_goldens.py records it).
+ACCUM = "f64"
+
+
+def matmul(a, b):
+    """a @ b (torch.matmul broadcasting) in fp32: exact products, f64 accumulation, one rounding."""
+    if ACCUM == "f32":
+        return a.float() @ b.float()
+    return (a.double() @ b.double()).float()
+
+
 def mm(x, w):
-    """x [..., K] @ w [N, K]^T -> [..., N] fp32: exact products, f64 accumulation, one rounding."""
-    return (x.double() @ w.double().t()).float()
+    """x [..., K] @ w [N, K]^T -> [..., N] fp32 (a linear layer's product)."""
+    return matmul(x, w.t())
 
 
 def sum32(x, dim, keepdim=False):
     """fp32 result of a sum accumulated in float64."""
+    if ACCUM == "f32":
+        return x.float().sum(dim, keepdim=keepdim)
     return x.double().sum(dim, keepdim=keepdim).float()
+
+
+def seqsum(x, dim, keepdim=False):
+    """fp32 sum along dim, accumulated sequentially in ascending index order.  Used for the short
+    reductions whose order the reference fixes (hyper-connection streams, Sinkhorn rows/columns,
+    routing weights, compressor candidates, indexer heads)."""
+    acc = x.select(dim, 0).float()
+    for i in range(1, x.shape[dim]):
+        acc = acc + x.select(dim, i)
+    return acc.unsqueeze(dim) if keepdim else acc
 
 
 def mean32(x):
@@ -204,7 +229,7 @@ def hadamard(x):
             h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
         assert h.shape[0] == n, "Hadamard size must be a power of two"
         _HADAMARD[n] = h
-    y = (x.double() @ _HADAMARD[n]).float()
+    y = matmul(x, _HADAMARD[n])
     return bf16(y * f32c(n ** -0.5))
 
 
@@ -223,18 +248,17 @@ def sparse_attn(q, kv, sink, idx, scale):
     acc = torch.zeros(S, H, d)
     m = torch.full((S, H), NEG_INF)
     l = torch.zeros(S, H)
-    qd = q.double()
     for b0 in range(0, idx.shape[1], ATTN_BLOCK):
         ids = idx[:, b0:b0 + ATTN_BLOCK]                            # [S, B]
         valid = ids >= 0
         kvb = kv[ids.clamp(min=0)]                                  # [S, B, d]
-        z = (qd @ kvb.double().transpose(1, 2)).float() * f32c(scale)   # [S, H, B]
+        z = matmul(q, kvb.transpose(1, 2)) * f32c(scale)           # [S, H, B]
         z = z.masked_fill(~valid[:, None, :], NEG_INF)
         m_new = torch.maximum(m, z.amax(-1))
         alpha = torch.exp(m - m_new)                                # 0 on the first block
         p = torch.exp(z - m_new[..., None])
         l = l * alpha + sum32(p, -1)
-        acc = acc * alpha[..., None] + (bf16(p).double() @ kvb.double()).float()
+        acc = acc * alpha[..., None] + matmul(bf16(p), kvb)
         m = m_new
     l = l + torch.exp(sink[None, :] - m)
     return bf16(acc / l[..., None])
@@ -281,8 +305,8 @@ class CompressorState:
 def softmax_pool(kv, score):
     """kv, score [n, c, w] fp32 -> [n, w]: per channel softmax over the c candidates, weighted sum."""
     e = torch.exp(score - score.amax(1, keepdim=True))
-    w = e / sum32(e, 1, True)
-    return sum32(kv * w, 1)
+    w = e / seqsum(e, 1, True)
+    return seqsum(kv * w, 1)
 
 
 class Compressor:
@@ -388,9 +412,9 @@ class Indexer:
         w = bf16(self.weights_proj(x) * f32c(c))                    # [S, HI]
         n_vis = (start_pos + S) // 4
         keys = st.cache[:n_vis]                                      # [T, dI]
-        sc = bf16((q.double() @ keys.double().t()).float())          # [S, HI, T]
+        sc = bf16(mm(q, keys))                                       # [S, HI, T]
         sc = bf16(torch.relu(sc) * w[..., None])
-        sc = bf16(sum32(sc, 1))                                      # [S, T]
+        sc = bf16(seqsum(sc, 1))                                     # [S, T]
         k = min(self.topk, n_vis)
         if start_pos == 0:
             visible = (torch.arange(S)[:, None] + 1) // 4
@@ -547,7 +571,7 @@ class MoE:
         else:
             ids = topk_desc(scores + self.bias, self.cfg.n_act)
         w = scores.gather(1, ids)
-        w = w / sum32(w, -1, True)
+        w = w / seqsum(w, -1, True)
         return w * f32c(self.cfg.route_scale), ids
 
     def __call__(self, x, tokens):
@@ -579,25 +603,25 @@ def hc_split_sinkhorn(mixes, scale, base, hc, iters, eps):
     post = 2 * torch.sigmoid(mixes[:, hc:2 * hc] * scale[1] + base[hc:2 * hc])
     comb = mixes[:, 2 * hc:].view(-1, hc, hc) * scale[2] + base[2 * hc:].view(hc, hc)
     comb = torch.exp(comb - comb.amax(-1, keepdim=True))
-    comb = comb / sum32(comb, -1, True) + f32c(eps)                 # row softmax + eps
-    comb = comb / (sum32(comb, -2, True) + f32c(eps))               # column normalise
+    comb = comb / seqsum(comb, -1, True) + f32c(eps)                # row softmax + eps
+    comb = comb / (seqsum(comb, -2, True) + f32c(eps))              # column normalise
     for _ in range(iters - 1):
-        comb = comb / (sum32(comb, -1, True) + f32c(eps))
-        comb = comb / (sum32(comb, -2, True) + f32c(eps))
+        comb = comb / (seqsum(comb, -1, True) + f32c(eps))
+        comb = comb / (seqsum(comb, -2, True) + f32c(eps))
     return pre, post, comb
 
 
 def hc_post(f, X, post, comb):
     """f [S, D], X [S, hc, D] (bf16 values), post [S, hc], comb [S, hc, hc]
     -> X'_k = post_k f + sum_j comb[j, k] X_j  [S, hc, D] bf16 values."""
-    mixed = sum32(comb[..., None] * X[:, :, None, :], 1)            # [S, hc(k), D]
+    mixed = seqsum(comb[..., None] * X[:, :, None, :], 1)           # [S, hc(k), D], j asc.
     return bf16(post[..., None] * f[:, None, :] + mixed)
 
 
 def hc_head(X, fn, scale, base, cfg):
     """X [S, hc, D] -> [S, D] bf16 values: sum_j (sigmoid(mix_j*scale + base_j) + hc_eps) X_j."""
     pre = torch.sigmoid(hc_mixes(X, fn, cfg.norm_eps) * scale + base) + f32c(cfg.hc_eps)
-    return bf16(sum32(pre[..., None] * X, 1))
+    return bf16(seqsum(pre[..., None] * X, 1))
 
 
 class Block:
@@ -620,7 +644,7 @@ class Block:
         fn, scale, base = self.hc[part]
         pre, post, comb = hc_split_sinkhorn(hc_mixes(X, fn, self.cfg.norm_eps), scale, base,
                                             self.cfg.hc_mult, self.cfg.hc_iters, self.cfg.hc_eps)
-        return bf16(sum32(pre[..., None] * X, 1)), post, comb
+        return bf16(seqsum(pre[..., None] * X, 1)), post, comb
 
     def __call__(self, X, st, start_pos, tokens):
         """X [S, hc, D] bf16 values, tokens [S] -> [S, hc, D]."""
