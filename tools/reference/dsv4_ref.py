@@ -64,16 +64,6 @@ def sum32(x, dim, keepdim=False):
     return x.double().sum(dim, keepdim=keepdim).float()
 
 
-def seqsum(x, dim, keepdim=False):
-    """fp32 sum along dim, accumulated sequentially in ascending index order.  Used for the short
-    reductions whose order the reference fixes (hyper-connection streams, Sinkhorn rows/columns,
-    routing weights, compressor candidates, indexer heads)."""
-    acc = x.select(dim, 0).float()
-    for i in range(1, x.shape[dim]):
-        acc = acc + x.select(dim, i)
-    return acc.unsqueeze(dim) if keepdim else acc
-
-
 def mean32(x):
     """Mean over the last dim (keepdim) as CUDA computes it: fp32 sum * fp32(1/n)."""
     return sum32(x, -1, True) * f32c(1.0 / x.shape[-1])
@@ -305,8 +295,8 @@ class CompressorState:
 def softmax_pool(kv, score):
     """kv, score [n, c, w] fp32 -> [n, w]: per channel softmax over the c candidates, weighted sum."""
     e = torch.exp(score - score.amax(1, keepdim=True))
-    w = e / seqsum(e, 1, True)
-    return seqsum(kv * w, 1)
+    w = e / sum32(e, 1, True)
+    return sum32(kv * w, 1)
 
 
 class Compressor:
@@ -414,7 +404,7 @@ class Indexer:
         keys = st.cache[:n_vis]                                      # [T, dI]
         sc = bf16(mm(q, keys))                                       # [S, HI, T]
         sc = bf16(torch.relu(sc) * w[..., None])
-        sc = bf16(seqsum(sc, 1))                                     # [S, T]
+        sc = bf16(sum32(sc, 1))                                     # [S, T]
         k = min(self.topk, n_vis)
         if start_pos == 0:
             visible = (torch.arange(S)[:, None] + 1) // 4
@@ -571,7 +561,7 @@ class MoE:
         else:
             ids = topk_desc(scores + self.bias, self.cfg.n_act)
         w = scores.gather(1, ids)
-        w = w / seqsum(w, -1, True)
+        w = w / sum32(w, -1, True)
         return w * f32c(self.cfg.route_scale), ids
 
     def __call__(self, x, tokens):
@@ -603,25 +593,25 @@ def hc_split_sinkhorn(mixes, scale, base, hc, iters, eps):
     post = 2 * torch.sigmoid(mixes[:, hc:2 * hc] * scale[1] + base[hc:2 * hc])
     comb = mixes[:, 2 * hc:].view(-1, hc, hc) * scale[2] + base[2 * hc:].view(hc, hc)
     comb = torch.exp(comb - comb.amax(-1, keepdim=True))
-    comb = comb / seqsum(comb, -1, True) + f32c(eps)                # row softmax + eps
-    comb = comb / (seqsum(comb, -2, True) + f32c(eps))              # column normalise
+    comb = comb / sum32(comb, -1, True) + f32c(eps)                # row softmax + eps
+    comb = comb / (sum32(comb, -2, True) + f32c(eps))              # column normalise
     for _ in range(iters - 1):
-        comb = comb / (seqsum(comb, -1, True) + f32c(eps))
-        comb = comb / (seqsum(comb, -2, True) + f32c(eps))
+        comb = comb / (sum32(comb, -1, True) + f32c(eps))
+        comb = comb / (sum32(comb, -2, True) + f32c(eps))
     return pre, post, comb
 
 
 def hc_post(f, X, post, comb):
     """f [S, D], X [S, hc, D] (bf16 values), post [S, hc], comb [S, hc, hc]
     -> X'_k = post_k f + sum_j comb[j, k] X_j  [S, hc, D] bf16 values."""
-    mixed = seqsum(comb[..., None] * X[:, :, None, :], 1)           # [S, hc(k), D], j asc.
+    mixed = sum32(comb[..., None] * X[:, :, None, :], 1)           # [S, hc(k), D]
     return bf16(post[..., None] * f[:, None, :] + mixed)
 
 
 def hc_head(X, fn, scale, base, cfg):
     """X [S, hc, D] -> [S, D] bf16 values: sum_j (sigmoid(mix_j*scale + base_j) + hc_eps) X_j."""
     pre = torch.sigmoid(hc_mixes(X, fn, cfg.norm_eps) * scale + base) + f32c(cfg.hc_eps)
-    return bf16(seqsum(pre[..., None] * X, 1))
+    return bf16(sum32(pre[..., None] * X, 1))
 
 
 class Block:
@@ -644,7 +634,7 @@ class Block:
         fn, scale, base = self.hc[part]
         pre, post, comb = hc_split_sinkhorn(hc_mixes(X, fn, self.cfg.norm_eps), scale, base,
                                             self.cfg.hc_mult, self.cfg.hc_iters, self.cfg.hc_eps)
-        return bf16(seqsum(pre[..., None] * X, 1)), post, comb
+        return bf16(sum32(pre[..., None] * X, 1)), post, comb
 
     def __call__(self, X, st, start_pos, tokens):
         """X [S, hc, D] bf16 values, tokens [S] -> [S, hc, D]."""
