@@ -1,0 +1,110 @@
+// kernels::Linear on model-sized weights, T = 1 (decode) and T = 32 (prefill chunk),
+// reporting weight GB/s (weight bytes incl. scales per call / time) and, for T > 1,
+// the same bytes counted once per activation row ("rowGB/s" = wGB/s * T) — the rate
+// the dot kernels actually see when Linear walks the weights once per row.
+// Linear uses ActiveDotKernels(), chosen once per process: compare
+//   DSV4_ISA=ref ./build/bench/linear_bench     and     ./build/bench/linear_bench
+// Threads: the global pool (DSV4_THREADS, default all cores).
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "kernels/dot.h"
+#include "kernels/linear.h"
+
+namespace dsv4::kernels {
+namespace {
+
+struct Weights {
+  std::vector<uint8_t> data, scale;
+  WeightMatrix m;
+};
+
+Weights Make(DType dtype, int64_t N, int64_t K) {
+  Weights w;
+  w.m.dtype = dtype;
+  w.m.rows = N;
+  w.m.cols = K;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 0.05f);
+  switch (dtype) {
+    case DType::kBF16:
+      w.data.resize(size_t(N * K * 2));
+      for (int64_t i = 0; i < N * K; ++i) {
+        uint16_t b = FloatToBf16(dist(rng));
+        std::memcpy(&w.data[size_t(2 * i)], &b, 2);
+      }
+      break;
+    case DType::kF8E4M3:
+      w.data.resize(size_t(N * K));
+      for (auto& c : w.data) {
+        c = uint8_t(rng());
+        if ((c & 0x7F) == 0x7F) c = 0x38;
+      }
+      w.scale.assign(size_t(((N + 127) / 128) * ((K + 127) / 128)), 120);
+      break;
+    case DType::kI8:
+      w.data.resize(size_t(N * K / 2));
+      for (auto& c : w.data) c = uint8_t(rng());
+      w.scale.assign(size_t(N * (K / 32)), 124);
+      break;
+    default:
+      break;
+  }
+  w.m.data = w.data.data();
+  w.m.scale = w.scale.empty() ? nullptr : w.scale.data();
+  return w;
+}
+
+void BM_Linear(benchmark::State& state, DType dtype, int64_t N, int64_t K, int64_t T) {
+  Weights w = Make(dtype, N, K);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(size_t(T * K)), y(size_t(T * N));
+  for (auto& v : x) v = RoundBf16(dist(rng));
+  LinearOptions options;  // act_quant and round_bf16 on, as in the model
+  for (auto _ : state) {
+    Linear(x.data(), T, w.m, y.data(), options);
+    benchmark::ClobberMemory();
+  }
+  const double gb = double(w.m.bytes()) / 1e9 * double(state.iterations());
+  state.counters["wGB/s"] = benchmark::Counter(gb, benchmark::Counter::kIsRate);
+  if (T > 1) {
+    state.counters["rowGB/s"] = benchmark::Counter(gb * double(T), benchmark::Counter::kIsRate);
+  }
+  state.SetLabel(ActiveDotKernels().isa);
+}
+
+void RegisterAll() {
+  struct Shape {
+    const char* name;
+    DType dtype;
+    int64_t N, K;
+  };
+  for (Shape s : {Shape{"fp8_4096x4096", DType::kF8E4M3, 4096, 4096},
+                  Shape{"fp4_2048x4096", DType::kI8, 2048, 4096},
+                  Shape{"bf16_4096x4096", DType::kBF16, 4096, 4096}}) {
+    for (int64_t T : {1, 32}) {
+      std::string name = std::string("linear_") + s.name + "/T" + std::to_string(T);
+      benchmark::RegisterBenchmark(name.c_str(), BM_Linear, s.dtype, s.N, s.K, T)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace dsv4::kernels
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  dsv4::kernels::RegisterAll();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
