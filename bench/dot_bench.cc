@@ -23,10 +23,14 @@ enum class Format { kBf16, kF32, kE4m3, kE2m1 };
 
 const char* FormatName(Format f) {
   switch (f) {
-    case Format::kBf16: return "bf16";
-    case Format::kF32: return "f32";
-    case Format::kE4m3: return "e4m3";
-    case Format::kE2m1: return "e2m1";
+    case Format::kBf16:
+      return "bf16";
+    case Format::kF32:
+      return "f32";
+    case Format::kE4m3:
+      return "e4m3";
+    case Format::kE2m1:
+      return "e2m1";
   }
   return "?";
 }
@@ -34,10 +38,14 @@ const char* FormatName(Format f) {
 // Weight bytes of one row of kCols values.
 int64_t RowBytes(Format f) {
   switch (f) {
-    case Format::kBf16: return kCols * 2;
-    case Format::kF32: return kCols * 4;
-    case Format::kE4m3: return kCols;
-    case Format::kE2m1: return kCols / 2;
+    case Format::kBf16:
+      return kCols * 2;
+    case Format::kF32:
+      return kCols * 4;
+    case Format::kE4m3:
+      return kCols;
+    case Format::kE2m1:
+      return kCols / 2;
   }
   return 0;
 }
@@ -82,9 +90,8 @@ void BM_Dot(benchmark::State& state, const DotKernels* dk, Format f, int64_t wei
     }
     benchmark::DoNotOptimize(sink);
   }
-  state.counters["wGB/s"] = benchmark::Counter(double(rows * RowBytes(f)) / 1e9 *
-                                                   double(state.iterations()),
-                                               benchmark::Counter::kIsRate);
+  state.counters["wGB/s"] = benchmark::Counter(
+      double(rows * RowBytes(f)) / 1e9 * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 void RegisterAll() {
@@ -92,8 +99,8 @@ void RegisterAll() {
   if (const DotKernels* avx2 = Avx2DotKernels()) sets.push_back(avx2);
   for (Format f : {Format::kBf16, Format::kF32, Format::kE4m3, Format::kE2m1}) {
     for (const DotKernels* dk : sets) {
-      for (auto [label, bytes] : {std::pair{"l2", int64_t(256) << 10},
-                                  std::pair{"64m", int64_t(64) << 20}}) {
+      for (auto [label, bytes] :
+           {std::pair{"l2", int64_t(256) << 10}, std::pair{"64m", int64_t(64) << 20}}) {
         std::string name = std::string("dot_") + FormatName(f) + "/" + dk->isa + "/" + label;
         benchmark::RegisterBenchmark(name.c_str(), BM_Dot, dk, f, bytes)
             ->Unit(benchmark::kMicrosecond);

@@ -15,8 +15,8 @@ namespace {
 float Pow2(int e) { return std::ldexp(1.0f, e); }
 
 TEST(DTypeTest, ParseNameSizeRoundTrip) {
-  for (DType d : {DType::kBF16, DType::kF32, DType::kF8E4M3, DType::kF8E8M0, DType::kI8,
-                  DType::kI64}) {
+  for (DType d :
+       {DType::kBF16, DType::kF32, DType::kF8E4M3, DType::kF8E8M0, DType::kI8, DType::kI64}) {
     DType parsed;
     ASSERT_TRUE(ParseDType(DTypeName(d), &parsed)) << DTypeName(d);
     EXPECT_EQ(parsed, d);
@@ -33,12 +33,12 @@ TEST(E4m3Test, TableLandmarks) {
   EXPECT_EQ(E4m3ToFloat(0x00), 0.0f);
   EXPECT_TRUE(std::signbit(E4m3ToFloat(0x80)));  // -0
   EXPECT_EQ(E4m3ToFloat(0x80), 0.0f);
-  EXPECT_EQ(E4m3ToFloat(0x01), Pow2(-9));         // min subnormal
-  EXPECT_EQ(E4m3ToFloat(0x07), 7 * Pow2(-9));     // max subnormal
-  EXPECT_EQ(E4m3ToFloat(0x08), Pow2(-6));         // min normal
-  EXPECT_EQ(E4m3ToFloat(0x38), 1.0f);             // exponent 7 = bias
+  EXPECT_EQ(E4m3ToFloat(0x01), Pow2(-9));      // min subnormal
+  EXPECT_EQ(E4m3ToFloat(0x07), 7 * Pow2(-9));  // max subnormal
+  EXPECT_EQ(E4m3ToFloat(0x08), Pow2(-6));      // min normal
+  EXPECT_EQ(E4m3ToFloat(0x38), 1.0f);          // exponent 7 = bias
   EXPECT_EQ(E4m3ToFloat(0x3C), 1.5f);
-  EXPECT_EQ(E4m3ToFloat(0x7E), 448.0f);           // max finite
+  EXPECT_EQ(E4m3ToFloat(0x7E), 448.0f);  // max finite
   EXPECT_EQ(E4m3ToFloat(0xFE), -448.0f);
   EXPECT_EQ(E4m3ToFloat(0x81), -Pow2(-9));
   EXPECT_TRUE(std::isnan(E4m3ToFloat(0x7F)));
@@ -65,8 +65,8 @@ TEST(E4m3Test, RoundNearestEvenTies) {
   EXPECT_EQ(RoundE4m3(1.1875f), 1.25f);  // between 1.125 and 1.25 (even)
   EXPECT_EQ(RoundE4m3(17.0f), 16.0f);    // spacing 2 in [16, 32)
   EXPECT_EQ(RoundE4m3(19.0f), 20.0f);
-  EXPECT_EQ(RoundE4m3(0.5f + Pow2(-5)), 0.5f);            // 0.5 (even) vs 0.5625
-  EXPECT_EQ(RoundE4m3(0.5625f + Pow2(-5)), 0.625f);       // 0.5625 vs 0.625 (even)
+  EXPECT_EQ(RoundE4m3(0.5f + Pow2(-5)), 0.5f);       // 0.5 (even) vs 0.5625
+  EXPECT_EQ(RoundE4m3(0.5625f + Pow2(-5)), 0.625f);  // 0.5625 vs 0.625 (even)
   EXPECT_EQ(RoundE4m3(-1.0625f), -1.0f);
   EXPECT_EQ(RoundE4m3(-19.0f), -20.0f);
   // Just off a tie goes to the nearer neighbour.
@@ -80,9 +80,9 @@ TEST(E4m3Test, RoundSubnormals) {
   EXPECT_EQ(RoundE4m3(Pow2(-10)), 0.0f);              // 0.5 * 2^-9 -> 0 (even)
   EXPECT_EQ(RoundE4m3(1.01f * Pow2(-10)), Pow2(-9));  // just above the tie
   EXPECT_EQ(RoundE4m3(Pow2(-12)), 0.0f);
-  EXPECT_EQ(RoundE4m3(15 * Pow2(-10)), Pow2(-6));     // 7.5 * 2^-9 -> min normal (even)
-  EXPECT_EQ(RoundE4m3(13 * Pow2(-10)), 6 * Pow2(-9)); // 6.5 * 2^-9 -> 6 * 2^-9 (even)
-  EXPECT_TRUE(std::signbit(RoundE4m3(-Pow2(-12))));   // sign kept on underflow
+  EXPECT_EQ(RoundE4m3(15 * Pow2(-10)), Pow2(-6));      // 7.5 * 2^-9 -> min normal (even)
+  EXPECT_EQ(RoundE4m3(13 * Pow2(-10)), 6 * Pow2(-9));  // 6.5 * 2^-9 -> 6 * 2^-9 (even)
+  EXPECT_TRUE(std::signbit(RoundE4m3(-Pow2(-12))));    // sign kept on underflow
 }
 
 TEST(E4m3Test, Saturates) {

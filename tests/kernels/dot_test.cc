@@ -140,8 +140,7 @@ TEST_F(DotTest, E4m3NanPropagates) {
 
 // codes(k) picks the weight codes; random activations; every length 1..128.
 template <typename CodeFn>
-void CompareE4m3(const DotKernels& ref, const DotKernels& avx2, std::mt19937& rng,
-                 CodeFn codes) {
+void CompareE4m3(const DotKernels& ref, const DotKernels& avx2, std::mt19937& rng, CodeFn codes) {
   std::normal_distribution<float> dist(0.0f, 1.0f);
   for (int64_t n = 1; n <= 128; ++n) {
     for (int rep = 0; rep < 4; ++rep) {
@@ -164,7 +163,8 @@ void CompareE4m3(const DotKernels& ref, const DotKernels& avx2, std::mt19937& rn
 TEST_F(DotTest, E4m3RandomCodes) {
   CompareE4m3(ref_, *avx2_, rng_, [](std::mt19937& rng) {
     uint8_t c;
-    do c = uint8_t(rng()); while ((c & 0x7F) == 0x7F);
+    do c = uint8_t(rng());
+    while ((c & 0x7F) == 0x7F);
     return c;
   });
 }
@@ -187,7 +187,8 @@ TEST_F(DotTest, E4m3AllCodesShuffled) {
       int64_t n = int64_t(std::min<size_t>(128, all.size() - off));
       std::vector<float> x = RandomX(n);
       double abs_sum = 0.0;
-      for (int64_t k = 0; k < n; ++k) abs_sum += std::fabs(double(x[k]) * E4m3ToFloat(all[off + k]));
+      for (int64_t k = 0; k < n; ++k)
+        abs_sum += std::fabs(double(x[k]) * E4m3ToFloat(all[off + k]));
       float want = ref_.dot_e4m3(x.data(), &all[off], n);
       float got = avx2_->dot_e4m3(x.data(), &all[off], n);
       ASSERT_NEAR(got, want, Tolerance(n, abs_sum)) << "n=" << n;

@@ -54,7 +54,8 @@ TestWeights MakeWeights(DType dtype, int64_t N, int64_t K, std::mt19937& rng) {
     case DType::kF8E4M3: {
       t.data.resize(size_t(N * K));
       for (auto& c : t.data) {
-        do c = uint8_t(rng()); while ((c & 0x7F) == 0x7F);  // no NaN codes
+        do c = uint8_t(rng());
+        while ((c & 0x7F) == 0x7F);  // no NaN codes
       }
       t.scale.resize(size_t(CeilDiv(N, 128) * CeilDiv(K, 128)));
       for (auto& s : t.scale) s = uint8_t(scale_exp(rng));
@@ -163,22 +164,22 @@ TEST_P(LinearTest, MatchesNaiveDouble) {
 
 INSTANTIATE_TEST_SUITE_P(
     Formats, LinearTest,
-    ::testing::Values(
-        LinearCase{DType::kBF16, 37, 300, false, true},
-        LinearCase{DType::kBF16, 37, 300, false, false},
-        LinearCase{DType::kBF16, 64, 256, true, false},  // act_quant ignored for bf16
-        LinearCase{DType::kF32, 37, 300, false, true},
-        LinearCase{DType::kF32, 37, 300, false, false},
-        LinearCase{DType::kF8E4M3, 130, 384, true, true},
-        LinearCase{DType::kF8E4M3, 130, 384, true, false},
-        LinearCase{DType::kF8E4M3, 200, 300, false, true},  // N, K not multiples of 128
-        LinearCase{DType::kF8E4M3, 200, 300, false, false},
-        LinearCase{DType::kF8E4M3, 5, 100, false, false},  // one partial block
-        LinearCase{DType::kF8E4M3, 256, 128, true, false},
-        LinearCase{DType::kI8, 40, 256, true, true},
-        LinearCase{DType::kI8, 40, 256, true, false},
-        LinearCase{DType::kI8, 33, 96, false, true},  // K not a multiple of 128
-        LinearCase{DType::kI8, 33, 96, false, false}),
+    ::testing::Values(LinearCase{DType::kBF16, 37, 300, false, true},
+                      LinearCase{DType::kBF16, 37, 300, false, false},
+                      LinearCase{DType::kBF16, 64, 256, true, false},  // act_quant ignored for bf16
+                      LinearCase{DType::kF32, 37, 300, false, true},
+                      LinearCase{DType::kF32, 37, 300, false, false},
+                      LinearCase{DType::kF8E4M3, 130, 384, true, true},
+                      LinearCase{DType::kF8E4M3, 130, 384, true, false},
+                      // N and K not multiples of 128 (needs act_quant off):
+                      LinearCase{DType::kF8E4M3, 200, 300, false, true},
+                      LinearCase{DType::kF8E4M3, 200, 300, false, false},
+                      LinearCase{DType::kF8E4M3, 5, 100, false, false},  // one partial block
+                      LinearCase{DType::kF8E4M3, 256, 128, true, false},
+                      LinearCase{DType::kI8, 40, 256, true, true},
+                      LinearCase{DType::kI8, 40, 256, true, false},
+                      LinearCase{DType::kI8, 33, 96, false, true},  // K not a multiple of 128
+                      LinearCase{DType::kI8, 33, 96, false, false}),
     CaseName);
 
 // Each activation-row dot product depends only on its own row (no cross-row mixing).
@@ -265,7 +266,7 @@ TEST(QuantizeActFp8Test, ExactScales) {
   QuantizeActFp8(x.data(), 384, q.data(), s.data());
   EXPECT_EQ(s[0], 1.0f);  // amax 448
   for (int i = 0; i < 128; ++i) EXPECT_EQ(q[i], x[i]) << "e4m3 values pass through";
-  EXPECT_EQ(s[1], 2.0f);  // amax 449
+  EXPECT_EQ(s[1], 2.0f);           // amax 449
   EXPECT_EQ(q[128 + 5], -224.0f);  // 449/2 = 224.5 -> 224
   EXPECT_EQ(q[128], 0.5f);
   EXPECT_EQ(s[2], 0.5f);  // amax 224

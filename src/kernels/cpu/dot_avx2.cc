@@ -107,10 +107,10 @@ struct E4m3Acc {
     __m256i hi = _mm256_and_si256(_mm256_srai_epi16(_mm256_unpackhi_epi8(zero, b), 1), mask);
     a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x), _mm256_cvtph_ps(_mm256_castsi256_si128(lo)), a0);
     a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), _mm256_cvtph_ps(_mm256_castsi256_si128(hi)), a1);
-    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 16),
-                         _mm256_cvtph_ps(_mm256_extracti128_si256(lo, 1)), a2);
-    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 24),
-                         _mm256_cvtph_ps(_mm256_extracti128_si256(hi, 1)), a3);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 16), _mm256_cvtph_ps(_mm256_extracti128_si256(lo, 1)),
+                         a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 24), _mm256_cvtph_ps(_mm256_extracti128_si256(hi, 1)),
+                         a3);
   }
 
   inline float Sum() const {
@@ -138,8 +138,8 @@ float DotE2m1x32Avx2(const float* x, const uint8_t* w) {
   const __m128i table = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
   const __m128i low4 = _mm_set1_epi8(0x0F);
   __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
-  __m128i lo = _mm_and_si128(b, low4);                     // even k
-  __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);  // odd k
+  __m128i lo = _mm_and_si128(b, low4);                              // even k
+  __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);           // odd k
   __m128i v0 = _mm_shuffle_epi8(table, _mm_unpacklo_epi8(lo, hi));  // k = 0..15
   __m128i v1 = _mm_shuffle_epi8(table, _mm_unpackhi_epi8(lo, hi));  // k = 16..31
   __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v0));
@@ -157,8 +157,8 @@ float DotE2m1x32Avx2(const float* x, const uint8_t* w) {
 
 const DotKernels* Avx2DotKernels() {
   static const DotKernels kernels{"avx2", DotBf16Avx2, DotF32Avx2, DotE4m3Avx2, DotE2m1x32Avx2};
-  static const bool supported = __builtin_cpu_supports("avx2") &&
-                                __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                                __builtin_cpu_supports("f16c");
   return supported ? &kernels : nullptr;
 }
 
