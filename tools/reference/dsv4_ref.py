@@ -64,6 +64,47 @@ def sum32(x, dim, keepdim=False):
     return x.double().sum(dim, keepdim=keepdim).float()
 
 
+# Elementwise transcendentals: evaluated in float64 on the fp32 input and rounded once to fp32
+# (correctly rounded in practice, so any implementation can reproduce them bit for bit); with
+# ACCUM == "f32" torch's fp32 implementations are used instead.
+
+
+def exp32(x):
+    return torch.exp(x) if ACCUM == "f32" else torch.exp(x.double()).float()
+
+
+def rsqrt32(x):
+    """fp32(1 / sqrt(double(x)))."""
+    return torch.rsqrt(x) if ACCUM == "f32" else (1.0 / torch.sqrt(x.double())).float()
+
+
+def sigmoid32(x):
+    """fp32(1 / (1 + exp(-double(x))))."""
+    return torch.sigmoid(x) if ACCUM == "f32" else (1.0 / (1.0 + torch.exp(-x.double()))).float()
+
+
+def silu32(x):
+    """fp32(x / (1 + exp(-x))) in double."""
+    if ACCUM == "f32":
+        return F.silu(x)
+    xd = x.double()
+    return (xd / (1.0 + torch.exp(-xd))).float()
+
+
+def softplus32(x):
+    """torch softplus (beta 1, threshold 20): x if x > 20 else log1p(exp(x)), in double."""
+    if ACCUM == "f32":
+        return F.softplus(x)
+    xd = x.double()
+    return torch.where(xd > 20, xd, torch.log1p(torch.exp(xd))).float()
+
+
+def cos_sin32(x):
+    if ACCUM == "f32":
+        return torch.cos(x), torch.sin(x)
+    return torch.cos(x.double()).float(), torch.sin(x.double()).float()
+
+
 def mean32(x):
     """Mean over the last dim (keepdim) as CUDA computes it: fp32 sum * fp32(1/n)."""
     return sum32(x, -1, True) * f32c(1.0 / x.shape[-1])
@@ -72,7 +113,7 @@ def mean32(x):
 def rms_norm(x, w, eps):
     """RMSNorm (§2.6).  x [..., n] bf16 values, w [n] fp32 -> bf16(w * x * rsqrt(mean(x^2)+eps))."""
     var = mean32(x * x)
-    return bf16(w * (x * torch.rsqrt(var + f32c(eps))))
+    return bf16(w * (x * rsqrt32(var + f32c(eps))))
 
 
 def fake_quant(x, block, fmt):
@@ -173,7 +214,8 @@ class Linear:
 
 def rope_freqs(rd, base, yarn=None):
     """fp32 [rd/2] inverse frequencies; yarn = (factor, original_seq_len, beta_fast, beta_slow)."""
-    freqs = 1.0 / (base ** (torch.arange(0, rd, 2, dtype=torch.float32) / rd))
+    expo = torch.arange(0, rd, 2, dtype=torch.float32) / rd                 # fp32 i/rd
+    freqs = 1.0 / torch.pow(float(base), expo.double()).float()          # fp32 reciprocal
     if yarn is not None:
         factor, orig, beta_fast, beta_slow = yarn
 
@@ -196,7 +238,7 @@ def rope_tail(x, pos, freqs, inverse=False):
     rd = 2 * freqs.numel()
     ang = pos.to(torch.float32)[:, None] * freqs[None, :]           # [S, rd/2] fp32
     shape = (ang.shape[0],) + (1,) * (x.dim() - 2) + (ang.shape[1],)
-    c, s = torch.cos(ang).view(shape), torch.sin(ang).view(shape)
+    c, s = (t.view(shape) for t in cos_sin32(ang))
     a, b = x[..., -rd::2], x[..., -rd + 1::2]
     if inverse:
         re, im = a * c + b * s, b * c - a * s
@@ -245,12 +287,12 @@ def sparse_attn(q, kv, sink, idx, scale):
         z = matmul(q, kvb.transpose(1, 2)) * f32c(scale)           # [S, H, B]
         z = z.masked_fill(~valid[:, None, :], NEG_INF)
         m_new = torch.maximum(m, z.amax(-1))
-        alpha = torch.exp(m - m_new)                                # 0 on the first block
-        p = torch.exp(z - m_new[..., None])
+        alpha = exp32(m - m_new)                                # 0 on the first block
+        p = exp32(z - m_new[..., None])
         l = l * alpha + sum32(p, -1)
         acc = acc * alpha[..., None] + matmul(bf16(p), kvb)
         m = m_new
-    l = l + torch.exp(sink[None, :] - m)
+    l = l + exp32(sink[None, :] - m)
     return bf16(acc / l[..., None])
 
 
@@ -294,7 +336,7 @@ class CompressorState:
 
 def softmax_pool(kv, score):
     """kv, score [n, c, w] fp32 -> [n, w]: per channel softmax over the c candidates, weighted sum."""
-    e = torch.exp(score - score.amax(1, keepdim=True))
+    e = exp32(score - score.amax(1, keepdim=True))
     w = e / sum32(e, 1, True)
     return sum32(kv * w, 1)
 
@@ -469,7 +511,7 @@ class Attention:
         qr = rms_norm(self.wq_a(x), self.q_norm, self.eps)          # [S, q_r]
         q = self.wq_b(qr).view(S, H, d)                              # [S, H, d]
         # per-head RMS rescale in bf16 tensor arithmetic (§6.2.3)
-        r = bf16(torch.rsqrt(bf16(bf16(mean32(bf16(q * q))) + f32c(self.eps))))
+        r = bf16(rsqrt32(bf16(bf16(mean32(bf16(q * q))) + f32c(self.eps))))
         q = rope_tail(bf16(q * r), pos, self.freqs)
         kv = rope_tail(rms_norm(self.wkv(x), self.kv_norm, self.eps), pos, self.freqs)   # [S, d]
         if self.model.act_quant:
@@ -533,7 +575,7 @@ class Expert:
             self.model.note("swiglu_clamped", (n_clamped, 2 * gate.numel()))
             up = torch.clamp(up, -self.limit, self.limit)
             gate = torch.clamp(gate, max=self.limit)
-        h = F.silu(gate) * up                                        # fp32
+        h = silu32(gate) * up                                        # fp32
         if weight is not None:
             h = weight * h
         return self.w2(bf16(h))
@@ -555,7 +597,7 @@ class MoE:
 
     def route(self, x, tokens):
         """x [S, D], tokens [S] -> weights [S, k] fp32, ids [S, k]."""
-        scores = F.softplus(self.gate(x)).sqrt()                     # [S, E] fp32
+        scores = softplus32(self.gate(x)).sqrt()                    # [S, E] fp32
         if self.is_hash:
             ids = self.tid2eid[tokens]
         else:
@@ -584,15 +626,15 @@ class MoE:
 def hc_mixes(X, fn, eps):
     """X [S, hc, D] bf16 values, fn [m, hc*D] -> (F x) * rsqrt(mean(x^2) + eps)  [S, m] fp32."""
     x = X.flatten(1)
-    return mm(x, fn) * torch.rsqrt(mean32(x * x) + f32c(eps))
+    return mm(x, fn) * rsqrt32(mean32(x * x) + f32c(eps))
 
 
 def hc_split_sinkhorn(mixes, scale, base, hc, iters, eps):
     """mixes [S, (2+hc)*hc] -> pre [S, hc], post [S, hc], comb [S, hc(src j), hc(dst k)]."""
-    pre = torch.sigmoid(mixes[:, :hc] * scale[0] + base[:hc]) + f32c(eps)
-    post = 2 * torch.sigmoid(mixes[:, hc:2 * hc] * scale[1] + base[hc:2 * hc])
+    pre = sigmoid32(mixes[:, :hc] * scale[0] + base[:hc]) + f32c(eps)
+    post = 2 * sigmoid32(mixes[:, hc:2 * hc] * scale[1] + base[hc:2 * hc])
     comb = mixes[:, 2 * hc:].view(-1, hc, hc) * scale[2] + base[2 * hc:].view(hc, hc)
-    comb = torch.exp(comb - comb.amax(-1, keepdim=True))
+    comb = exp32(comb - comb.amax(-1, keepdim=True))
     comb = comb / sum32(comb, -1, True) + f32c(eps)                # row softmax + eps
     comb = comb / (sum32(comb, -2, True) + f32c(eps))              # column normalise
     for _ in range(iters - 1):
@@ -610,7 +652,7 @@ def hc_post(f, X, post, comb):
 
 def hc_head(X, fn, scale, base, cfg):
     """X [S, hc, D] -> [S, D] bf16 values: sum_j (sigmoid(mix_j*scale + base_j) + hc_eps) X_j."""
-    pre = torch.sigmoid(hc_mixes(X, fn, cfg.norm_eps) * scale + base) + f32c(cfg.hc_eps)
+    pre = sigmoid32(hc_mixes(X, fn, cfg.norm_eps) * scale + base) + f32c(cfg.hc_eps)
     return bf16(sum32(pre[..., None] * X, 1))
 
 

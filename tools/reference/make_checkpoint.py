@@ -70,7 +70,7 @@ PRESETS = {
         o_groups=2, o_lora_rank=64, sliding_window=19,
         index_n_heads=5, index_head_dim=128, index_topk=5,
         n_routed_experts=5, num_experts_per_tok=2, moe_intermediate_size=128,
-        routed_scaling_factor=2.5, swiglu_limit=3.0, max_position_embeddings=4096,
+        routed_scaling_factor=2.5, swiglu_limit=1.5, max_position_embeddings=4096,
         rope_scaling={"type": "yarn", "factor": 16, "original_max_position_embeddings": 256,
                       "beta_fast": 32, "beta_slow": 1},
         quantization_config=QUANT_CONFIG, _quant="fp8", _shards=3, _seed=2002),
