@@ -8,7 +8,8 @@ Writes
   <fixtures>/golden/<model>/<case>.perturbed.f32              the same case with plain fp32
                                                               accumulation (noise floor)
 For each model and act_quant in (on, off): prefills of 1, 7, 37, 320 tokens (all positions),
-prefill 30 + 12 decode steps, prefill 1 + 40 decode steps, and an MTP case over 41 tokens.
+prefill 30 + 12 decode steps, prefill 1 + 40 decode steps, prefill 100 + 40 decode steps, and an
+MTP case over 41 tokens.
 """
 import argparse
 import json
@@ -40,6 +41,8 @@ def token_cases(vocab, seed):
     cases.append(("prefill1_decode40", ids(41), 1, False, "logits"))
     mtp = ids(41)
     cases.append(("mtp40", mtp, len(mtp) - 1, False, "mtp"))
+    # decode across the first 128-block boundary (HCA entry emitted in decode, window wrapped)
+    cases.append(("prefill100_decode40", ids(140), 100, False, "logits"))
     return cases
 
 

@@ -91,6 +91,42 @@ def test_topk_ties():
     assert topk_desc(x, 3).tolist() == [[1, 2, 4]]
 
 
+def test_sparse_attn():
+    """Blocked online softmax vs a scalar loop and vs the closed form (one block)."""
+    torch.manual_seed(0)
+    H, d, R = 2, 16, 100
+    q, kv = bf16(torch.randn(1, H, d)), bf16(torch.randn(R, d))
+    sink = torch.randn(H)
+    idx = torch.tensor([list(range(60)) + [-1] * 10 + list(range(60, 90))])   # 100 slots
+    o = dsv4_ref.sparse_attn(q, kv, sink, idx, d ** -0.5)
+    for h in range(H):                                 # scalar online softmax, blocks of 64
+        m, l, acc = float("-inf"), 0.0, torch.zeros(d, dtype=torch.float64)
+        ids = idx[0].tolist()
+        for b0 in range(0, len(ids), 64):
+            blk = [i for i in ids[b0:b0 + 64] if i >= 0]
+            z = [float(torch.tensor(float(q[0, h].double() @ kv[i].double()), dtype=torch.float32)
+                       * torch.tensor(d ** -0.5, dtype=torch.float32)) for i in blk]
+            m_new = max([m] + z)
+            alpha = np.exp(np.float64(m - m_new))
+            p = [np.float32(np.exp(np.float64(np.float32(zz - m_new)))) for zz in z]
+            l = np.float32(np.float32(l * alpha) + np.float32(sum(np.float64(x) for x in p)))
+            pv = sum(float(bf16(t([x]))[0]) * kv[i].double() for x, i in zip(p, blk))
+            acc = (acc.float() * np.float32(alpha) + pv.float()).double()
+            m = m_new
+        l = np.float32(l + np.float32(np.exp(np.float64(np.float32(sink[h].item() - m)))))
+        want = bf16((acc.float() / l).float())
+        assert torch.equal(o[0, h], want), h
+    # one block: equals the closed form with the global max
+    idx1 = torch.tensor([list(range(40)) + [-1] * 5])
+    o1 = dsv4_ref.sparse_attn(q, kv, sink, idx1, d ** -0.5)
+    z = (q[0].double() @ kv[:40].double().t()).float() * t(d ** -0.5)           # [H, 40]
+    mx = z.amax(-1, keepdim=True)
+    e = torch.exp((z - mx).double()).float()
+    den = e.double().sum(-1).float() + torch.exp((sink - mx[:, 0]).double()).float()
+    want = bf16((bf16(e).double() @ kv[:40].double()).float() / den[:, None])
+    assert torch.equal(o1[0], want)
+
+
 def test_safetensors_roundtrip():
     rng = np.random.default_rng(0)
     tensors = {
@@ -149,9 +185,10 @@ def test_prefill_decode_equivalence():
         for aq in (True, False):
             m = DSV4(os.path.join(FIXTURES, "models", name), act_quant=aq)
             rng = np.random.default_rng(7)
-            toks = [int(v) for v in rng.integers(0, m.cfg.vocab_size, 44)]
+            # 135 tokens: decode crosses the first HCA block (128) and wraps the window
+            toks = [int(v) for v in rng.integers(0, m.cfg.vocab_size, 135)]
             whole, H = m.forward(toks, m.new_state())
-            for n in (1, 3, 4, 5, 8, m.cfg.window - 1, m.cfg.window, m.cfg.window + 1, 30):
+            for n in (3, 6, m.cfg.window - 1, m.cfg.window + 1, 120):
                 st = m.new_state()
                 rows = [m.forward(toks[:n], st)[0]]
                 rows += [m.forward([tok], st)[0] for tok in toks[n:]]
