@@ -4,7 +4,7 @@ Follows /work/shared/spec/model.md (sections 2-12, 15) and mirrors the numerics 
 official inference code ("updated" revision: real e4m3 rounding in the in-place FP8 simulation,
 SwiGLU clamp on the shared expert too).
 
-Numeric conventions of this file:
+Numeric conventions (primitives in numerics.py; numerics.ACCUM selects f64 / f32 evaluation):
 - Every activation is a torch.float32 tensor.  Where the official code stores a bf16 tensor we
   round with `bf16()` (RNE), so those tensors hold exactly-bf16 values.
 - Reductions the official code accumulates in fp32 (GEMMs, sums, means) are accumulated here in
@@ -26,122 +26,13 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from formats import (bf16, block_scale, f32c, read_checkpoint, round_e2m1,  # noqa: E402
-                     round_e4m3, unpack_fp4)
+from formats import bf16, f32c, read_checkpoint, unpack_fp4  # noqa: E402
+from numerics import (act_quant_fp8, cos_sin32, exp32, fake_quant, matmul, mean32,  # noqa: E402
+                      mm, rms_norm, rsqrt32, sigmoid32, silu32, softplus32, sum32, topk_desc)
 
 torch.set_grad_enabled(False)
 NEG_INF = float("-inf")
 ATTN_BLOCK = 64  # indices per block of the official sparse-attention kernel (online softmax)
-
-
-# ==============================================================================================
-# numerics
-# ==============================================================================================
-
-
-# Accumulation of the fp32 reductions: "f64" (default: exact-ish, order independent) or "f32"
-# (plain fp32 torch/BLAS order).  The "f32" mode exists to measure the noise floor between two
-# implementations that differ only in summation order (make_goldens.py records it).
-ACCUM = "f64"
-
-
-def matmul(a, b):
-    """a @ b (torch.matmul broadcasting) in fp32: exact products, f64 accumulation, one rounding."""
-    if ACCUM == "f32":
-        return a.float() @ b.float()
-    return (a.double() @ b.double()).float()
-
-
-def mm(x, w):
-    """x [..., K] @ w [N, K]^T -> [..., N] fp32 (a linear layer's product)."""
-    return matmul(x, w.t())
-
-
-def sum32(x, dim, keepdim=False):
-    """fp32 result of a sum accumulated in float64."""
-    if ACCUM == "f32":
-        return x.float().sum(dim, keepdim=keepdim)
-    return x.double().sum(dim, keepdim=keepdim).float()
-
-
-# Elementwise transcendentals: evaluated in float64 on the fp32 input and rounded once to fp32
-# (correctly rounded in practice, so any implementation can reproduce them bit for bit); with
-# ACCUM == "f32" torch's fp32 implementations are used instead.
-
-
-def exp32(x):
-    return torch.exp(x) if ACCUM == "f32" else torch.exp(x.double()).float()
-
-
-def rsqrt32(x):
-    """fp32(1 / sqrt(double(x)))."""
-    return torch.rsqrt(x) if ACCUM == "f32" else (1.0 / torch.sqrt(x.double())).float()
-
-
-def sigmoid32(x):
-    """fp32(1 / (1 + exp(-double(x))))."""
-    return torch.sigmoid(x) if ACCUM == "f32" else (1.0 / (1.0 + torch.exp(-x.double()))).float()
-
-
-def silu32(x):
-    """fp32(x / (1 + exp(-x))) in double."""
-    if ACCUM == "f32":
-        return F.silu(x)
-    xd = x.double()
-    return (xd / (1.0 + torch.exp(-xd))).float()
-
-
-def softplus32(x):
-    """torch softplus (beta 1, threshold 20): x if x > 20 else log1p(exp(x)), in double."""
-    if ACCUM == "f32":
-        return F.softplus(x)
-    xd = x.double()
-    return torch.where(xd > 20, xd, torch.log1p(torch.exp(xd))).float()
-
-
-def cos_sin32(x):
-    if ACCUM == "f32":
-        return torch.cos(x), torch.sin(x)
-    return torch.cos(x.double()).float(), torch.sin(x.double()).float()
-
-
-def mean32(x):
-    """Mean over the last dim (keepdim) as CUDA computes it: fp32 sum * fp32(1/n)."""
-    return sum32(x, -1, True) * f32c(1.0 / x.shape[-1])
-
-
-def rms_norm(x, w, eps):
-    """RMSNorm (§2.6).  x [..., n] bf16 values, w [n] fp32 -> bf16(w * x * rsqrt(mean(x^2)+eps))."""
-    var = mean32(x * x)
-    return bf16(w * (x * rsqrt32(var + f32c(eps))))
-
-
-def fake_quant(x, block, fmt):
-    """In-place quantisation simulation Q8_B / Q4_B (§2.4).  x [..., n] bf16 values, n % block == 0
-    -> bf16(e4m3|e2m1(clamp(x/s)) * s) with a power-of-two scale s per block."""
-    xb = x.unflatten(-1, (-1, block))
-    s = block_scale(xb.abs().amax(-1, keepdim=True), fmt)
-    if fmt == "e4m3":
-        q = round_e4m3(torch.clamp(xb / s, -448.0, 448.0))
-    else:
-        q = round_e2m1(torch.clamp(xb / s, -6.0, 6.0))
-    return bf16((q * s).flatten(-2))
-
-
-def act_quant_fp8(x):
-    """Activation quantisation of FP8/FP4 GEMM inputs (§2.5 step 1).
-    x [M, K] bf16 values -> qa [M, K] e4m3 values, sa [M, K/128] power-of-two scales."""
-    M, K = x.shape
-    assert K % 128 == 0, f"FP8 GEMM needs K % 128 == 0 (K = {K})"
-    xb = x.view(M, K // 128, 128)
-    sa = block_scale(xb.abs().amax(-1), "e4m3")
-    qa = round_e4m3(torch.clamp(xb / sa[..., None], -448.0, 448.0))
-    return qa.view(M, K), sa
-
-
-def topk_desc(x, k):
-    """Indices of the k largest entries along the last dim, descending; ties -> lowest index."""
-    return torch.sort(x, dim=-1, descending=True, stable=True).indices[..., :k]
 
 
 # ==============================================================================================

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import dsv4_ref  # noqa: E402
+import numerics  # noqa: E402
 from dsv4_ref import DSV4  # noqa: E402
 from golden import run_logits, run_mtp  # noqa: E402
 from make_checkpoint import write_model  # noqa: E402
@@ -53,13 +53,13 @@ def run_case(model, tokens, prefill, all_pos, kind):
 
 
 def run_perturbed(model, *case):
-    """The same case with the large reductions accumulated in plain fp32 (dsv4_ref.ACCUM = "f32"):
+    """The same case with the large reductions accumulated in plain fp32 (numerics.ACCUM = "f32"):
     a second correct implementation that differs only in summation order."""
-    dsv4_ref.ACCUM = "f32"
+    numerics.ACCUM = "f32"
     try:
         return run_case(model, *case)
     finally:
-        dsv4_ref.ACCUM = "f64"
+        numerics.ACCUM = "f64"
 
 
 def noise_floor(ref, alt):
