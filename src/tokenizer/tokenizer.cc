@@ -197,7 +197,7 @@ void Tokenizer::EncodeOrdinary(std::string_view text, std::vector<int32_t>* out)
       out->push_back(bpe_.ByteId(static_cast<uint8_t>(word[0])));
       return;
     }
-    if (len > WordCache::kMaxWordBytes) {
+    if (len > WordCache::kMaxWordBytes || !cache_enabled_) {
       bpe_.EncodeWord(word, out);
       return;
     }
@@ -225,6 +225,24 @@ void Tokenizer::EncodeAppend(std::string_view text, bool match_added_tokens,
     out->push_back(m.id);
     pos = m.offset + m.length;
   }
+}
+
+void Tokenizer::EncodeAppendFiltered(std::string_view text,
+                                     const std::function<bool(size_t, size_t)>& allow,
+                                     std::vector<int32_t>* out) const {
+  size_t pos = 0, from = 0;
+  while (pos < text.size()) {
+    const AddedTokenMatcher::Match m = added_matcher_.FindNext(text, from);
+    if (m.length == 0) break;
+    if (!allow(m.offset, m.length)) {
+      from = m.offset + 1;
+      continue;
+    }
+    if (m.offset > pos) EncodeOrdinary(text.substr(pos, m.offset - pos), out);
+    out->push_back(m.id);
+    pos = from = m.offset + m.length;
+  }
+  if (pos < text.size()) EncodeOrdinary(text.substr(pos), out);
 }
 
 std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool match_added_tokens) const {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -41,6 +42,13 @@ class Tokenizer {
   void EncodeAppend(std::string_view text, bool match_added_tokens,
                     std::vector<int32_t>* out) const;
 
+  // Like EncodeAppend with added tokens matched, but a match is used only where
+  // `allow(offset, length)` says so; elsewhere its text stays ordinary text. The pieces
+  // between used matches are tokenized whole, so with no rejected match this equals Encode.
+  void EncodeAppendFiltered(std::string_view text,
+                            const std::function<bool(size_t, size_t)>& allow,
+                            std::vector<int32_t>* out) const;
+
   // Raw bytes of the ids concatenated (exact inverse of Encode). Unknown ids add nothing.
   std::string Decode(std::span<const int32_t> ids) const;
   // Decode() made valid UTF-8 the way Hugging Face does (ill-formed bytes -> U+FFFD).
@@ -52,6 +60,10 @@ class Tokenizer {
   std::optional<int32_t> TokenId(std::string_view content) const;
   bool IsAddedToken(int32_t id) const;
   bool IsKnown(int32_t id) const { return id >= 0 && id < vocab_size() && known_[id]; }
+
+  // Turns the per-word BPE cache off (benchmarks measure both ways). Not thread-safe:
+  // call before sharing the tokenizer.
+  void set_word_cache_enabled(bool enabled) { cache_enabled_ = enabled; }
 
   // One past the largest id.
   int32_t vocab_size() const { return static_cast<int32_t>(bytes_of_.size()); }
@@ -71,6 +83,7 @@ class Tokenizer {
   std::vector<uint8_t> known_;         // id -> defined?
   std::vector<uint8_t> is_added_;      // id -> added token?
   std::unique_ptr<WordCache> cache_;
+  bool cache_enabled_ = true;
 };
 
 }  // namespace dsv4::tokenizer
