@@ -37,12 +37,12 @@ void SinkAttention(const float* q, const std::vector<const uint16_t*>& keys, int
     }
     const float m_new = std::max(m, block_max);
     if (m_new == -INFINITY) continue;  // nothing valid yet
-    const float alpha = std::exp(m - m_new);
+    const float alpha = Exp32(m - m_new);
     double block_sum = 0.0;
     block_pv.assign(size_t(d), 0.0);
     for (size_t u = b0; u < b1; ++u) {
       if (!keys[u]) continue;
-      const float p = std::exp(z[u - b0] - m_new);
+      const float p = Exp32(z[u - b0] - m_new);
       block_sum += p;
       const double pb = RoundBf16(p);
       const uint16_t* v = keys[u];
@@ -53,7 +53,7 @@ void SinkAttention(const float* q, const std::vector<const uint16_t*>& keys, int
     l = l * alpha + float(block_sum);
     m = m_new;
   }
-  l += std::exp(sink - m);
+  l += Exp32(sink - m);
   for (int64_t i = 0; i < d; ++i) out[i] = RoundBf16(acc[size_t(i)] / l);
 }
 

@@ -39,7 +39,7 @@ void Pool(const CompressorState& s, float* e) {
     float mx = *std::max_element(sc.begin(), sc.end());
     double zsum = 0.0;
     for (float& v : sc) {
-      v = std::exp(v - mx);
+      v = Exp32(v - mx);
       zsum += v;
     }
     const float z = float(zsum);

@@ -16,7 +16,7 @@ std::vector<float> Mixes(const float* x, int64_t T, const WeightMatrix& fn, floa
   std::vector<float> mixes(size_t(T * fn.rows));
   kernels::Linear(x, T, fn, mixes.data(), {.act_quant = false, .round_bf16 = false});
   for (int64_t t = 0; t < T; ++t) {
-    const float r = 1.0f / std::sqrt(MeanSquare(x + t * width, width) + eps);
+    const float r = Rsqrt32(MeanSquare(x + t * width, width) + eps);
     for (int64_t m = 0; m < fn.rows; ++m) mixes[size_t(t * fn.rows + m)] *= r;
   }
   return mixes;
@@ -49,7 +49,7 @@ void SinkhornNormalize(float* comb, int64_t hc, int64_t iters, float eps) {
   for (int64_t j = 0; j < hc; ++j) {
     float* row = comb + j * hc;
     float m = *std::max_element(row, row + hc);
-    for (int64_t k = 0; k < hc; ++k) row[k] = std::exp(row[k] - m);
+    for (int64_t k = 0; k < hc; ++k) row[k] = Exp32(row[k] - m);
     const float s = row_sum(j);
     for (int64_t k = 0; k < hc; ++k) row[k] = row[k] / s + eps;
   }
@@ -71,8 +71,8 @@ void HcPre(const float* x, int64_t T, const HcMixerWeights& w, const ModelConfig
   for (int64_t t = 0; t < T; ++t) {
     const float* mt = &mixes[size_t(t * nmix)];
     for (int64_t j = 0; j < hc; ++j) {
-      pre[size_t(j)] = Sigmoid(mt[j] * w.scale[0] + w.base[size_t(j)]) + hc_eps;
-      mix->post[size_t(t * hc + j)] = 2.0f * Sigmoid(mt[hc + j] * w.scale[1] + w.base[size_t(hc + j)]);
+      pre[size_t(j)] = Sigmoid32(mt[j] * w.scale[0] + w.base[size_t(j)]) + hc_eps;
+      mix->post[size_t(t * hc + j)] = 2.0f * Sigmoid32(mt[hc + j] * w.scale[1] + w.base[size_t(hc + j)]);
     }
     float* comb = &mix->comb[size_t(t * hc * hc)];
     for (int64_t i = 0; i < hc * hc; ++i) comb[i] = mt[2 * hc + i] * w.scale[2] + w.base[size_t(2 * hc + i)];
@@ -111,7 +111,7 @@ void HcHead(const float* x, int64_t T, const HcHeadWeights& w, const ModelConfig
   std::vector<float> pre(static_cast<size_t>(hc));
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t j = 0; j < hc; ++j) {
-      pre[size_t(j)] = Sigmoid(mixes[size_t(t * hc + j)] * w.scale[0] + w.base[size_t(j)]) +
+      pre[size_t(j)] = Sigmoid32(mixes[size_t(t * hc + j)] * w.scale[0] + w.base[size_t(j)]) +
                        float(c.hc_eps);
     }
     const float* xt = x + t * hc * D;

@@ -7,6 +7,7 @@
 
 #include "core/dtype.h"
 #include "kernels/linear.h"
+#include "model/forward/ops.h"
 
 namespace dsv4 {
 namespace {
@@ -28,7 +29,7 @@ void ExpertForward(const ExpertWeights& w, const ModelConfig& c, const float* x,
         uv = std::clamp(uv, -lim, lim);
         gv = std::min(gv, lim);
       }
-      float h = gv / (1.0f + std::exp(-gv)) * uv;
+      float h = Silu32(gv) * uv;
       if (row_weights) h = row_weights[t] * h;
       g[size_t(t * I + i)] = RoundBf16(h);
     }
@@ -43,9 +44,7 @@ void Route(const MoeWeights& w, const ModelConfig& c, const float* logits, int32
   const int64_t E = c.n_routed_experts, k = c.num_experts_per_tok;
   std::vector<float> scores(static_cast<size_t>(E));
   for (int64_t e = 0; e < E; ++e) {
-    float z = logits[e];
-    float sp = z > 20.0f ? z : std::log1p(std::exp(z));  // torch softplus, threshold 20
-    scores[size_t(e)] = std::sqrt(sp);
+    scores[size_t(e)] = std::sqrt(Softplus32(logits[e]));
   }
   if (w.hash) {
     for (int64_t i = 0; i < k; ++i) ids[i] = w.tid2eid[size_t(token * k + i)];

@@ -15,7 +15,7 @@ float MeanSquare(const float* x, int64_t n) {
 }
 
 void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* y) {
-  const float r = 1.0f / std::sqrt(MeanSquare(x, n) + eps);
+  const float r = Rsqrt32(MeanSquare(x, n) + eps);
   for (int64_t i = 0; i < n; ++i) y[i] = RoundBf16(w[i] * (x[i] * r));
 }
 
@@ -25,7 +25,7 @@ void RescaleHeadBf16(float* q, int64_t n, float eps) {
   for (int64_t i = 0; i < n; ++i) sum += double(RoundBf16(q[i] * q[i]));
   float mean = RoundBf16(float(sum) * float(1.0 / double(n)));
   float denom = RoundBf16(mean + eps);
-  float r = RoundBf16(1.0f / std::sqrt(denom));
+  float r = RoundBf16(Rsqrt32(denom));
   for (int64_t i = 0; i < n; ++i) q[i] = RoundBf16(q[i] * r);
 }
 
@@ -37,7 +37,7 @@ RopeTable::RopeTable(int64_t rope_dim, double base, double factor, int64_t origi
   // fp32 as the reference: 1 / base ** (arange(0, dim, 2) / dim).
   for (int64_t i = 0; i < half; ++i) {
     float e = float(2 * i) / float(rope_dim);
-    freqs_[size_t(i)] = 1.0f / std::pow(float(base), e);
+    freqs_[size_t(i)] = 1.0f / float(std::pow(base, double(e)));
   }
   if (original_max_pos > 0) {
     auto corr_dim = [&](double rotations) {
@@ -61,7 +61,7 @@ void RopeTable::Apply(float* v, int64_t pos, bool inverse) const {
   const float p = float(pos);
   for (size_t i = 0; i < freqs_.size(); ++i) {
     float angle = p * freqs_[i];
-    float c = std::cos(angle), s = std::sin(angle);
+    float c = float(std::cos(double(angle))), s = float(std::sin(double(angle)));
     if (inverse) s = -s;
     float a = v[2 * i], b = v[2 * i + 1];
     v[2 * i] = RoundBf16(a * c - b * s);

@@ -3,6 +3,7 @@
 // output value is rounded to the nearest bf16 before it is stored.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -43,6 +44,16 @@ void SimulateFp4Blocks(float* x, int64_t n, int64_t block);
 // x <- bf16(H_n · x · n^-1/2) with H_n the Sylvester Walsh–Hadamard matrix (n a power of 2).
 void HadamardBf16(float* x, int64_t n);
 
-inline float Sigmoid(float x) { return 1.0f / (1.0f + __builtin_expf(-x)); }
+// Elementwise transcendentals evaluated in double and rounded once to fp32: the
+// correctly rounded value in all but rare cases, which any implementation (and our
+// reference) can reproduce.
+inline float Exp32(float x) { return float(std::exp(double(x))); }
+inline float Rsqrt32(float x) { return float(1.0 / std::sqrt(double(x))); }
+inline float Sigmoid32(float x) { return float(1.0 / (1.0 + std::exp(-double(x)))); }
+inline float Silu32(float x) { return float(double(x) / (1.0 + std::exp(-double(x)))); }
+// torch softplus (beta 1, threshold 20).
+inline float Softplus32(float x) {
+  return x > 20.0f ? x : float(std::log1p(std::exp(double(x))));
+}
 
 }  // namespace dsv4
