@@ -249,7 +249,11 @@ void OutputParser::EmitText(std::string_view text, ParserDelta* d) {
     default: {
       // After a tool block only whitespace is expected (§4.4 #12): drop whitespace, keep
       // anything else as content so no text is lost.
-      if (AllSpace(text)) return;
+      if (!after_text_started_) {
+        while (!text.empty() && IsSpace(text.front())) text.remove_prefix(1);
+        if (text.empty()) return;
+        after_text_started_ = true;
+      }
       result_.warnings.push_back("text after the tool calls block kept as content");
       d->content += text;
       result_.content += text;
@@ -277,6 +281,7 @@ bool OutputParser::ProcessText(ParserDelta* d, bool final) {
       EmitText(state_ == State::kAfterTools ? before : TrimRight(before), d);
       if (state_ == State::kReasoning) result_.reasoning_closed = true;
       state_ = State::kTools;
+      expect_open_gt_ = true;
     } else if (marker == v4::kThinkClose) {
       EmitText(before, d);
       if (state_ == State::kReasoning) {
@@ -322,14 +327,23 @@ void OutputParser::AddCall(std::string name, nlohmann::ordered_json args, Parser
 }
 
 bool OutputParser::ProcessTools(ParserDelta* d, bool final) {
-  // Between tags only whitespace and the '>' that ends "<｜DSML｜tool_calls" are expected.
+  // The '>' that ends "<｜DSML｜tool_calls", then whitespace between tags. Whitespace is
+  // dropped only once the next tag is in sight, so the decision never depends on how the
+  // text was chunked.
+  if (expect_open_gt_ && !buf_.empty()) {
+    expect_open_gt_ = false;
+    if (buf_[0] == '>') buf_.erase(0, 1);
+  }
   size_t skip = 0;
-  while (skip < buf_.size() && (IsSpace(buf_[skip]) || buf_[skip] == '>')) ++skip;
-  if (skip > 0) {
+  while (skip < buf_.size() && IsSpace(buf_[skip])) ++skip;
+  if (skip == buf_.size()) {
+    if (final) buf_.clear();
+    return false;
+  }
+  if (skip > 0 && buf_[skip] == '<') {
     buf_.erase(0, skip);
     scanned_close_ = 0;
   }
-  if (buf_.empty()) return false;
   const std::string_view b = buf_;
   auto drop_rest = [&] {
     result_.dropped_tool_text += buf_;
@@ -376,20 +390,24 @@ bool OutputParser::ProcessTools(ParserDelta* d, bool final) {
   if (v4::kToolCallsClose.starts_with(b) || v4::kInvokeStart.starts_with(b)) {
     return final ? drop_rest() : false;  // a tag still arriving
   }
-  // Text that is not DSML inside the block: surface it as content, up to the next tag.
-  size_t next = b.find("<｜DSML｜", 1);
-  const size_t next_close = b.find("</｜DSML｜", 1);
-  next = std::min(next, next_close);
+  // Text that is not DSML inside the block: surface it as content, up to the next '<'
+  // (a tag may start there). Whitespace right before a '<' is dropped like the
+  // whitespace between tags, whichever way the text was chunked.
+  size_t next = b.find('<', 1);
   if (next == std::string_view::npos) {
-    if (!final) {
-      // Keep a possible partial tag at the end.
-      size_t keep = std::max({PartialSuffix(b, v4::kInvokeStart), PartialSuffix(b, v4::kToolCallsClose)});
-      next = b.size() - keep;
-      next = CompletePrefixLength(b.substr(0, next));
-      if (next == 0) return false;
+    if (final) {
+      next = b.size();
     } else {
       next = b.size();
+      while (next > 0 && IsSpace(b[next - 1])) --next;  // decided once the next text shows
+      next = CompletePrefixLength(b.substr(0, next));
     }
+  } else {
+    while (next > 0 && IsSpace(b[next - 1])) --next;
+  }
+  if (next == 0) {
+    if (!final) return false;
+    next = b.size();
   }
   result_.warnings.push_back("non-DSML text inside the tool calls block kept as content");
   d->content += b.substr(0, next);

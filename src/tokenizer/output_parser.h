@@ -82,6 +82,8 @@ class OutputParser {
   State state_;
   std::string buf_;          // text not yet consumed
   size_t scanned_close_ = 0; // tools: buf_ prefix known to hold no closing tag
+  bool expect_open_gt_ = false;  // tools: the '>' of "<｜DSML｜tool_calls>" is still due
+  bool after_text_started_ = false;  // after-tools text emitted (leading space dropped)
   bool finished_ = false;
   ParsedOutput result_;
 };
