@@ -13,7 +13,8 @@ void Usage() {
                "usage: dsv4 <command> [options]\n"
                "  eval     logits of a token sequence (prefill + decode), or of the MTP head\n"
                "  inspect  checkpoint summary and per-token costs\n"
-               "  run      greedy generation of token ids\n");
+               "  run      greedy generation of token ids\n"
+               "  tokenize text or an OpenAI chat request -> token ids (tokenizer, chat encoder)\n");
 }
 
 }  // namespace
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[1], "eval") == 0) return dsv4::cli::EvalCommand(argc, argv);
     if (std::strcmp(argv[1], "inspect") == 0) return dsv4::cli::InspectCommand(argc, argv);
     if (std::strcmp(argv[1], "run") == 0) return dsv4::cli::RunCommand(argc, argv);
+    if (std::strcmp(argv[1], "tokenize") == 0) return dsv4::cli::TokenizeCommand(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dsv4 %s: error: %s\n", argv[1], e.what());
     return 1;
