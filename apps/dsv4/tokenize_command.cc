@@ -13,9 +13,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "args.h"
 #include "commands.h"
@@ -48,7 +47,8 @@ std::string QuotePiece(std::string_view bytes) {
     while (j < bytes.size()) {
       const auto b = static_cast<unsigned char>(bytes[j]);
       size_t len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
-      if (len == 0 || j + len > bytes.size() || !tokenizer::IsValidUtf8(bytes.substr(j, len))) break;
+      if (len == 0 || j + len > bytes.size() || !tokenizer::IsValidUtf8(bytes.substr(j, len)))
+        break;
       j += len;
     }
     std::string part;
@@ -83,7 +83,8 @@ int TokenizeCommand(int argc, char** argv) {
   Args args(argc, argv, 2, {"json", "prompt", "literal-special"},
             {"tokenizer", "text", "file", "chat", "effort-profile", "mid-system"});
   std::string tok_path = args.Get("tokenizer");
-  if (tok_path.empty() && std::getenv("DSV4_TOKENIZER") != nullptr) tok_path = std::getenv("DSV4_TOKENIZER");
+  if (tok_path.empty() && std::getenv("DSV4_TOKENIZER") != nullptr)
+    tok_path = std::getenv("DSV4_TOKENIZER");
   std::optional<tokenizer::Tokenizer> tok;
   if (!tok_path.empty()) {
     auto loaded = tokenizer::Tokenizer::FromFile(tok_path);

@@ -6,9 +6,8 @@
 
 namespace dsv4::tokenizer {
 
-Result<BpeModel> BpeModel::Create(
-    std::vector<std::pair<std::string, int32_t>> vocab,
-    const std::vector<std::pair<std::string, std::string>>& merges) {
+Result<BpeModel> BpeModel::Create(std::vector<std::pair<std::string, int32_t>> vocab,
+                                  const std::vector<std::pair<std::string, std::string>>& merges) {
   BpeModel m;
   std::sort(vocab.begin(), vocab.end());
   for (size_t i = 1; i < vocab.size(); ++i) {
@@ -33,10 +32,11 @@ Result<BpeModel> BpeModel::Create(
     const auto& [left, right] = merges[rank];
     const int32_t l = m.Find(left), r = m.Find(right), merged = m.Find(left + right);
     if (l < 0 || r < 0 || merged < 0) {
-      return Status::Fail("merge " + std::to_string(rank) + " refers to a token not in the vocabulary");
+      return Status::Fail("merge " + std::to_string(rank) +
+                          " refers to a token not in the vocabulary");
     }
-    const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(l)) << 32) |
-                         static_cast<uint32_t>(r);
+    const uint64_t key =
+        (static_cast<uint64_t>(static_cast<uint32_t>(l)) << 32) | static_cast<uint32_t>(r);
     size_t i = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> m.shift_);
     while (m.table_[i].key != kEmpty && m.table_[i].key != key) i = (i + 1) & m.mask_;
     if (m.table_[i].key == key) continue;  // a repeated merge keeps its first (lowest) rank
@@ -68,7 +68,7 @@ void BpeModel::EncodeWord(std::string_view word, std::vector<int32_t>* out) cons
 // array beats heap bookkeeping.
 void BpeModel::EncodeSmall(std::string_view word, std::vector<int32_t>* out) const {
   int32_t ids[48];
-  int32_t ranks[48];    // rank of the pair (i, i+1), INT32_MAX when none
+  int32_t ranks[48];  // rank of the pair (i, i+1), INT32_MAX when none
   int32_t merged[48];
   int n = static_cast<int>(word.size());
   for (int i = 0; i < n; ++i) ids[i] = byte_ids_[static_cast<uint8_t>(word[i])];
@@ -113,12 +113,10 @@ void BpeModel::EncodeLarge(std::string_view word, std::vector<int32_t>* out) con
   }
   struct Cand {
     int32_t rank;
-    int32_t pos;    // left symbol index (its original position: ties go leftmost)
-    int32_t left;   // ids at push time, to detect stale entries
+    int32_t pos;   // left symbol index (its original position: ties go leftmost)
+    int32_t left;  // ids at push time, to detect stale entries
     int32_t right;
-    bool operator>(const Cand& o) const {
-      return rank != o.rank ? rank > o.rank : pos > o.pos;
-    }
+    bool operator>(const Cand& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
   };
   std::priority_queue<Cand, std::vector<Cand>, std::greater<Cand>> heap;
   auto push = [&](int i) {

@@ -42,8 +42,8 @@ class BpeModel {
   // Open-addressing table of merges keyed by the id pair: the BPE inner loop is one
   // lookup per adjacent pair, so this is the hot path.
   const Merge* FindMerge(int32_t left, int32_t right) const {
-    const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
-                         static_cast<uint32_t>(right);
+    const uint64_t key =
+        (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
     size_t i = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
     while (true) {
       const Merge& m = table_[i];

@@ -56,8 +56,8 @@ std::vector<ChatMessage> AttachTools(const ChatRequest& req) {
   const bool tools = req.tools.is_array() && !req.tools.empty();
   // Only a json_schema response format is rendered; "text" and "json_object" leave the
   // prompt unchanged (DeepSeek's own API only accepts json_object and adds no text).
-  const bool rf = req.response_format.is_object() &&
-                  req.response_format.value("type", "") == "json_schema";
+  const bool rf =
+      req.response_format.is_object() && req.response_format.value("type", "") == "json_schema";
   if (!tools && !rf) return msgs;
   if (msgs.empty() || (msgs[0].role != "system" && msgs[0].role != "developer")) {
     ChatMessage sys;
@@ -100,7 +100,8 @@ std::vector<ChatMessage> FoldMidSystems(std::vector<ChatMessage> msgs) {
 std::vector<Msg> MergeAndSort(const std::vector<ChatMessage>& msgs) {
   std::vector<Msg> out;
   for (const ChatMessage& m : msgs) {
-    const bool prev_user_blocks = !out.empty() && out.back().m.role == "user" && out.back().has_blocks;
+    const bool prev_user_blocks =
+        !out.empty() && out.back().m.role == "user" && out.back().has_blocks;
     if (m.role == "tool") {
       Block b{true, m.content, m.tool_call_id};
       if (prev_user_blocks) {
@@ -269,8 +270,8 @@ EffortProfile GaEffortProfile() {
 }
 
 Result<EncodedPrompt> EncodeChat(const ChatRequest& request, const ChatEncoderOptions& options) {
-  static const std::set<std::string> kRoles = {"system", "user", "assistant", "tool",
-                                               "developer", "latest_reminder"};
+  static const std::set<std::string> kRoles = {"system", "user",      "assistant",
+                                               "tool",   "developer", "latest_reminder"};
   for (size_t i = 0; i < request.messages.size(); ++i) {
     const ChatMessage& m = request.messages[i];
     if (!kRoles.count(m.role)) {
@@ -300,7 +301,8 @@ Result<EncodedPrompt> EncodeChat(const ChatRequest& request, const ChatEncoderOp
   }
 
   std::vector<ChatMessage> attached = AttachTools(request);
-  if (options.mid_system == MidSystemPolicy::kFoldIntoUser) attached = FoldMidSystems(std::move(attached));
+  if (options.mid_system == MidSystemPolicy::kFoldIntoUser)
+    attached = FoldMidSystems(std::move(attached));
   std::vector<Msg> msgs = MergeAndSort(attached);
   bool drop = request.drop_thinking;
   for (const Msg& x : msgs) {
@@ -381,12 +383,15 @@ std::vector<int32_t> TokenizePrompt(const Tokenizer& tokenizer, const EncodedPro
     off += s.text.size();
   }
   std::vector<int32_t> ids;
-  tokenizer.EncodeAppendFiltered(prompt.text, [&](size_t at, size_t len) {
-    auto it = std::upper_bound(control.begin(), control.end(), std::make_pair(at, SIZE_MAX));
-    if (it == control.begin()) return false;
-    --it;
-    return at >= it->first && at + len <= it->second;
-  }, &ids);
+  tokenizer.EncodeAppendFiltered(
+      prompt.text,
+      [&](size_t at, size_t len) {
+        auto it = std::upper_bound(control.begin(), control.end(), std::make_pair(at, SIZE_MAX));
+        if (it == control.begin()) return false;
+        --it;
+        return at >= it->first && at + len <= it->second;
+      },
+      &ids);
   return ids;
 }
 

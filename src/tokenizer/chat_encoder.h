@@ -50,14 +50,15 @@ struct PromptSegment {
 };
 
 struct EncodedPrompt {
-  std::string text;                    // the whole prompt
+  std::string text;                     // the whole prompt
   std::vector<PromptSegment> segments;  // the same text, split by origin
   // The prompt ends with "<think>": generated text starts as reasoning (parser state).
   bool starts_in_reasoning = false;
 };
 
 // Renders `request`. Fails on malformed input (unknown role, bad effort value, ...).
-Result<EncodedPrompt> EncodeChat(const ChatRequest& request, const ChatEncoderOptions& options = {});
+Result<EncodedPrompt> EncodeChat(const ChatRequest& request,
+                                 const ChatEncoderOptions& options = {});
 
 // Token ids of a prompt. With `match_special_in_content` (the reference's behaviour) added
 // tokens inside message text become control tokens; without it, caller text is tokenized

@@ -19,7 +19,8 @@ inline constexpr std::string_view kToolResultClose = "</tool_result>";
 
 // DSML tags (the marker is one token; the rest is ordinary text, chat-format §1.4).
 inline constexpr std::string_view kToolCallsOpen = "<｜DSML｜tool_calls>";
-inline constexpr std::string_view kToolCallsStart = "<｜DSML｜tool_calls";  // what the parser keys on
+inline constexpr std::string_view kToolCallsStart =
+    "<｜DSML｜tool_calls";  // what the parser keys on
 inline constexpr std::string_view kToolCallsClose = "</｜DSML｜tool_calls>";
 inline constexpr std::string_view kInvokeStart = "<｜DSML｜invoke";
 inline constexpr std::string_view kInvokeClose = "</｜DSML｜invoke>";
@@ -34,7 +35,8 @@ inline constexpr std::string_view kToolsBlockHead =
     "\n"
     "<｜DSML｜tool_calls>\n"
     "<｜DSML｜invoke name=\"$TOOL_NAME\">\n"
-    "<｜DSML｜parameter name=\"$PARAMETER_NAME\" string=\"true|false\">$PARAMETER_VALUE</｜DSML｜parameter>\n"
+    "<｜DSML｜parameter name=\"$PARAMETER_NAME\" "
+    "string=\"true|false\">$PARAMETER_VALUE</｜DSML｜parameter>\n"
     "...\n"
     "</｜DSML｜invoke>\n"
     "<｜DSML｜invoke name=\"$TOOL_NAME2\">\n"
@@ -43,7 +45,8 @@ inline constexpr std::string_view kToolsBlockHead =
     "</｜DSML｜tool_calls>\n"
     "\n"
     "String parameters should be specified as is and set `string=\"true\"`. For all other types "
-    "(numbers, booleans, arrays, objects), pass the value in JSON format and set `string=\"false\"`.\n"
+    "(numbers, booleans, arrays, objects), pass the value in JSON format and set "
+    "`string=\"false\"`.\n"
     "\n"
     "If thinking_mode is enabled (triggered by <think>), you MUST output your complete reasoning "
     "inside <think>...</think> BEFORE any tool calls or final response.\n"

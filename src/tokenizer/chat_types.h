@@ -3,16 +3,15 @@
 // only these plain types cross into the encoder.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace dsv4::tokenizer {
 
 struct ToolCall {
-  std::string id;         // only used to order tool results (never rendered)
+  std::string id;  // only used to order tool results (never rendered)
   std::string name;
   std::string arguments;  // JSON text as the client sent it
 };

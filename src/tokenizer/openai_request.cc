@@ -17,14 +17,16 @@ Status FlattenContent(const ordered_json& content, const std::string& where, std
     *out = content.get<std::string>();
     return Status::Ok();
   }
-  if (!content.is_array()) return Status::Fail(where + ".content must be a string, an array or null");
+  if (!content.is_array())
+    return Status::Fail(where + ".content must be a string, an array or null");
   for (const ordered_json& part : content) {
     if (part.is_string()) {
       *out += part.get<std::string>();
       continue;
     }
     const std::string type = part.is_object() ? part.value("type", "") : "";
-    if ((type == "text" || type == "input_text") && part.contains("text") && part["text"].is_string()) {
+    if ((type == "text" || type == "input_text") && part.contains("text") &&
+        part["text"].is_string()) {
       *out += part["text"].get<std::string>();
     } else if (type == "image_url" || type == "input_image" || type == "image") {
       return Status::Fail(where + ": image content is not supported by DeepSeek-V4 text models");

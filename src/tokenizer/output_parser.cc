@@ -74,7 +74,8 @@ ordered_json ParamValue(const std::string& raw, int string_flag, const ordered_j
                         std::vector<std::string>* warnings) {
   const std::vector<std::string> types = SchemaTypes(schema);
   auto allows = [&](const ordered_json& v) {
-    return types.empty() || std::any_of(types.begin(), types.end(), [&](auto& t) { return Matches(v, t); });
+    return types.empty() ||
+           std::any_of(types.begin(), types.end(), [&](auto& t) { return Matches(v, t); });
   };
   const bool string_only = types.size() == 1 && types[0] == "string";
   if (string_flag == 1) {
@@ -106,7 +107,8 @@ struct Cursor {
   // kOk and advance when the text continues with `lit`; kNeedMore when it ends inside it.
   Parse Expect(std::string_view lit) {
     const std::string_view r = Rest();
-    if (r.size() < lit.size()) return lit.substr(0, r.size()) == r ? Parse::kNeedMore : Parse::kMalformed;
+    if (r.size() < lit.size())
+      return lit.substr(0, r.size()) == r ? Parse::kNeedMore : Parse::kMalformed;
     if (r.substr(0, lit.size()) != lit) return Parse::kMalformed;
     pos += lit.size();
     return Parse::kOk;
@@ -119,7 +121,8 @@ struct Cursor {
     if ((p = Expect("=\"")) != Parse::kOk) return p;
     const size_t end = s.find('"', pos);
     const size_t bad = s.find_first_of("<>\n", pos);
-    if (bad != std::string_view::npos && (end == std::string_view::npos || bad < end)) return Parse::kMalformed;
+    if (bad != std::string_view::npos && (end == std::string_view::npos || bad < end))
+      return Parse::kMalformed;
     if (end == std::string_view::npos) return Parse::kNeedMore;
     *value = std::string(s.substr(pos, end - pos));
     pos = end + 1;
@@ -174,7 +177,8 @@ Parse ParseInvoke(std::string_view s, const OutputParserOptions& opt, Invoke* ou
       if (schema && schema->contains("properties") && (*schema)["properties"].contains(key)) {
         prop = &(*schema)["properties"][key];
       }
-      if (out->args.contains(key)) warnings->push_back("duplicate parameter '" + key + "': last wins");
+      if (out->args.contains(key))
+        warnings->push_back("duplicate parameter '" + key + "': last wins");
       out->args[key] = ParamValue(raw, string_flag, prop, warnings);
       any_param = true;
       continue;
@@ -189,7 +193,8 @@ Parse ParseInvoke(std::string_view s, const OutputParserOptions& opt, Invoke* ou
       warnings->push_back("invoke body given as direct JSON");
       break;
     }
-    if (v4::kInvokeClose.starts_with(r) || v4::kParameterStart.starts_with(r)) return Parse::kNeedMore;
+    if (v4::kInvokeClose.starts_with(r) || v4::kParameterStart.starts_with(r))
+      return Parse::kNeedMore;
     return Parse::kMalformed;
   }
   // §4.4 #7: arguments wrapped in one "arguments"/"input" object the schema does not know.
@@ -362,7 +367,8 @@ bool OutputParser::ProcessTools(ParserDelta* d, bool final) {
     const size_t close = b.find(v4::kInvokeClose, from);
     if (close == std::string_view::npos) {
       if (final) return drop_rest();
-      scanned_close_ = b.size() >= v4::kInvokeClose.size() ? b.size() - v4::kInvokeClose.size() + 1 : 0;
+      scanned_close_ =
+          b.size() >= v4::kInvokeClose.size() ? b.size() - v4::kInvokeClose.size() + 1 : 0;
       return false;
     }
     Invoke inv;

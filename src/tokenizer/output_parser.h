@@ -13,17 +13,16 @@
 
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace dsv4::tokenizer {
 
 struct ParsedToolCall {
-  size_t index = 0;       // 0-based, in order of appearance
-  std::string id;         // "call_00_<24 alphanumerics>" unless options.make_call_id says otherwise
+  size_t index = 0;  // 0-based, in order of appearance
+  std::string id;    // "call_00_<24 alphanumerics>" unless options.make_call_id says otherwise
   std::string name;
   std::string arguments;  // a JSON object, serialised like the reference (json.dumps)
 };
@@ -41,9 +40,9 @@ struct ParsedOutput {
   std::string reasoning;
   std::string content;
   std::vector<ParsedToolCall> tool_calls;
-  bool reasoning_closed = false;  // saw </think> (or a tool block that ended reasoning)
-  bool saw_eos = false;           // the EOS text was in the stream
-  std::string dropped_tool_text;  // DSML of calls cut off by the end of the stream
+  bool reasoning_closed = false;      // saw </think> (or a tool block that ended reasoning)
+  bool saw_eos = false;               // the EOS text was in the stream
+  std::string dropped_tool_text;      // DSML of calls cut off by the end of the stream
   std::vector<std::string> warnings;  // tolerated irregularities, for logging
 };
 
@@ -80,9 +79,9 @@ class OutputParser {
 
   OutputParserOptions options_;
   State state_;
-  std::string buf_;          // text not yet consumed
-  size_t scanned_close_ = 0; // tools: buf_ prefix known to hold no closing tag
-  bool expect_open_gt_ = false;  // tools: the '>' of "<｜DSML｜tool_calls>" is still due
+  std::string buf_;                  // text not yet consumed
+  size_t scanned_close_ = 0;         // tools: buf_ prefix known to hold no closing tag
+  bool expect_open_gt_ = false;      // tools: the '>' of "<｜DSML｜tool_calls>" is still due
   bool after_text_started_ = false;  // after-tools text emitted (leading space dropped)
   bool finished_ = false;
   ParsedOutput result_;

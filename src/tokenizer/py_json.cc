@@ -12,13 +12,27 @@ void AppendPyJsonString(std::string_view s, std::string* out) {
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -73,12 +87,24 @@ namespace {
 void Dump(const nlohmann::ordered_json& v, std::string* out) {
   using T = nlohmann::ordered_json::value_t;
   switch (v.type()) {
-    case T::null: out->append("null"); break;
-    case T::boolean: out->append(v.get<bool>() ? "true" : "false"); break;
-    case T::number_integer: out->append(std::to_string(v.get<int64_t>())); break;
-    case T::number_unsigned: out->append(std::to_string(v.get<uint64_t>())); break;
-    case T::number_float: out->append(PyFloatRepr(v.get<double>())); break;
-    case T::string: AppendPyJsonString(v.get_ref<const std::string&>(), out); break;
+    case T::null:
+      out->append("null");
+      break;
+    case T::boolean:
+      out->append(v.get<bool>() ? "true" : "false");
+      break;
+    case T::number_integer:
+      out->append(std::to_string(v.get<int64_t>()));
+      break;
+    case T::number_unsigned:
+      out->append(std::to_string(v.get<uint64_t>()));
+      break;
+    case T::number_float:
+      out->append(PyFloatRepr(v.get<double>()));
+      break;
+    case T::string:
+      AppendPyJsonString(v.get_ref<const std::string&>(), out);
+      break;
     case T::array: {
       out->push_back('[');
       bool first = true;
@@ -103,7 +129,9 @@ void Dump(const nlohmann::ordered_json& v, std::string* out) {
       out->push_back('}');
       break;
     }
-    default: out->append("null"); break;  // binary / discarded: not produced by parsing
+    default:
+      out->append("null");
+      break;  // binary / discarded: not produced by parsing
   }
 }
 

@@ -4,10 +4,9 @@
 // to the reference and stable for prefix caching.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace dsv4::tokenizer {
 

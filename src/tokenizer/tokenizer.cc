@@ -2,9 +2,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tokenizer/byte_level.h"
 #include "tokenizer/utf8.h"
@@ -76,7 +75,8 @@ Tokenizer::~Tokenizer() = default;
 Result<Tokenizer> Tokenizer::FromFile(const std::string& path) {
   std::string file = path;
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) file = (std::filesystem::path(path) / "tokenizer.json").string();
+  if (std::filesystem::is_directory(path, ec))
+    file = (std::filesystem::path(path) / "tokenizer.json").string();
   Status st;
   std::string text = ReadFile(file, &st);
   if (!st.ok()) return st;
@@ -91,7 +91,8 @@ Result<Tokenizer> Tokenizer::FromJson(std::string_view json_text) {
   try {
     const json& model = root.at("model");
     if (model.value("type", "BPE") != "BPE") return Status::Fail("model.type must be BPE");
-    if (model.value("byte_fallback", false)) return Status::Fail("byte_fallback BPE is not supported");
+    if (model.value("byte_fallback", false))
+      return Status::Fail("byte_fallback BPE is not supported");
     if (!model.value("continuing_subword_prefix", json()).is_null() ||
         !model.value("end_of_word_suffix", json()).is_null()) {
       return Status::Fail("subword prefixes/suffixes are not supported");

@@ -45,8 +45,7 @@ class Tokenizer {
   // Like EncodeAppend with added tokens matched, but a match is used only where
   // `allow(offset, length)` says so; elsewhere its text stays ordinary text. The pieces
   // between used matches are tokenized whole, so with no rejected match this equals Encode.
-  void EncodeAppendFiltered(std::string_view text,
-                            const std::function<bool(size_t, size_t)>& allow,
+  void EncodeAppendFiltered(std::string_view text, const std::function<bool(size_t, size_t)>& allow,
                             std::vector<int32_t>* out) const;
 
   // Raw bytes of the ids concatenated (exact inverse of Encode). Unknown ids add nothing.

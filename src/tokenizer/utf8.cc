@@ -121,9 +121,12 @@ size_t CompletePrefixLength(std::string_view bytes) {
     const uint8_t b = static_cast<uint8_t>(bytes[n - back]);
     if ((b & 0xC0) == 0x80) continue;  // continuation byte: keep looking
     size_t want = 1;
-    if (b >= 0xC0 && b < 0xE0) want = 2;
-    else if (b >= 0xE0 && b < 0xF0) want = 3;
-    else if (b >= 0xF0 && b < 0xF8) want = 4;
+    if (b >= 0xC0 && b < 0xE0)
+      want = 2;
+    else if (b >= 0xE0 && b < 0xF0)
+      want = 3;
+    else if (b >= 0xF0 && b < 0xF8)
+      want = 4;
     return want > back ? n - back : n;
   }
   return n;

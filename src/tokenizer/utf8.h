@@ -33,7 +33,7 @@ class Utf8Sanitizer {
   void PushByte(uint8_t b, std::string* out);
   uint8_t pending_[4] = {0, 0, 0, 0};
   size_t pending_len_ = 0;
-  int needed_ = 0;       // continuation bytes still expected
+  int needed_ = 0;        // continuation bytes still expected
   uint8_t lower_ = 0x80;  // allowed range of the next continuation byte
   uint8_t upper_ = 0xBF;
 };

@@ -1,12 +1,13 @@
 // Streaming output parser: every edge case of chat-format §4.4, the reference's golden
 // completions, chunking invariance and fuzzing with random text and random token streams.
+#include "tokenizer/output_parser.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "test_util.h"
 #include "tokenizer/incremental_decoder.h"
-#include "tokenizer/output_parser.h"
 #include "tokenizer/utf8.h"
 
 namespace dsv4::tokenizer {
@@ -34,7 +35,8 @@ ParsedOutput Parse(const std::string& text, OutputParserOptions opt, size_t chun
   if (chunk == 0) {
     add(p.Push(text));
   } else {
-    for (size_t i = 0; i < text.size(); i += chunk) add(p.Push(std::string_view(text).substr(i, chunk)));
+    for (size_t i = 0; i < text.size(); i += chunk)
+      add(p.Push(std::string_view(text).substr(i, chunk)));
   }
   add(p.Finish());
   const ParsedOutput& r = p.result();
@@ -56,16 +58,20 @@ const std::string kEos = "<｜end▁of▁sentence｜>";
 // The reference golden 1 completions (the first assistant turn and the last one).
 TEST(OutputParserTest, ReferenceGoldenCompletions) {
   const ParsedOutput a = Parse(
-      "The user wants to know the weather in Beijing. I should use the get_weather tool.</think>\n\n" + kCall + kEos,
+      "The user wants to know the weather in Beijing. I should use the get_weather "
+      "tool.</think>\n\n" +
+          kCall + kEos,
       Opts(true));
-  EXPECT_EQ(a.reasoning, "The user wants to know the weather in Beijing. I should use the get_weather tool.");
+  EXPECT_EQ(a.reasoning,
+            "The user wants to know the weather in Beijing. I should use the get_weather tool.");
   EXPECT_EQ(a.content, "");
   ASSERT_EQ(a.tool_calls.size(), 1u);
   EXPECT_EQ(a.tool_calls[0].name, "get_weather");
   EXPECT_EQ(a.tool_calls[0].arguments, "{\"location\": \"Beijing\", \"unit\": \"celsius\"}");
   EXPECT_EQ(a.tool_calls[0].id, "call_0");
   EXPECT_TRUE(a.saw_eos);
-  const ParsedOutput b = Parse("Got the weather data. Let me format a nice response.</think>It is 22°C." + kEos, Opts(true));
+  const ParsedOutput b = Parse(
+      "Got the weather data. Let me format a nice response.</think>It is 22°C." + kEos, Opts(true));
   EXPECT_EQ(b.reasoning, "Got the weather data. Let me format a nice response.");
   EXPECT_EQ(b.content, "It is 22°C.");
   EXPECT_TRUE(b.tool_calls.empty());
@@ -118,7 +124,8 @@ TEST(OutputParserTest, TruncatedToolBlockDropsTheHalfCall) {  // #3
 
 TEST(OutputParserTest, DirectJsonInvokeBody) {  // #5
   const ParsedOutput r = Parse(
-      "<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"f\">\n{\"city\": \"SF\", \"n\": [1, 2]}\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>",
+      "<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"f\">\n{\"city\": \"SF\", \"n\": [1, "
+      "2]}\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>",
       Opts(false));
   ASSERT_EQ(r.tool_calls.size(), 1u);
   EXPECT_EQ(r.tool_calls[0].arguments, "{\"city\": \"SF\", \"n\": [1, 2]}");
@@ -129,35 +136,42 @@ std::string Invoke(const std::string& name, const std::string& params) {
          "\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>";
 }
 std::string Param(const std::string& k, const std::string& flag, const std::string& v) {
-  return "<｜DSML｜parameter name=\"" + k + "\" string=\"" + flag + "\">" + v + "</｜DSML｜parameter>";
+  return "<｜DSML｜parameter name=\"" + k + "\" string=\"" + flag + "\">" + v +
+         "</｜DSML｜parameter>";
 }
 
 TEST(OutputParserTest, NonStringValuesAndCoercion) {  // #6
   OutputParserOptions o = Opts(false);
   o.tool_schemas["f"] = ordered_json::parse(
       R"({"type": "object", "properties": {"n": {"type": "integer"}, "s": {"type": "string"}, "cmd": {"type": "array"}}})");
-  const ParsedOutput r = Parse(Invoke("f", Param("n", "true", "5") + "\n" + Param("s", "false", "12") + "\n" +
-                                            Param("cmd", "false", "ls -la | head") + "\n" +
-                                            Param("v", "false", "{\"a\": [1.5, null, true]}")),
-                             o);
+  const ParsedOutput r =
+      Parse(Invoke("f", Param("n", "true", "5") + "\n" + Param("s", "false", "12") + "\n" +
+                            Param("cmd", "false", "ls -la | head") + "\n" +
+                            Param("v", "false", "{\"a\": [1.5, null, true]}")),
+            o);
   ASSERT_EQ(r.tool_calls.size(), 1u);
-  EXPECT_EQ(r.tool_calls[0].arguments,
-            "{\"n\": 5, \"s\": \"12\", \"cmd\": \"ls -la | head\", \"v\": {\"a\": [1.5, null, true]}}");
+  EXPECT_EQ(
+      r.tool_calls[0].arguments,
+      "{\"n\": 5, \"s\": \"12\", \"cmd\": \"ls -la | head\", \"v\": {\"a\": [1.5, null, true]}}");
   EXPECT_FALSE(r.warnings.empty());
 }
 
 TEST(OutputParserTest, WrappedArgumentsAreUnwrapped) {  // #7
   OutputParserOptions o = Opts(false);
-  o.tool_schemas["f"] = ordered_json::parse(R"({"type": "object", "properties": {"city": {"type": "string"}}})");
+  o.tool_schemas["f"] =
+      ordered_json::parse(R"({"type": "object", "properties": {"city": {"type": "string"}}})");
   const ParsedOutput r = Parse(Invoke("f", Param("arguments", "false", "{\"city\": \"Rome\"}")), o);
   EXPECT_EQ(r.tool_calls.at(0).arguments, "{\"city\": \"Rome\"}");
   // Without a schema nothing is unwrapped.
-  EXPECT_EQ(Parse(Invoke("f", Param("input", "false", "{\"a\": 1}")), Opts(false)).tool_calls.at(0).arguments,
+  EXPECT_EQ(Parse(Invoke("f", Param("input", "false", "{\"a\": 1}")), Opts(false))
+                .tool_calls.at(0)
+                .arguments,
             "{\"input\": {\"a\": 1}}");
 }
 
 TEST(OutputParserTest, DuplicateParameterLastWins) {  // #8
-  const ParsedOutput r = Parse(Invoke("f", Param("a", "true", "1") + "\n" + Param("a", "true", "2")), Opts(false));
+  const ParsedOutput r =
+      Parse(Invoke("f", Param("a", "true", "1") + "\n" + Param("a", "true", "2")), Opts(false));
   EXPECT_EQ(r.tool_calls.at(0).arguments, "{\"a\": \"2\"}");
 }
 
@@ -187,20 +201,24 @@ TEST(OutputParserTest, EmptyReasoningAndThinkAgain) {  // #16, #17
 }
 
 TEST(OutputParserTest, MalformedDsmlSurfacesAsContent) {
-  const std::string bad = "<｜DSML｜invoke name=\"f\">\n<｜DSML｜parameter oops>v</｜DSML｜parameter>\n</｜DSML｜invoke>";
-  const ParsedOutput r = Parse("x\n\n<｜DSML｜tool_calls>\n" + bad + "\n</｜DSML｜tool_calls>", Opts(false));
+  const std::string bad =
+      "<｜DSML｜invoke name=\"f\">\n<｜DSML｜parameter "
+      "oops>v</｜DSML｜parameter>\n</｜DSML｜invoke>";
+  const ParsedOutput r =
+      Parse("x\n\n<｜DSML｜tool_calls>\n" + bad + "\n</｜DSML｜tool_calls>", Opts(false));
   EXPECT_EQ(r.content, "x" + bad);
   EXPECT_TRUE(r.tool_calls.empty());
-  const ParsedOutput g = Parse("<｜DSML｜tool_calls>\nrandom words\n" + Invoke("g", "").substr(22), Opts(false));
+  const ParsedOutput g =
+      Parse("<｜DSML｜tool_calls>\nrandom words\n" + Invoke("g", "").substr(22), Opts(false));
   EXPECT_EQ(g.content, "\nrandom words");
   EXPECT_EQ(g.tool_calls.size(), 1u);
 }
 
 TEST(OutputParserTest, ParallelCallsAndSeveralBlocks) {
-  const std::string block =
-      "<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"a\">\n" + Param("p", "false", "1") +
-      "\n</｜DSML｜invoke>\n<｜DSML｜invoke name=\"b\">\n" + Param("q", "true", "二") +
-      "\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>";
+  const std::string block = "<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"a\">\n" +
+                            Param("p", "false", "1") +
+                            "\n</｜DSML｜invoke>\n<｜DSML｜invoke name=\"b\">\n" +
+                            Param("q", "true", "二") + "\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>";
   const ParsedOutput r = Parse(block + "\n\n" + block + kEos, Opts(false));
   ASSERT_EQ(r.tool_calls.size(), 4u);
   EXPECT_EQ(r.tool_calls[1].name, "b");
@@ -237,11 +255,33 @@ TEST(OutputParserTest, TokenStreamFromTheTokenizer) {
 
 // Feeding any split (even inside UTF-8 characters) gives the same result as one piece.
 TEST(OutputParserFuzzTest, ChunkingDoesNotChangeTheResult) {
-  const std::vector<std::string> frags = {
-      "</think>", "<think>", "<｜DSML｜tool_calls>", "</｜DSML｜tool_calls>", "<｜DSML｜invoke name=\"f\">",
-      "</｜DSML｜invoke>", "<｜DSML｜parameter name=\"k\" string=\"true\">", "<｜DSML｜parameter name=\"j\" string=\"false\">",
-      "</｜DSML｜parameter>", kEos, "\n", "\n\n", " ", "<", "<｜", "｜DSML｜", "{\"a\": 1}", "text", "中文",
-      "😀", "\"", ">", "name=\"", "</", "<｜DSML｜tool_ca", "5", "é"};
+  const std::vector<std::string> frags = {"</think>",
+                                          "<think>",
+                                          "<｜DSML｜tool_calls>",
+                                          "</｜DSML｜tool_calls>",
+                                          "<｜DSML｜invoke name=\"f\">",
+                                          "</｜DSML｜invoke>",
+                                          "<｜DSML｜parameter name=\"k\" string=\"true\">",
+                                          "<｜DSML｜parameter name=\"j\" string=\"false\">",
+                                          "</｜DSML｜parameter>",
+                                          kEos,
+                                          "\n",
+                                          "\n\n",
+                                          " ",
+                                          "<",
+                                          "<｜",
+                                          "｜DSML｜",
+                                          "{\"a\": 1}",
+                                          "text",
+                                          "中文",
+                                          "😀",
+                                          "\"",
+                                          ">",
+                                          "name=\"",
+                                          "</",
+                                          "<｜DSML｜tool_ca",
+                                          "5",
+                                          "é"};
   std::mt19937_64 rng(11);
   for (int iter = 0; iter < 3000; ++iter) {
     std::string text;
@@ -261,7 +301,8 @@ TEST(OutputParserFuzzTest, ChunkingDoesNotChangeTheResult) {
     }
     ASSERT_TRUE(IsValidUtf8(whole.reasoning) && IsValidUtf8(whole.content)) << text;
     // Nothing invented: outputs never hold more text than came in.
-    ASSERT_LE(whole.reasoning.size() + whole.content.size() + whole.dropped_tool_text.size(), text.size());
+    ASSERT_LE(whole.reasoning.size() + whole.content.size() + whole.dropped_tool_text.size(),
+              text.size());
   }
 }
 
@@ -284,7 +325,8 @@ TEST(OutputParserFuzzTest, RandomTokenStreams) {
   std::mt19937_64 rng(9);
   for (int iter = 0; iter < 300; ++iter) {
     std::vector<int32_t> ids(rng() % 120);
-    for (int32_t& id : ids) id = rng() % 4 == 0 ? hot[rng() % hot.size()] : static_cast<int32_t>(rng() % t.vocab_size());
+    for (int32_t& id : ids)
+      id = rng() % 4 == 0 ? hot[rng() % hot.size()] : static_cast<int32_t>(rng() % t.vocab_size());
     IncrementalDecoder dec(t);
     OutputParser p(Opts(iter % 2 == 0));
     std::string decoded;

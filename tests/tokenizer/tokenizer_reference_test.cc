@@ -14,7 +14,8 @@ using testing::ReferenceCase;
 
 std::vector<std::string> CorpusFiles() {
   std::vector<std::string> files;
-  for (const auto& e : std::filesystem::directory_iterator(testing::SourceDir() + "/tests/tokenizer/corpus")) {
+  for (const auto& e :
+       std::filesystem::directory_iterator(testing::SourceDir() + "/tests/tokenizer/corpus")) {
     const std::string p = e.path().string();
     if (p.ends_with(".txt") || p.ends_with(".json")) files.push_back(p);
   }
@@ -49,7 +50,8 @@ void ExpectAgreement(const Tokenizer& tok, const std::vector<ReferenceCase>& cas
 
 std::vector<std::string> RandomTexts() {
   std::vector<std::string> texts;
-  for (uint64_t seed = 1; seed <= 1500; ++seed) texts.push_back(testing::RandomMixedText(seed, seed % 97));
+  for (uint64_t seed = 1; seed <= 1500; ++seed)
+    texts.push_back(testing::RandomMixedText(seed, seed % 97));
   // Long pieces take the heap-based BPE path (> 48 bytes) and long whitespace runs the
   // \s+(?!\S) look-ahead.
   for (int n : {47, 48, 49, 64, 65, 100, 300, 1000}) {
@@ -58,7 +60,8 @@ std::vector<std::string> RandomTexts() {
     texts.push_back(std::string(n, '\n') + "y" + std::string(n, '\t'));
     texts.push_back(std::string(n, 'a'));
     std::string mixed;
-    for (int i = 0; i < n; ++i) mixed += "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[(i * 7919) % 52];
+    for (int i = 0; i < n; ++i)
+      mixed += "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[(i * 7919) % 52];
     texts.push_back(mixed);
     std::string digits;
     for (int i = 0; i < n; ++i) digits += static_cast<char>('0' + (i * 31 % 10));

@@ -24,7 +24,7 @@ TEST(ByteLevelTest, AlphabetIsABijection) {
     const std::string one(1, static_cast<char>(b));
     EXPECT_EQ(ByteLevelToBytes(BytesToByteLevel(one)).value(), one);
   }
-  EXPECT_EQ(ByteToCodePoint(' '), 0x120u);  // "Ġ"
+  EXPECT_EQ(ByteToCodePoint(' '), 0x120u);   // "Ġ"
   EXPECT_EQ(ByteToCodePoint('\n'), 0x10Au);  // "Ċ"
   EXPECT_EQ(ByteToCodePoint('A'), static_cast<uint32_t>('A'));
   EXPECT_FALSE(ByteLevelToBytes("\xE4\xBD\xA0").has_value());  // 你 is not in the alphabet
@@ -40,7 +40,8 @@ TEST(TokenizerLoadTest, V3FileHasTheSpecStructure) {
   EXPECT_EQ(t.split_patterns()[0], "\\p{N}{1,3}");
   EXPECT_EQ(t.split_patterns()[1], "[一-龥぀-ゟ゠-ヿ]+");
   EXPECT_EQ(t.split_patterns()[2],
-            "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+|"
+            "[!\"#$%&'()*+,\\-./"
+            ":;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+|"
             " ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+");
 }
 
@@ -73,16 +74,17 @@ TEST(TokenizerLoadTest, RejectsBadFiles) {
 
 // chat-format §1.3 evidence 2: the V3 tokenizer reproduces a V4 test vector.
 TEST(TokenizerVectorsTest, MixedScriptVector) {
-  const std::vector<int32_t> expected = {19923, 3, 223, 5464, 5008, 1175, 19, 940, 223,
-                                         19, 438, 223, 20, 6113, 257, 76589, 131, 100,
-                                         76032, 1628, 76589, 131, 108, 76589, 131, 98};
+  const std::vector<int32_t> expected = {19923, 3,    223,   5464, 5008, 1175,  19,    940, 223,
+                                         19,    438,  223,   20,   6113, 257,   76589, 131, 100,
+                                         76032, 1628, 76589, 131,  108,  76589, 131,   98};
   EXPECT_EQ(V3().Encode("Hello! 毕老师！1 + 1 = 2 ĠÑĤÐ²ÑĬÑĢ"), expected);
   EXPECT_EQ(V4().Encode("Hello! 毕老师！1 + 1 = 2 ĠÑĤÐ²ÑĬÑĢ"), expected);
 }
 
 // chat-format §1.3 evidence 1 and 4: V4 added tokens are mandatory.
 TEST(TokenizerVectorsTest, V4ChatVector) {
-  const std::string text = "<｜User｜>你好<｜Assistant｜><think>推理</think>答案<｜end▁of▁sentence｜>";
+  const std::string text =
+      "<｜User｜>你好<｜Assistant｜><think>推理</think>答案<｜end▁of▁sentence｜>";
   EXPECT_EQ(V4().Encode(text),
             (std::vector<int32_t>{128803, 30594, 128804, 128821, 36101, 128822, 7624, 1}));
   EXPECT_EQ(V3().Encode("<think>"), (std::vector<int32_t>{30, 37947, 32}));
@@ -92,7 +94,8 @@ TEST(TokenizerVectorsTest, V4ChatVector) {
 // chat-format §2.11 E2 token ids.
 TEST(TokenizerVectorsTest, PromptVector) {
   const std::string text =
-      "<｜begin▁of▁sentence｜>You are a helpful assistant.<｜User｜>What is 2+2?<｜Assistant｜><think>";
+      "<｜begin▁of▁sentence｜>You are a helpful assistant.<｜User｜>What is "
+      "2+2?<｜Assistant｜><think>";
   EXPECT_EQ(V4().Encode(text),
             (std::vector<int32_t>{0, 3476, 477, 260, 11502, 22896, 16, 128803, 3085, 344, 223, 20,
                                   13, 20, 33, 128804, 128821}));
@@ -143,9 +146,10 @@ TEST(TokenizerTest, LeftmostLongestAddedTokens) {
 
 TEST(TokenizerTest, InvalidUtf8RoundTripsThroughByteTokens) {
   const Tokenizer& t = V4();
-  for (const std::string s : {std::string("\xff"), std::string("ab\xc3(cd"), std::string("\xe4\xbd"),
-                              std::string("x\xed\xa0\x80y"), std::string("\xf0\x9f\x98"),
-                              std::string("  \xfe  \x80\x80 z"), std::string("\xc0\xaf")}) {
+  for (const std::string s :
+       {std::string("\xff"), std::string("ab\xc3(cd"), std::string("\xe4\xbd"),
+        std::string("x\xed\xa0\x80y"), std::string("\xf0\x9f\x98"),
+        std::string("  \xfe  \x80\x80 z"), std::string("\xc0\xaf")}) {
     const std::vector<int32_t> ids = t.Encode(s);
     EXPECT_EQ(t.Decode(ids), s);
     EXPECT_TRUE(IsValidUtf8(t.DecodeText(ids)));
@@ -161,8 +165,9 @@ TEST(TokenizerFuzzTest, RandomBytesNeverLoseBytes) {
     for (char& c : s) {
       const uint64_t r = rng();
       // Mostly random bytes; sometimes biased to ASCII / UTF-8 lead+continuation bytes.
-      c = static_cast<char>(mode == 0 ? r : mode == 1 ? (r % 3 ? 0x20 + r % 0x60 : 0x80 + r % 0x80)
-                                                      : (r % 2 ? 0xE0 + r % 0x10 : 0x80 + r % 0x40));
+      c = static_cast<char>(mode == 0   ? r
+                            : mode == 1 ? (r % 3 ? 0x20 + r % 0x60 : 0x80 + r % 0x80)
+                                        : (r % 2 ? 0xE0 + r % 0x10 : 0x80 + r % 0x40));
     }
     const std::vector<int32_t> ids = t.Encode(s);
     ASSERT_EQ(t.Decode(ids), s) << "iteration " << iter;
@@ -210,13 +215,20 @@ TEST(TokenizerTest, EncodeIsThreadSafe) {
 
 TEST(Utf8Test, MaximalSubpartReplacement) {
   // Unicode 3.9 table 3-8 style examples.
-  EXPECT_EQ(SanitizeUtf8("a\x80" "b"), "a\xEF\xBF\xBD" "b");
-  EXPECT_EQ(SanitizeUtf8("\xE1\x80\x41"), "\xEF\xBF\xBD" "A");          // truncated 3-byte seq
-  EXPECT_EQ(SanitizeUtf8("\xF0\x80\x80\x41"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "A");
+  EXPECT_EQ(SanitizeUtf8("a\x80"
+                         "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(SanitizeUtf8("\xE1\x80\x41"),
+            "\xEF\xBF\xBD"
+            "A");  // truncated 3-byte seq
+  EXPECT_EQ(SanitizeUtf8("\xF0\x80\x80\x41"),
+            "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+            "A");
   EXPECT_EQ(SanitizeUtf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
-  EXPECT_EQ(SanitizeUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");       // overlong
+  EXPECT_EQ(SanitizeUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong
   EXPECT_EQ(SanitizeUtf8("\xF4\x90\x80\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
-  EXPECT_EQ(SanitizeUtf8("\xF0\x9F\x98"), "\xEF\xBF\xBD");               // truncated at end
+  EXPECT_EQ(SanitizeUtf8("\xF0\x9F\x98"), "\xEF\xBF\xBD");  // truncated at end
   EXPECT_EQ(SanitizeUtf8("ok \xF0\x9F\x98\x80"), "ok \xF0\x9F\x98\x80");
   EXPECT_TRUE(IsValidUtf8("héllo 你好 😀"));
   EXPECT_FALSE(IsValidUtf8("\xE4\xBD"));
