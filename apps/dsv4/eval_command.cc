@@ -1,10 +1,11 @@
 // dsv4 eval --model DIR --tokens LIST --prefill N --logits-out FILE [--all-positions]
-//           [--chunk C] [--no-act-quant]
+//           [--chunk C] [--no-act-quant] [--fast]
 // dsv4 eval --model DIR --tokens t0,...,tn --mtp-logits-out FILE [--logits-out FILE]
 // Writes raw little-endian float32 rows of vocab_size logits (see model/forward/eval.h).
 #include <fstream>
 
 #include "args.h"
+#include "kernels/precision.h"
 #include "commands.h"
 #include "model/forward/eval.h"
 
@@ -21,13 +22,17 @@ void WriteRows(const std::string& path, const std::vector<float>& rows) {
 }  // namespace
 
 int EvalCommand(int argc, char** argv) {
-  Args args(argc, argv, 2, {"all-positions", "no-act-quant"},
+  Args args(argc, argv, 2, {"all-positions", "no-act-quant", "fast"},
             {"model", "tokens", "prefill", "logits-out", "mtp-logits-out", "chunk"});
   auto loaded = Model::Load(args.Required("model"));
   if (!loaded.ok()) throw Error(loaded.error());
   const Model& model = *loaded.value();
   const std::vector<int32_t> tokens = ParseTokenList(args.Required("tokens"));
   Require(!tokens.empty(), "--tokens is empty");
+  // eval is our accuracy tool: unless --fast, every dot product accumulates in double as
+  // the reference does (exact up to one rounding), the closest estimate of any correct
+  // implementation's result. --fast uses the serving kernels (SIMD, fp32 accumulation).
+  kernels::SetPreciseMath(!args.Has("fast"));
   EvalOptions options;
   options.forward.act_quant = !args.Has("no-act-quant");
   options.all_positions = args.Has("all-positions");

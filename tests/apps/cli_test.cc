@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/precision.h"
 #include "model/forward/eval.h"
 
 namespace dsv4 {
@@ -56,7 +57,12 @@ TEST(CliTest, EvalWritesPrefillThenDecodeRows) {
   ASSERT_EQ(int64_t(rows.size()), 3 * V);  // last prefill row + 2 decode rows
   EvalOptions options;
   options.prefill = 4;
+  kernels::SetPreciseMath(true);  // eval's default numerics
   EXPECT_EQ(rows, EvalLogits(*loaded.value(), {5, 17, 3, 9, 200, 41}, options));
+  kernels::SetPreciseMath(false);  // --fast: the serving kernels
+  r = Dsv4("eval --fast --model " + kModel + " --tokens 5,17,3,9,200,41 --prefill 4 --logits-out " + out);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(ReadFloats(out), EvalLogits(*loaded.value(), {5, 17, 3, 9, 200, 41}, options));
 }
 
 TEST(CliTest, EvalAllPositionsTokenFileAndMtp) {

@@ -60,12 +60,13 @@ void SinkAttention(const float* q, const std::vector<const uint16_t*>& keys, int
 }  // namespace
 
 void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const RopeTable& rope,
-                      const float* y, int64_t T, int64_t pos0, bool act_quant,
+                      const float* y, int64_t T, int64_t pos0, const ForwardOptions& options,
                       LayerState* state, float* out) {
   const int64_t D = c.hidden_size, H = c.num_attention_heads, d = c.head_dim;
   const int64_t rd = c.qk_rope_head_dim, nope = d - rd, W = c.sliding_window;
   const int64_t q_r = c.q_lora_rank, G = c.o_groups, o_r = c.o_lora_rank;
   const int64_t ratio = w.compress_ratio;
+  const bool act_quant = options.act_quant;
   const kernels::LinearOptions lin{.act_quant = act_quant, .round_bf16 = true};
 
   // Query path (§6.2): c_q = q_norm(wq_a·y); q = wq_b·c_q, per-head rescale, RoPE.
@@ -114,8 +115,8 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
   // Index-list layout of the reference (padding slots shift its 64-wide softmax blocks):
   // a prefill from position 0 lists min(T, W) window slots and T/ratio (HCA) or
   // min(K, T/4) (CSA) compressed slots per query, padded; a decode step lists W window
-  // slots and exactly the visible compressed entries.
-  const bool from_start = pos0 == 0;
+  // slots and exactly the visible compressed entries. See ForwardOptions.
+  const bool from_start = options.reference_prefill_layout && pos0 == 0;
   const int64_t window_width = from_start ? std::min(T, W) : W;
   ParallelFor(size_t(T * H), 1, [&](size_t i0, size_t i1) {
     std::vector<const uint16_t*> keys;

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "model/config.h"
+#include "model/forward/forward_options.h"
 #include "model/forward/ops.h"
 #include "model/forward/state.h"
 #include "model/forward/weights.h"
@@ -19,7 +20,7 @@ struct LayerRope {
 // y: [T, D] attention input (after attn_norm) at positions pos0..pos0+T-1 -> out: [T, D].
 // Reads and updates `state` (window ring, compressed entries, compressor/indexer state).
 void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const RopeTable& rope,
-                      const float* y, int64_t T, int64_t pos0, bool act_quant,
+                      const float* y, int64_t T, int64_t pos0, const ForwardOptions& options,
                       LayerState* state, float* out);
 
 }  // namespace dsv4

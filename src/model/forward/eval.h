@@ -13,7 +13,7 @@ struct EvalOptions {
   int64_t prefill = 0;        // tokens prefilled before decoding the rest one at a time
   int64_t chunk = 0;          // prefill chunk size (0 = the whole prefill in one step)
   bool all_positions = false; // a row for every prefill position, else only the last
-  ForwardOptions forward;
+  ForwardOptions forward{.act_quant = true, .reference_prefill_layout = true};
 };
 
 // Rows of vocab_size logits: the prefill's last row (or all its rows), then one row

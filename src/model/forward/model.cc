@@ -47,7 +47,7 @@ void Model::Block(const BlockWeights& w, LayerState* state, float* x, const int3
   for (int64_t t = 0; t < T; ++t) {
     RmsNorm(&y[size_t(t * D)], w.attn_norm.data(), D, float(c.rms_norm_eps), &y[size_t(t * D)]);
   }
-  AttentionForward(w.attn, c, RopeFor(w.layer), y.data(), T, pos0, options.act_quant, state,
+  AttentionForward(w.attn, c, RopeFor(w.layer), y.data(), T, pos0, options, state,
                    f.data());
   HcPost(f.data(), x, T, mix, c, x);
   // FFN half (§5 steps 3-4).

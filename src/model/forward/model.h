@@ -11,17 +11,12 @@
 #include "core/status.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
+#include "model/forward/forward_options.h"
 #include "model/forward/ops.h"
 #include "model/forward/state.h"
 #include "model/forward/weights.h"
 
 namespace dsv4 {
-
-struct ForwardOptions {
-  // Simulate the reference's activation quantisation (FP8 inputs of FP8/FP4 linears,
-  // Q8_64 on KV, Q4_32 in the indexer). false = the --no-act-quant diagnostic mode.
-  bool act_quant = true;
-};
 
 // One sequence's slice of a forward step: its next tokens, at positions
 // state->length() onwards.
