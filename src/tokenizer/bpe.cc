@@ -9,15 +9,12 @@ namespace dsv4::tokenizer {
 Result<BpeModel> BpeModel::Create(std::vector<std::pair<std::string, int32_t>> vocab,
                                   const std::vector<std::pair<std::string, std::string>>& merges) {
   BpeModel m;
-  std::sort(vocab.begin(), vocab.end());
-  for (size_t i = 1; i < vocab.size(); ++i) {
-    if (vocab[i].first == vocab[i - 1].first) {
-      return Status::Fail("duplicate vocabulary entry for ids " +
-                          std::to_string(vocab[i - 1].second) + " and " +
-                          std::to_string(vocab[i].second));
+  m.by_bytes_.reserve(vocab.size());
+  for (auto& [bytes, id] : vocab) {
+    if (!m.by_bytes_.emplace(std::move(bytes), id).second) {
+      return Status::Fail("duplicate vocabulary entry for id " + std::to_string(id));
     }
   }
-  m.by_bytes_ = std::move(vocab);
   for (int b = 0; b < 256; ++b) {
     const int32_t id = m.Find(std::string_view(reinterpret_cast<const char*>(&b), 1));
     if (id < 0) return Status::Fail("byte-level vocabulary lacks byte " + std::to_string(b));
@@ -47,10 +44,8 @@ Result<BpeModel> BpeModel::Create(std::vector<std::pair<std::string, int32_t>> v
 }
 
 int32_t BpeModel::Find(std::string_view bytes) const {
-  auto it = std::lower_bound(by_bytes_.begin(), by_bytes_.end(), bytes,
-                             [](const auto& e, std::string_view b) { return e.first < b; });
-  if (it == by_bytes_.end() || it->first != bytes) return -1;
-  return it->second;
+  auto it = by_bytes_.find(bytes);
+  return it == by_bytes_.end() ? -1 : it->second;
 }
 
 void BpeModel::EncodeWord(std::string_view word, std::vector<int32_t>* out) const {

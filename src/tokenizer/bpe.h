@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
@@ -60,8 +61,12 @@ class BpeModel {
   int shift_ = 0;
   size_t num_merges_ = 0;
   int32_t byte_ids_[256];
-  // bytes -> id for Find(); a sorted vector keeps memory compact.
-  std::vector<std::pair<std::string, int32_t>> by_bytes_;
+  // bytes -> id for Find() (transparent: looked up by string_view).
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> by_bytes_;
 };
 
 }  // namespace dsv4::tokenizer
