@@ -44,7 +44,8 @@ TEST_P(SpecExampleTest, MatchesByteForByte) {
   EXPECT_EQ(Encode(ReadFile(name + ".json")), ReadFile(name + ".expected.txt"));
 }
 INSTANTIATE_TEST_SUITE_P(ChatFormat, SpecExampleTest,
-                         ::testing::Values("e1", "e2", "e3", "e4", "e5", "e7", "e8"));
+                         ::testing::Values("e1", "e2", "e3", "e4", "e5", "e7", "e8", "reference1",
+                                           "reference2"));
 
 // E6 is shown without its system prompt: compare the tail.
 TEST(ChatEncoderTest, E6ParallelCallsResultsReorderedToCallOrder) {
