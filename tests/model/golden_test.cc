@@ -46,6 +46,9 @@ struct GoldenCase {
   bool all_positions = false, act_quant = true;
 };
 
+// Shown by gtest in test listings instead of a byte dump.
+void PrintTo(const GoldenCase& g, std::ostream* os) { *os << g.suite << "/" << g.name; }
+
 std::vector<GoldenCase> LoadCases() {
   std::vector<GoldenCase> cases;
   const std::filesystem::path root = kFixtures + "/golden";
