@@ -69,30 +69,30 @@ void RopeTable::Apply(float* v, int64_t pos, bool inverse) const {
   }
 }
 
-void SimulateFp8Blocks(float* x, int64_t n, int64_t block) {
+namespace {
+
+// y = bf16(round(clamp(x / s, ±max)) · s) per block, s a power-of-two block scale.
+template <float (*Scale)(float), float (*Round)(float)>
+void SimulateBlocks(float* x, int64_t n, int64_t block, float max) {
   DSV4_CHECK(n % block == 0);
   for (int64_t b = 0; b < n; b += block) {
     float amax = 0.0f;
     for (int64_t i = 0; i < block; ++i) amax = std::max(amax, std::fabs(x[b + i]));
-    float s = Fp8Scale(amax);
+    const float s = Scale(amax);
     for (int64_t i = 0; i < block; ++i) {
-      float q = RoundE4m3(std::clamp(x[b + i] / s, -kFp8Max, kFp8Max));
-      x[b + i] = RoundBf16(q * s);
+      x[b + i] = RoundBf16(Round(std::clamp(x[b + i] / s, -max, max)) * s);
     }
   }
 }
 
+}  // namespace
+
+void SimulateFp8Blocks(float* x, int64_t n, int64_t block) {
+  SimulateBlocks<Fp8Scale, RoundE4m3>(x, n, block, kFp8Max);
+}
+
 void SimulateFp4Blocks(float* x, int64_t n, int64_t block) {
-  DSV4_CHECK(n % block == 0);
-  for (int64_t b = 0; b < n; b += block) {
-    float amax = 0.0f;
-    for (int64_t i = 0; i < block; ++i) amax = std::max(amax, std::fabs(x[b + i]));
-    float s = Fp4Scale(amax);
-    for (int64_t i = 0; i < block; ++i) {
-      float q = RoundE2m1(std::clamp(x[b + i] / s, -kFp4Max, kFp4Max));
-      x[b + i] = RoundBf16(q * s);
-    }
-  }
+  SimulateBlocks<Fp4Scale, RoundE2m1>(x, n, block, kFp4Max);
 }
 
 void HadamardBf16(float* x, int64_t n) {
