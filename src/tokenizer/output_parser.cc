@@ -258,8 +258,8 @@ void OutputParser::EmitText(std::string_view text, ParserDelta* d) {
         while (!text.empty() && IsSpace(text.front())) text.remove_prefix(1);
         if (text.empty()) return;
         after_text_started_ = true;
+        result_.warnings.push_back("text after the tool calls block kept as content");
       }
-      result_.warnings.push_back("text after the tool calls block kept as content");
       d->content += text;
       result_.content += text;
       break;
@@ -356,6 +356,12 @@ bool OutputParser::ProcessTools(ParserDelta* d, bool final) {
     buf_.clear();
     return false;
   };
+  if (b.starts_with(v4::kEos)) {  // generation ended inside the block
+    buf_.erase(0, v4::kEos.size());
+    result_.saw_eos = true;
+    state_ = State::kAfterTools;
+    return true;
+  }
   if (b.starts_with(v4::kToolCallsClose)) {
     buf_.erase(0, v4::kToolCallsClose.size());
     state_ = State::kAfterTools;
@@ -393,7 +399,8 @@ bool OutputParser::ProcessTools(ParserDelta* d, bool final) {
     scanned_close_ = 0;
     return true;
   }
-  if (v4::kToolCallsClose.starts_with(b) || v4::kInvokeStart.starts_with(b)) {
+  if (v4::kToolCallsClose.starts_with(b) || v4::kInvokeStart.starts_with(b) ||
+      v4::kEos.starts_with(b)) {
     return final ? drop_rest() : false;  // a tag still arriving
   }
   // Text that is not DSML inside the block: surface it as content, up to the next '<'

@@ -122,6 +122,13 @@ TEST(OutputParserTest, TruncatedToolBlockDropsTheHalfCall) {  // #3
   EXPECT_EQ(cut.content, "text\n\n<｜DSML｜tool_ca");  // never became a tag: flushed as text
 }
 
+TEST(OutputParserTest, EosInsideToolBlockEndsIt) {
+  const ParsedOutput r = Parse("x\n\n<｜DSML｜tool_calls>\n" + kEos + "more", Opts(false));
+  EXPECT_EQ(r.content, "xmore");
+  EXPECT_TRUE(r.saw_eos);
+  EXPECT_TRUE(r.tool_calls.empty());
+}
+
 TEST(OutputParserTest, DirectJsonInvokeBody) {  // #5
   const ParsedOutput r = Parse(
       "<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"f\">\n{\"city\": \"SF\", \"n\": [1, "
