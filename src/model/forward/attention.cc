@@ -60,118 +60,129 @@ void SinkAttention(const float* q, const std::vector<const uint16_t*>& keys, int
 }  // namespace
 
 void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const RopeTable& rope,
-                      const float* y, int64_t T, int64_t pos0, const ForwardOptions& options,
-                      LayerState* state, float* out) {
-  const int64_t D = c.hidden_size, H = c.num_attention_heads, d = c.head_dim;
+                      const float* y, const std::vector<LayerRows>& segs,
+                      const ForwardOptions& options, float* out) {
+  const int64_t H = c.num_attention_heads, d = c.head_dim;
   const int64_t rd = c.qk_rope_head_dim, nope = d - rd, W = c.sliding_window;
   const int64_t q_r = c.q_lora_rank, G = c.o_groups, o_r = c.o_lora_rank;
   const int64_t ratio = w.compress_ratio;
   const bool act_quant = options.act_quant;
   const kernels::LinearOptions lin{.act_quant = act_quant, .round_bf16 = true};
+  const std::vector<int64_t> positions = RowPositions(segs);
+  const int64_t N = int64_t(positions.size());  // rows of all sequences
 
   // Query path (§6.2): c_q = q_norm(wq_a·y); q = wq_b·c_q, per-head rescale, RoPE.
-  std::vector<float> cq(size_t(T * q_r));
-  kernels::Linear(y, T, w.wq_a, cq.data(), lin);
-  for (int64_t t = 0; t < T; ++t) {
+  std::vector<float> cq(size_t(N * q_r));
+  kernels::Linear(y, N, w.wq_a, cq.data(), lin);
+  for (int64_t t = 0; t < N; ++t) {
     RmsNorm(&cq[size_t(t * q_r)], w.q_norm.data(), q_r, float(c.rms_norm_eps), &cq[size_t(t * q_r)]);
   }
-  std::vector<float> q(size_t(T * H * d));
-  kernels::Linear(cq.data(), T, w.wq_b, q.data(), lin);
-  for (int64_t t = 0; t < T; ++t) {
+  std::vector<float> q(size_t(N * H * d));
+  kernels::Linear(cq.data(), N, w.wq_b, q.data(), lin);
+  for (int64_t t = 0; t < N; ++t) {
     for (int64_t h = 0; h < H; ++h) {
       float* qh = &q[size_t((t * H + h) * d)];
       RescaleHeadBf16(qh, d, float(c.rms_norm_eps));
-      rope.Apply(qh + nope, pos0 + t, false);
+      rope.Apply(qh + nope, positions[size_t(t)], false);
     }
   }
 
-  // KV path (§6.3): kv = kv_norm(wkv·y), RoPE, Q8_64 on the non-rope dims.
-  std::vector<float> kv(size_t(T * d));
-  kernels::Linear(y, T, w.wkv, kv.data(), lin);
-  for (int64_t t = 0; t < T; ++t) {
+  // KV path (§6.3): kv = kv_norm(wkv·y), RoPE, Q8_64 on the non-rope dims; kept as bf16
+  // bits (exact: the values are bf16 already).
+  std::vector<float> kv(size_t(N * d));
+  kernels::Linear(y, N, w.wkv, kv.data(), lin);
+  std::vector<uint16_t> kv_bits(kv.size());
+  for (int64_t t = 0; t < N; ++t) {
     float* kt = &kv[size_t(t * d)];
     RmsNorm(kt, w.kv_norm.data(), d, float(c.rms_norm_eps), kt);
-    rope.Apply(kt + nope, pos0 + t, false);
+    rope.Apply(kt + nope, positions[size_t(t)], false);
     if (act_quant) SimulateFp8Blocks(kt, nope, 64);
+    for (int64_t i = 0; i < d; ++i) kv_bits[size_t(t * d + i)] = FloatToBf16(kt[i]);
   }
-
-  // The chunk's kv as bf16 bits (exact: the values are bf16 already).
-  std::vector<uint16_t> kv_bits(kv.size());
-  for (size_t i = 0; i < kv.size(); ++i) kv_bits[i] = FloatToBf16(kv[i]);
 
   // Compressed entries and the indexer's choice (§6.6, §6.7).
-  std::vector<std::vector<int32_t>> selected;
   if (ratio > 0) {
-    CompressorUpdate(w.compressor, CompressorKind::kAttention, y, T, pos0, rope, c, act_quant,
-                     &state->compressor, &state->compressed);
+    std::vector<float> ckv, cscore;
+    CompressorProject(w.compressor, y, N, &ckv, &cscore);
+    const int64_t width = w.compressor.coff * w.compressor.dim;
+    for (const LayerRows& s : segs) {
+      CompressorConsume(w.compressor, CompressorKind::kAttention, &ckv[size_t(s.row0 * width)],
+                        &cscore[size_t(s.row0 * width)], s.rows, s.pos0, rope, c, act_quant,
+                        &s.state->compressor, &s.state->compressed);
+    }
   }
-  if (ratio == 4) {
-    selected = IndexerSelect(w.indexer, c, rope, y, cq.data(), T, pos0, act_quant, state);
-  }
+  std::vector<std::vector<int32_t>> selected;
+  if (ratio == 4) selected = IndexerSelect(w.indexer, c, rope, y, cq.data(), segs, act_quant);
 
   // Sparse attention with sink (§6.8, §6.9), then inverse RoPE (§6.10 step 1).
-  std::vector<float> o(size_t(T * H * d));
+  std::vector<float> o(size_t(N * H * d));
   const float scale = float(std::pow(double(d), -0.5));
-  // Index-list layout of the reference (padding slots shift its 64-wide softmax blocks):
-  // a prefill from position 0 lists min(T, W) window slots and T/ratio (HCA) or
-  // min(K, T/4) (CSA) compressed slots per query, padded; a decode step lists W window
-  // slots and exactly the visible compressed entries. See ForwardOptions.
-  const bool from_start = options.reference_prefill_layout && pos0 == 0;
-  const int64_t window_width = from_start ? std::min(T, W) : W;
-  ParallelFor(size_t(T * H), 1, [&](size_t i0, size_t i1) {
-    std::vector<const uint16_t*> keys;
-    std::vector<float> z, acc;
-    std::vector<double> block_pv;
-    for (size_t i = i0; i < i1; ++i) {
-      const int64_t t = int64_t(i) / H, h = int64_t(i) % H, pos = pos0 + t;
-      keys.clear();
-      for (int64_t u = std::max<int64_t>(0, pos - W + 1); u <= pos; ++u) {
-        keys.push_back(u >= pos0 ? &kv_bits[size_t((u - pos0) * d)]
-                                 : &state->window_kv[size_t((u % W) * d)]);
-      }
-      keys.resize(size_t(std::max<int64_t>(window_width, int64_t(keys.size()))), nullptr);
-      if (ratio > 0) {
-        const size_t base = keys.size();
-        if (ratio == 4) {
-          for (int32_t j : selected[size_t(t)]) keys.push_back(&state->compressed[size_t(j) * size_t(d)]);
-        } else {
-          const int64_t visible = (pos + 1) / ratio;
-          for (int64_t j = 0; j < visible; ++j) keys.push_back(&state->compressed[size_t(j * d)]);
+  for (const LayerRows& s : segs) {
+    const LayerState* state = s.state;
+    const int64_t T = s.rows, pos0 = s.pos0;
+    // Index-list layout of the reference (padding slots shift its 64-wide softmax
+    // blocks): a prefill from position 0 lists min(T, W) window slots and T/ratio (HCA)
+    // or min(K, T/4) (CSA) compressed slots per query, padded; a decode step lists W
+    // window slots and exactly the visible compressed entries. See ForwardOptions.
+    const bool from_start = options.reference_prefill_layout && pos0 == 0;
+    const int64_t window_width = from_start ? std::min(T, W) : W;
+    ParallelFor(size_t(T * H), 1, [&](size_t i0, size_t i1) {
+      std::vector<const uint16_t*> keys;
+      std::vector<float> z, acc;
+      std::vector<double> block_pv;
+      for (size_t i = i0; i < i1; ++i) {
+        const int64_t t = int64_t(i) / H, h = int64_t(i) % H, pos = pos0 + t, row = s.row0 + t;
+        keys.clear();
+        for (int64_t u = std::max<int64_t>(0, pos - W + 1); u <= pos; ++u) {
+          keys.push_back(u >= pos0 ? &kv_bits[size_t((s.row0 + u - pos0) * d)]
+                                   : &state->window_kv[size_t((u % W) * d)]);
         }
-        if (from_start) {
-          const int64_t width = ratio == 4 ? std::min(c.index_topk, T / 4) : T / ratio;
-          keys.resize(std::max(keys.size(), base + size_t(width)), nullptr);
+        keys.resize(size_t(std::max<int64_t>(window_width, int64_t(keys.size()))), nullptr);
+        if (ratio > 0) {
+          const size_t base = keys.size();
+          if (ratio == 4) {
+            for (int32_t j : selected[size_t(row)]) keys.push_back(&state->compressed[size_t(j) * size_t(d)]);
+          } else {
+            const int64_t visible = (pos + 1) / ratio;
+            for (int64_t j = 0; j < visible; ++j) keys.push_back(&state->compressed[size_t(j * d)]);
+          }
+          if (from_start) {
+            const int64_t width = ratio == 4 ? std::min(c.index_topk, T / 4) : T / ratio;
+            keys.resize(std::max(keys.size(), base + size_t(width)), nullptr);
+          }
         }
+        float* oh = &o[size_t((row * H + h) * d)];
+        SinkAttention(&q[size_t((row * H + h) * d)], keys, d, scale, w.attn_sink[size_t(h)], oh,
+                      z, acc, block_pv);
+        rope.Apply(oh + nope, pos, true);
       }
-      float* oh = &o[size_t((t * H + h) * d)];
-      SinkAttention(&q[size_t((t * H + h) * d)], keys, d, scale, w.attn_sink[size_t(h)], oh, z, acc, block_pv);
-      rope.Apply(oh + nope, pos, true);
-    }
-  });
+    });
+  }
 
-  // The chunk's newest raw kv rows enter the window ring.
-  for (int64_t t = std::max<int64_t>(0, T - W); t < T; ++t) {
-    const int64_t pos = pos0 + t;
-    std::copy(&kv_bits[size_t(t * d)], &kv_bits[size_t((t + 1) * d)],
-              &state->window_kv[size_t((pos % W) * d)]);
+  // Each chunk's newest raw kv rows enter its sequence's window ring.
+  for (const LayerRows& s : segs) {
+    for (int64_t t = std::max<int64_t>(0, s.rows - W); t < s.rows; ++t) {
+      const int64_t pos = s.pos0 + t, row = s.row0 + t;
+      std::copy(&kv_bits[size_t(row * d)], &kv_bits[size_t((row + 1) * d)],
+                &s.state->window_kv[size_t((pos % W) * d)]);
+    }
   }
 
   // Grouped low-rank output projection (§6.10): u_g = wo_a[g] · O_g (bf16 einsum in the
   // reference: no activation quantisation), f = wo_b · concat(u).
   const int64_t gin = H / G * d;
-  std::vector<float> og(size_t(T * gin)), ug(size_t(T * o_r)), u(size_t(T * G * o_r));
+  std::vector<float> og(size_t(N * gin)), ug(size_t(N * o_r)), u(size_t(N * G * o_r));
   const kernels::LinearOptions plain{.act_quant = false, .round_bf16 = true};
   for (int64_t g = 0; g < G; ++g) {
-    for (int64_t t = 0; t < T; ++t) {
+    for (int64_t t = 0; t < N; ++t) {
       std::copy(&o[size_t(t * H * d + g * gin)], &o[size_t(t * H * d + (g + 1) * gin)], &og[size_t(t * gin)]);
     }
-    kernels::LinearRows(og.data(), T, w.wo_a, g * o_r, (g + 1) * o_r, ug.data(), plain);
-    for (int64_t t = 0; t < T; ++t) {
+    kernels::LinearRows(og.data(), N, w.wo_a, g * o_r, (g + 1) * o_r, ug.data(), plain);
+    for (int64_t t = 0; t < N; ++t) {
       std::copy(&ug[size_t(t * o_r)], &ug[size_t((t + 1) * o_r)], &u[size_t(t * G * o_r + g * o_r)]);
     }
   }
-  kernels::Linear(u.data(), T, w.wo_b, out, lin);
-  (void)D;
+  kernels::Linear(u.data(), N, w.wo_b, out, lin);
 }
 
 }  // namespace dsv4

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "model/config.h"
+#include "model/forward/batch_rows.h"
 #include "model/forward/forward_options.h"
 #include "model/forward/ops.h"
 #include "model/forward/state.h"
@@ -13,14 +14,11 @@
 
 namespace dsv4 {
 
-struct LayerRope {
-  const RopeTable* table;  // this layer's table: θ_w without YaRN (ratio 0) or θ_c + YaRN
-};
-
-// y: [T, D] attention input (after attn_norm) at positions pos0..pos0+T-1 -> out: [T, D].
-// Reads and updates `state` (window ring, compressed entries, compressor/indexer state).
+// y: [N, D] attention inputs (after attn_norm) of all rows of a batch -> out: [N, D].
+// Each run of rows in `segs` is one sequence's chunk; its LayerState (window ring,
+// compressed entries, compressor/indexer state) is read and updated.
 void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const RopeTable& rope,
-                      const float* y, int64_t T, int64_t pos0, const ForwardOptions& options,
-                      LayerState* state, float* out);
+                      const float* y, const std::vector<LayerRows>& segs,
+                      const ForwardOptions& options, float* out);
 
 }  // namespace dsv4

@@ -51,25 +51,32 @@ void Pool(const CompressorState& s, float* e) {
 
 }  // namespace
 
-void CompressorUpdate(const CompressorWeights& w, CompressorKind kind, const float* x,
-                      int64_t T, int64_t pos0, const RopeTable& rope, const ModelConfig& c,
-                      bool act_quant, CompressorState* state, std::vector<uint16_t>* entries) {
+void CompressorProject(const CompressorWeights& w, const float* x, int64_t T,
+                       std::vector<float>* kv, std::vector<float>* score) {
+  const int64_t width = w.coff * w.dim;
+  // fp32 outputs: the reference holds wkv/wgate in fp32.
+  const kernels::LinearOptions fp32{.act_quant = false, .round_bf16 = false};
+  kv->resize(size_t(T * width));
+  score->resize(size_t(T * width));
+  kernels::Linear(x, T, w.wkv, kv->data(), fp32);
+  kernels::Linear(x, T, w.wgate, score->data(), fp32);
+}
+
+void CompressorConsume(const CompressorWeights& w, CompressorKind kind, const float* kv,
+                       const float* score, int64_t T, int64_t pos0, const RopeTable& rope,
+                       const ModelConfig& c, bool act_quant, CompressorState* state,
+                       std::vector<uint16_t>* entries) {
   const int64_t m = w.ratio, d = w.dim, width = w.coff * d;
   const int64_t rd = c.qk_rope_head_dim;
   DSV4_CHECK(state->ratio == m && state->dim == d);
-  // Projections in fp32 (the reference holds wkv/wgate in fp32).
-  std::vector<float> kv(size_t(T * width)), score(size_t(T * width));
-  const kernels::LinearOptions fp32{.act_quant = false, .round_bf16 = false};
-  kernels::Linear(x, T, w.wkv, kv.data(), fp32);
-  kernels::Linear(x, T, w.wgate, score.data(), fp32);
 
   std::vector<float> e(static_cast<size_t>(d));
   for (int64_t t = 0; t < T; ++t) {
     const int64_t pos = pos0 + t, slot = pos % m;
     const float* ape = &w.ape[size_t(slot * width)];
     for (int64_t i = 0; i < width; ++i) {
-      state->cur_kv[size_t(slot * width + i)] = kv[size_t(t * width + i)];
-      state->cur_score[size_t(slot * width + i)] = score[size_t(t * width + i)] + ape[i];
+      state->cur_kv[size_t(slot * width + i)] = kv[t * width + i];
+      state->cur_score[size_t(slot * width + i)] = score[t * width + i] + ape[i];
     }
     if ((pos + 1) % m != 0) continue;
 

@@ -16,10 +16,17 @@ namespace dsv4 {
 
 enum class CompressorKind { kAttention, kIndexer };
 
-// Feeds x: [T, D] (the attention input rows of positions pos0..pos0+T-1) through the
-// compressor and appends every completed entry ([dim] bf16 values) to `entries`.
-void CompressorUpdate(const CompressorWeights& w, CompressorKind kind, const float* x,
-                      int64_t T, int64_t pos0, const RopeTable& rope, const ModelConfig& c,
-                      bool act_quant, CompressorState* state, std::vector<uint16_t>* entries);
+// The fp32 projections of x: [T, D] (all rows of a batch at once, so the weights are read
+// once): kv, score: [T, coff·dim].
+void CompressorProject(const CompressorWeights& w, const float* x, int64_t T,
+                       std::vector<float>* kv, std::vector<float>* score);
+
+// Feeds one sequence's projected rows (kv, score: [T, coff·dim] at positions
+// pos0..pos0+T-1) through its compressor state and appends every completed entry
+// ([dim] bf16 values) to `entries`.
+void CompressorConsume(const CompressorWeights& w, CompressorKind kind, const float* kv,
+                       const float* score, int64_t T, int64_t pos0, const RopeTable& rope,
+                       const ModelConfig& c, bool act_quant, CompressorState* state,
+                       std::vector<uint16_t>* entries);
 
 }  // namespace dsv4

@@ -14,10 +14,12 @@ namespace dsv4 {
 
 std::vector<std::vector<int32_t>> IndexerSelect(const IndexerWeights& w, const ModelConfig& c,
                                                 const RopeTable& rope, const float* x,
-                                                const float* cq, int64_t T, int64_t pos0,
-                                                bool act_quant, LayerState* state) {
+                                                const float* cq,
+                                                const std::vector<LayerRows>& segs,
+                                                bool act_quant) {
   const int64_t nh = c.index_n_heads, hd = c.index_head_dim, rd = c.qk_rope_head_dim;
-  const int64_t D = c.hidden_size;
+  const std::vector<int64_t> positions = RowPositions(segs);
+  const int64_t T = int64_t(positions.size());
   const kernels::LinearOptions lin{.act_quant = act_quant, .round_bf16 = true};
 
   // Queries: [T, nh, hd], RoPE on each head's tail, Hadamard, Q4_32.
@@ -26,7 +28,7 @@ std::vector<std::vector<int32_t>> IndexerSelect(const IndexerWeights& w, const M
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t h = 0; h < nh; ++h) {
       float* qh = &q[size_t((t * nh + h) * hd)];
-      rope.Apply(qh + hd - rd, pos0 + t, false);
+      rope.Apply(qh + hd - rd, positions[size_t(t)], false);
       HadamardBf16(qh, hd);
       if (act_quant) SimulateFp4Blocks(qh, hd, 32);
     }
@@ -37,18 +39,25 @@ std::vector<std::vector<int32_t>> IndexerSelect(const IndexerWeights& w, const M
   const float scale = float(std::pow(double(hd), -0.5) * std::pow(double(nh), -0.5));
   for (float& v : hw) v = RoundBf16(v * scale);
 
-  CompressorUpdate(w.compressor, CompressorKind::kIndexer, x, T, pos0, rope, c, act_quant,
-                   &state->index_compressor, &state->index_keys);
-  (void)D;
+  std::vector<float> ckv, cscore;
+  CompressorProject(w.compressor, x, T, &ckv, &cscore);
+  const int64_t width = w.compressor.coff * w.compressor.dim;
+  std::vector<const LayerState*> state_of_row(static_cast<size_t>(T));
+  for (const LayerRows& s : segs) {
+    CompressorConsume(w.compressor, CompressorKind::kIndexer, &ckv[size_t(s.row0 * width)],
+                      &cscore[size_t(s.row0 * width)], s.rows, s.pos0, rope, c, act_quant,
+                      &s.state->index_compressor, &s.state->index_keys);
+    for (int64_t t = 0; t < s.rows; ++t) state_of_row[size_t(s.row0 + t)] = s.state;
+  }
 
   std::vector<std::vector<int32_t>> selected(static_cast<size_t>(T));
-  const uint16_t* keys = state->index_keys.data();
   const kernels::DotKernels& dk = kernels::ActiveDotKernels();
   ParallelFor(size_t(T), 1, [&](size_t t0, size_t t1) {
     std::vector<float> scores;
     std::vector<int32_t> order;
     for (int64_t t = int64_t(t0); t < int64_t(t1); ++t) {
-      const int64_t visible = (pos0 + t + 1) / 4;
+      const uint16_t* keys = state_of_row[size_t(t)]->index_keys.data();
+      const int64_t visible = (positions[size_t(t)] + 1) / 4;
       const int64_t k = std::min<int64_t>(c.index_topk, visible);
       std::vector<int32_t>& sel = selected[size_t(t)];
       scores.assign(size_t(visible), 0.0f);

@@ -6,20 +6,21 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/forward/batch_rows.h"
 #include "model/forward/ops.h"
-#include "model/forward/state.h"
 #include "model/forward/weights.h"
 
 namespace dsv4 {
 
-// x: [T, D] attention input, cq: [T, q_r] the query latent, positions pos0... Updates the
-// indexer's compressor (appending keys to state->index_keys) and returns, per query t,
-// the selected compressed-entry indices (best score first, ties to the lower index:
-// the reference's top-k order), at most index_topk of the
-// floor((pos+1)/4) visible ones.
+// x: [N, D] attention input and cq: [N, q_r] query latents of all rows of the batch.
+// Updates each sequence's indexer compressor (appending keys to its index_keys) and
+// returns, per row, the selected compressed-entry indices (best score first, ties to the
+// lower index: the reference's top-k order), at most index_topk of the floor((pos+1)/4)
+// visible ones.
 std::vector<std::vector<int32_t>> IndexerSelect(const IndexerWeights& w, const ModelConfig& c,
                                                 const RopeTable& rope, const float* x,
-                                                const float* cq, int64_t T, int64_t pos0,
-                                                bool act_quant, LayerState* state);
+                                                const float* cq,
+                                                const std::vector<LayerRows>& segs,
+                                                bool act_quant);
 
 }  // namespace dsv4

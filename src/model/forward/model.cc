@@ -36,27 +36,26 @@ const RopeTable& Model::RopeFor(int64_t layer) const {
   return config_.CompressRatio(layer) > 0 ? rope_compressed_ : rope_window_;
 }
 
-void Model::Block(const BlockWeights& w, LayerState* state, float* x, const int32_t* tokens,
-                  int64_t T, int64_t pos0, const ForwardOptions& options) const {
+void Model::Block(const BlockWeights& w, const std::vector<LayerRows>& segs, float* x,
+                  const int32_t* tokens, int64_t N, const ForwardOptions& options) const {
   const ModelConfig& c = config_;
   const int64_t D = c.hidden_size;
-  std::vector<float> y(size_t(T * D)), f(size_t(T * D));
+  std::vector<float> y(size_t(N * D)), f(size_t(N * D));
   HcMix mix;
   // Attention half (§5 steps 1-2).
-  HcPre(x, T, w.hc_attn, c, y.data(), &mix);
-  for (int64_t t = 0; t < T; ++t) {
+  HcPre(x, N, w.hc_attn, c, y.data(), &mix);
+  for (int64_t t = 0; t < N; ++t) {
     RmsNorm(&y[size_t(t * D)], w.attn_norm.data(), D, float(c.rms_norm_eps), &y[size_t(t * D)]);
   }
-  AttentionForward(w.attn, c, RopeFor(w.layer), y.data(), T, pos0, options, state,
-                   f.data());
-  HcPost(f.data(), x, T, mix, c, x);
+  AttentionForward(w.attn, c, RopeFor(w.layer), y.data(), segs, options, f.data());
+  HcPost(f.data(), x, N, mix, c, x);
   // FFN half (§5 steps 3-4).
-  HcPre(x, T, w.hc_ffn, c, y.data(), &mix);
-  for (int64_t t = 0; t < T; ++t) {
+  HcPre(x, N, w.hc_ffn, c, y.data(), &mix);
+  for (int64_t t = 0; t < N; ++t) {
     RmsNorm(&y[size_t(t * D)], w.ffn_norm.data(), D, float(c.rms_norm_eps), &y[size_t(t * D)]);
   }
-  MoeForward(w.ffn, c, y.data(), tokens, T, options.act_quant, f.data());
-  HcPost(f.data(), x, T, mix, c, x);
+  MoeForward(w.ffn, c, y.data(), tokens, N, options.act_quant, f.data());
+  HcPost(f.data(), x, N, mix, c, x);
 }
 
 void Model::Head(const float* x, int64_t T, const HcHeadWeights& hc_head,
@@ -70,39 +69,96 @@ void Model::Head(const float* x, int64_t T, const HcHeadWeights& hc_head,
   kernels::Linear(h.data(), T, weights_.head, logits, {.act_quant = false, .round_bf16 = false});
 }
 
+namespace {
+
+// The rows of each sequence of a step in one batch, and their states at layer `layer`.
+std::vector<LayerRows> RowsAtLayer(const std::vector<int64_t>& row0,
+                                   const std::vector<int64_t>& rows,
+                                   const std::vector<int64_t>& pos0,
+                                   const std::vector<SequenceState*>& states, int64_t layer) {
+  std::vector<LayerRows> segs;
+  for (size_t i = 0; i < states.size(); ++i) {
+    if (rows[i] > 0) segs.push_back({row0[i], rows[i], pos0[i], &states[i]->layer(layer)});
+  }
+  return segs;
+}
+
+void CheckTokens(const std::vector<int32_t>& tokens, int64_t V) {
+  for (int32_t tok : tokens) {
+    Require(tok >= 0 && tok < V, "token id " + std::to_string(tok) +
+                                     " is outside the vocabulary (0.." + std::to_string(V - 1) + ")");
+  }
+}
+
+}  // namespace
+
 void Model::Forward(std::vector<ForwardSegment>& segments, const ForwardOptions& options) const {
   const ModelConfig& c = config_;
   const int64_t D = c.hidden_size, hc = c.hc_mult, V = c.vocab_size;
+  // Validate everything before any state changes.
+  std::vector<int64_t> row0, rows, pos0;
+  std::vector<SequenceState*> states;
+  std::vector<int32_t> tokens;
   for (ForwardSegment& seg : segments) {
+    Require(seg.state != nullptr && seg.state->num_layers() >= c.num_hidden_layers,
+            "sequence state does not belong to this model");
     const int64_t T = int64_t(seg.tokens.size());
-    if (T == 0) continue;
-    Require(seg.state->num_layers() >= c.num_hidden_layers, "sequence state has too few layers");
-    for (int32_t tok : seg.tokens) {
-      Require(tok >= 0 && tok < V, "token id " + std::to_string(tok) + " is outside the vocabulary (0.." +
-                                       std::to_string(V - 1) + ")");
+    for (size_t i = 0; i < states.size(); ++i) {
+      Require(states[i] != seg.state || T == 0 || rows[i] == 0,
+              "a sequence appears twice in one step");
     }
-    const int64_t pos0 = seg.state->length();
-    Require(pos0 + T <= c.max_position_embeddings,
-            "context of " + std::to_string(pos0 + T) + " tokens exceeds max_position_embeddings " +
-                std::to_string(c.max_position_embeddings));
-    // Embedding, copied into all hc streams (§3).
-    std::vector<float> x(size_t(T * hc * D));
-    for (int64_t t = 0; t < T; ++t) {
-      const uint16_t* e = weights_.embed + int64_t(seg.tokens[size_t(t)]) * D;
-      for (int64_t j = 0; j < hc; ++j) {
-        for (int64_t d = 0; d < D; ++d) x[size_t((t * hc + j) * D + d)] = Bf16ToFloat(e[d]);
-      }
+    CheckTokens(seg.tokens, V);
+    Require(seg.state->length() + T <= c.max_position_embeddings,
+            "context of " + std::to_string(seg.state->length() + T) +
+                " tokens exceeds max_position_embeddings " + std::to_string(c.max_position_embeddings));
+    row0.push_back(int64_t(tokens.size()));
+    rows.push_back(T);
+    pos0.push_back(seg.state->length());
+    states.push_back(seg.state);
+    tokens.insert(tokens.end(), seg.tokens.begin(), seg.tokens.end());
+  }
+  const int64_t N = int64_t(tokens.size());
+  if (N == 0) return;
+
+  // Embedding, copied into all hc streams (§3): x [N, hc, D].
+  std::vector<float> x(size_t(N * hc * D));
+  for (int64_t t = 0; t < N; ++t) {
+    const uint16_t* e = weights_.embed + int64_t(tokens[size_t(t)]) * D;
+    for (int64_t j = 0; j < hc; ++j) {
+      for (int64_t d = 0; d < D; ++d) x[size_t((t * hc + j) * D + d)] = Bf16ToFloat(e[d]);
     }
-    for (const BlockWeights& bw : weights_.layers) {
-      Block(bw, &seg.state->layer(bw.layer), x.data(), seg.tokens.data(), T, pos0, options);
+  }
+  for (const BlockWeights& bw : weights_.layers) {
+    Block(bw, RowsAtLayer(row0, rows, pos0, states, bw.layer), x.data(), tokens.data(), N, options);
+  }
+
+  // Outputs: final HC states, and logits of the requested rows through one head pass.
+  std::vector<int64_t> head_rows;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    ForwardSegment& seg = segments[i];
+    if (rows[i] == 0) continue;
+    seg.state->set_length(pos0[i] + rows[i]);
+    if (seg.hidden) {
+      seg.hidden->assign(x.begin() + row0[i] * hc * D, x.begin() + (row0[i] + rows[i]) * hc * D);
     }
-    seg.state->set_length(pos0 + T);
-    if (seg.hidden) seg.hidden->assign(x.begin(), x.end());
     if (seg.logits) {
-      const int64_t first = seg.all_logits ? 0 : T - 1;
-      seg.logits->resize(size_t((T - first) * V));
-      Head(&x[size_t(first * hc * D)], T - first, weights_.hc_head, weights_.norm, seg.logits->data());
+      for (int64_t t = seg.all_logits ? 0 : rows[i] - 1; t < rows[i]; ++t) head_rows.push_back(row0[i] + t);
     }
+  }
+  if (head_rows.empty()) return;
+  std::vector<float> hx(head_rows.size() * size_t(hc * D)), logits(head_rows.size() * size_t(V));
+  for (size_t r = 0; r < head_rows.size(); ++r) {
+    std::copy(x.begin() + head_rows[r] * hc * D, x.begin() + (head_rows[r] + 1) * hc * D,
+              hx.begin() + int64_t(r) * hc * D);
+  }
+  Head(hx.data(), int64_t(head_rows.size()), weights_.hc_head, weights_.norm, logits.data());
+  size_t next = 0;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    ForwardSegment& seg = segments[i];
+    if (rows[i] == 0 || !seg.logits) continue;
+    const size_t n = seg.all_logits ? size_t(rows[i]) : 1;
+    seg.logits->assign(logits.begin() + int64_t(next * V), logits.begin() + int64_t((next + n) * V));
+    next += n;
   }
 }
 
@@ -111,43 +167,56 @@ void Model::ForwardMtp(std::vector<MtpSegment>& segments, const ForwardOptions& 
   const ModelConfig& c = config_;
   const MtpWeights& m = weights_.mtp[0];
   const int64_t D = c.hidden_size, hc = c.hc_mult, V = c.vocab_size;
-  const kernels::LinearOptions lin{.act_quant = options.act_quant, .round_bf16 = true};
+  std::vector<int64_t> row0, rows, pos0;
+  std::vector<SequenceState*> states;
+  std::vector<int32_t> tokens;
+  std::vector<float> hidden;
   for (MtpSegment& seg : segments) {
     const int64_t T = int64_t(seg.next_tokens.size());
-    if (T == 0) continue;
     Require(int64_t(seg.hidden.size()) == T * hc * D, "MTP hidden states have the wrong size");
-    Require(seg.state->num_layers() > c.num_hidden_layers, "sequence state has no MTP layer");
-    for (int32_t tok : seg.next_tokens) {
-      Require(tok >= 0 && tok < V, "token id " + std::to_string(tok) + " is outside the vocabulary");
-    }
-    const int64_t pos0 = seg.state->mtp_length();
-    // e = enorm(embed[t_next]); h_j = hnorm(H_j); X_j = bf16(e_proj·e + h_proj·h_j) (§9).
-    std::vector<float> e(size_t(T * D)), h(size_t(T * hc * D));
-    for (int64_t t = 0; t < T; ++t) {
-      const uint16_t* row = weights_.embed + int64_t(seg.next_tokens[size_t(t)]) * D;
-      for (int64_t d = 0; d < D; ++d) e[size_t(t * D + d)] = Bf16ToFloat(row[d]);
-      RmsNorm(&e[size_t(t * D)], m.enorm.data(), D, float(c.rms_norm_eps), &e[size_t(t * D)]);
-    }
-    for (int64_t r = 0; r < T * hc; ++r) {
-      RmsNorm(&seg.hidden[size_t(r * D)], m.hnorm.data(), D, float(c.rms_norm_eps), &h[size_t(r * D)]);
-    }
-    std::vector<float> pe(size_t(T * D)), x(size_t(T * hc * D));
-    kernels::Linear(e.data(), T, m.e_proj, pe.data(), lin);
-    kernels::Linear(h.data(), T * hc, m.h_proj, x.data(), lin);
-    for (int64_t t = 0; t < T; ++t) {
-      for (int64_t j = 0; j < hc; ++j) {
-        for (int64_t d = 0; d < D; ++d) {
-          float& v = x[size_t((t * hc + j) * D + d)];
-          v = RoundBf16(pe[size_t(t * D + d)] + v);
-        }
+    Require(seg.state != nullptr && seg.state->num_layers() > c.num_hidden_layers,
+            "sequence state has no MTP layer");
+    CheckTokens(seg.next_tokens, V);
+    row0.push_back(int64_t(tokens.size()));
+    rows.push_back(T);
+    pos0.push_back(seg.state->mtp_length());
+    states.push_back(seg.state);
+    tokens.insert(tokens.end(), seg.next_tokens.begin(), seg.next_tokens.end());
+    hidden.insert(hidden.end(), seg.hidden.begin(), seg.hidden.end());
+  }
+  const int64_t N = int64_t(tokens.size());
+  if (N == 0) return;
+  const kernels::LinearOptions lin{.act_quant = options.act_quant, .round_bf16 = true};
+  // e = enorm(embed[t_next]); h_j = hnorm(H_j); X_j = bf16(e_proj·e + h_proj·h_j) (§9).
+  std::vector<float> e(size_t(N * D)), h(size_t(N * hc * D));
+  for (int64_t t = 0; t < N; ++t) {
+    const uint16_t* row = weights_.embed + int64_t(tokens[size_t(t)]) * D;
+    for (int64_t d = 0; d < D; ++d) e[size_t(t * D + d)] = Bf16ToFloat(row[d]);
+    RmsNorm(&e[size_t(t * D)], m.enorm.data(), D, float(c.rms_norm_eps), &e[size_t(t * D)]);
+  }
+  for (int64_t r = 0; r < N * hc; ++r) {
+    RmsNorm(&hidden[size_t(r * D)], m.hnorm.data(), D, float(c.rms_norm_eps), &h[size_t(r * D)]);
+  }
+  std::vector<float> pe(size_t(N * D)), x(size_t(N * hc * D));
+  kernels::Linear(e.data(), N, m.e_proj, pe.data(), lin);
+  kernels::Linear(h.data(), N * hc, m.h_proj, x.data(), lin);
+  for (int64_t t = 0; t < N; ++t) {
+    for (int64_t j = 0; j < hc; ++j) {
+      for (int64_t d = 0; d < D; ++d) {
+        float& v = x[size_t((t * hc + j) * D + d)];
+        v = RoundBf16(pe[size_t(t * D + d)] + v);
       }
     }
-    Block(m.block, &seg.state->layer(c.num_hidden_layers), x.data(), seg.next_tokens.data(), T,
-          pos0, options);
-    seg.state->set_mtp_length(pos0 + T);
+  }
+  Block(m.block, RowsAtLayer(row0, rows, pos0, states, c.num_hidden_layers), x.data(),
+        tokens.data(), N, options);
+  std::vector<float> logits(size_t(N * V));
+  Head(x.data(), N, m.hc_head, m.norm, logits.data());
+  for (size_t i = 0; i < segments.size(); ++i) {
+    MtpSegment& seg = segments[i];
+    seg.state->set_mtp_length(pos0[i] + rows[i]);
     if (seg.logits) {
-      seg.logits->resize(size_t(T * V));
-      Head(x.data(), T, m.hc_head, m.norm, seg.logits->data());
+      seg.logits->assign(logits.begin() + row0[i] * V, logits.begin() + (row0[i] + rows[i]) * V);
     }
   }
 }

@@ -11,6 +11,7 @@
 #include "core/status.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
+#include "model/forward/batch_rows.h"
 #include "model/forward/forward_options.h"
 #include "model/forward/ops.h"
 #include "model/forward/state.h"
@@ -51,17 +52,19 @@ class Model {
     return std::make_unique<SequenceState>(config_, with_mtp);
   }
 
-  // Runs each segment's tokens through the trunk, advancing its state. Token ids must
-  // be < vocab_size and positions < max_position_embeddings (checked: throws Error).
+  // Runs each segment's tokens through the trunk, advancing its state. All segments'
+  // rows go through each weight matrix together (weights are read once per step); every
+  // row is computed exactly as it would be alone. Token ids must be < vocab_size and
+  // positions < max_position_embeddings (checked before any state changes: throws Error).
   void Forward(std::vector<ForwardSegment>& segments, const ForwardOptions& options) const;
 
   // Runs the MTP block over each segment's pairs, advancing its MTP state.
   void ForwardMtp(std::vector<MtpSegment>& segments, const ForwardOptions& options) const;
 
  private:
-  // One block over a segment's rows: x [T, hc, D] in place.
-  void Block(const BlockWeights& w, LayerState* state, float* x, const int32_t* tokens,
-             int64_t T, int64_t pos0, const ForwardOptions& options) const;
+  // One block over the rows of all sequences of a step: x [N, hc, D] in place.
+  void Block(const BlockWeights& w, const std::vector<LayerRows>& segs, float* x,
+             const int32_t* tokens, int64_t N, const ForwardOptions& options) const;
   // x [T, hc, D] -> logits [T, V] through an HC head and a final norm.
   void Head(const float* x, int64_t T, const HcHeadWeights& hc_head,
             const std::vector<float>& norm, float* logits) const;
