@@ -123,10 +123,9 @@ void Model::Forward(std::vector<ForwardSegment>& segments, const ForwardOptions&
   // Embedding, copied into all hc streams (§3): x [N, hc, D].
   std::vector<float> x(size_t(N * hc * D));
   for (int64_t t = 0; t < N; ++t) {
-    const uint16_t* e = weights_.embed + int64_t(tokens[size_t(t)]) * D;
-    for (int64_t j = 0; j < hc; ++j) {
-      for (int64_t d = 0; d < D; ++d) x[size_t((t * hc + j) * D + d)] = Bf16ToFloat(e[d]);
-    }
+    float* xt = &x[size_t(t * hc * D)];
+    EmbeddingRow(weights_, tokens[size_t(t)], xt);
+    for (int64_t j = 1; j < hc; ++j) std::copy(xt, xt + D, xt + j * D);
   }
   for (const BlockWeights& bw : weights_.layers) {
     Block(bw, RowsAtLayer(row0, rows, pos0, states, bw.layer), x.data(), tokens.data(), N, options);
@@ -190,8 +189,7 @@ void Model::ForwardMtp(std::vector<MtpSegment>& segments, const ForwardOptions& 
   // e = enorm(embed[t_next]); h_j = hnorm(H_j); X_j = bf16(e_proj·e + h_proj·h_j) (§9).
   std::vector<float> e(size_t(N * D)), h(size_t(N * hc * D));
   for (int64_t t = 0; t < N; ++t) {
-    const uint16_t* row = weights_.embed + int64_t(tokens[size_t(t)]) * D;
-    for (int64_t d = 0; d < D; ++d) e[size_t(t * D + d)] = Bf16ToFloat(row[d]);
+    EmbeddingRow(weights_, tokens[size_t(t)], &e[size_t(t * D)]);
     RmsNorm(&e[size_t(t * D)], m.enorm.data(), D, float(c.rms_norm_eps), &e[size_t(t * D)]);
   }
   for (int64_t r = 0; r < N * hc; ++r) {

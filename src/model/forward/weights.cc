@@ -9,9 +9,12 @@
 namespace dsv4 {
 namespace {
 
-// Copies a BF16 or F32 vector tensor of length n to fp32.
-std::vector<float> BindVector(TensorBinder& b, const std::string& name, int64_t n) {
-  const TensorRef& t = b.Require(name, {DType::kBF16, DType::kF32}, {n});
+// Copies a small BF16 or F32 tensor of the given shape (default: a vector) to fp32.
+// The spec stores some of these as F32, others as BF16; both are accepted for any.
+std::vector<float> BindValues(TensorBinder& b, const std::string& name,
+                              const std::vector<int64_t>& shape) {
+  const TensorRef& t = b.Require(name, {DType::kBF16, DType::kF32}, shape);
+  const int64_t n = t.numel();
   std::vector<float> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     if (t.dtype == DType::kF32) {
@@ -25,21 +28,8 @@ std::vector<float> BindVector(TensorBinder& b, const std::string& name, int64_t 
   return v;
 }
 
-std::vector<float> BindF32Vector(TensorBinder& b, const std::string& name, int64_t n) {
-  const TensorRef& t = b.Require(name, {DType::kF32}, {n});
-  std::vector<float> v(static_cast<size_t>(n));
-  std::memcpy(v.data(), t.data, size_t(n) * 4);
-  return v;
-}
-
-WeightMatrix BindF32Matrix(TensorBinder& b, const std::string& name, int64_t rows, int64_t cols) {
-  const TensorRef& t = b.Require(name, {DType::kF32}, {rows, cols});
-  WeightMatrix w;
-  w.dtype = DType::kF32;
-  w.rows = rows;
-  w.cols = cols;
-  w.data = t.data;
-  return w;
+std::vector<float> BindVector(TensorBinder& b, const std::string& name, int64_t n) {
+  return BindValues(b, name, {n});
 }
 
 // A plain (unquantised) matrix kept in its stored BF16/F32 form.
@@ -58,18 +48,18 @@ HcMixerWeights BindHcMixer(TensorBinder& b, const std::string& p, const std::str
                            const ModelConfig& c) {
   const int64_t hc = c.hc_mult, mix = (2 + hc) * hc;
   HcMixerWeights w;
-  w.fn = BindF32Matrix(b, p + "hc_" + which + "_fn", mix, hc * c.hidden_size);
-  w.base = BindF32Vector(b, p + "hc_" + which + "_base", mix);
-  w.scale = BindF32Vector(b, p + "hc_" + which + "_scale", 3);
+  w.fn = BindDenseMatrix(b, p + "hc_" + which + "_fn", mix, hc * c.hidden_size);
+  w.base = BindVector(b, p + "hc_" + which + "_base", mix);
+  w.scale = BindVector(b, p + "hc_" + which + "_scale", 3);
   return w;
 }
 
 HcHeadWeights BindHcHead(TensorBinder& b, const std::string& p, const ModelConfig& c) {
   const int64_t hc = c.hc_mult;
   HcHeadWeights w;
-  w.fn = BindF32Matrix(b, p + "hc_head_fn", hc, hc * c.hidden_size);
-  w.base = BindF32Vector(b, p + "hc_head_base", hc);
-  w.scale = BindF32Vector(b, p + "hc_head_scale", 1);
+  w.fn = BindDenseMatrix(b, p + "hc_head_fn", hc, hc * c.hidden_size);
+  w.base = BindVector(b, p + "hc_head_base", hc);
+  w.scale = BindVector(b, p + "hc_head_scale", 1);
   return w;
 }
 
@@ -81,9 +71,7 @@ CompressorWeights BindCompressor(TensorBinder& b, const std::string& p, int64_t 
   w.coff = ratio == 4 ? 2 : 1;
   w.wkv = BindDenseMatrix(b, p + "wkv.weight", w.coff * dim, c.hidden_size);
   w.wgate = BindDenseMatrix(b, p + "wgate.weight", w.coff * dim, c.hidden_size);
-  const TensorRef& ape = b.Require(p + "ape", {DType::kF32}, {ratio, w.coff * dim});
-  w.ape.resize(size_t(ratio * w.coff * dim));
-  std::memcpy(w.ape.data(), ape.data, w.ape.size() * 4);
+  w.ape = BindValues(b, p + "ape", {ratio, w.coff * dim});
   w.norm = BindVector(b, p + "norm.weight", dim);
   return w;
 }
@@ -118,7 +106,7 @@ BlockWeights BindBlock(TensorBinder& b, const std::string& p, int64_t layer,
   a.kv_norm = BindVector(b, ap + "kv_norm.weight", d);
   a.wo_a = b.Linear(ap + "wo_a", c.o_groups * c.o_lora_rank, H * d / c.o_groups, false);
   a.wo_b = b.Linear(ap + "wo_b", D, c.o_groups * c.o_lora_rank, false);
-  a.attn_sink = BindF32Vector(b, ap + "attn_sink", H);
+  a.attn_sink = BindVector(b, ap + "attn_sink", H);
   if (a.compress_ratio > 0) {
     a.has_compressor = true;
     a.compressor = BindCompressor(b, ap + "compressor.", a.compress_ratio, d, c);
@@ -149,7 +137,7 @@ BlockWeights BindBlock(TensorBinder& b, const std::string& p, int64_t layer,
       m.tid2eid[size_t(i)] = int32_t(v);
     }
   } else {
-    m.gate_bias = BindF32Vector(b, fp + "gate.bias", E);
+    m.gate_bias = BindVector(b, fp + "gate.bias", E);
   }
   m.experts.reserve(size_t(E));
   for (int64_t e = 0; e < E; ++e) {
@@ -161,12 +149,25 @@ BlockWeights BindBlock(TensorBinder& b, const std::string& p, int64_t layer,
 
 }  // namespace
 
+void EmbeddingRow(const ModelWeights& w, int32_t token, float* out) {
+  const int64_t D = w.embed.cols;
+  if (w.embed.dtype == DType::kF32) {
+    std::memcpy(out, w.embed.data + size_t(token) * size_t(D) * 4, size_t(D) * 4);
+    return;
+  }
+  const uint8_t* row = w.embed.data + size_t(token) * size_t(D) * 2;
+  for (int64_t d = 0; d < D; ++d) {
+    uint16_t bits;
+    std::memcpy(&bits, row + 2 * d, 2);
+    out[d] = Bf16ToFloat(bits);
+  }
+}
+
 ModelWeights BindModelWeights(const Checkpoint& checkpoint, const ModelConfig& c) {
   TensorBinder b(checkpoint);
   ModelWeights w;
   const int64_t V = c.vocab_size, D = c.hidden_size;
-  const TensorRef& embed = b.Require("embed.weight", {DType::kBF16}, {V, D});
-  w.embed = reinterpret_cast<const uint16_t*>(embed.data);
+  w.embed = BindDenseMatrix(b, "embed.weight", V, D);
   w.head = BindDenseMatrix(b, "head.weight", V, D);
   w.norm = BindVector(b, "norm.weight", D);
   w.hc_head = BindHcHead(b, "", c);
@@ -175,6 +176,11 @@ ModelWeights BindModelWeights(const Checkpoint& checkpoint, const ModelConfig& c
   }
   for (int64_t i = 0; i < c.num_nextn_predict_layers; ++i) {
     const std::string p = "mtp." + std::to_string(i) + ".";
+    // A checkpoint stripped of its MTP block (some re-packagings drop it) still serves;
+    // only speculative drafting and `eval --mtp-logits-out` need it. A partial block is
+    // an error like any other missing tensor.
+    auto first = checkpoint.tensors().lower_bound(p);
+    if (first == checkpoint.tensors().end() || first->first.rfind(p, 0) != 0) break;
     MtpWeights m;
     m.block = BindBlock(b, p, c.num_hidden_layers + i, c);
     m.e_proj = b.Linear(p + "e_proj", D, D, false);

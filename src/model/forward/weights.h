@@ -84,13 +84,16 @@ struct MtpWeights {
 };
 
 struct ModelWeights {
-  const uint16_t* embed = nullptr;  // BF16 [V, D]
+  WeightMatrix embed;               // BF16 (or F32) [V, D]
   WeightMatrix head;                // [V, D]
   std::vector<float> norm;
   HcHeadWeights hc_head;
   std::vector<BlockWeights> layers;
   std::vector<MtpWeights> mtp;      // 0 or 1
 };
+
+// out: [D] = the embedding row of `token` (bf16-exact values).
+void EmbeddingRow(const ModelWeights& w, int32_t token, float* out);
 
 // Binds every tensor of the checkpoint, checking names, dtypes and shapes against the
 // config; throws dsv4::Error naming the file and tensor on any mismatch, and on
