@@ -179,7 +179,8 @@ Status PrefixCache::Load() {
     e.bytes = e.state->bytes() + int64_t(e.tokens.size()) * int64_t(sizeof(int32_t));
     if (e.bytes > options_.budget_bytes) continue;
     ++stats_.loaded;
-    Put(KeyOf(e.tokens), std::move(e), false);
+    const uint64_t key = KeyOf(e.tokens);  // before e is moved from
+    Put(key, std::move(e), false);
   }
   return Status::Ok();
 }
