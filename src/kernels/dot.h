@@ -17,6 +17,10 @@ struct DotKernels {
   float (*dot_e4m3)(const float* x, const uint8_t* w, int64_t n);
   // sum_k x[k] * e2m1(w[k]) over n = 32 values packed in 16 bytes (low nibble first)
   float (*dot_e2m1_32)(const float* x, const uint8_t* w);
+  // A whole FP4 row: acc = 0; for c in [0, chunks): acc += dot_e2m1_32(x + 32c,
+  // w + 16c) * scales[c], in fp32 and in that order (the reference's per-32 partial
+  // sums, each scaled and added in turn); one call per row instead of one per chunk.
+  float (*dot_e2m1_row)(const float* x, const uint8_t* w, const float* scales, int64_t chunks);
 };
 
 // Scalar reference kernels.

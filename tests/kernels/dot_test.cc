@@ -251,5 +251,52 @@ TEST_F(DotTest, NoReadsPastTheEnd) {
   }
 }
 
+// The whole-row FP4 kernel is, by definition, the sequential fp32 sum of scaled per-32
+// partials: bit-identical to calling the chunk kernel of the same ISA in a loop, and
+// within fp32 summation error of the reference.
+TEST_F(DotTest, E2m1RowIsTheSequentialSumOfChunks) {
+  std::uniform_int_distribution<int> byte(0, 255), exponent(-3, 3);
+  for (int64_t chunks : {1, 2, 5, 16, 64}) {
+    std::vector<float> x = RandomX(32 * chunks), scales(static_cast<size_t>(chunks));
+    std::vector<uint8_t> w(size_t(16 * chunks));
+    for (auto& b : w) b = uint8_t(byte(rng_));
+    for (auto& s : scales) s = std::ldexp(1.0f, exponent(rng_));
+    for (const DotKernels* k : {&ref_, avx2_}) {
+      float want = 0.0f;
+      for (int64_t c = 0; c < chunks; ++c) want += k->dot_e2m1_32(&x[size_t(32 * c)], &w[size_t(16 * c)]) * scales[size_t(c)];
+      EXPECT_EQ(k->dot_e2m1_row(x.data(), w.data(), scales.data(), chunks), want) << k->isa << " " << chunks;
+    }
+    double abs_sum = 0;
+    for (int64_t c = 0; c < chunks; ++c) {
+      for (int j = 0; j < 32; ++j) {
+        uint8_t nib = (w[size_t(16 * c + j / 2)] >> (4 * (j & 1))) & 15;
+        abs_sum += std::fabs(double(x[size_t(32 * c + j)]) * E2m1ToFloat(nib) * scales[size_t(c)]);
+      }
+    }
+    EXPECT_NEAR(avx2_->dot_e2m1_row(x.data(), w.data(), scales.data(), chunks),
+                ref_.dot_e2m1_row(x.data(), w.data(), scales.data(), chunks),
+                Tolerance(32 * chunks, abs_sum));
+  }
+}
+
+// The FP8 linear decodes a block once for several rows and uses dot_f32 on e4m3 · 2^-8;
+// that must give the bits of dot_e4m3 (what a single row uses), or rows would depend on
+// the batch they are in.
+TEST_F(DotTest, E4m3EqualsF32OnDecodedBlock) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (const DotKernels* k : {&ref_, avx2_}) {
+    for (int trial = 0; trial < 50; ++trial) {
+      std::vector<float> x = RandomX(128), decoded(128);
+      std::vector<uint8_t> w(128);
+      for (int i = 0; i < 128; ++i) {
+        do w[size_t(i)] = uint8_t(byte(rng_)); while ((w[size_t(i)] & 0x7F) == 0x7F);
+        decoded[size_t(i)] = E4m3ToFloat(w[size_t(i)]) * (1.0f / 256.0f);
+      }
+      EXPECT_EQ(k->dot_e4m3(x.data(), w.data(), 128), k->dot_f32(x.data(), decoded.data(), 128) * 256.0f)
+          << k->isa;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dsv4::kernels

@@ -133,7 +133,7 @@ float DotE4m3Avx2(const float* x, const uint8_t* w, int64_t n) {
   return acc.Sum();
 }
 
-float DotE2m1x32Avx2(const float* x, const uint8_t* w) {
+inline float DotE2m1x32Inline(const float* x, const uint8_t* w) {
   // 2 * e2m1(code) for codes 0..15.
   const __m128i table = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
   const __m128i low4 = _mm_set1_epi8(0x0F);
@@ -153,10 +153,19 @@ float DotE2m1x32Avx2(const float* x, const uint8_t* w) {
   return HorizontalSum(_mm256_add_ps(a0, a1)) * 0.5f;
 }
 
+float DotE2m1x32Avx2(const float* x, const uint8_t* w) { return DotE2m1x32Inline(x, w); }
+
+float DotE2m1RowAvx2(const float* x, const uint8_t* w, const float* scales, int64_t chunks) {
+  float acc = 0.0f;
+  for (int64_t c = 0; c < chunks; ++c) acc += DotE2m1x32Inline(x + 32 * c, w + 16 * c) * scales[c];
+  return acc;
+}
+
 }  // namespace
 
 const DotKernels* Avx2DotKernels() {
-  static const DotKernels kernels{"avx2", DotBf16Avx2, DotF32Avx2, DotE4m3Avx2, DotE2m1x32Avx2};
+  static const DotKernels kernels{"avx2",         DotBf16Avx2,   DotF32Avx2, DotE4m3Avx2,
+                                  DotE2m1x32Avx2, DotE2m1RowAvx2};
   static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                                 __builtin_cpu_supports("f16c");
   return supported ? &kernels : nullptr;

@@ -33,10 +33,17 @@ float DotE2m1x32Ref(const float* x, const uint8_t* w) {
   return float(acc);
 }
 
+float DotE2m1RowRef(const float* x, const uint8_t* w, const float* scales, int64_t chunks) {
+  float acc = 0.0f;
+  for (int64_t c = 0; c < chunks; ++c) acc += DotE2m1x32Ref(x + 32 * c, w + 16 * c) * scales[c];
+  return acc;
+}
+
 }  // namespace
 
 const DotKernels& RefDotKernels() {
-  static const DotKernels k{"ref", DotBf16Ref, DotF32Ref, DotE4m3Ref, DotE2m1x32Ref};
+  static const DotKernels k{"ref", DotBf16Ref, DotF32Ref, DotE4m3Ref, DotE2m1x32Ref,
+                            DotE2m1RowRef};
   return k;
 }
 
