@@ -5,7 +5,9 @@ namespace dsv4::cli {
 
 int EvalCommand(int argc, char** argv);     // dsv4 eval: logits for acceptance checks
 int InspectCommand(int argc, char** argv);  // dsv4 inspect: checkpoint and cost summary
-int RunCommand(int argc, char** argv);      // dsv4 run: greedy generation of token ids
+int RunCommand(int argc, char** argv);      // dsv4 run: one streamed generation (text or ids)
+int ChatCommand(int argc, char** argv);     // dsv4 chat: interactive multi-turn chat
 int TokenizeCommand(int argc, char** argv);  // dsv4 tokenize: text or chat request -> ids
+int BenchCommand(int argc, char** argv);     // dsv4 bench: prefill/decode speed vs roofline
 
 }  // namespace dsv4::cli

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "engine/state_bytes.h"
@@ -246,6 +247,56 @@ TEST(EngineTest, InvalidRequestsAreRefusedWithReasons) {
   r = Greedy({5}, 4);
   r.sampling.top_p = 2;
   EXPECT_FALSE(engine.Submit(r).ok());
+}
+
+}  // namespace
+}  // namespace dsv4
+
+namespace dsv4 {
+namespace {
+
+const tokenizer::Tokenizer& TinyTokenizer() {
+  static tokenizer::Tokenizer tok = [] {
+    auto t = tokenizer::Tokenizer::FromFile(testing::WriteTinyTokenizer(
+        std::filesystem::temp_directory_path() / "dsv4_engine_test_tokenizer.json"));
+    if (!t.ok()) throw Error(t.error());
+    return std::move(t.value());
+  }();
+  return tok;
+}
+
+// Greedy generation restricted to lowercase ASCII letters (ids 2 + 'a'..'z').
+GenerationRequest Letters(int64_t n) {
+  GenerationRequest r = testing::Greedy(testing::Prompt(9, 3), n);
+  for (int32_t id = 0; id < int32_t(TinyModel().config().vocab_size); ++id) {
+    if (id < 2 + 'a' || id > 2 + 'z') r.sampling.logit_bias[id] = -1000.0f;
+  }
+  return r;
+}
+
+TEST(EngineTextTest, TextStreamsAndStopStringsCutTheOutput) {
+  Engine engine(TinyModel(), &TinyTokenizer(), {});
+  RequestStream free_stream;
+  GenerationRequest r = Letters(16);
+  r.on_event = free_stream.Callback();
+  ASSERT_TRUE(engine.Submit(std::move(r)).ok());
+  engine.RunUntilIdle();
+  auto free_run = free_stream.Collect();
+  ASSERT_EQ(free_run.text.size(), 16u);
+  EXPECT_EQ(free_run.text, TinyTokenizer().DecodeText(free_run.tokens));
+
+  const std::string stop = free_run.text.substr(6, 3);
+  const size_t at = free_run.text.find(stop);
+  RequestStream stopped_stream;
+  GenerationRequest s = Letters(16);
+  s.stop = {stop, "never-there"};
+  s.on_event = stopped_stream.Callback();
+  ASSERT_TRUE(engine.Submit(std::move(s)).ok());
+  engine.RunUntilIdle();
+  auto stopped = stopped_stream.Collect();
+  EXPECT_EQ(stopped.finish, FinishReason::kStop);
+  EXPECT_EQ(stopped.text, free_run.text.substr(0, at));
+  EXPECT_EQ(stopped.tokens.size(), at + 3);  // generation ends with the stop string's last token
 }
 
 }  // namespace

@@ -8,8 +8,13 @@
 #include <string>
 #include <vector>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "engine/engine.h"
 #include "model/forward/model.h"
+#include "tokenizer/byte_level.h"
+#include "tokenizer/tokenizer.h"
 
 namespace dsv4::testing {
 
@@ -48,6 +53,29 @@ inline RequestStream::Collected RunAlone(GenerationRequest r, EngineOptions opti
   if (!id.ok()) throw Error(id.error());
   engine.RunUntilIdle();
   return stream.Collect();
+}
+
+// A byte-level tokenizer.json that fits the bundled model's 2048-token vocabulary: the
+// 256 bytes at ids 2..257 (no merges), BOS 0, EOS 1 and the V4 chat-format added tokens.
+inline std::string WriteTinyTokenizer(const std::string& path) {
+  nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
+  for (int b = 0; b < 256; ++b) {
+    vocab[tokenizer::BytesToByteLevel(std::string(1, char(b)))] = b + 2;
+  }
+  const std::vector<std::string> added = {"<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>",
+                                          "<｜User｜>", "<｜Assistant｜>", "<think>", "</think>"};
+  nlohmann::ordered_json added_json = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < added.size(); ++i) {
+    const int id = i < 2 ? int(i) : int(256 + i);
+    added_json.push_back({{"id", id}, {"content", added[i]}, {"special", true}});
+  }
+  nlohmann::ordered_json root = {
+      {"added_tokens", added_json},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::ordered_json::array()}}}};
+  std::ofstream(path) << root.dump();
+  return path;
 }
 
 inline bool BitIdentical(const std::vector<float>& a, const std::vector<float>& b) {
