@@ -5,6 +5,8 @@
 
 #include <unordered_map>
 
+#include "tokenizer/unicode_classes.h"
+
 namespace dsv4::tokenizer {
 
 struct RegexSplitter::Compiled {
@@ -32,7 +34,8 @@ pcre2_match_data* ThreadMatchData() {
 Result<RegexSplitter> RegexSplitter::Create(const std::vector<std::string>& patterns) {
   RegexSplitter s;
   s.patterns_ = patterns;
-  for (const std::string& p : patterns) {
+  for (const std::string& original : patterns) {
+    const std::string p = ExpandUnicodeClasses(original);
     int err = 0;
     PCRE2_SIZE err_offset = 0;
     // UTF + UCP: \s, \p{..} and classes are Unicode-aware, as in the Rust (Oniguruma)
@@ -46,7 +49,7 @@ Result<RegexSplitter> RegexSplitter::Create(const std::vector<std::string>& patt
       pcre2_get_error_message(err, msg, sizeof(msg));
       return Status::Fail("pre-tokenizer regex does not compile at offset " +
                           std::to_string(err_offset) + ": " +
-                          std::string(reinterpret_cast<char*>(msg)) + " in /" + p + "/");
+                          std::string(reinterpret_cast<char*>(msg)) + " in /" + original + "/");
     }
     auto c = std::make_unique<Compiled>();
     c->code = code;

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "test_util.h"
+#include "tokenizer/utf8.h"
 
 namespace dsv4::tokenizer {
 namespace {
@@ -85,6 +86,30 @@ TEST(TokenizerReferenceTest, CorpusMatchesJavaScriptV4) {
 
 TEST(TokenizerReferenceTest, RandomMultiScriptTextMatchesJavaScript) {
   const std::string file = testing::WriteJsonStrings(RandomTexts(), "random_texts.json");
+  ExpectAgreement(testing::V4(), testing::RunReference({file}, testing::V4TokenizerPath()));
+}
+
+// Every code point of every plane, in contexts that exercise each split rule: catches
+// Unicode-version differences between PCRE2's tables and the reference's (new letters,
+// emoji) and \s definitions (U+0085, U+180E, U+FEFF).
+TEST(TokenizerReferenceTest, EveryCodePointMatchesJavaScript) {
+  std::vector<std::string> texts;
+  std::string block;
+  int in_block = 0;
+  for (uint32_t cp = 0x20; cp < 0x110000; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    if (cp >= 0x32400 && cp < 0xE0000) cp = 0xE0000;  // unassigned planes 4-13
+    std::string c;
+    AppendUtf8(cp, &c);
+    block += "a" + c + " " + c + c + "1" + c + ". ";
+    if (++in_block == 256) {
+      texts.push_back(block);
+      block.clear();
+      in_block = 0;
+    }
+  }
+  texts.push_back(block);
+  const std::string file = testing::WriteJsonStrings(texts, "every_code_point.json");
   ExpectAgreement(testing::V4(), testing::RunReference({file}, testing::V4TokenizerPath()));
 }
 

@@ -8,6 +8,7 @@
 #include "test_util.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/incremental_decoder.h"
+#include "tokenizer/unicode_classes.h"
 #include "tokenizer/utf8.h"
 
 namespace dsv4::tokenizer {
@@ -209,6 +210,17 @@ TEST(TokenizerTest, EncodeIsThreadSafe) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST(UnicodeClassesTest, ExpansionKeepsEverythingElse) {
+  EXPECT_EQ(ExpandUnicodeClasses("[A-Za-z]+|\\d|\\p{Han}|[\\]\\p{Lu}]"),
+            "[A-Za-z]+|\\d|\\p{Han}|[\\]\\p{Lu}]");
+  const std::string l = ExpandUnicodeClasses("\\p{L}");
+  EXPECT_TRUE(l.starts_with("[\\p{L}") || l.starts_with("[\\x{41}")) << l.substr(0, 40);
+  EXPECT_EQ(ExpandUnicodeClasses("\\s").substr(0, 9), "[\\x{9}-\\x");
+  EXPECT_EQ(ExpandUnicodeClasses("(?!\\S)").substr(0, 5), "(?![^");
+  EXPECT_EQ(ExpandUnicodeClasses("[^\\r\\n\\p{P}]").substr(0, 6), "[^\\r\\n");
+  EXPECT_STRNE(PinnedUnicodeVersion(), "");
 }
 
 // --- UTF-8 sanitiser (the rule HF decode and JS TextDecoder use) ---

@@ -21,8 +21,8 @@ const tok = fromPreTrained(options);
 const texts = [];
 for (const file of inputs) {
   const data = fs.readFileSync(file, "utf8");
-  if (file.endsWith(".json")) texts.push(...JSON.parse(data));
-  else texts.push(...data.split("\n=====\n"));
+  if (file.endsWith(".json")) for (const t of JSON.parse(data)) texts.push(t);
+  else for (const t of data.split("\n=====\n")) texts.push(t);
 }
 // A lone surrogate cannot travel in UTF-8: at any UTF-8 boundary (a request body, a
 // file, Python -> Rust in HF tokenizers) it becomes U+FFFD. Tokenize what would arrive;
