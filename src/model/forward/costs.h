@@ -21,4 +21,12 @@ double KvBytesPerToken(const ModelConfig& config);
 // sliding windows of the trunk layers (compressor partial state excluded).
 int64_t KvBytesAt(const ModelConfig& config, int64_t n);
 
+// Cache bytes one decoded token reads at context n: each layer's window, its compressed
+// entries (HCA: all; CSA: top-k) and, for CSA layers, every indexer key it scores.
+int64_t KvReadBytesPerToken(const ModelConfig& config, int64_t n);
+
+// Multiply-accumulates of one token through the trunk's weight matrices (routed experts:
+// num_experts_per_tok of them; lm head excluded) plus its attention over context n.
+double MacsPerToken(const ModelConfig& config, int64_t n);
+
 }  // namespace dsv4

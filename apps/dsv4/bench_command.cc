@@ -1,0 +1,177 @@
+// dsv4 bench [--model DIR] [--json] [--layers N] [--prefill 512,4096] [--batch 1,4,16]
+//            [--steps N] [--context N] [--cache-dir DIR]
+// Prefill and decode throughput of the serving forward (fast kernels), against this
+// machine's measured memory bandwidth (decode roofline) and FMA peak (prefill). Without
+// --model it generates, once, a checkpoint with V4-Flash's layer shapes and dtypes but
+// few layers (cached under --cache-dir, default $XDG_CACHE_HOME/dsv4 or ~/.cache/dsv4).
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <fstream>
+#include <random>
+
+#include "args.h"
+#include "commands.h"
+#include "core/bandwidth.h"
+#include "core/thread_pool.h"
+#include "kernels/fma_peak.h"
+#include "model/forward/costs.h"
+#include "model/forward/model.h"
+#include "model/synthetic_checkpoint.h"
+
+namespace dsv4::cli {
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::vector<int64_t> ParseList(const std::string& s) {
+  std::vector<int64_t> v;
+  for (int32_t x : ParseTokenList(s)) v.push_back(x);
+  return v;
+}
+
+std::string DefaultCacheDir() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME")) return std::string(x) + "/dsv4";
+  if (const char* h = std::getenv("HOME")) return std::string(h) + "/.cache/dsv4";
+  return "/tmp/dsv4-cache";
+}
+
+// The Flash-shaped benchmark checkpoint, generated on first use.
+std::string BenchmarkModel(const std::string& cache_dir, int layers) {
+  const std::string dir = cache_dir + "/bench-v4-flash-" + std::to_string(layers) + "l";
+  const std::string done = dir + "/.complete";
+  if (!std::filesystem::exists(done)) {
+    std::fprintf(stderr, "generating the V4-Flash-shaped benchmark checkpoint in %s ...\n", dir.c_str());
+    std::filesystem::remove_all(dir);
+    WriteSyntheticCheckpoint(dir, FlashShapedConfig(layers), 2026);
+    std::ofstream(done) << "ok\n";
+  }
+  return dir;
+}
+
+std::vector<int32_t> RandomTokens(int64_t n, int64_t vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> t(static_cast<size_t>(n));
+  for (int32_t& v : t) v = int32_t(rng() % uint32_t(vocab));
+  return t;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, size_t(p * double(v.size())))];
+}
+
+}  // namespace
+
+int BenchCommand(int argc, char** argv) {
+  Args args(argc, argv, 2, {"json"},
+            {"model", "layers", "prefill", "batch", "steps", "context", "cache-dir"});
+  const int layers = int(args.GetInt("layers", 2));
+  const std::string model_dir = args.Has("model") ? args.Get("model")
+                                                  : BenchmarkModel(args.Get("cache-dir", DefaultCacheDir()), layers);
+  auto loaded = Model::Load(model_dir);
+  if (!loaded.ok()) throw Error(loaded.error());
+  const Model& model = *loaded.value();
+  const ModelConfig& c = model.config();
+  const std::vector<int64_t> prefills = ParseList(args.Get("prefill", "512,4096"));
+  const std::vector<int64_t> batches = ParseList(args.Get("batch", "1,4,16"));
+  const int64_t steps = args.GetInt("steps", 8);
+  const int64_t context = args.GetInt("context", 64);  // prompt length before decoding
+  const ForwardOptions options;
+
+  nlohmann::ordered_json j;
+  j["model"] = model_dir;
+  j["threads"] = GlobalThreadPool().size();
+  const BandwidthResult bw = MeasureBandwidth(size_t(1) << 30, 3);
+  j["measured_bandwidth_gb_s"] = bw.copy_gb_s;
+  j["measured_read_bandwidth_gb_s"] = bw.read_gb_s;
+  const double fma_peak = kernels::MeasureFmaPeakGflops();
+  j["measured_fma_peak_gflop_s"] = fma_peak;
+  const int64_t weight_bytes = WeightBytesPerToken(model.checkpoint(), c);
+  j["weight_bytes_per_token"] = weight_bytes;
+  j["kv_bytes_per_token"] = KvBytesPerToken(c);
+
+  // Prefill: one sequence, the prompt in chunks of 512 tokens (the engine's default).
+  for (int64_t n : prefills) {
+    auto state = model.NewState(false);
+    const std::vector<int32_t> tokens = RandomTokens(n, c.vocab_size, 1);
+    const double t0 = Now();
+    for (int64_t b = 0; b < n; b += 512) {
+      std::vector<float> logits;
+      std::vector<ForwardSegment> segs(1);
+      segs[0].state = state.get();
+      segs[0].tokens.assign(tokens.begin() + b, tokens.begin() + std::min(n, b + 512));
+      segs[0].logits = b + 512 >= n ? &logits : nullptr;
+      model.Forward(segs, options);
+    }
+    const double secs = Now() - t0;
+    double macs = 0;
+    for (int64_t p = 0; p < n; ++p) macs += MacsPerToken(c, p + 1);
+    const std::string key = "prefill" + std::to_string(n);
+    j[key + "_tok_s"] = double(n) / secs;
+    j[key + "_gflop_s"] = 2 * macs / secs / 1e9;
+    if (n == prefills.front()) {
+      j["prefill_tok_s"] = double(n) / secs;
+      j["prefill_fma_peak_ratio"] = fma_peak > 0 ? 2 * macs / secs / 1e9 / fma_peak : 0;
+    }
+  }
+
+  // Decode: B sequences with `context` prompt tokens, then `steps` steps of one token each.
+  double decode1 = 0;
+  for (int64_t B : batches) {
+    std::vector<std::unique_ptr<SequenceState>> states;
+    std::vector<ForwardSegment> segs(static_cast<size_t>(B));
+    for (int64_t i = 0; i < B; ++i) {
+      states.push_back(model.NewState(false));
+      segs[size_t(i)].state = states.back().get();
+      segs[size_t(i)].tokens = RandomTokens(context, c.vocab_size, uint32_t(10 + i));
+    }
+    model.Forward(segs, options);
+    std::vector<std::vector<float>> logits(static_cast<size_t>(B));
+    std::vector<double> step_ms;
+    const double t0 = Now();
+    for (int64_t s = 0; s < steps; ++s) {
+      for (int64_t i = 0; i < B; ++i) {
+        segs[size_t(i)].tokens = {int32_t((s * 7 + i) % c.vocab_size)};
+        segs[size_t(i)].logits = &logits[size_t(i)];
+      }
+      const double s0 = Now();
+      model.Forward(segs, options);
+      step_ms.push_back((Now() - s0) * 1e3);
+    }
+    const double tok_s = double(B * steps) / (Now() - t0);
+    const std::string key = "decode_tok_s" + (B == 1 ? std::string() : "_batch" + std::to_string(B));
+    j[key] = tok_s;
+    j[key + "_step_ms_p50"] = Percentile(step_ms, 0.5);
+    j[key + "_step_ms_p99"] = Percentile(step_ms, 0.99);
+    if (B == 1) {
+      decode1 = tok_s;
+      const int64_t bytes = weight_bytes + KvReadBytesPerToken(c, context + steps / 2);
+      j["decode_bytes_per_token"] = bytes;
+      j["roofline_ratio"] = double(bytes) * tok_s / (bw.copy_gb_s * 1e9);
+      j["roofline_ratio_read_bandwidth"] = double(bytes) * tok_s / (bw.read_gb_s * 1e9);
+    } else if (decode1 > 0) {
+      j[key + "_vs_1"] = tok_s / decode1;
+    }
+  }
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  j["peak_rss_bytes"] = int64_t(usage.ru_maxrss) * 1024;
+
+  if (args.Has("json")) {
+    std::cout << j.dump() << "\n";
+  } else {
+    for (const auto& [key, value] : j.items()) std::cout << key << ": " << value.dump() << "\n";
+  }
+  return 0;
+}
+
+}  // namespace dsv4::cli

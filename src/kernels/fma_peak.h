@@ -1,0 +1,11 @@
+// The machine's measured fp32 FMA peak (all threads of the global pool), the ceiling the
+// prefill benchmark reports its FLOP/s against.
+#pragma once
+
+namespace dsv4::kernels {
+
+// GFLOP/s (one FMA = 2 FLOPs) of independent AVX2 FMA chains on every thread; 0 when
+// the CPU has no AVX2/FMA.
+double MeasureFmaPeakGflops();
+
+}  // namespace dsv4::kernels
