@@ -21,6 +21,17 @@ struct DotKernels {
   // w + 16c) * scales[c], in fp32 and in that order (the reference's per-32 partial
   // sums, each scaled and added in turn); one call per row instead of one per chunk.
   float (*dot_e2m1_row)(const float* x, const uint8_t* w, const float* scales, int64_t chunks);
+
+  // Fast-mode GEMV/GEMM building blocks: one weight row against `rows` (1..4) activation
+  // rows at once, each weight vector decoded once for all of them. out[r] = sum_k
+  // x[r][k] * value(w[k]) * scales[k / block] with block 32 (e2m1, w packed as above) or
+  // 128 (e4m3); n a multiple of 32. The x rows are dequantised activations; the scales
+  // are powers of two. A row's arithmetic is the same whatever `rows` is, so results do
+  // not depend on the batch.
+  void (*dot_e2m1_scaled_rows)(const float* const* x, int rows, const uint8_t* w,
+                               const float* scales, int64_t n, float* out);
+  void (*dot_e4m3_scaled_rows)(const float* const* x, int rows, const uint8_t* w,
+                               const float* scales, int64_t n, float* out);
 };
 
 // Scalar reference kernels.

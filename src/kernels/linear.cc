@@ -45,6 +45,36 @@ float DequantizedDotPrecise(const float* x, const WeightMatrix& w, int64_t row) 
   return float(acc);
 }
 
+// Fast mode for FP8/FP4 weights: each weight row is decoded once for up to four
+// activation rows (dequantised: q · s_a, exact), its power-of-two block scales folded in;
+// fp32 accumulation in a fixed per-row order, so a row's result does not depend on T.
+void LinearScaledRows(PreparedActs& acts, int64_t T, const WeightMatrix& w, int64_t row_begin,
+                      int64_t N, float* y, bool round_bf16, const DotKernels& dk) {
+  const int64_t K = w.cols, nb = CeilDiv(K, kBlock);
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t k = 0; k < K; ++k) acts.q[size_t(t * K + k)] *= acts.s[size_t(t * nb + k / kBlock)];
+  }
+  const bool fp4 = w.dtype == DType::kI8;
+  const int64_t n_scales = fp4 ? K / kFp4Block : nb;
+  ParallelFor(size_t(N), 4, [&](size_t n0, size_t n1) {
+    std::vector<float> scales(static_cast<size_t>(n_scales));
+    const float* xs[4];
+    float out[4];
+    for (int64_t n = int64_t(n0); n < int64_t(n1); ++n) {
+      const int64_t r = row_begin + n;
+      const uint8_t* srow = fp4 ? w.scale + r * n_scales : w.scale + (r / kBlock) * nb;
+      for (int64_t i = 0; i < n_scales; ++i) scales[size_t(i)] = Ue8m0ToFloat(srow[i]);
+      const uint8_t* wrow = fp4 ? w.data + r * (K / 2) : w.data + r * K;
+      for (int64_t t0 = 0; t0 < T; t0 += 4) {
+        const int rows = int(std::min<int64_t>(4, T - t0));
+        for (int i = 0; i < rows; ++i) xs[i] = &acts.q[size_t((t0 + i) * K)];
+        (fp4 ? dk.dot_e2m1_scaled_rows : dk.dot_e4m3_scaled_rows)(xs, rows, wrow, scales.data(), K, out);
+        for (int i = 0; i < rows; ++i) y[(t0 + i) * N + n] = round_bf16 ? RoundBf16(out[i]) : out[i];
+      }
+    }
+  });
+}
+
 }  // namespace
 
 int64_t WeightMatrix::bytes() const {
@@ -127,6 +157,10 @@ void LinearRows(const float* x, int64_t T, const WeightMatrix& w, int64_t row_be
   }
 
   PreparedActs acts = PrepareActs(x, T, K, options.act_quant);
+  if (!PreciseMath() && K % 32 == 0) {
+    LinearScaledRows(acts, T, w, row_begin, N, y, options.round_bf16, dk);
+    return;
+  }
   const int64_t nb = CeilDiv(K, kBlock);
   if (w.dtype == DType::kF8E4M3) {
     // With several rows, each 128-code block is decoded once (to e4m3 · 2^-8, as the

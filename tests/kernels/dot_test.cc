@@ -298,5 +298,41 @@ TEST_F(DotTest, E4m3EqualsF32OnDecodedBlock) {
   }
 }
 
+// The fast-mode multi-row kernels: within fp32 summation error of the reference, and a
+// row's result has the same bits whether it is computed alone or with three others.
+TEST_F(DotTest, ScaledRowsMatchReferenceAndAreRowInvariant) {
+  std::uniform_int_distribution<int> byte(0, 255), exponent(-4, 2);
+  for (bool fp4 : {true, false}) {
+    for (int64_t n : {128, 256, 1024}) {
+      std::vector<std::vector<float>> xs;
+      for (int r = 0; r < 4; ++r) xs.push_back(RandomX(n));
+      const float* xp[4] = {xs[0].data(), xs[1].data(), xs[2].data(), xs[3].data()};
+      std::vector<uint8_t> w(size_t(fp4 ? n / 2 : n));
+      for (auto& b : w) {
+        do b = uint8_t(byte(rng_)); while (!fp4 && (b & 0x7F) == 0x7F);
+      }
+      std::vector<float> scales(size_t(n / (fp4 ? 32 : 128)));
+      for (auto& s : scales) s = std::ldexp(1.0f, exponent(rng_));
+      auto kernel = fp4 ? avx2_->dot_e2m1_scaled_rows : avx2_->dot_e4m3_scaled_rows;
+      auto ref = fp4 ? ref_.dot_e2m1_scaled_rows : ref_.dot_e4m3_scaled_rows;
+      float all[4], want[4];
+      kernel(xp, 4, w.data(), scales.data(), n, all);
+      ref(xp, 4, w.data(), scales.data(), n, want);
+      for (int r = 0; r < 4; ++r) {
+        float one;
+        kernel(&xp[r], 1, w.data(), scales.data(), n, &one);
+        EXPECT_EQ(one, all[r]) << (fp4 ? "e2m1" : "e4m3") << " n=" << n << " row " << r;
+        double abs_sum = 0;
+        for (int64_t k = 0; k < n; ++k) {
+          float v = fp4 ? E2m1ToFloat((k & 1) ? (w[size_t(k / 2)] >> 4) : (w[size_t(k / 2)] & 15))
+                        : E4m3ToFloat(w[size_t(k)]);
+          abs_sum += std::fabs(double(xs[size_t(r)][size_t(k)]) * v * scales[size_t(k / (fp4 ? 32 : 128))]);
+        }
+        EXPECT_NEAR(all[r], want[r], Tolerance(n, abs_sum)) << (fp4 ? "e2m1" : "e4m3") << " n=" << n;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dsv4::kernels

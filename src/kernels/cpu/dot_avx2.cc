@@ -161,11 +161,89 @@ float DotE2m1RowAvx2(const float* x, const uint8_t* w, const float* scales, int6
   return acc;
 }
 
+// 32 e2m1 codes (16 bytes) -> 4 x 8 fp32 holding 2 * value.
+inline void DecodeE2m1x32(const uint8_t* w, __m256* v) {
+  const __m128i table = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+  const __m128i low4 = _mm_set1_epi8(0x0F);
+  __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
+  __m128i lo = _mm_and_si128(b, low4);
+  __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);
+  __m128i v0 = _mm_shuffle_epi8(table, _mm_unpacklo_epi8(lo, hi));
+  __m128i v1 = _mm_shuffle_epi8(table, _mm_unpackhi_epi8(lo, hi));
+  v[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v0));
+  v[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(v0, v0)));
+  v[2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v1));
+  v[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(v1, v1)));
+}
+
+// 32 e4m3 codes -> 4 x 8 fp32 holding value * 2^-8 (see E4m3Acc), in k order.
+inline void DecodeE4m3x32(const uint8_t* w, __m256* v) {
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i mask = _mm256_set1_epi16(int16_t(0xBF80));
+  __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+  __m256i lo = _mm256_and_si256(_mm256_srai_epi16(_mm256_unpacklo_epi8(zero, b), 1), mask);
+  __m256i hi = _mm256_and_si256(_mm256_srai_epi16(_mm256_unpackhi_epi8(zero, b), 1), mask);
+  v[0] = _mm256_cvtph_ps(_mm256_castsi256_si128(lo));
+  v[1] = _mm256_cvtph_ps(_mm256_castsi256_si128(hi));
+  v[2] = _mm256_cvtph_ps(_mm256_extracti128_si256(lo, 1));
+  v[3] = _mm256_cvtph_ps(_mm256_extracti128_si256(hi, 1));
+}
+
+// Per 32 weights and per row: the chunk's products in two vectors, then acc += chunk · s
+// (s the power-of-two scale times the decoders' factor). One horizontal sum per row.
+template <int R, void (*Decode)(const uint8_t*, __m256*), int kCodeBytes, int kScaleBlock>
+void ScaledRows(const float* const* x, const uint8_t* w, const float* scales, float factor,
+                int64_t n, float* out) {
+  __m256 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < n; k += 32) {
+    __m256 v[4];
+    Decode(w + k * kCodeBytes / 32, v);
+    const __m256 s = _mm256_set1_ps(scales[k / kScaleBlock] * factor);
+    for (int r = 0; r < R; ++r) {
+      const float* xr = x[r] + k;
+      __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(xr), v[0]);
+      __m256 a1 = _mm256_mul_ps(_mm256_loadu_ps(xr + 8), v[1]);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + 16), v[2], a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + 24), v[3], a1);
+      acc[r] = _mm256_fmadd_ps(_mm256_add_ps(a0, a1), s, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = HorizontalSum(acc[r]);
+}
+
+template <void (*Decode)(const uint8_t*, __m256*), int kCodeBytes, int kScaleBlock>
+void ScaledRowsDispatch(const float* const* x, int rows, const uint8_t* w, const float* scales,
+                        float factor, int64_t n, float* out) {
+  switch (rows) {
+    case 1: return ScaledRows<1, Decode, kCodeBytes, kScaleBlock>(x, w, scales, factor, n, out);
+    case 2: return ScaledRows<2, Decode, kCodeBytes, kScaleBlock>(x, w, scales, factor, n, out);
+    case 3: return ScaledRows<3, Decode, kCodeBytes, kScaleBlock>(x, w, scales, factor, n, out);
+    default: return ScaledRows<4, Decode, kCodeBytes, kScaleBlock>(x, w, scales, factor, n, out);
+  }
+}
+
+void DotE2m1ScaledRowsAvx2(const float* const* x, int rows, const uint8_t* w,
+                           const float* scales, int64_t n, float* out) {
+  ScaledRowsDispatch<DecodeE2m1x32, 16, 32>(x, rows, w, scales, 0.5f, n, out);
+}
+
+void DotE4m3ScaledRowsAvx2(const float* const* x, int rows, const uint8_t* w,
+                           const float* scales, int64_t n, float* out) {
+  ScaledRowsDispatch<DecodeE4m3x32, 32, 128>(x, rows, w, scales, 256.0f, n, out);
+}
+
 }  // namespace
 
 const DotKernels* Avx2DotKernels() {
-  static const DotKernels kernels{"avx2",         DotBf16Avx2,   DotF32Avx2, DotE4m3Avx2,
-                                  DotE2m1x32Avx2, DotE2m1RowAvx2};
+  static const DotKernels kernels{"avx2",
+                                  DotBf16Avx2,
+                                  DotF32Avx2,
+                                  DotE4m3Avx2,
+                                  DotE2m1x32Avx2,
+                                  DotE2m1RowAvx2,
+                                  DotE2m1ScaledRowsAvx2,
+                                  DotE4m3ScaledRowsAvx2};
   static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                                 __builtin_cpu_supports("f16c");
   return supported ? &kernels : nullptr;

@@ -39,11 +39,35 @@ float DotE2m1RowRef(const float* x, const uint8_t* w, const float* scales, int64
   return acc;
 }
 
+void DotE2m1ScaledRowsRef(const float* const* x, int rows, const uint8_t* w,
+                          const float* scales, int64_t n, float* out) {
+  for (int r = 0; r < rows; ++r) {
+    double acc = 0.0;
+    for (int64_t k = 0; k < n; ++k) {
+      const uint8_t nib = (k & 1) ? (w[k / 2] >> 4) : (w[k / 2] & 15);
+      acc += double(x[r][k]) * double(E2m1ToFloat(nib)) * double(scales[k / 32]);
+    }
+    out[r] = float(acc);
+  }
+}
+
+void DotE4m3ScaledRowsRef(const float* const* x, int rows, const uint8_t* w,
+                          const float* scales, int64_t n, float* out) {
+  for (int r = 0; r < rows; ++r) {
+    double acc = 0.0;
+    for (int64_t k = 0; k < n; ++k) {
+      acc += double(x[r][k]) * double(E4m3ToFloat(w[k])) * double(scales[k / 128]);
+    }
+    out[r] = float(acc);
+  }
+}
+
 }  // namespace
 
 const DotKernels& RefDotKernels() {
-  static const DotKernels k{"ref", DotBf16Ref, DotF32Ref, DotE4m3Ref, DotE2m1x32Ref,
-                            DotE2m1RowRef};
+  static const DotKernels k{"ref",         DotBf16Ref,           DotF32Ref,
+                            DotE4m3Ref,    DotE2m1x32Ref,        DotE2m1RowRef,
+                            DotE2m1ScaledRowsRef, DotE4m3ScaledRowsRef};
   return k;
 }
 
