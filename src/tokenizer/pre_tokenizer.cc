@@ -31,30 +31,43 @@ pcre2_match_data* ThreadMatchData() {
 
 }  // namespace
 
+namespace {
+
+Result<std::unique_ptr<RegexSplitter::Compiled>> Compile(const std::string& p,
+                                                         const std::string& original) {
+  int err = 0;
+  PCRE2_SIZE err_offset = 0;
+  // UTF + UCP: \s, \p{..} and classes are Unicode-aware, as in the Rust (Oniguruma)
+  // and JavaScript engines the tokenizer.json was written for. MATCH_INVALID_UTF
+  // lets arbitrary bytes through: invalid sequences simply never match.
+  const uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.data()), p.size(), options, &err,
+                                   &err_offset, nullptr);
+  if (code == nullptr) {
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(err, msg, sizeof(msg));
+    return Status::Fail("pre-tokenizer regex does not compile at offset " +
+                        std::to_string(err_offset) + ": " +
+                        std::string(reinterpret_cast<char*>(msg)) + " in /" + original + "/");
+  }
+  auto c = std::make_unique<RegexSplitter::Compiled>();
+  c->code = code;
+  c->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+  return c;
+}
+
+}  // namespace
+
 Result<RegexSplitter> RegexSplitter::Create(const std::vector<std::string>& patterns) {
   RegexSplitter s;
   s.patterns_ = patterns;
   for (const std::string& original : patterns) {
-    const std::string p = ExpandUnicodeClasses(original);
-    int err = 0;
-    PCRE2_SIZE err_offset = 0;
-    // UTF + UCP: \s, \p{..} and classes are Unicode-aware, as in the Rust (Oniguruma)
-    // and JavaScript engines the tokenizer.json was written for. MATCH_INVALID_UTF
-    // lets arbitrary bytes through: invalid sequences simply never match.
-    const uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
-    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.data()), p.size(), options,
-                                     &err, &err_offset, nullptr);
-    if (code == nullptr) {
-      PCRE2_UCHAR msg[256];
-      pcre2_get_error_message(err, msg, sizeof(msg));
-      return Status::Fail("pre-tokenizer regex does not compile at offset " +
-                          std::to_string(err_offset) + ": " +
-                          std::string(reinterpret_cast<char*>(msg)) + " in /" + original + "/");
-    }
-    auto c = std::make_unique<Compiled>();
-    c->code = code;
-    c->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
-    s.compiled_.push_back(std::move(c));
+    auto native = Compile(original, original);
+    if (!native.ok()) return native.status();
+    auto pinned = Compile(ExpandUnicodeClasses(original), original);
+    if (!pinned.ok()) return pinned.status();
+    s.native_.push_back(std::move(native).value());
+    s.pinned_.push_back(std::move(pinned).value());
   }
   return s;
 }
@@ -66,11 +79,13 @@ RegexSplitter::~RegexSplitter() = default;
 void RegexSplitter::SplitLevel(size_t level, std::string_view text, size_t base,
                                const std::function<void(size_t, size_t)>& emit) const {
   if (text.empty()) return;
-  if (level == compiled_.size()) {
+  if (level == native_.size()) {
     emit(base, text.size());
     return;
   }
-  const Compiled& c = *compiled_[level];
+  // Each level splits each piece on its own, so the choice of class tables is per piece:
+  // the pinned (slower) compilation only where the piece holds a disputed code point.
+  const Compiled& c = NeedsPinnedClasses(text) ? *pinned_[level] : *native_[level];
   pcre2_match_data* md = ThreadMatchData();
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   size_t pos = 0;  // start of the next search

@@ -32,14 +32,20 @@ class RegexSplitter {
 
   const std::vector<std::string>& patterns() const { return patterns_; }
 
+ public:
+  struct Compiled;  // a PCRE2 pattern (public for the compile helper only)
+
  private:
-  struct Compiled;
   RegexSplitter() = default;
   void SplitLevel(size_t level, std::string_view text, size_t base,
                   const std::function<void(size_t, size_t)>& emit) const;
 
   std::vector<std::string> patterns_;
-  std::vector<std::unique_ptr<Compiled>> compiled_;
+  // Two compilations of the patterns: with PCRE2's own Unicode classes (fast) and with
+  // the pinned ones (unicode_classes.h); each piece uses the pinned one only when it
+  // holds a code point on which the two disagree.
+  std::vector<std::unique_ptr<Compiled>> native_;
+  std::vector<std::unique_ptr<Compiled>> pinned_;
 };
 
 }  // namespace dsv4::tokenizer

@@ -70,7 +70,8 @@ const std::string& AllCodePoints() {
 // The code points PCRE2's own `\p{X}` matches (empty + ok=false if it does not compile).
 std::vector<uint32_t> NativeClass(char name, bool* ok) {
   std::vector<uint32_t> out;
-  const std::string pattern = std::string("\\p{") + name + "}+";  // runs: few matches
+  // Runs (few matches).
+  const std::string pattern = name == 's' ? std::string("\\s+") : std::string("\\p{") + name + "}+";
   int err = 0;
   PCRE2_SIZE err_offset = 0;
   pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
@@ -130,45 +131,60 @@ struct Replacement {
   std::string inside;  // text to put inside [...]
 };
 
-const Replacement& ReplacementFor(const Class& cls) {
-  static std::vector<std::pair<char, Replacement>>* cache = [] {
-    auto* v = new std::vector<std::pair<char, Replacement>>();
+struct Tables {
+  std::vector<std::pair<char, Replacement>> replacements;
+  std::vector<uint64_t> differs;  // bitmap: code points where PCRE2's class != pinned class
+};
+
+const Tables& GetTables() {
+  static const Tables* tables = [] {
+    auto* t = new Tables();
+    t->differs.assign(0x110000 / 64, 0);
     for (const Class& c : Classes()) {
       Replacement rep;
-      const std::string pinned = RangeText(c.ranges);
-      if (c.name == 's') {  // \s differs in definition, not only in version: pin it
-        rep.inside = pinned;
-        v->emplace_back(c.name, rep);
-        continue;
-      }
       bool ok = false;
       const std::vector<uint32_t> native = NativeClass(c.name, &ok);
       std::vector<uint32_t> extra;  // pinned, not native
       bool native_is_subset = ok;
+      auto mark = [&](uint32_t cp) { t->differs[cp / 64] |= uint64_t{1} << (cp % 64); };
       size_t n = 0;
       for (const auto& [a, b] : c.ranges) {
         for (uint32_t cp = a; cp <= b; ++cp) {
           if (cp >= 0xD800 && cp <= 0xDFFF) continue;
           while (n < native.size() && native[n] < cp) {
             native_is_subset = false;  // native has a code point the pinned class lacks
-            ++n;
+            mark(native[n++]);
           }
           if (n < native.size() && native[n] == cp) {
             ++n;
           } else {
             extra.push_back(cp);
+            mark(cp);
           }
         }
       }
-      if (n < native.size()) native_is_subset = false;
-      rep.inside = native_is_subset
+      for (; n < native.size(); ++n) {
+        native_is_subset = false;
+        mark(native[n]);
+      }
+      if (!ok) {  // cannot compare: every code point of the class counts as different
+        for (const auto& [a, b] : c.ranges) {
+          for (uint32_t cp = a; cp <= b; ++cp) mark(cp);
+        }
+      }
+      // \s is pinned outright (its definition differs, not only its version).
+      rep.inside = native_is_subset && c.name != 's'
                        ? std::string("\\p{") + c.name + "}" + RangeText(ToRanges(extra))
-                       : pinned;
-      v->emplace_back(c.name, rep);
+                       : RangeText(c.ranges);
+      t->replacements.emplace_back(c.name, rep);
     }
-    return v;
+    return t;
   }();
-  for (const auto& [name, rep] : *cache) {
+  return *tables;
+}
+
+const Replacement& ReplacementFor(const Class& cls) {
+  for (const auto& [name, rep] : GetTables().replacements) {
     if (name == cls.name) return rep;
   }
   static const Replacement none;
@@ -176,6 +192,39 @@ const Replacement& ReplacementFor(const Class& cls) {
 }
 
 }  // namespace
+
+bool NeedsPinnedClasses(std::string_view text) {
+  const std::vector<uint64_t>& differs = GetTables().differs;
+  const auto* b = reinterpret_cast<const uint8_t*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    if (b[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    uint32_t cp;
+    size_t len;
+    if (b[i] >= 0xF0 && i + 3 < n) {
+      cp = ((b[i] & 0x07) << 18) | ((b[i + 1] & 0x3F) << 12) | ((b[i + 2] & 0x3F) << 6) |
+           (b[i + 3] & 0x3F);
+      len = 4;
+    } else if (b[i] >= 0xE0 && i + 2 < n) {
+      cp = ((b[i] & 0x0F) << 12) | ((b[i + 1] & 0x3F) << 6) | (b[i + 2] & 0x3F);
+      len = 3;
+    } else if (b[i] >= 0xC0 && i + 1 < n) {
+      cp = ((b[i] & 0x1F) << 6) | (b[i + 1] & 0x3F);
+      len = 2;
+    } else {
+      ++i;  // a stray byte: matches no class either way
+      continue;
+    }
+    // Ill-formed sequences may decode to anything; checking them too is harmless.
+    if (cp < 0x110000 && (differs[cp / 64] >> (cp % 64) & 1)) return true;
+    i += len;
+  }
+  return false;
+}
 
 const char* PinnedUnicodeVersion() {
 #define DSV4_UNICODE_VERSION_IS(version) return version;
