@@ -1,7 +1,7 @@
 // Aggregate decode throughput of the engine at 1, 4 and 16 concurrent streams: every step
 // decodes one token of each stream in one Model::Forward call, so weights are read once
-// per step for all streams. Model: $DSV4_BENCH_MODEL (bench/make_engine_bench_model.py
-// writes one with V4-Flash's layer shapes), else the bundled tiny-random model.
+// per step for all streams. Model: $DSV4_BENCH_MODEL, else the cached checkpoint with
+// V4-Flash's layer shapes and dtypes (2 layers, 256 experts; generated on first use).
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -10,13 +10,14 @@
 
 #include "engine/engine.h"
 #include "model/forward/model.h"
+#include "model/synthetic_checkpoint.h"
 
 namespace {
 
 const dsv4::Model& BenchModel() {
   static std::unique_ptr<dsv4::Model> model = [] {
     const char* env = std::getenv("DSV4_BENCH_MODEL");
-    const std::string dir = env ? env : std::string(DSV4_SOURCE_DIR) + "/models/tiny-random";
+    const std::string dir = env ? env : dsv4::EnsureFlashShapedCheckpoint("", 2);
     auto m = dsv4::Model::Load(dir);
     if (!m.ok()) throw dsv4::Error(m.error());
     return std::move(m.value());

@@ -38,25 +38,6 @@ std::vector<int64_t> ParseList(const std::string& s) {
   return v;
 }
 
-std::string DefaultCacheDir() {
-  if (const char* x = std::getenv("XDG_CACHE_HOME")) return std::string(x) + "/dsv4";
-  if (const char* h = std::getenv("HOME")) return std::string(h) + "/.cache/dsv4";
-  return "/tmp/dsv4-cache";
-}
-
-// The Flash-shaped benchmark checkpoint, generated on first use.
-std::string BenchmarkModel(const std::string& cache_dir, int layers) {
-  const std::string dir = cache_dir + "/bench-v4-flash-" + std::to_string(layers) + "l";
-  const std::string done = dir + "/.complete";
-  if (!std::filesystem::exists(done)) {
-    std::fprintf(stderr, "generating the V4-Flash-shaped benchmark checkpoint in %s ...\n", dir.c_str());
-    std::filesystem::remove_all(dir);
-    WriteSyntheticCheckpoint(dir, FlashShapedConfig(layers), 2026);
-    std::ofstream(done) << "ok\n";
-  }
-  return dir;
-}
-
 std::vector<int32_t> RandomTokens(int64_t n, int64_t vocab, uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<int32_t> t(static_cast<size_t>(n));
@@ -76,7 +57,7 @@ int BenchCommand(int argc, char** argv) {
             {"model", "layers", "prefill", "batch", "steps", "context", "cache-dir"});
   const int layers = int(args.GetInt("layers", 2));
   const std::string model_dir = args.Has("model") ? args.Get("model")
-                                                  : BenchmarkModel(args.Get("cache-dir", DefaultCacheDir()), layers);
+                                                  : EnsureFlashShapedCheckpoint(args.Get("cache-dir"), layers);
   auto loaded = Model::Load(model_dir);
   if (!loaded.ok()) throw Error(loaded.error());
   const Model& model = *loaded.value();

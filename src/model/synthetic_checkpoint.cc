@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -215,6 +217,28 @@ std::string FlashShapedConfig(int layers) {
       {"quantization_config", {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"scale_fmt", "ue8m0"},
                                {"weight_block_size", {128, 128}}}}};
   return j.dump(2);
+}
+
+std::string EnsureFlashShapedCheckpoint(std::string cache_dir, int layers) {
+  if (cache_dir.empty()) {
+    if (const char* x = std::getenv("XDG_CACHE_HOME")) {
+      cache_dir = std::string(x) + "/dsv4";
+    } else if (const char* h = std::getenv("HOME")) {
+      cache_dir = std::string(h) + "/.cache/dsv4";
+    } else {
+      cache_dir = "/tmp/dsv4-cache";
+    }
+  }
+  const std::string dir = cache_dir + "/bench-v4-flash-" + std::to_string(layers) + "l";
+  const std::string done = dir + "/.complete";
+  if (!std::filesystem::exists(done)) {
+    std::fprintf(stderr, "generating the V4-Flash-shaped benchmark checkpoint in %s ...\n",
+                 dir.c_str());
+    std::filesystem::remove_all(dir);
+    WriteSyntheticCheckpoint(dir, FlashShapedConfig(layers), 2026);
+    std::ofstream(done) << "ok\n";
+  }
+  return dir;
 }
 
 }  // namespace dsv4
