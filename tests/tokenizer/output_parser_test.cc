@@ -313,6 +313,34 @@ TEST(OutputParserFuzzTest, ChunkingDoesNotChangeTheResult) {
   }
 }
 
+// Arbitrary bytes (invalid UTF-8 included) mixed with marker pieces: no crash, and the
+// same result for every chunking.
+TEST(OutputParserFuzzTest, RandomBytes) {
+  const std::vector<std::string> frags = {"</think>", "<｜DSML｜tool_calls>", "<｜DSML｜invoke name=\"f\">",
+                                          "</｜DSML｜invoke>", "</｜DSML｜tool_calls>", "<", "\n\n"};
+  std::mt19937_64 rng(21);
+  for (int iter = 0; iter < 2000; ++iter) {
+    std::string text;
+    const int n = static_cast<int>(rng() % 12);
+    for (int i = 0; i < n; ++i) {
+      if (rng() % 3 == 0) {
+        text += frags[rng() % frags.size()];
+      } else {
+        std::string bytes(rng() % 6, '\0');
+        for (char& c : bytes) c = static_cast<char>(rng());
+        text += bytes;
+      }
+    }
+    const ParsedOutput whole = Parse(text, Opts(iter % 2 == 0));
+    const ParsedOutput part = Parse(text, Opts(iter % 2 == 0), 1 + rng() % 4);
+    ASSERT_EQ(part.reasoning, whole.reasoning);
+    ASSERT_EQ(part.content, whole.content);
+    ASSERT_EQ(part.tool_calls.size(), whole.tool_calls.size());
+    ASSERT_LE(whole.reasoning.size() + whole.content.size() + whole.dropped_tool_text.size(),
+              text.size());
+  }
+}
+
 // Text without any marker comes out unchanged, in the right channel.
 TEST(OutputParserFuzzTest, MarkerFreeTextIsNeverLost) {
   std::mt19937_64 rng(5);
