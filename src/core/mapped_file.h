@@ -1,4 +1,5 @@
-// Read-only memory map of a whole file. Weights are used in place from the map.
+// Read-only memory map of a whole file, pre-faulted at open (DSV4_LAZY_MMAP=1: lazily).
+// Weights are used in place from the map.
 // Ownership: the MappedFile owns the mapping; pointers into it live as long as it.
 #pragma once
 
