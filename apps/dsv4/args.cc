@@ -1,6 +1,7 @@
 #include "args.h"
 
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 namespace dsv4::cli {
@@ -48,6 +49,14 @@ int64_t Args::GetInt(const std::string& name, int64_t fallback) const {
   } catch (...) {
     throw Error("option --" + name + " expects an integer, got '" + it->second + "'");
   }
+}
+
+void PrintReport(const nlohmann::ordered_json& report, bool json) {
+  if (json) {
+    std::cout << report.dump() << "\n";
+    return;
+  }
+  for (const auto& [key, value] : report.items()) std::cout << key << ": " << value.dump() << "\n";
 }
 
 std::vector<int32_t> ParseTokenList(const std::string& spec) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/status.h"
 
 namespace dsv4::cli {
@@ -25,6 +27,9 @@ class Args {
  private:
   std::map<std::string, std::string> values_;
 };
+
+// Prints a report: one JSON line (json) or "key: value" lines.
+void PrintReport(const nlohmann::ordered_json& report, bool json);
 
 // "5,17,3" or "5 17 3" or "@file" (the file holds such a list) -> ids.
 std::vector<int32_t> ParseTokenList(const std::string& spec);

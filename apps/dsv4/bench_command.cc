@@ -147,11 +147,7 @@ int BenchCommand(int argc, char** argv) {
   getrusage(RUSAGE_SELF, &usage);
   j["peak_rss_bytes"] = int64_t(usage.ru_maxrss) * 1024;
 
-  if (args.Has("json")) {
-    std::cout << j.dump() << "\n";
-  } else {
-    for (const auto& [key, value] : j.items()) std::cout << key << ": " << value.dump() << "\n";
-  }
+  PrintReport(j, args.Has("json"));
   return 0;
 }
 

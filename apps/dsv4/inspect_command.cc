@@ -54,11 +54,7 @@ int InspectCommand(int argc, char** argv) {
   j["kv_bytes_per_token"] = KvBytesPerToken(c);
   j["kv_bytes_at_1m"] = KvBytesAt(c, 1048576);
 
-  if (args.Has("json")) {
-    std::cout << j.dump() << "\n";
-  } else {
-    for (const auto& [key, value] : j.items()) std::cout << key << ": " << value.dump() << "\n";
-  }
+  PrintReport(j, args.Has("json"));
   return 0;
 }
 
