@@ -9,5 +9,6 @@ int RunCommand(int argc, char** argv);      // dsv4 run: one streamed generation
 int ChatCommand(int argc, char** argv);     // dsv4 chat: interactive multi-turn chat
 int TokenizeCommand(int argc, char** argv);  // dsv4 tokenize: text or chat request -> ids
 int BenchCommand(int argc, char** argv);     // dsv4 bench: prefill/decode speed vs roofline
+int ServeCommand(int argc, char** argv);     // dsv4 serve: the OpenAI/Anthropic API server
 
 }  // namespace dsv4::cli

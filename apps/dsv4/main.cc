@@ -15,6 +15,7 @@ void Usage() {
                "  inspect  checkpoint summary and per-token costs\n"
                "  run      one streamed generation: -p TEXT [--chat] or --prompt-tokens LIST\n"
                "  chat     interactive multi-turn chat in the terminal\n"
+               "  serve    the OpenAI / Anthropic compatible API server (HTTP)\n"
                "  tokenize text or an OpenAI chat request -> token ids (tokenizer, chat encoder)\n"
                "  bench    prefill/decode throughput vs the measured bandwidth and FMA roofline\n");
 }
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[1], "chat") == 0) return dsv4::cli::ChatCommand(argc, argv);
     if (std::strcmp(argv[1], "tokenize") == 0) return dsv4::cli::TokenizeCommand(argc, argv);
     if (std::strcmp(argv[1], "bench") == 0) return dsv4::cli::BenchCommand(argc, argv);
+    if (std::strcmp(argv[1], "serve") == 0) return dsv4::cli::ServeCommand(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dsv4 %s: error: %s\n", argv[1], e.what());
     return 1;

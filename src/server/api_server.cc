@@ -1,0 +1,285 @@
+#include "server/api_server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <random>
+
+#include "server/anthropic_messages.h"
+#include "server/api_error.h"
+#include "server/generation.h"
+#include "server/openai_chat.h"
+
+namespace dsv4::server {
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+
+// Anthropic routes answer errors in Anthropic's envelope, everything else in OpenAI's.
+bool IsAnthropicPath(const std::string& path) {
+  return path.find("/messages") != std::string::npos || path.rfind("/anthropic", 0) == 0;
+}
+
+void SendError(const Request& req, Response& res, int status, const std::string& message) {
+  res.status = status;
+  const Json body = IsAnthropicPath(req.path) ? AnthropicErrorBody(status, message)
+                                              : OpenAIErrorBody(status, message);
+  res.set_content(body.dump(), "application/json");
+}
+
+void SendJson(Response& res, const Json& body) {
+  res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
+}
+
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+int64_t UnixSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Runs a handler, turning ApiError (and anything unexpected) into an error response.
+template <typename F>
+httplib::Server::Handler Guarded(F f) {
+  return [f](const Request& req, Response& res) {
+    try {
+      f(req, res);
+    } catch (const ApiError& e) {
+      SendError(req, res, e.status(), e.what());
+    } catch (const std::exception& e) {
+      SendError(req, res, 500, std::string("internal error: ") + e.what());
+    }
+  };
+}
+
+// Shared by the streaming content providers: the generation and its writer live as long
+// as httplib keeps the provider.
+template <typename Writer>
+struct StreamState {
+  std::unique_ptr<Generation> gen;
+  Writer writer;
+};
+
+}  // namespace
+
+std::string NewUuid() {
+  static std::mutex mu;
+  static std::mt19937_64 rng{std::random_device{}()};
+  uint64_t a, b;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    a = rng();
+    b = rng();
+  }
+  a = (a & ~uint64_t(0xF000)) | 0x4000;                           // version 4
+  b = (b & ~(uint64_t(0xC) << 60)) | (uint64_t(0x8) << 60);      // RFC 4122 variant
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", unsigned(a >> 32),
+                unsigned((a >> 16) & 0xFFFF), unsigned(a & 0xFFFF), unsigned(b >> 48),
+                (unsigned long long)(b & 0xFFFFFFFFFFFFull));
+  return buf;
+}
+
+ApiServer::ApiServer(Engine& engine, const tokenizer::Tokenizer& tokenizer, ServerOptions options)
+    : engine_(engine),
+      tokenizer_(tokenizer),
+      options_(std::move(options)),
+      models_(options_.served_model_names),
+      http_(std::make_unique<httplib::Server>()) {
+  Routes();
+}
+
+ApiServer::~ApiServer() = default;
+
+int ApiServer::Bind() {
+  if (options_.port == 0) {
+    const int port = http_->bind_to_any_port(options_.host);
+    if (port <= 0) throw Error("cannot bind " + options_.host);
+    return port;
+  }
+  if (!http_->bind_to_port(options_.host, options_.port)) {
+    throw Error("cannot bind " + options_.host + ":" + std::to_string(options_.port));
+  }
+  return options_.port;
+}
+
+void ApiServer::Serve() { http_->listen_after_bind(); }
+
+void ApiServer::Stop() { http_->stop(); }
+
+void ApiServer::Routes() {
+  httplib::Server& s = *http_;
+  s.set_payload_max_length(options_.max_body_bytes);
+
+  // Errors httplib produces itself (404, 413, 400 on broken HTTP) get a JSON body.
+  s.set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const Request& req, Response& res) -> httplib::Server::HandlerResponse {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string message = "Not Found: " + req.method + " " + req.path;
+    if (res.status == 413) message = "Request body too large";
+    else if (res.status != 404) message = "HTTP error " + std::to_string(res.status);
+    SendError(req, res, res.status, message);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+
+  // API keys: Bearer or x-api-key on both surfaces; probes stay open.
+  s.set_pre_routing_handler([this](const Request& req, Response& res) {
+    if (options_.api_keys.empty() || req.path == "/health" || req.method == "HEAD") {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    std::string key = req.get_header_value("x-api-key");
+    const std::string auth = req.get_header_value("Authorization");
+    if (key.empty() && auth.rfind("Bearer ", 0) == 0) key = auth.substr(7);
+    for (const std::string& k : options_.api_keys) {
+      if (k == key) return httplib::Server::HandlerResponse::Unhandled;
+    }
+    const std::string shown = key.size() > 4 ? "****" + key.substr(key.size() - 4) : key;
+    SendError(req, res, 401, "Authentication Fails, Your api key: " + shown + " is invalid");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+
+  s.Get("/", [](const Request&, Response& res) { SendJson(res, {{"status", "ok"}}); });
+  s.Get("/health", [](const Request&, Response& res) { SendJson(res, {{"status", "ok"}}); });
+  auto models = [this](const Request& req, Response& res) {
+    SendJson(res, req.has_header("anthropic-version") ? models_.AnthropicList()
+                                                      : models_.OpenAIList());
+  };
+  s.Get("/models", models);
+  s.Get("/v1/models", models);
+  s.Get("/user/balance", [](const Request&, Response& res) {
+    SendJson(res, {{"is_available", true},
+                   {"balance_infos", Json::array({{{"currency", "USD"},
+                                                   {"total_balance", "0.00"},
+                                                   {"granted_balance", "0.00"},
+                                                   {"topped_up_balance", "0.00"}}})}});
+  });
+
+  auto chat = Guarded([this](const Request& req, Response& res) {
+    const Json body = ParseBody(req.body);
+    ChatJob job = ParseOpenAIChat(body, models_);
+    auto gen = std::make_unique<Generation>(engine_, tokenizer_, job);
+    OpenAIChatWriter writer(NewUuid(), job.model, UnixSeconds(), gen->thinking(),
+                            job.include_usage);
+    if (!job.stream) {
+      tokenizer::ParserDelta d;
+      while (gen->Next(&d)) {
+      }
+      if (gen->outcome().finish == FinishReason::kError) throw ApiError(500, gen->outcome().error);
+      SendJson(res, writer.Completion(gen->parsed(), gen->outcome()));
+      return;
+    }
+    auto state = std::make_shared<StreamState<OpenAIChatWriter>>(
+        StreamState<OpenAIChatWriter>{std::move(gen), std::move(writer)});
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [state](size_t, httplib::DataSink& sink) {
+          auto send = [&](const Json& j) {
+            const std::string line = "data: " + Dump(j) + "\n\n";
+            return sink.write(line.data(), line.size());
+          };
+          if (!send(state->writer.FirstChunk())) return false;
+          tokenizer::ParserDelta d;
+          bool more = true;
+          while (more) {
+            more = state->gen->Next(&d);
+            for (const Json& chunk : state->writer.DeltaChunks(d)) {
+              if (!send(chunk)) return false;  // client gone: the releaser cancels
+            }
+          }
+          const GenerationOutcome& outcome = state->gen->outcome();
+          if (outcome.finish == FinishReason::kError) {
+            send(OpenAIErrorBody(500, outcome.error));
+          } else {
+            send(state->writer.FinalChunk(outcome));
+          }
+          const std::string done = "data: [DONE]\n\n";
+          sink.write(done.data(), done.size());
+          sink.done();
+          return true;
+        },
+        [state](bool success) {
+          if (!success) state->gen->Cancel();
+        });
+  });
+  s.Post("/chat/completions", chat);
+  s.Post("/v1/chat/completions", chat);
+
+  auto messages = Guarded([this](const Request& req, Response& res) {
+    const Json body = ParseBody(req.body);
+    ChatJob job = ParseAnthropicMessages(body, models_);
+    auto gen = std::make_unique<Generation>(engine_, tokenizer_, job);
+    AnthropicMessageWriter writer(NewUuid(), job.model, job.stop);
+    if (!job.stream) {
+      tokenizer::ParserDelta d;
+      while (gen->Next(&d)) {
+      }
+      if (gen->outcome().finish == FinishReason::kError) throw ApiError(500, gen->outcome().error);
+      SendJson(res, writer.Message(gen->parsed(), gen->outcome(), gen->thinking()));
+      return;
+    }
+    auto state = std::make_shared<StreamState<AnthropicMessageWriter>>(
+        StreamState<AnthropicMessageWriter>{std::move(gen), std::move(writer)});
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [state](size_t, httplib::DataSink& sink) {
+          auto send = [&](const std::vector<AnthropicEvent>& events) {
+            for (const auto& [name, data] : events) {
+              const std::string text = "event: " + name + "\ndata: " + Dump(data) + "\n\n";
+              if (!sink.write(text.data(), text.size())) return false;
+            }
+            return true;
+          };
+          if (!send(state->writer.Start(state->gen->prompt_tokens()))) return false;
+          tokenizer::ParserDelta d;
+          bool more = true;
+          while (more) {
+            more = state->gen->Next(&d);
+            if (!send(state->writer.Delta(d))) return false;
+          }
+          const GenerationOutcome& outcome = state->gen->outcome();
+          if (outcome.finish == FinishReason::kError) {
+            send(std::vector<AnthropicEvent>{{"error", AnthropicErrorBody(500, outcome.error)}});
+          } else {
+            send(state->writer.Finish(outcome));
+          }
+          sink.done();
+          return true;
+        },
+        [state](bool success) {
+          if (!success) state->gen->Cancel();
+        });
+  });
+  s.Post("/v1/messages", messages);
+  s.Post("/anthropic/v1/messages", messages);
+
+  auto count_tokens = Guarded([this](const Request& req, Response& res) {
+    const Json body = ParseBody(req.body);
+    ChatJob job = ParseAnthropicMessages(body, models_);
+    const PreparedPrompt prompt = PreparePrompt(tokenizer_, job.chat);
+    SendJson(res, {{"input_tokens", prompt.ids.size()}});
+  });
+  s.Post("/v1/messages/count_tokens", count_tokens);
+  s.Post("/anthropic/v1/messages/count_tokens", count_tokens);
+
+  s.set_exception_handler([](const Request& req, Response& res, std::exception_ptr ep) {
+    std::string what = "internal error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what += std::string(": ") + e.what();
+    } catch (...) {
+    }
+    SendError(req, res, 500, what);
+  });
+  s.set_logger([](const Request& req, const Response& res) {
+    std::fprintf(stderr, "%s %s -> %d\n", req.method.c_str(), req.path.c_str(), res.status);
+  });
+}
+
+}  // namespace dsv4::server

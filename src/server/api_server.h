@@ -1,0 +1,56 @@
+// The HTTP server: cpp-httplib routes for the OpenAI and Anthropic surfaces, API keys,
+// body size limit, SSE streaming, and errors in each API's JSON shape.
+//
+// Threading: httplib runs each connection on a worker thread; a request's parsing,
+// templating, tokenising and response shaping happen there, and only token ids cross
+// into the engine (Generation). A client that disconnects mid-stream cancels its
+// generation. Stop() is thread-safe; Serve() returns once in-flight requests finished.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "server/model_registry.h"
+#include "tokenizer/tokenizer.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace dsv4::server {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8000;                          // 0 = any free port (see Bind)
+  std::vector<std::string> api_keys;        // empty = no authentication
+  std::vector<std::string> served_model_names;  // besides the DeepSeek names
+  size_t max_body_bytes = size_t(32) << 20;     // larger bodies get 413
+};
+
+class ApiServer {
+ public:
+  // `engine` (already started) and `tokenizer` must outlive the server.
+  ApiServer(Engine& engine, const tokenizer::Tokenizer& tokenizer, ServerOptions options);
+  ~ApiServer();
+
+  int Bind();    // binds host:port; returns the bound port; throws Error on failure
+  void Serve();  // answers requests until Stop()
+  void Stop();
+
+ private:
+  void Routes();
+
+  Engine& engine_;
+  const tokenizer::Tokenizer& tokenizer_;
+  ServerOptions options_;
+  ModelRegistry models_;
+  std::unique_ptr<httplib::Server> http_;
+};
+
+// A random RFC 4122 version-4 UUID (DeepSeek's completion and message ids).
+std::string NewUuid();
+
+}  // namespace dsv4::server

@@ -1,0 +1,90 @@
+#include "server/generation.h"
+
+#include "server/api_error.h"
+#include "tokenizer/chat_encoder.h"
+
+namespace dsv4::server {
+namespace {
+
+tokenizer::OutputParserOptions ParserOptions(const tokenizer::ChatRequest& chat,
+                                             bool starts_in_reasoning) {
+  tokenizer::OutputParserOptions o;
+  o.starts_in_reasoning = starts_in_reasoning;
+  if (chat.tools.is_array()) {
+    for (const auto& t : chat.tools) {
+      const auto& f = t.contains("function") ? t["function"] : t;
+      if (f.is_object() && f.contains("name") && f["name"].is_string() &&
+          f.contains("parameters") && f["parameters"].is_object()) {
+        o.tool_schemas[f["name"].get<std::string>()] = f["parameters"];
+      }
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+PreparedPrompt PreparePrompt(const tokenizer::Tokenizer& tokenizer,
+                             const tokenizer::ChatRequest& chat) {
+  auto encoded = tokenizer::EncodeChat(chat);
+  if (!encoded.ok()) throw BadRequest(encoded.error());
+  // Caller text is tokenised as plain text: a message cannot smuggle in control tokens
+  // (chat-format §1.5); only the encoder's own format text yields them.
+  return {tokenizer::TokenizePrompt(tokenizer, encoded.value(), false),
+          encoded->starts_in_reasoning};
+}
+
+Generation::Generation(Engine& engine, const tokenizer::Tokenizer& tokenizer, const ChatJob& job)
+    : engine_(engine) {
+  PreparedPrompt prompt = PreparePrompt(tokenizer, job.chat);
+  parser_ = tokenizer::OutputParser(ParserOptions(job.chat, prompt.starts_in_reasoning));
+  thinking_ = prompt.starts_in_reasoning;
+  eos_ = int32_t(engine.model().config().eos_token_id);
+  prompt_tokens_ = int64_t(prompt.ids.size());
+
+  GenerationRequest request;
+  request.prompt = std::move(prompt.ids);
+  request.sampling = job.sampling;
+  request.max_tokens = job.max_tokens;
+  request.stop = job.stop;
+  request.on_event = stream_.Callback();
+  auto id = engine.Submit(std::move(request));
+  if (!id.ok()) {
+    const bool overloaded = id.error().find("overloaded") != std::string::npos;
+    throw ApiError(overloaded ? 429 : 400, id.error());
+  }
+  id_ = id.value();
+}
+
+Generation::~Generation() {
+  if (!done_) Cancel();
+}
+
+void Generation::Cancel() { engine_.Cancel(id_); }
+
+bool Generation::Next(tokenizer::ParserDelta* delta) {
+  *delta = {};
+  if (done_) return false;
+  StreamEvent e = stream_.Next();
+  if (e.has_token && thinking_ && !parser_.result().reasoning_closed) {
+    ++outcome_.usage.reasoning_tokens;
+  }
+  *delta = parser_.Push(e.text);
+  if (e.finish == FinishReason::kNone) return true;
+
+  tokenizer::ParserDelta tail = parser_.Finish();
+  delta->reasoning += tail.reasoning;
+  delta->content += tail.content;
+  for (auto& call : tail.tool_calls) delta->tool_calls.push_back(std::move(call));
+  done_ = true;
+  outcome_.finish = e.finish;
+  outcome_.stop_string = e.finish == FinishReason::kStop && !(e.has_token && e.token == eos_);
+  outcome_.error = e.error;
+  outcome_.usage.prompt_tokens = e.usage.prompt_tokens;
+  outcome_.usage.cached_tokens = e.usage.cached_tokens;
+  outcome_.usage.completion_tokens = e.usage.completion_tokens;
+  outcome_.tool_calls = !parser_.result().tool_calls.empty();
+  return false;
+}
+
+}  // namespace dsv4::server

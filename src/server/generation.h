@@ -1,0 +1,85 @@
+// One chat generation as the HTTP adapters see it: a native ChatJob in, parsed pieces
+// (reasoning, content, tool calls) out, with usage. Encoding and tokenising run on the
+// calling (HTTP) thread; only token ids and options cross into the engine.
+//
+// Threading: one Generation per request, used by one HTTP thread; Cancel() may be called
+// from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "tokenizer/chat_types.h"
+#include "tokenizer/output_parser.h"
+#include "tokenizer/tokenizer.h"
+
+namespace dsv4::server {
+
+// What both API surfaces reduce a request to.
+struct ChatJob {
+  std::string model;  // the name to echo back
+  tokenizer::ChatRequest chat;
+  SamplingParams sampling;
+  int64_t max_tokens = -1;  // -1 = up to the context limit
+  std::vector<std::string> stop;
+  bool stream = false;
+  bool include_usage = false;  // OpenAI stream_options.include_usage
+};
+
+struct GenerationUsage {
+  int64_t prompt_tokens = 0;
+  int64_t cached_tokens = 0;  // prompt tokens served from the prefix cache
+  int64_t completion_tokens = 0;
+  int64_t reasoning_tokens = 0;  // generated while the model was still reasoning
+};
+
+struct GenerationOutcome {
+  FinishReason finish = FinishReason::kNone;
+  bool stop_string = false;  // kStop came from a stop string (not EOS)
+  std::string error;         // kError
+  GenerationUsage usage;
+  bool tool_calls = false;  // the output held at least one complete tool call
+};
+
+// Renders and tokenises a chat (throws ApiError 400 when the encoder refuses it).
+struct PreparedPrompt {
+  std::vector<int32_t> ids;
+  bool starts_in_reasoning = false;
+};
+PreparedPrompt PreparePrompt(const tokenizer::Tokenizer& tokenizer,
+                             const tokenizer::ChatRequest& chat);
+
+class Generation {
+ public:
+  // Submits the job; throws ApiError (400 bad input or prompt too long, 429 overloaded).
+  Generation(Engine& engine, const tokenizer::Tokenizer& tokenizer, const ChatJob& job);
+  ~Generation();  // cancels an unfinished generation (e.g. the client went away)
+  Generation(const Generation&) = delete;
+  Generation& operator=(const Generation&) = delete;
+
+  // Blocks for the next piece of output; false once the generation has ended (then
+  // outcome() is final and `delta` holds the parser's flushed tail).
+  bool Next(tokenizer::ParserDelta* delta);
+  void Cancel();
+
+  const GenerationOutcome& outcome() const { return outcome_; }
+  const tokenizer::ParsedOutput& parsed() const { return parser_.result(); }
+  int64_t prompt_tokens() const { return prompt_tokens_; }
+  bool thinking() const { return thinking_; }
+
+ private:
+  Engine& engine_;
+  RequestStream stream_;
+  uint64_t id_ = 0;
+  bool done_ = false;
+  bool thinking_ = false;
+  int32_t eos_ = -1;
+  int64_t prompt_tokens_ = 0;
+  tokenizer::OutputParser parser_;
+  GenerationOutcome outcome_;
+};
+
+}  // namespace dsv4::server

@@ -1,0 +1,174 @@
+#include "server/openai_chat.h"
+
+#include "server/api_error.h"
+#include "tokenizer/openai_request.h"
+
+namespace dsv4::server {
+
+ChatJob ParseOpenAIChat(const Json& body, const ModelRegistry& models) {
+  ChatJob job;
+  std::optional<std::string> model = OptString(body, "model");
+  if (!model) throw BadRequest("Failed to deserialize the JSON body into the target type: missing field `model`");
+  const ServedModel served = models.Resolve(*model);
+  job.model = served.id;
+  if (!body.contains("messages") || !body["messages"].is_array()) {
+    throw BadRequest("Failed to deserialize the JSON body into the target type: messages: expected an array");
+  }
+  if (body["messages"].empty()) throw BadRequest("Invalid 'messages': empty array");
+
+  job.stream = OptBool(body, "stream").value_or(false);
+  if (body.contains("stream_options") && body["stream_options"].is_object()) {
+    job.include_usage = OptBool(body["stream_options"], "include_usage").value_or(false);
+  }
+  auto max_tokens = OptInt(body, "max_tokens", 1, int64_t(1) << 40);
+  auto max_completion = OptInt(body, "max_completion_tokens", 1, int64_t(1) << 40);
+  job.max_tokens = max_tokens ? *max_tokens : max_completion.value_or(-1);
+  job.stop = StringOrList(body, "stop", 16);
+  const auto temperature = OptNumber(body, "temperature", 0.0, 2.0);
+  const auto top_p = OptNumber(body, "top_p", 0.0, 1.0);
+  OptNumber(body, "frequency_penalty", -2.0, 2.0);  // validated, deprecated by DeepSeek
+  OptNumber(body, "presence_penalty", -2.0, 2.0);
+  if (auto seed = OptInt(body, "seed", INT64_MIN, INT64_MAX)) job.sampling.seed = uint64_t(*seed);
+  OptBool(body, "logprobs");
+  OptInt(body, "top_logprobs", 0, 20);
+  if (body.contains("response_format") && body["response_format"].is_object() &&
+      body["response_format"].value("type", "") == "json_schema") {
+    throw BadRequest("This response_format type is unavailable now");
+  }
+  if (auto effort = OptString(body, "reasoning_effort")) {
+    static const std::vector<std::string> kEfforts = {"none",  "minimal", "low", "medium",
+                                                      "high",  "xhigh",   "max", "ultra"};
+    if (std::find(kEfforts.begin(), kEfforts.end(), *effort) == kEfforts.end()) {
+      throw BadRequest("Failed to deserialize the JSON body into the target type: "
+                       "reasoning_effort: unknown variant `" + *effort +
+                       "`, expected one of `none`, `minimal`, `low`, `medium`, `high`, `xhigh`, `max`");
+    }
+  }
+
+  Result<tokenizer::ChatRequest> chat = Result<tokenizer::ChatRequest>::Fail("");
+  try {
+    chat = tokenizer::ChatRequestFromOpenAI(body);
+  } catch (const nlohmann::json::exception& e) {
+    throw BadRequest(std::string("Failed to deserialize the JSON body into the target type: ") +
+                     e.what());
+  }
+  if (!chat.ok()) throw BadRequest(chat.error());
+  job.chat = std::move(chat.value());
+  if (served.thinking) job.chat.thinking = *served.thinking;
+  // The preview encoder knows high/max; DeepSeek maps the rest onto them (api.md §2.3).
+  std::string& effort = job.chat.reasoning_effort;
+  if (effort == "xhigh" || effort == "ultra") effort = "max";
+  if (effort == "minimal" || effort == "low" || effort == "medium") effort = "high";
+  // DeepSeek ignores sampling knobs in thinking mode (api.md §2.6).
+  if (!job.chat.thinking) {
+    if (temperature) job.sampling.temperature = *temperature;
+    if (top_p) job.sampling.top_p = *top_p > 0 ? *top_p : 1e-9;
+  }
+  return job;
+}
+
+Json OpenAIUsage(const GenerationUsage& u, bool thinking) {
+  Json usage = {{"prompt_tokens", u.prompt_tokens},
+                {"completion_tokens", u.completion_tokens},
+                {"total_tokens", u.prompt_tokens + u.completion_tokens},
+                {"prompt_tokens_details", {{"cached_tokens", u.cached_tokens}}},
+                {"prompt_cache_hit_tokens", u.cached_tokens},
+                {"prompt_cache_miss_tokens", u.prompt_tokens - u.cached_tokens}};
+  if (thinking) usage["completion_tokens_details"] = {{"reasoning_tokens", u.reasoning_tokens}};
+  return usage;
+}
+
+std::string OpenAIFinishReason(const GenerationOutcome& outcome) {
+  if (outcome.finish == FinishReason::kLength) return "length";
+  if (outcome.tool_calls) return "tool_calls";
+  return "stop";
+}
+
+namespace {
+
+Json ToolCallJson(const tokenizer::ParsedToolCall& call, bool with_index) {
+  Json j = Json::object();
+  if (with_index) j["index"] = call.index;
+  j["id"] = call.id;
+  j["type"] = "function";
+  j["function"] = {{"name", call.name}, {"arguments", call.arguments}};
+  return j;
+}
+
+}  // namespace
+
+OpenAIChatWriter::OpenAIChatWriter(std::string id, std::string model, int64_t created,
+                                   bool thinking, bool include_usage)
+    : id_(std::move(id)),
+      model_(std::move(model)),
+      created_(created),
+      thinking_(thinking),
+      include_usage_(include_usage) {}
+
+Json OpenAIChatWriter::Chunk(Json delta, Json finish_reason) const {
+  Json chunk = {{"id", id_},
+                {"object", "chat.completion.chunk"},
+                {"created", created_},
+                {"model", model_},
+                {"system_fingerprint", "dsv4"},
+                {"choices",
+                 Json::array({{{"index", 0},
+                               {"delta", std::move(delta)},
+                               {"logprobs", nullptr},
+                               {"finish_reason", std::move(finish_reason)}}})}};
+  if (include_usage_) chunk["usage"] = nullptr;
+  return chunk;
+}
+
+Json OpenAIChatWriter::FirstChunk() const {
+  Json delta = {{"role", "assistant"}, {"content", thinking_ ? Json(nullptr) : Json("")}};
+  if (thinking_) delta["reasoning_content"] = "";
+  return Chunk(std::move(delta), nullptr);
+}
+
+std::vector<Json> OpenAIChatWriter::DeltaChunks(const tokenizer::ParserDelta& d) {
+  std::vector<Json> out;
+  if (!d.reasoning.empty()) {
+    out.push_back(Chunk({{"content", nullptr}, {"reasoning_content", d.reasoning}}, nullptr));
+  }
+  if (!d.content.empty()) {
+    Json delta = {{"content", d.content}};
+    if (thinking_) delta["reasoning_content"] = nullptr;
+    out.push_back(Chunk(std::move(delta), nullptr));
+  }
+  for (const tokenizer::ParsedToolCall& call : d.tool_calls) {
+    out.push_back(Chunk({{"tool_calls", Json::array({ToolCallJson(call, true)})}}, nullptr));
+  }
+  return out;
+}
+
+Json OpenAIChatWriter::FinalChunk(const GenerationOutcome& outcome) const {
+  // DeepSeek's shape: usage rides on the chunk with the finish_reason (api.md §2.5).
+  Json chunk = Chunk({{"content", ""}}, OpenAIFinishReason(outcome));
+  if (include_usage_) chunk["usage"] = OpenAIUsage(outcome.usage, thinking_);
+  return chunk;
+}
+
+Json OpenAIChatWriter::Completion(const tokenizer::ParsedOutput& output,
+                                  const GenerationOutcome& outcome) const {
+  Json message = {{"role", "assistant"}, {"content", output.content}};
+  if (thinking_) message["reasoning_content"] = output.reasoning;
+  if (!output.tool_calls.empty()) {
+    Json calls = Json::array();
+    for (const auto& call : output.tool_calls) calls.push_back(ToolCallJson(call, false));
+    message["tool_calls"] = std::move(calls);
+  }
+  return {{"id", id_},
+          {"object", "chat.completion"},
+          {"created", created_},
+          {"model", model_},
+          {"choices",
+           Json::array({{{"index", 0},
+                         {"message", std::move(message)},
+                         {"logprobs", nullptr},
+                         {"finish_reason", OpenAIFinishReason(outcome)}}})},
+          {"usage", OpenAIUsage(outcome.usage, thinking_)},
+          {"system_fingerprint", "dsv4"}};
+}
+
+}  // namespace dsv4::server

@@ -1,0 +1,47 @@
+// The OpenAI Chat Completions surface as DeepSeek serves it (api.md §2): request body ->
+// ChatJob, and generation output -> a chat.completion body or chat.completion.chunk
+// stream events. Pure functions and a small per-request writer; no I/O.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "server/generation.h"
+#include "server/model_registry.h"
+#include "server/request_fields.h"
+
+namespace dsv4::server {
+
+// Validates and converts a request body; throws ApiError 400 (DeepSeek's texts where known).
+ChatJob ParseOpenAIChat(const Json& body, const ModelRegistry& models);
+
+// usage: prompt/completion/total, prompt_cache_hit/miss_tokens, prompt_tokens_details.
+// cached_tokens, and completion_tokens_details.reasoning_tokens in thinking mode.
+Json OpenAIUsage(const GenerationUsage& usage, bool thinking);
+// "stop", "length" or "tool_calls".
+std::string OpenAIFinishReason(const GenerationOutcome& outcome);
+
+// Shapes one request's responses. `id` is the completion id (a UUID, like DeepSeek).
+class OpenAIChatWriter {
+ public:
+  OpenAIChatWriter(std::string id, std::string model, int64_t created, bool thinking,
+                   bool include_usage);
+
+  // Streaming: the first chunk (role), chunks for one parser delta (possibly none), and
+  // the final chunk with finish_reason (and usage when include_usage).
+  Json FirstChunk() const;
+  std::vector<Json> DeltaChunks(const tokenizer::ParserDelta& delta);
+  Json FinalChunk(const GenerationOutcome& outcome) const;
+
+  // Non-streaming: the whole chat.completion body.
+  Json Completion(const tokenizer::ParsedOutput& output, const GenerationOutcome& outcome) const;
+
+ private:
+  Json Chunk(Json delta, Json finish_reason) const;
+  std::string id_, model_;
+  int64_t created_;
+  bool thinking_, include_usage_;
+};
+
+}  // namespace dsv4::server
