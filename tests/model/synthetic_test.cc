@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -61,6 +62,30 @@ TEST(SyntheticCheckpointTest, LoadsRunsAndChunkingIsInvariant) {
   }
   std::vector<float> mtp = EvalMtpLogits(model, {1, 2, 3, 4}, whole);
   EXPECT_EQ(int64_t(mtp.size()), 3 * model.config().vocab_size);
+}
+
+// A checkpoint whose config announces an MTP layer but which ships none (some
+// re-packagings drop it) still serves; only the MTP features report its absence.
+TEST(SyntheticCheckpointTest, MissingMtpBlockIsReportedNotFatal) {
+  const std::string dir = testing::TempDir() + "/dsv4_synthetic_nomtp";
+  std::filesystem::remove_all(dir);
+  nlohmann::json config = nlohmann::json::parse(SmallConfig(16));
+  config["num_nextn_predict_layers"] = 0;
+  config["compress_ratios"] = {0, 4, 128};
+  WriteSyntheticCheckpoint(dir, config.dump(), 7);
+  config["num_nextn_predict_layers"] = 1;  // as if the MTP tensors had been stripped
+  config["compress_ratios"] = {0, 4, 128, 0};
+  std::ofstream(dir + "/config.json") << config.dump();
+  auto loaded = Model::Load(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  EXPECT_FALSE(loaded.value()->has_mtp());
+  EXPECT_EQ(EvalLogits(*loaded.value(), {1, 2, 3}, {}).size(), size_t(300));
+  try {
+    EvalMtpLogits(*loaded.value(), {1, 2, 3}, {});
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no MTP"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
