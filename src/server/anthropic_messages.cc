@@ -174,13 +174,19 @@ AnthropicMessageWriter::AnthropicMessageWriter(std::string id, std::string model
                                                std::vector<std::string> stop)
     : id_(std::move(id)), model_(std::move(model)), stop_(std::move(stop)) {}
 
-std::vector<AnthropicEvent> AnthropicMessageWriter::Start(int64_t prompt_tokens) {
+std::vector<AnthropicEvent> AnthropicMessageWriter::Start(int64_t prompt_tokens,
+                                                          bool thinking) {
   GenerationUsage usage;
   usage.prompt_tokens = prompt_tokens;  // cache hits are only known at the end
   Json message = {{"id", id_},          {"type", "message"},       {"role", "assistant"},
                   {"model", model_},    {"content", Json::array()}, {"stop_reason", nullptr},
                   {"stop_sequence", nullptr}, {"usage", AnthropicUsage(usage)}};
-  return {{"message_start", {{"type", "message_start"}, {"message", message}}}};
+  std::vector<AnthropicEvent> out = {
+      {"message_start", {{"type", "message_start"}, {"message", message}}}};
+  if (thinking) {
+    Open(Block::kThinking, {{"type", "thinking"}, {"thinking", ""}, {"signature", ""}}, &out);
+  }
+  return out;
 }
 
 void AnthropicMessageWriter::Open(Block block, Json content_block,
@@ -223,12 +229,14 @@ std::vector<AnthropicEvent> AnthropicMessageWriter::Delta(const tokenizer::Parse
   }
   if (!d.content.empty()) {
     if (open_ != Block::kText) Open(Block::kText, {{"type", "text"}, {"text", ""}}, &out);
+    answered_ = true;
     delta({{"type", "text_delta"}, {"text", d.content}});
   }
   for (const tokenizer::ParsedToolCall& call : d.tool_calls) {
     Open(Block::kNone,
          {{"type", "tool_use"}, {"id", call.id}, {"name", call.name}, {"input", Json::object()}},
          &out);
+    answered_ = true;
     delta({{"type", "input_json_delta"}, {"partial_json", call.arguments}});
     out.push_back({"content_block_stop", {{"type", "content_block_stop"}, {"index", index_}}});
   }
@@ -248,6 +256,10 @@ std::pair<std::string, Json> AnthropicMessageWriter::StopReason(
 
 std::vector<AnthropicEvent> AnthropicMessageWriter::Finish(const GenerationOutcome& outcome) {
   std::vector<AnthropicEvent> out;
+  if (!answered_) {
+    // Like the non-streamed message: an answer always has a (maybe empty) text block.
+    Open(Block::kText, {{"type", "text"}, {"text", ""}}, &out);
+  }
   Close(&out);
   auto [reason, sequence] = StopReason(outcome);
   out.push_back({"message_delta",

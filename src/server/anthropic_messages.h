@@ -30,7 +30,9 @@ class AnthropicMessageWriter {
  public:
   AnthropicMessageWriter(std::string id, std::string model, std::vector<std::string> stop);
 
-  std::vector<AnthropicEvent> Start(int64_t prompt_tokens);  // message_start
+  // message_start; in thinking mode the thinking block opens at once (DeepSeek's stream
+  // always starts with one).
+  std::vector<AnthropicEvent> Start(int64_t prompt_tokens, bool thinking);
   std::vector<AnthropicEvent> Delta(const tokenizer::ParserDelta& delta);
   // Closes the open block, then message_delta (stop_reason, usage) and message_stop.
   std::vector<AnthropicEvent> Finish(const GenerationOutcome& outcome);
@@ -50,6 +52,7 @@ class AnthropicMessageWriter {
   Block open_ = Block::kNone;
   int index_ = -1;
   bool pinged_ = false;
+  bool answered_ = false;  // a text or tool_use block was sent
 };
 
 }  // namespace dsv4::server

@@ -150,6 +150,24 @@ void ApiServer::Routes() {
   };
   s.Get("/models", models);
   s.Get("/v1/models", models);
+  // Engine gauges and counters in Prometheus text format (per-key cost: not yet).
+  s.Get("/metrics", [this](const Request&, Response& res) {
+    const EngineStats st = engine_.stats();
+    std::string text;
+    auto metric = [&](const char* name, const char* type, int64_t value) {
+      text += std::string("# TYPE ") + name + " " + type + "\n" + name + " " +
+              std::to_string(value) + "\n";
+    };
+    metric("dsv4_requests_running", "gauge", st.running);
+    metric("dsv4_requests_waiting", "gauge", st.waiting);
+    metric("dsv4_engine_steps_total", "counter", st.steps);
+    metric("dsv4_forward_tokens_total", "counter", st.forward_tokens);
+    metric("dsv4_generated_tokens_total", "counter", st.generated_tokens);
+    metric("dsv4_prefix_cache_lookups_total", "counter", st.prefix_cache.lookups);
+    metric("dsv4_prefix_cache_hits_total", "counter", st.prefix_cache.hits);
+    metric("dsv4_prefix_cache_bytes", "gauge", st.prefix_cache.bytes);
+    res.set_content(text, "text/plain; version=0.0.4");
+  });
   s.Get("/user/balance", [](const Request&, Response& res) {
     SendJson(res, {{"is_available", true},
                    {"balance_infos", Json::array({{{"currency", "USD"},
@@ -235,7 +253,7 @@ void ApiServer::Routes() {
             }
             return true;
           };
-          if (!send(state->writer.Start(state->gen->prompt_tokens()))) return false;
+          if (!send(state->writer.Start(state->gen->prompt_tokens(), state->gen->thinking()))) return false;
           tokenizer::ParserDelta d;
           bool more = true;
           while (more) {

@@ -57,7 +57,12 @@ Generation::Generation(Engine& engine, const tokenizer::Tokenizer& tokenizer, co
 }
 
 Generation::~Generation() {
-  if (!done_) Cancel();
+  if (done_) return;
+  // The engine still holds a callback into stream_ until it emits the final event, so
+  // wait for that event (the next engine step) before the stream goes away.
+  Cancel();
+  while (stream_.Next().finish == FinishReason::kNone) {
+  }
 }
 
 void Generation::Cancel() { engine_.Cancel(id_); }

@@ -1,0 +1,401 @@
+// API tests of `dsv4 serve` with the official clients (`openai`, `@anthropic-ai/sdk`):
+// starts the server on a free loopback port with the bundled tiny model and a test
+// tokenizer, checks both surfaces (streaming and not, usage, thinking, cache hits on a
+// repeated prefix, tool histories), error cases with the server still serving after them,
+// client disconnects cancelling generation, and a clean SIGTERM shutdown.
+// Usage: node api_test.mjs DSV4_BINARY SOURCE_DIR
+import {spawn, execFileSync} from 'node:child_process';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+
+const [binary, source] = process.argv.slice(2);
+const here = path.dirname(new URL(import.meta.url).pathname);
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dsv4-server-test-'));
+const modelDir = path.join(work, 'model');
+execFileSync(process.execPath, [path.join(here, 'make_test_model.mjs'), source, modelDir]);
+
+const KEY = 'sk-dsv4-test';
+const portFile = path.join(work, 'port');
+const server = spawn(binary, ['serve', '--model', modelDir, '--port', '0', '--port-file', portFile,
+                              '--api-key', KEY, '--max-body-mb', '1', '--prefix-cache-mb', '256'],
+                     {stdio: ['ignore', 'inherit', 'pipe']});
+let serverLog = '';
+server.stderr.on('data', (d) => (serverLog += d));
+const exited = new Promise((resolve) => server.on('exit', (code, signal) => resolve({code, signal})));
+
+async function waitForPort() {
+  for (let i = 0; i < 600; ++i) {  // the model loads in well under a second; be generous
+    if (fs.existsSync(portFile)) return Number(fs.readFileSync(portFile, 'utf8').trim());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server did not start:\n' + serverLog);
+}
+const port = await waitForPort();
+const base = `http://127.0.0.1:${port}`;
+const openai = new OpenAI({baseURL: `${base}/v1`, apiKey: KEY, maxRetries: 0});
+const anthropic = new Anthropic({baseURL: base, apiKey: KEY, maxRetries: 0});
+
+let failures = 0;
+async function check(name, fn) {
+  try {
+    await fn();
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    ++failures;
+    console.log(`FAIL ${name}\n${e.stack || e}`);
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const hello = [{role: 'user', content: 'Hello there'}];
+
+function checkOpenAIUsage(u, thinking) {
+  assert.equal(u.prompt_tokens, u.prompt_cache_hit_tokens + u.prompt_cache_miss_tokens);
+  assert.equal(u.prompt_tokens_details.cached_tokens, u.prompt_cache_hit_tokens);
+  assert.equal(u.total_tokens, u.prompt_tokens + u.completion_tokens);
+  assert.ok(u.prompt_tokens > 0);
+  if (thinking) assert.equal(typeof u.completion_tokens_details.reasoning_tokens, 'number');
+  else assert.equal(u.completion_tokens_details, undefined);
+}
+
+async function raw(pathname, body, headers = {}) {
+  const res = await fetch(base + pathname, {
+    method: 'POST',
+    headers: {'content-type': 'application/json', authorization: `Bearer ${KEY}`, ...headers},
+    body,
+  });
+  return {status: res.status, body: await res.json()};
+}
+
+async function metric(name) {
+  const text = await (await fetch(`${base}/metrics`, {headers: {authorization: `Bearer ${KEY}`}})).text();
+  const m = text.match(new RegExp(`^${name} (\\d+)$`, 'm'));
+  assert.ok(m, `no ${name} in /metrics`);
+  return Number(m[1]);
+}
+
+// ---------------------------------------------------------------- probes and models
+await check('health and HEAD / answer without a key', async () => {
+  assert.equal((await fetch(`${base}/health`)).status, 200);
+  assert.equal((await fetch(`${base}/`, {method: 'HEAD'})).status, 200);
+});
+
+await check('models.list names the DeepSeek models', async () => {
+  const ids = [];
+  for await (const m of openai.models.list()) ids.push(m.id);
+  for (const id of ['deepseek-v4-flash', 'deepseek-v4-pro', 'deepseek-chat', 'deepseek-reasoner']) {
+    assert.ok(ids.includes(id), id);
+  }
+  const plain = await fetch(`${base}/models`, {headers: {authorization: `Bearer ${KEY}`}});
+  assert.equal((await plain.json()).object, 'list');
+});
+
+// ---------------------------------------------------------------- OpenAI surface
+const greedy = {model: 'deepseek-chat', messages: hello, max_tokens: 12, temperature: 0};
+let greedyText = '';
+await check('chat completion (deepseek-chat: no thinking), finish length, usage', async () => {
+  const r = await openai.chat.completions.create(greedy);
+  assert.match(r.id, UUID);
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(r.model, 'deepseek-chat');
+  const c = r.choices[0];
+  assert.equal(c.message.role, 'assistant');
+  assert.equal(typeof c.message.content, 'string');
+  assert.equal(c.message.reasoning_content, undefined);
+  assert.equal(c.finish_reason, 'length');
+  assert.equal(r.usage.completion_tokens, 12);
+  checkOpenAIUsage(r.usage, false);
+  greedyText = c.message.content;
+});
+
+await check('streaming chat matches the non-streaming text; usage on the finish chunk', async () => {
+  const stream = await openai.chat.completions.create(
+      {...greedy, stream: true, stream_options: {include_usage: true}});
+  const chunks = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  assert.equal(chunks[0].choices[0].delta.role, 'assistant');
+  const last = chunks.at(-1);
+  assert.equal(last.choices[0].finish_reason, 'length');
+  checkOpenAIUsage(last.usage, false);
+  assert.equal(last.usage.completion_tokens, 12);
+  for (const c of chunks.slice(0, -1)) assert.equal(c.usage, null);
+  const text = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
+  assert.equal(text, greedyText);
+});
+
+await check('thinking on by default: reasoning_content and reasoning_tokens', async () => {
+  const r = await openai.chat.completions.create(
+      {model: 'deepseek-v4-flash', messages: hello, max_tokens: 6});
+  const m = r.choices[0].message;
+  assert.equal(typeof m.reasoning_content, 'string');
+  checkOpenAIUsage(r.usage, true);
+  assert.ok(r.usage.completion_tokens_details.reasoning_tokens <= r.usage.completion_tokens);
+  const s = await openai.chat.completions.create(
+      {model: 'deepseek-reasoner', messages: hello, max_tokens: 6, stream: true});
+  const chunks = [];
+  for await (const chunk of s) chunks.push(chunk);
+  assert.equal(chunks[0].choices[0].delta.reasoning_content, '');
+  assert.equal(chunks[0].choices[0].delta.content, null);
+  assert.ok(chunks.at(-1).choices[0].finish_reason);
+});
+
+await check('thinking disabled through the request body', async () => {
+  const r = await openai.chat.completions.create(
+      {model: 'deepseek-v4-pro', messages: hello, max_tokens: 4, thinking: {type: 'disabled'}});
+  assert.equal(r.choices[0].message.reasoning_content, undefined);
+  assert.equal(r.model, 'deepseek-v4-pro');
+});
+
+await check('a repeated long prefix reports prompt cache hits', async () => {
+  // The engine snapshots the prompt at its last 128-token boundary (DeepSeek's cache unit
+  // granularity), so a repeat of the same prompt, and the next turn of the conversation,
+  // find it.
+  const system = 'You are a careful assistant who answers briefly. '.repeat(10);
+  const turn1 = [{role: 'system', content: system}, {role: 'user', content: 'First question?'}];
+  const ask = (messages) =>
+      openai.chat.completions.create({model: 'deepseek-chat', max_tokens: 3, messages});
+  const first = await ask(turn1);
+  assert.ok(first.usage.prompt_tokens > 256, JSON.stringify(first.usage));
+  const again = await ask(turn1);
+  checkOpenAIUsage(again.usage, false);
+  assert.equal(again.usage.prompt_cache_hit_tokens,
+               Math.floor(first.usage.prompt_tokens / 128) * 128, JSON.stringify(again.usage));
+  const next = await ask([...turn1, {role: 'assistant', content: first.choices[0].message.content},
+                          {role: 'user', content: 'And a second one?'}]);
+  checkOpenAIUsage(next.usage, false);
+  assert.ok(next.usage.prompt_cache_hit_tokens >= 256, JSON.stringify(next.usage));
+  assert.equal(next.usage.prompt_cache_hit_tokens % 128, 0);
+});
+
+await check('a tool conversation history is accepted', async () => {
+  const tools = [{type: 'function', function: {name: 'get_weather', description: 'Weather',
+                  parameters: {type: 'object', properties: {city: {type: 'string'}}}}}];
+  const r = await openai.chat.completions.create({
+    model: 'deepseek-v4-flash', max_tokens: 3, tools, messages: [
+      {role: 'user', content: 'Weather in Paris?'},
+      {role: 'assistant', content: '', reasoning_content: 'Use the tool.',
+       tool_calls: [{id: 'call_00_abc', type: 'function',
+                     function: {name: 'get_weather', arguments: '{"city":"Paris"}'}}]},
+      {role: 'tool', tool_call_id: 'call_00_abc', content: 'sunny'}]});
+  assert.ok(['stop', 'length', 'tool_calls'].includes(r.choices[0].finish_reason));
+});
+
+// ---------------------------------------------------------------- OpenAI errors
+await check('malformed JSON -> 400 in the OpenAI shape', async () => {
+  const r = await raw('/v1/chat/completions', '{"model": "deepseek-chat", "messages": [');
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error.type, 'invalid_request_error');
+  assert.equal(typeof r.body.error.message, 'string');
+});
+
+await check('wrong types -> 400 naming the field', async () => {
+  const r = await raw('/v1/chat/completions',
+                      JSON.stringify({model: 'deepseek-chat', messages: hello, max_tokens: 'many'}));
+  assert.equal(r.status, 400);
+  assert.match(r.body.error.message, /max_tokens/);
+  const m = await raw('/v1/chat/completions', JSON.stringify({model: 'deepseek-chat', messages: 7}));
+  assert.equal(m.status, 400);
+});
+
+await check('unknown model -> DeepSeek\'s 400', async () => {
+  await assert.rejects(openai.chat.completions.create({model: 'gpt-4o', messages: hello}), (e) => {
+    assert.equal(e.status, 400);
+    assert.match(e.message, /The supported API model names are .* but you passed gpt-4o/);
+    return true;
+  });
+});
+
+await check('bad key -> 401 (Bearer and x-api-key)', async () => {
+  const bad = new OpenAI({baseURL: `${base}/v1`, apiKey: 'sk-wrong', maxRetries: 0});
+  await assert.rejects(bad.chat.completions.create(greedy), (e) => e.status === 401);
+  const r = await raw('/v1/chat/completions', JSON.stringify(greedy),
+                      {authorization: '', 'x-api-key': 'nope'});
+  assert.equal(r.status, 401);
+  assert.equal(r.body.error.type, 'authentication_error');
+});
+
+await check('unknown path -> 404 JSON', async () => {
+  const r = await fetch(`${base}/v1/nothing`, {headers: {authorization: `Bearer ${KEY}`}});
+  assert.equal(r.status, 404);
+  assert.ok((await r.json()).error.message);
+});
+
+await check('body over --max-body-mb -> 413', async () => {
+  const big = JSON.stringify({model: 'deepseek-chat', messages: [{role: 'user', content: 'x'.repeat(2 << 20)}]});
+  let status;
+  try {
+    status = (await raw('/v1/chat/completions', big)).status;
+  } catch (e) {
+    // The server may close the connection before reading the whole upload.
+    status = 'connection closed: ' + e.message;
+  }
+  assert.equal(status, 413);
+});
+
+await check('the server still serves after the errors', async () => {
+  const r = await openai.chat.completions.create(greedy);
+  assert.equal(r.choices[0].message.content, greedyText);
+});
+
+await check('a client that disconnects mid-stream cancels its generation', async () => {
+  const controller = new AbortController();
+  const stream = await openai.chat.completions.create(
+      {model: 'deepseek-chat', messages: hello, max_tokens: 60000, stream: true},
+      {signal: controller.signal});
+  let n = 0;
+  try {
+    for await (const _ of stream) {
+      if (++n === 3) controller.abort();
+    }
+  } catch (e) {
+    assert.ok(controller.signal.aborted, String(e));
+  }
+  // Cancellation is asynchronous (next engine step); wait for it, bounded by tries.
+  let running = 1;
+  for (let i = 0; i < 200 && running > 0; ++i) {
+    running = await metric('dsv4_requests_running');
+    if (running > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(running, 0);
+});
+
+// ---------------------------------------------------------------- Anthropic surface
+function checkAnthropicUsage(u) {
+  for (const k of ['input_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens',
+                   'output_tokens']) {
+    assert.equal(typeof u[k], 'number', k);
+  }
+}
+
+await check('messages.create: system blocks, thinking block by default, usage', async () => {
+  const m = await anthropic.messages.create({
+    model: 'deepseek-v4-flash', max_tokens: 6,
+    system: [{type: 'text', text: 'Be brief.', cache_control: {type: 'ephemeral'}}],
+    messages: [{role: 'user', content: 'Hi'}]});
+  assert.match(m.id, UUID);
+  assert.equal(m.type, 'message');
+  assert.equal(m.role, 'assistant');
+  assert.equal(m.content[0].type, 'thinking');
+  assert.equal(typeof m.content[0].signature, 'string');
+  assert.equal(m.stop_reason, 'max_tokens');
+  assert.equal(m.usage.output_tokens, 6);
+  checkAnthropicUsage(m.usage);
+});
+
+await check('thinking disabled, system string, claude-* model name accepted', async () => {
+  const m = await anthropic.messages.create({
+    model: 'claude-sonnet-local', max_tokens: 5, system: 'Be brief.',
+    thinking: {type: 'disabled'}, messages: [{role: 'user', content: 'Hi'}]});
+  assert.equal(m.model, 'claude-sonnet-local');
+  assert.ok(m.content.every((b) => b.type !== 'thinking'));
+  assert.equal(m.content[0].type, 'text');
+});
+
+await check('streamed message: full event sequence, same text as non-streaming', async () => {
+  const body = {model: 'deepseek-chat', max_tokens: 10, temperature: 0,
+                messages: [{role: 'user', content: 'Hi'}]};
+  const once = await anthropic.messages.create(body);
+  const events = [];
+  const stream = anthropic.messages.stream(body);
+  stream.on('streamEvent', (e) => events.push(e));
+  const final = await stream.finalMessage();
+  const types = events.map((e) => e.type);
+  assert.equal(types[0], 'message_start');
+  assert.equal(types.at(-1), 'message_stop');
+  assert.equal(types.at(-2), 'message_delta');
+  assert.equal(types.filter((t) => t === 'content_block_start').length,
+               types.filter((t) => t === 'content_block_stop').length);
+  const delta = events.at(-2);
+  assert.equal(delta.delta.stop_reason, 'max_tokens');
+  assert.equal(delta.usage.output_tokens, 10);
+  assert.deepEqual(final.content, once.content);
+});
+
+await check('streamed thinking: thinking block with a signature, then text', async () => {
+  const events = [];
+  const stream = anthropic.messages.stream({model: 'deepseek-reasoner', max_tokens: 8,
+                                            messages: [{role: 'user', content: 'Hi'}]});
+  stream.on('streamEvent', (e) => events.push(e));
+  const final = await stream.finalMessage();
+  const start = events.find((e) => e.type === 'content_block_start');
+  assert.equal(start.content_block.type, 'thinking');
+  assert.ok(events.some((e) => e.type === 'content_block_delta' && e.delta.type === 'signature_delta'));
+  assert.equal(final.content[0].type, 'thinking');
+});
+
+await check('beta path (?beta=true) and the /anthropic prefix', async () => {
+  const m = await anthropic.beta.messages.create({model: 'deepseek-chat', max_tokens: 3,
+                                                  messages: [{role: 'user', content: 'Hi'}]});
+  assert.equal(m.type, 'message');
+  const prefixed = new Anthropic({baseURL: `${base}/anthropic`, apiKey: KEY, maxRetries: 0});
+  const p = await prefixed.messages.create({model: 'deepseek-chat', max_tokens: 3,
+                                            messages: [{role: 'user', content: 'Hi'}]});
+  assert.equal(p.type, 'message');
+});
+
+await check('count_tokens agrees with the input tokens of a request', async () => {
+  const body = {model: 'deepseek-chat', system: 'Count me.',
+                messages: [{role: 'user', content: 'How many tokens is this?'}]};
+  const c = await anthropic.messages.countTokens(body);
+  const b = await anthropic.beta.messages.countTokens(body);
+  const m = await anthropic.messages.create({...body, max_tokens: 1});
+  assert.equal(c.input_tokens, m.usage.input_tokens + m.usage.cache_read_input_tokens);
+  assert.equal(b.input_tokens, c.input_tokens);
+});
+
+await check('tool_use / tool_result history and system inside messages are accepted', async () => {
+  const m = await anthropic.messages.create({
+    model: 'deepseek-v4-flash', max_tokens: 3,
+    tools: [{name: 'get_weather', description: 'Weather',
+             input_schema: {type: 'object', properties: {city: {type: 'string'}}}}],
+    messages: [
+      {role: 'user', content: 'Weather in Paris?'},
+      {role: 'assistant', content: [
+        {type: 'thinking', thinking: 'Use the tool.', signature: 'x'},
+        {type: 'tool_use', id: 'call_00_abc', name: 'get_weather', input: {city: 'Paris'}}]},
+      {role: 'user', content: [
+        {type: 'tool_result', tool_use_id: 'call_00_abc', content: 'sunny'},
+        {type: 'text', text: 'Thanks', cache_control: {type: 'ephemeral'}}]},
+      {role: 'system', content: 'Answer in French.'}]});
+  assert.equal(m.type, 'message');
+});
+
+await check('Anthropic errors: bad key 401, unknown model 400, malformed JSON 400', async () => {
+  const bad = new Anthropic({baseURL: base, apiKey: 'wrong', maxRetries: 0});
+  await assert.rejects(bad.messages.create({model: 'deepseek-chat', max_tokens: 2, messages: hello}),
+                       (e) => e.status === 401 && e.error.error.type === 'authentication_error');
+  await assert.rejects(anthropic.messages.create({model: 'gpt-4o', max_tokens: 2, messages: hello}),
+                       (e) => e.status === 400 && e.error.type === 'error' &&
+                              e.error.error.type === 'invalid_request_error');
+  const r = await raw('/v1/messages', '{"model":', {'x-api-key': KEY});
+  assert.equal(r.status, 400);
+  assert.equal(r.body.type, 'error');
+});
+
+// ---------------------------------------------------------------- shutdown
+await check('SIGTERM lets an in-flight stream finish, then the server exits 0', async () => {
+  const stream = await openai.chat.completions.create(
+      {model: 'deepseek-chat', messages: hello, max_tokens: 200, stream: true});
+  let n = 0;
+  let finish = null;
+  for await (const chunk of stream) {
+    if (++n === 2) server.kill('SIGTERM');
+    finish = chunk.choices[0]?.finish_reason ?? finish;
+  }
+  assert.ok(finish === 'length' || finish === 'stop', String(finish));
+  const {code} = await exited;
+  assert.equal(code, 0, serverLog);
+  assert.match(serverLog, /stopped/);
+});
+
+if (server.exitCode === null) server.kill('SIGKILL');
+fs.rmSync(work, {recursive: true, force: true});
+if (failures) {
+  console.log(`${failures} check(s) failed; server log:\n${serverLog.slice(-4000)}`);
+  process.exit(1);
+}
+console.log('all server API checks passed');
