@@ -1,6 +1,7 @@
 // dsv4 serve --model DIR [--tokenizer PATH] [--host 127.0.0.1] [--port 8000] [--api-key K[,K2]]
 //            [--api-key-file PATH] [--served-model-name N[,N2]] [--max-body-mb 32]
 //            [--prefix-cache-mb 512] [--max-running 16] [--context N] [--port-file PATH]
+//            [--max-concurrent-per-key 64] [--shutdown-grace 30]
 // The OpenAI / Anthropic compatible API server. SIGTERM or SIGINT stops accepting
 // connections and lets in-flight requests finish (cancelling them after
 // --shutdown-grace seconds, or at a second signal).
@@ -52,7 +53,7 @@ int ServeCommand(int argc, char** argv) {
   Args args(argc, argv, 2, {"no-act-quant"},
             {"model", "tokenizer", "host", "port", "api-key", "api-key-file",
              "served-model-name", "max-body-mb", "prefix-cache-mb", "max-running", "context",
-             "port-file", "shutdown-grace"});
+             "port-file", "shutdown-grace", "max-concurrent-per-key"});
   server::ServerOptions options;
   options.host = args.Get("host", "127.0.0.1");
   options.port = int(args.GetInt("port", 8000));
@@ -72,6 +73,8 @@ int ServeCommand(int argc, char** argv) {
   }
   options.served_model_names = SplitList(args.Get("served-model-name"));
   options.max_body_bytes = size_t(args.GetInt("max-body-mb", 32)) << 20;
+  options.max_concurrent_per_key =
+      args.GetInt("max-concurrent-per-key", options.max_concurrent_per_key);
 
   const std::string dir = args.Get("model", "models/tiny-random");
   auto model = Model::Load(dir);

@@ -60,9 +60,18 @@ httplib::Server::Handler Guarded(F f) {
 // as httplib keeps the provider.
 template <typename Writer>
 struct StreamState {
+  std::unique_ptr<KeyLimiter::Slot> slot;  // released after the generation ended
   std::unique_ptr<Generation> gen;
   Writer writer;
 };
+
+// The API key a request presents: x-api-key, else the Bearer token ("" = none).
+std::string RequestKey(const Request& req) {
+  std::string key = req.get_header_value("x-api-key");
+  const std::string auth = req.get_header_value("Authorization");
+  if (key.empty() && auth.rfind("Bearer ", 0) == 0) key = auth.substr(7);
+  return key;
+}
 
 }  // namespace
 
@@ -89,6 +98,7 @@ ApiServer::ApiServer(Engine& engine, const tokenizer::Tokenizer& tokenizer, Serv
       tokenizer_(tokenizer),
       options_(std::move(options)),
       models_(options_.served_model_names),
+      limiter_(options_.max_concurrent_per_key),
       http_(std::make_unique<httplib::Server>()) {
   Routes();
 }
@@ -114,6 +124,8 @@ void ApiServer::Stop() { http_->stop(); }
 void ApiServer::Routes() {
   httplib::Server& s = *http_;
   s.set_payload_max_length(options_.max_body_bytes);
+  const size_t threads = options_.http_threads;
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
 
   // Errors httplib produces itself (404, 413, 400 on broken HTTP) get a JSON body.
   s.set_error_handler(httplib::Server::HandlerWithResponse(
@@ -131,9 +143,7 @@ void ApiServer::Routes() {
     if (options_.api_keys.empty() || req.path == "/health" || req.method == "HEAD") {
       return httplib::Server::HandlerResponse::Unhandled;
     }
-    std::string key = req.get_header_value("x-api-key");
-    const std::string auth = req.get_header_value("Authorization");
-    if (key.empty() && auth.rfind("Bearer ", 0) == 0) key = auth.substr(7);
+    const std::string key = RequestKey(req);
     for (const std::string& k : options_.api_keys) {
       if (k == key) return httplib::Server::HandlerResponse::Unhandled;
     }
@@ -179,6 +189,7 @@ void ApiServer::Routes() {
   auto chat = Guarded([this](const Request& req, Response& res) {
     const Json body = ParseBody(req.body);
     ChatJob job = ParseOpenAIChat(body, models_);
+    auto slot = limiter_.Acquire(RequestKey(req));
     auto gen = std::make_unique<Generation>(engine_, tokenizer_, job);
     OpenAIChatWriter writer(NewUuid(), job.model, UnixSeconds(), gen->thinking(),
                             job.include_usage);
@@ -191,7 +202,7 @@ void ApiServer::Routes() {
       return;
     }
     auto state = std::make_shared<StreamState<OpenAIChatWriter>>(
-        StreamState<OpenAIChatWriter>{std::move(gen), std::move(writer)});
+        StreamState<OpenAIChatWriter>{std::move(slot), std::move(gen), std::move(writer)});
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -230,6 +241,7 @@ void ApiServer::Routes() {
   auto messages = Guarded([this](const Request& req, Response& res) {
     const Json body = ParseBody(req.body);
     ChatJob job = ParseAnthropicMessages(body, models_);
+    auto slot = limiter_.Acquire(RequestKey(req));
     auto gen = std::make_unique<Generation>(engine_, tokenizer_, job);
     AnthropicMessageWriter writer(NewUuid(), job.model, job.stop);
     if (!job.stream) {
@@ -241,7 +253,7 @@ void ApiServer::Routes() {
       return;
     }
     auto state = std::make_shared<StreamState<AnthropicMessageWriter>>(
-        StreamState<AnthropicMessageWriter>{std::move(gen), std::move(writer)});
+        StreamState<AnthropicMessageWriter>{std::move(slot), std::move(gen), std::move(writer)});
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",

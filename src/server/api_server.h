@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "server/key_limiter.h"
 #include "server/model_registry.h"
 #include "tokenizer/tokenizer.h"
 
@@ -28,6 +29,10 @@ struct ServerOptions {
   std::vector<std::string> api_keys;        // empty = no authentication
   std::vector<std::string> served_model_names;  // besides the DeepSeek names
   size_t max_body_bytes = size_t(32) << 20;     // larger bodies get 413
+  int64_t max_concurrent_per_key = 64;          // generations in flight per key; 0 = no limit
+  // HTTP worker threads. Each open connection (a stream, or an idle keep-alive one) holds
+  // one, so this caps concurrent connections; httplib's default (8) is too few to serve.
+  size_t http_threads = 128;
 };
 
 class ApiServer {
@@ -47,6 +52,7 @@ class ApiServer {
   const tokenizer::Tokenizer& tokenizer_;
   ServerOptions options_;
   ModelRegistry models_;
+  KeyLimiter limiter_;
   std::unique_ptr<httplib::Server> http_;
 };
 

@@ -19,9 +19,11 @@ const modelDir = path.join(work, 'model');
 execFileSync(process.execPath, [path.join(here, 'make_test_model.mjs'), source, modelDir]);
 
 const KEY = 'sk-dsv4-test';
+const KEY2 = 'sk-dsv4-second';
 const portFile = path.join(work, 'port');
 const server = spawn(binary, ['serve', '--model', modelDir, '--port', '0', '--port-file', portFile,
-                              '--api-key', KEY, '--max-body-mb', '1', '--prefix-cache-mb', '256'],
+                              '--api-key', `${KEY},${KEY2}`, '--max-body-mb', '1',
+                              '--prefix-cache-mb', '256', '--max-concurrent-per-key', '3'],
                      {stdio: ['ignore', 'inherit', 'pipe']});
 let serverLog = '';
 server.stderr.on('data', (d) => (serverLog += d));
@@ -261,6 +263,38 @@ await check('a client that disconnects mid-stream cancels its generation', async
     if (running > 0) await new Promise((r) => setTimeout(r, 50));
   }
   assert.equal(running, 0);
+});
+
+await check('concurrent requests are all served', async () => {
+  const results = await Promise.all([1, 2, 3].map((i) => openai.chat.completions.create(
+      {model: 'deepseek-chat', messages: [{role: 'user', content: `Request ${i}`}], max_tokens: 5})));
+  for (const r of results) assert.equal(r.usage.completion_tokens, 5);
+});
+
+await check('per-key concurrency limit -> 429, other keys unaffected', async () => {
+  const controllers = [];
+  const iterators = [];
+  for (let i = 0; i < 3; ++i) {
+    const controller = new AbortController();
+    controllers.push(controller);
+    const s = await openai.chat.completions.create(
+        {model: 'deepseek-chat', messages: hello, max_tokens: 60000, stream: true},
+        {signal: controller.signal});
+    iterators.push(s[Symbol.asyncIterator]());
+    await iterators.at(-1).next();  // generating now
+  }
+  await assert.rejects(openai.chat.completions.create(greedy), (e) => e.status === 429);
+  const other = new OpenAI({baseURL: `${base}/v1`, apiKey: KEY2, maxRetries: 0});
+  assert.equal((await other.chat.completions.create(greedy)).choices[0].message.content, greedyText);
+  for (const c of controllers) c.abort();
+  for (const it of iterators) await it.next().catch(() => {});
+  let running = 1;
+  for (let i = 0; i < 200 && running > 0; ++i) {
+    running = await metric('dsv4_requests_running');
+    if (running > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(running, 0);
+  assert.equal((await openai.chat.completions.create(greedy)).choices[0].message.content, greedyText);
 });
 
 // ---------------------------------------------------------------- Anthropic surface
