@@ -73,6 +73,37 @@ std::string RequestKey(const Request& req) {
   return key;
 }
 
+// A non-streamed answer. It is sent as a chunked body so that, while the generation runs,
+// a newline goes out about once a second: leading whitespace that JSON parsers skip
+// (DeepSeek does the same while a request waits) and that shows when the client has gone,
+// so its generation is cancelled like a stream's.
+template <typename Writer, typename Build>
+void SendWhole(Response& res, std::unique_ptr<KeyLimiter::Slot> slot,
+               std::unique_ptr<Generation> gen, Writer writer, Build build) {
+  auto state = std::make_shared<StreamState<Writer>>(
+      StreamState<Writer>{std::move(slot), std::move(gen), std::move(writer)});
+  res.set_chunked_content_provider(
+      "application/json",
+      [state, build](size_t, httplib::DataSink& sink) {
+        auto last = std::chrono::steady_clock::now();
+        tokenizer::ParserDelta d;
+        while (state->gen->Next(&d)) {
+          const auto now = std::chrono::steady_clock::now();
+          if (now - last >= std::chrono::seconds(1)) {
+            if (!sink.write("\n", 1)) return false;  // client gone: the releaser cancels
+            last = now;
+          }
+        }
+        const std::string body = Dump(build(*state->gen, state->writer));
+        sink.write(body.data(), body.size());
+        sink.done();
+        return true;
+      },
+      [state](bool success) {
+        if (!success) state->gen->Cancel();
+      });
+}
+
 }  // namespace
 
 std::string NewUuid() {
@@ -194,11 +225,12 @@ void ApiServer::Routes() {
     OpenAIChatWriter writer(NewUuid(), job.model, UnixSeconds(), gen->thinking(),
                             job.include_usage);
     if (!job.stream) {
-      tokenizer::ParserDelta d;
-      while (gen->Next(&d)) {
-      }
-      if (gen->outcome().finish == FinishReason::kError) throw ApiError(500, gen->outcome().error);
-      SendJson(res, writer.Completion(gen->parsed(), gen->outcome()));
+      SendWhole(res, std::move(slot), std::move(gen), std::move(writer),
+                [](const Generation& g, const OpenAIChatWriter& w) {
+                  return g.outcome().finish == FinishReason::kError
+                             ? OpenAIErrorBody(500, g.outcome().error)
+                             : w.Completion(g.parsed(), g.outcome());
+                });
       return;
     }
     auto state = std::make_shared<StreamState<OpenAIChatWriter>>(
@@ -245,11 +277,12 @@ void ApiServer::Routes() {
     auto gen = std::make_unique<Generation>(engine_, tokenizer_, job);
     AnthropicMessageWriter writer(NewUuid(), job.model, job.stop);
     if (!job.stream) {
-      tokenizer::ParserDelta d;
-      while (gen->Next(&d)) {
-      }
-      if (gen->outcome().finish == FinishReason::kError) throw ApiError(500, gen->outcome().error);
-      SendJson(res, writer.Message(gen->parsed(), gen->outcome(), gen->thinking()));
+      SendWhole(res, std::move(slot), std::move(gen), std::move(writer),
+                [](const Generation& g, const AnthropicMessageWriter& w) {
+                  return g.outcome().finish == FinishReason::kError
+                             ? AnthropicErrorBody(500, g.outcome().error)
+                             : w.Message(g.parsed(), g.outcome(), g.thinking());
+                });
       return;
     }
     auto state = std::make_shared<StreamState<AnthropicMessageWriter>>(

@@ -265,6 +265,24 @@ await check('a client that disconnects mid-stream cancels its generation', async
   assert.equal(running, 0);
 });
 
+await check('a client that gives up on a non-streamed request cancels it too', async () => {
+  const controller = new AbortController();
+  const pending = openai.chat.completions.create(
+      {model: 'deepseek-chat', messages: hello, max_tokens: 60000}, {signal: controller.signal});
+  // Abort once the generation is under way (the server sends a newline about every second).
+  for (let i = 0; i < 200 && (await metric('dsv4_requests_running')) === 0; ++i) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  controller.abort();
+  await assert.rejects(pending);
+  let running = 1;
+  for (let i = 0; i < 300 && running > 0; ++i) {
+    running = await metric('dsv4_requests_running');
+    if (running > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(running, 0);
+});
+
 await check('concurrent requests are all served', async () => {
   const results = await Promise.all([1, 2, 3].map((i) => openai.chat.completions.create(
       {model: 'deepseek-chat', messages: [{role: 'user', content: `Request ${i}`}], max_tokens: 5})));
