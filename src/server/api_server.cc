@@ -63,6 +63,8 @@ struct StreamState {
   std::unique_ptr<KeyLimiter::Slot> slot;  // released after the generation ended
   std::unique_ptr<Generation> gen;
   Writer writer;
+  bool logprobs = false;  // collect token log-probabilities (OpenAI)
+  std::vector<TokenLogprobInfo> all_logprobs;
 };
 
 // The API key a request presents: x-api-key, else the Bearer token ("" = none).
@@ -79,22 +81,23 @@ std::string RequestKey(const Request& req) {
 // so its generation is cancelled like a stream's.
 template <typename Writer, typename Build>
 void SendWhole(Response& res, std::unique_ptr<KeyLimiter::Slot> slot,
-               std::unique_ptr<Generation> gen, Writer writer, Build build) {
+               std::unique_ptr<Generation> gen, Writer writer, Build build,
+               bool logprobs = false) {
   auto state = std::make_shared<StreamState<Writer>>(
-      StreamState<Writer>{std::move(slot), std::move(gen), std::move(writer)});
+      StreamState<Writer>{std::move(slot), std::move(gen), std::move(writer), logprobs, {}});
   res.set_chunked_content_provider(
       "application/json",
       [state, build](size_t, httplib::DataSink& sink) {
         auto last = std::chrono::steady_clock::now();
         tokenizer::ParserDelta d;
-        while (state->gen->Next(&d)) {
+        while (state->gen->Next(&d, state->logprobs ? &state->all_logprobs : nullptr)) {
           const auto now = std::chrono::steady_clock::now();
           if (now - last >= std::chrono::seconds(1)) {
             if (!sink.write("\n", 1)) return false;  // client gone: the releaser cancels
             last = now;
           }
         }
-        const std::string body = Dump(build(*state->gen, state->writer));
+        const std::string body = Dump(build(*state));
         sink.write(body.data(), body.size());
         sink.done();
         return true;
@@ -226,15 +229,19 @@ void ApiServer::Routes() {
                             job.include_usage);
     if (!job.stream) {
       SendWhole(res, std::move(slot), std::move(gen), std::move(writer),
-                [](const Generation& g, const OpenAIChatWriter& w) {
+                [](const StreamState<OpenAIChatWriter>& st) {
+                  const Generation& g = *st.gen;
                   return g.outcome().finish == FinishReason::kError
                              ? OpenAIErrorBody(500, g.outcome().error)
-                             : w.Completion(g.parsed(), g.outcome());
-                });
+                             : st.writer.Completion(g.parsed(), g.outcome(),
+                                                    st.logprobs ? &st.all_logprobs : nullptr);
+                },
+                job.logprobs);
       return;
     }
     auto state = std::make_shared<StreamState<OpenAIChatWriter>>(
-        StreamState<OpenAIChatWriter>{std::move(slot), std::move(gen), std::move(writer)});
+        StreamState<OpenAIChatWriter>{std::move(slot), std::move(gen), std::move(writer),
+                                      job.logprobs, {}});
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -245,10 +252,13 @@ void ApiServer::Routes() {
           };
           if (!send(state->writer.FirstChunk())) return false;
           tokenizer::ParserDelta d;
+          std::vector<TokenLogprobInfo> logprobs;
+          const bool want_logprobs = state->logprobs;
           bool more = true;
           while (more) {
-            more = state->gen->Next(&d);
-            for (const Json& chunk : state->writer.DeltaChunks(d)) {
+            logprobs.clear();
+            more = state->gen->Next(&d, want_logprobs ? &logprobs : nullptr);
+            for (const Json& chunk : state->writer.DeltaChunks(d, logprobs)) {
               if (!send(chunk)) return false;  // client gone: the releaser cancels
             }
           }
@@ -278,15 +288,17 @@ void ApiServer::Routes() {
     AnthropicMessageWriter writer(NewUuid(), job.model, job.stop);
     if (!job.stream) {
       SendWhole(res, std::move(slot), std::move(gen), std::move(writer),
-                [](const Generation& g, const AnthropicMessageWriter& w) {
+                [](const StreamState<AnthropicMessageWriter>& st) {
+                  const Generation& g = *st.gen;
                   return g.outcome().finish == FinishReason::kError
                              ? AnthropicErrorBody(500, g.outcome().error)
-                             : w.Message(g.parsed(), g.outcome(), g.thinking());
+                             : st.writer.Message(g.parsed(), g.outcome(), g.thinking());
                 });
       return;
     }
     auto state = std::make_shared<StreamState<AnthropicMessageWriter>>(
-        StreamState<AnthropicMessageWriter>{std::move(slot), std::move(gen), std::move(writer)});
+        StreamState<AnthropicMessageWriter>{std::move(slot), std::move(gen), std::move(writer),
+                                            false, {}});
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",

@@ -35,7 +35,7 @@ PreparedPrompt PreparePrompt(const tokenizer::Tokenizer& tokenizer,
 }
 
 Generation::Generation(Engine& engine, const tokenizer::Tokenizer& tokenizer, const ChatJob& job)
-    : engine_(engine) {
+    : engine_(engine), tokenizer_(tokenizer) {
   PreparedPrompt prompt = PreparePrompt(tokenizer, job.chat);
   parser_ = tokenizer::OutputParser(ParserOptions(job.chat, prompt.starts_in_reasoning));
   thinking_ = prompt.starts_in_reasoning;
@@ -47,6 +47,8 @@ Generation::Generation(Engine& engine, const tokenizer::Tokenizer& tokenizer, co
   request.sampling = job.sampling;
   request.max_tokens = job.max_tokens;
   request.stop = job.stop;
+  request.sampling.logprobs = job.logprobs;
+  request.sampling.top_logprobs = job.logprobs ? job.top_logprobs : 0;
   request.on_event = stream_.Callback();
   auto id = engine.Submit(std::move(request));
   if (!id.ok()) {
@@ -67,12 +69,23 @@ Generation::~Generation() {
 
 void Generation::Cancel() { engine_.Cancel(id_); }
 
-bool Generation::Next(tokenizer::ParserDelta* delta) {
+bool Generation::Next(tokenizer::ParserDelta* delta, std::vector<TokenLogprobInfo>* logprobs) {
   *delta = {};
   if (done_) return false;
   StreamEvent e = stream_.Next();
-  if (e.has_token && thinking_ && !parser_.result().reasoning_closed) {
-    ++outcome_.usage.reasoning_tokens;
+  const bool reasoning = thinking_ && !parser_.result().reasoning_closed;
+  if (e.has_token && reasoning) ++outcome_.usage.reasoning_tokens;
+  if (logprobs && e.has_token && e.finish != FinishReason::kCancelled) {
+    TokenLogprobInfo info;
+    info.bytes = std::string(tokenizer_.TokenBytes(e.token));
+    info.token = tokenizer_.DecodeText(std::vector<int32_t>{e.token});
+    info.logprob = e.logprob;
+    for (const TokenLogprob& t : e.top_logprobs) {
+      info.top.push_back({tokenizer_.DecodeText(std::vector<int32_t>{t.token}),
+                          std::string(tokenizer_.TokenBytes(t.token)), t.logprob});
+    }
+    info.reasoning = reasoning;
+    logprobs->push_back(std::move(info));
   }
   *delta = parser_.Push(e.text);
   if (e.finish == FinishReason::kNone) return true;

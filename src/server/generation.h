@@ -27,6 +27,24 @@ struct ChatJob {
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;  // OpenAI stream_options.include_usage
+  bool logprobs = false;       // OpenAI logprobs / top_logprobs
+  int64_t top_logprobs = 0;
+};
+
+// A token and its log-probability.
+struct TopLogprob {
+  std::string token;  // its text (ill-formed UTF-8 -> U+FFFD)
+  std::string bytes;  // its raw bytes
+  float logprob = 0.0f;
+};
+
+// One generated token's log-probability (OpenAI `logprobs.content[]` entries).
+struct TokenLogprobInfo {
+  std::string token;  // its text (ill-formed UTF-8 -> U+FFFD)
+  std::string bytes;  // its raw bytes
+  float logprob = 0.0f;
+  std::vector<TopLogprob> top;  // the most likely tokens, most likely first
+  bool reasoning = false;  // generated while the model was reasoning
 };
 
 struct GenerationUsage {
@@ -62,7 +80,8 @@ class Generation {
 
   // Blocks for the next piece of output; false once the generation has ended (then
   // outcome() is final and `delta` holds the parser's flushed tail).
-  bool Next(tokenizer::ParserDelta* delta);
+  // With `logprobs` (and job.logprobs), the token's log-probability is appended.
+  bool Next(tokenizer::ParserDelta* delta, std::vector<TokenLogprobInfo>* logprobs = nullptr);
   void Cancel();
 
   const GenerationOutcome& outcome() const { return outcome_; }
@@ -72,6 +91,7 @@ class Generation {
 
  private:
   Engine& engine_;
+  const tokenizer::Tokenizer& tokenizer_;
   RequestStream stream_;
   uint64_t id_ = 0;
   bool done_ = false;

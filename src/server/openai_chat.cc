@@ -29,8 +29,11 @@ ChatJob ParseOpenAIChat(const Json& body, const ModelRegistry& models) {
   OptNumber(body, "frequency_penalty", -2.0, 2.0);  // validated, deprecated by DeepSeek
   OptNumber(body, "presence_penalty", -2.0, 2.0);
   if (auto seed = OptInt(body, "seed", INT64_MIN, INT64_MAX)) job.sampling.seed = uint64_t(*seed);
-  OptBool(body, "logprobs");
-  OptInt(body, "top_logprobs", 0, 20);
+  job.logprobs = OptBool(body, "logprobs").value_or(false);
+  job.top_logprobs = OptInt(body, "top_logprobs", 0, 20).value_or(0);
+  if (job.top_logprobs > 0 && !job.logprobs) {
+    throw BadRequest("Invalid 'top_logprobs': requires 'logprobs' to be true");
+  }
   if (body.contains("response_format") && body["response_format"].is_object() &&
       body["response_format"].value("type", "") == "json_schema") {
     throw BadRequest("This response_format type is unavailable now");
@@ -95,7 +98,29 @@ Json ToolCallJson(const tokenizer::ParsedToolCall& call, bool with_index) {
   return j;
 }
 
+Json BytesArray(const std::string& bytes) {
+  Json out = Json::array();
+  for (unsigned char c : bytes) out.push_back(int(c));
+  return out;
+}
+
 }  // namespace
+
+Json OpenAILogprobs(const std::vector<TokenLogprobInfo>& logprobs) {
+  Json content = Json::array(), reasoning = Json::array();
+  for (const TokenLogprobInfo& t : logprobs) {
+    Json top = Json::array();
+    for (const TopLogprob& alt : t.top) {
+      top.push_back({{"token", alt.token}, {"logprob", alt.logprob}, {"bytes", BytesArray(alt.bytes)}});
+    }
+    (t.reasoning ? reasoning : content)
+        .push_back({{"token", t.token}, {"logprob", t.logprob}, {"bytes", BytesArray(t.bytes)},
+                    {"top_logprobs", top}});
+  }
+  Json out = {{"content", content}};
+  if (!reasoning.empty()) out["reasoning_content"] = reasoning;
+  return out;
+}
 
 OpenAIChatWriter::OpenAIChatWriter(std::string id, std::string model, int64_t created,
                                    bool thinking, bool include_usage)
@@ -126,8 +151,10 @@ Json OpenAIChatWriter::FirstChunk() const {
   return Chunk(std::move(delta), nullptr);
 }
 
-std::vector<Json> OpenAIChatWriter::DeltaChunks(const tokenizer::ParserDelta& d) {
+std::vector<Json> OpenAIChatWriter::DeltaChunks(const tokenizer::ParserDelta& d,
+                                                const std::vector<TokenLogprobInfo>& logprobs) {
   std::vector<Json> out;
+  pending_logprobs_.insert(pending_logprobs_.end(), logprobs.begin(), logprobs.end());
   if (!d.reasoning.empty()) {
     out.push_back(Chunk({{"content", nullptr}, {"reasoning_content", d.reasoning}}, nullptr));
   }
@@ -138,6 +165,10 @@ std::vector<Json> OpenAIChatWriter::DeltaChunks(const tokenizer::ParserDelta& d)
   }
   for (const tokenizer::ParsedToolCall& call : d.tool_calls) {
     out.push_back(Chunk({{"tool_calls", Json::array({ToolCallJson(call, true)})}}, nullptr));
+  }
+  if (!out.empty() && !pending_logprobs_.empty()) {
+    out.front()["choices"][0]["logprobs"] = OpenAILogprobs(pending_logprobs_);
+    pending_logprobs_.clear();
   }
   return out;
 }
@@ -150,7 +181,8 @@ Json OpenAIChatWriter::FinalChunk(const GenerationOutcome& outcome) const {
 }
 
 Json OpenAIChatWriter::Completion(const tokenizer::ParsedOutput& output,
-                                  const GenerationOutcome& outcome) const {
+                                  const GenerationOutcome& outcome,
+                                  const std::vector<TokenLogprobInfo>* logprobs) const {
   Json message = {{"role", "assistant"}, {"content", output.content}};
   if (thinking_) message["reasoning_content"] = output.reasoning;
   if (!output.tool_calls.empty()) {
@@ -165,7 +197,7 @@ Json OpenAIChatWriter::Completion(const tokenizer::ParsedOutput& output,
           {"choices",
            Json::array({{{"index", 0},
                          {"message", std::move(message)},
-                         {"logprobs", nullptr},
+                         {"logprobs", logprobs ? OpenAILogprobs(*logprobs) : Json(nullptr)},
                          {"finish_reason", OpenAIFinishReason(outcome)}}})},
           {"usage", OpenAIUsage(outcome.usage, thinking_)},
           {"system_fingerprint", "dsv4"}};

@@ -31,17 +31,27 @@ class OpenAIChatWriter {
   // Streaming: the first chunk (role), chunks for one parser delta (possibly none), and
   // the final chunk with finish_reason (and usage when include_usage).
   Json FirstChunk() const;
-  std::vector<Json> DeltaChunks(const tokenizer::ParserDelta& delta);
+  // `logprobs` (this step's tokens) ride on the first chunk sent; with no chunk to carry
+  // them they wait for the next one.
+  std::vector<Json> DeltaChunks(const tokenizer::ParserDelta& delta,
+                                const std::vector<TokenLogprobInfo>& logprobs = {});
   Json FinalChunk(const GenerationOutcome& outcome) const;
 
   // Non-streaming: the whole chat.completion body.
-  Json Completion(const tokenizer::ParsedOutput& output, const GenerationOutcome& outcome) const;
+  // `logprobs`: every generated token's, when the request asked for them.
+  Json Completion(const tokenizer::ParsedOutput& output, const GenerationOutcome& outcome,
+                  const std::vector<TokenLogprobInfo>* logprobs = nullptr) const;
 
  private:
   Json Chunk(Json delta, Json finish_reason) const;
   std::string id_, model_;
   int64_t created_;
   bool thinking_, include_usage_;
+  std::vector<TokenLogprobInfo> pending_logprobs_;
 };
+
+// {"content": [...], "reasoning_content": [...]}: OpenAI logprob entries (token, logprob,
+// bytes, top_logprobs), split by whether the token was reasoning.
+Json OpenAILogprobs(const std::vector<TokenLogprobInfo>& logprobs);
 
 }  // namespace dsv4::server

@@ -129,6 +129,31 @@ await check('streaming chat matches the non-streaming text; usage on the finish 
   assert.equal(text, greedyText);
 });
 
+await check('logprobs and top_logprobs, streamed and not', async () => {
+  const r = await openai.chat.completions.create({...greedy, logprobs: true, top_logprobs: 2});
+  const entries = r.choices[0].logprobs.content;
+  assert.equal(entries.length, r.usage.completion_tokens);
+  for (const e of entries) {
+    assert.ok(e.logprob <= 0);
+    assert.equal(typeof e.token, 'string');
+    assert.ok(Array.isArray(e.bytes));
+    assert.equal(e.top_logprobs.length, 2);
+    assert.ok(e.top_logprobs[0].logprob >= e.top_logprobs[1].logprob);
+    assert.ok(e.logprob <= e.top_logprobs[0].logprob + 1e-6);  // greedy: the top one
+  }
+  assert.equal(entries.map((e) => e.token).join(''), r.choices[0].message.content);
+  const s = await openai.chat.completions.create(
+      {...greedy, logprobs: true, stream: true, stream_options: {include_usage: true}});
+  let n = 0, usage;
+  for await (const chunk of s) {
+    n += chunk.choices[0]?.logprobs?.content?.length ?? 0;
+    usage = chunk.usage ?? usage;
+  }
+  assert.equal(n, usage.completion_tokens);
+  const plain = await openai.chat.completions.create(greedy);
+  assert.equal(plain.choices[0].logprobs, null);
+});
+
 await check('thinking on by default: reasoning_content and reasoning_tokens', async () => {
   const r = await openai.chat.completions.create(
       {model: 'deepseek-v4-flash', messages: hello, max_tokens: 6});

@@ -197,6 +197,30 @@ TEST(OpenAIChatWriterTest, CompletionBody) {
   EXPECT_EQ(plain["choices"][0]["finish_reason"], "length");
 }
 
+TEST(OpenAIChatWriterTest, Logprobs) {
+  EXPECT_EQ(StatusOf(Body({{"top_logprobs", 2}})), 400);  // needs logprobs: true
+  ChatJob job = ParseOpenAIChat(Body({{"logprobs", true}, {"top_logprobs", 2}}), {});
+  EXPECT_TRUE(job.logprobs);
+  EXPECT_EQ(job.top_logprobs, 2);
+
+  TokenLogprobInfo think{.token = "a", .bytes = "a", .logprob = -0.5f, .top = {}, .reasoning = true};
+  TokenLogprobInfo word{.token = "\xEF\xBF\xBD", .bytes = "\xC3", .logprob = -1.0f,
+                        .top = {{"b", "b", -0.25f}}, .reasoning = false};
+  Json lp = OpenAILogprobs({think, word});
+  EXPECT_EQ(lp["reasoning_content"][0]["token"], "a");
+  EXPECT_EQ(lp["content"][0], Json({{"token", "\xEF\xBF\xBD"}, {"logprob", -1.0},
+                                    {"bytes", {0xC3}},
+                                    {"top_logprobs", {{{"token", "b"}, {"logprob", -0.25},
+                                                       {"bytes", {98}}}}}}));
+  // Logprobs of a step without text wait for the next chunk.
+  OpenAIChatWriter w("id", "m", 0, false, false);
+  EXPECT_TRUE(w.DeltaChunks({}, {word}).empty());
+  std::vector<Json> chunks = w.DeltaChunks({.content = "x"}, {word});
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0]["choices"][0]["logprobs"]["content"].size(), 2u);
+  EXPECT_TRUE(w.DeltaChunks({.content = "y"})[0]["choices"][0]["logprobs"].is_null());
+}
+
 TEST(ApiErrorTest, Envelopes) {
   EXPECT_EQ(OpenAIErrorBody(401, "bad key"),
             Json({{"error", {{"message", "bad key"}, {"type", "authentication_error"},
