@@ -141,7 +141,9 @@ ChatJob ParseAnthropicMessages(const Json& body, const ModelRegistry& models) {
   if (req.messages.empty()) throw BadRequest("messages: at least one message is required");
   if (body.contains("tools") && body["tools"].is_array() && !body["tools"].empty()) {
     req.tools = ToolsToOpenAI(body["tools"]);
-    if (req.tools.empty()) req.tools = nullptr;
+    const bool none = body.contains("tool_choice") && body["tool_choice"].is_object() &&
+                      body["tool_choice"].value("type", "") == "none";
+    if (req.tools.empty() || none) req.tools = nullptr;  // none: the model sees no tools
   }
 
   req.thinking = true;  // DeepSeek's Anthropic endpoint thinks unless told not to

@@ -279,6 +279,10 @@ void ApiServer::Routes() {
   });
   s.Post("/chat/completions", chat);
   s.Post("/v1/chat/completions", chat);
+  // DeepSeek's beta base (chat prefix completion: a last assistant message with
+  // "prefix": true is continued); the encoder handles prefix messages on every path.
+  s.Post("/beta/chat/completions", chat);
+  s.Post("/beta/v1/chat/completions", chat);
 
   auto messages = Guarded([this](const Request& req, Response& res) {
     const Json body = ParseBody(req.body);

@@ -57,6 +57,13 @@ ChatJob ParseOpenAIChat(const Json& body, const ModelRegistry& models) {
   }
   if (!chat.ok()) throw BadRequest(chat.error());
   job.chat = std::move(chat.value());
+  // tool_choice "none": the model must not call tools, so it is not shown any (the
+  // history's calls still render). required / named are not enforced (no constrained
+  // decoding yet): the model sees the tools as with "auto".
+  if (body.contains("tool_choice") && body["tool_choice"].is_string() &&
+      body["tool_choice"].get<std::string>() == "none") {
+    job.chat.tools = nullptr;
+  }
   if (served.thinking) job.chat.thinking = *served.thinking;
   // The preview encoder knows high/max; DeepSeek maps the rest onto them (api.md §2.3).
   std::string& effort = job.chat.reasoning_effort;

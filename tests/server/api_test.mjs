@@ -211,6 +211,15 @@ await check('a tool conversation history is accepted', async () => {
   assert.ok(['stop', 'length', 'tool_calls'].includes(r.choices[0].finish_reason));
 });
 
+await check('beta base: chat prefix completion continues the assistant prefix', async () => {
+  const beta = new OpenAI({baseURL: `${base}/beta`, apiKey: KEY, maxRetries: 0});
+  const r = await beta.chat.completions.create({
+    model: 'deepseek-chat', max_tokens: 4,
+    messages: [{role: 'user', content: 'Write code'}, {role: 'assistant', content: '```python\n', prefix: true}]});
+  assert.equal(r.choices[0].finish_reason, 'length');
+  assert.equal(r.usage.completion_tokens, 4);
+});
+
 // ---------------------------------------------------------------- OpenAI errors
 await check('malformed JSON -> 400 in the OpenAI shape', async () => {
   const r = await raw('/v1/chat/completions', '{"model": "deepseek-chat", "messages": [');

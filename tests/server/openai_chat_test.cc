@@ -54,6 +54,15 @@ TEST(OpenAIChatParse, ModelNamesPinThinking) {
   EXPECT_FALSE(ParseOpenAIChat(off, models).chat.thinking);
 }
 
+TEST(OpenAIChatParse, ToolChoiceNoneHidesTheTools) {
+  Json tools = Json::array({{{"type", "function"}, {"function", {{"name", "f"}}}}});
+  EXPECT_EQ(ParseOpenAIChat(Body({{"tools", tools}}), {}).chat.tools, tools);
+  EXPECT_TRUE(
+      ParseOpenAIChat(Body({{"tools", tools}, {"tool_choice", "none"}}), {}).chat.tools.is_null());
+  EXPECT_EQ(ParseOpenAIChat(Body({{"tools", tools}, {"tool_choice", "required"}}), {}).chat.tools,
+            tools);
+}
+
 TEST(OpenAIChatParse, SamplingIsIgnoredInThinkingMode) {
   ChatJob thinking = ParseOpenAIChat(Body({{"temperature", 0.2}, {"top_p", 0.5}}), {});
   EXPECT_EQ(thinking.sampling.temperature, 1.0);
