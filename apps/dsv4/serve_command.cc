@@ -53,7 +53,8 @@ int ServeCommand(int argc, char** argv) {
   Args args(argc, argv, 2, {"no-act-quant"},
             {"model", "tokenizer", "host", "port", "api-key", "api-key-file",
              "served-model-name", "max-body-mb", "prefix-cache-mb", "max-running", "context",
-             "port-file", "shutdown-grace", "max-concurrent-per-key"});
+             "port-file", "shutdown-grace", "max-concurrent-per-key",
+             "cache-hit-price-ratio"});
   server::ServerOptions options;
   options.host = args.Get("host", "127.0.0.1");
   options.port = int(args.GetInt("port", 8000));
@@ -73,6 +74,9 @@ int ServeCommand(int argc, char** argv) {
   }
   options.served_model_names = SplitList(args.Get("served-model-name"));
   options.max_body_bytes = size_t(args.GetInt("max-body-mb", 32)) << 20;
+  if (args.Has("cache-hit-price-ratio")) {
+    options.cache_hit_price_ratio = std::stod(args.Get("cache-hit-price-ratio"));
+  }
   options.max_concurrent_per_key =
       args.GetInt("max-concurrent-per-key", options.max_concurrent_per_key);
 

@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <mutex>
 #include <random>
@@ -65,6 +66,7 @@ struct StreamState {
   Writer writer;
   bool logprobs = false;  // collect token log-probabilities (OpenAI)
   std::vector<TokenLogprobInfo> all_logprobs;
+  std::function<void(const GenerationOutcome&)> on_done;  // usage accounting
 };
 
 // The API key a request presents: x-api-key, else the Bearer token ("" = none).
@@ -81,10 +83,11 @@ std::string RequestKey(const Request& req) {
 // so its generation is cancelled like a stream's.
 template <typename Writer, typename Build>
 void SendWhole(Response& res, std::unique_ptr<KeyLimiter::Slot> slot,
-               std::unique_ptr<Generation> gen, Writer writer, Build build,
+               std::unique_ptr<Generation> gen, Writer writer,
+               std::function<void(const GenerationOutcome&)> on_done, Build build,
                bool logprobs = false) {
-  auto state = std::make_shared<StreamState<Writer>>(
-      StreamState<Writer>{std::move(slot), std::move(gen), std::move(writer), logprobs, {}});
+  auto state = std::make_shared<StreamState<Writer>>(StreamState<Writer>{
+      std::move(slot), std::move(gen), std::move(writer), logprobs, {}, std::move(on_done)});
   res.set_chunked_content_provider(
       "application/json",
       [state, build](size_t, httplib::DataSink& sink) {
@@ -97,6 +100,7 @@ void SendWhole(Response& res, std::unique_ptr<KeyLimiter::Slot> slot,
             last = now;
           }
         }
+        state->on_done(state->gen->outcome());
         const std::string body = Dump(build(*state));
         sink.write(body.data(), body.size());
         sink.done();
@@ -133,6 +137,7 @@ ApiServer::ApiServer(Engine& engine, const tokenizer::Tokenizer& tokenizer, Serv
       options_(std::move(options)),
       models_(options_.served_model_names),
       limiter_(options_.max_concurrent_per_key),
+      meter_(options_.cache_hit_price_ratio),
       http_(std::make_unique<httplib::Server>()) {
   Routes();
 }
@@ -154,6 +159,13 @@ int ApiServer::Bind() {
 void ApiServer::Serve() { http_->listen_after_bind(); }
 
 void ApiServer::Stop() { http_->stop(); }
+
+std::function<void(const GenerationOutcome&)> ApiServer::Meter(const httplib::Request& req,
+                                                              const std::string& model) {
+  return [this, key = RequestKey(req), model](const GenerationOutcome& outcome) {
+    meter_.Record(key, model, outcome.usage);
+  };
+}
 
 void ApiServer::Routes() {
   httplib::Server& s = *http_;
@@ -210,7 +222,7 @@ void ApiServer::Routes() {
     metric("dsv4_prefix_cache_lookups_total", "counter", st.prefix_cache.lookups);
     metric("dsv4_prefix_cache_hits_total", "counter", st.prefix_cache.hits);
     metric("dsv4_prefix_cache_bytes", "gauge", st.prefix_cache.bytes);
-    res.set_content(text, "text/plain; version=0.0.4");
+    res.set_content(text + meter_.Prometheus(), "text/plain; version=0.0.4");
   });
   s.Get("/user/balance", [](const Request&, Response& res) {
     SendJson(res, {{"is_available", true},
@@ -228,7 +240,7 @@ void ApiServer::Routes() {
     OpenAIChatWriter writer(NewUuid(), job.model, UnixSeconds(), gen->thinking(),
                             job.include_usage);
     if (!job.stream) {
-      SendWhole(res, std::move(slot), std::move(gen), std::move(writer),
+      SendWhole(res, std::move(slot), std::move(gen), std::move(writer), Meter(req, job.model),
                 [](const StreamState<OpenAIChatWriter>& st) {
                   const Generation& g = *st.gen;
                   return g.outcome().finish == FinishReason::kError
@@ -241,7 +253,7 @@ void ApiServer::Routes() {
     }
     auto state = std::make_shared<StreamState<OpenAIChatWriter>>(
         StreamState<OpenAIChatWriter>{std::move(slot), std::move(gen), std::move(writer),
-                                      job.logprobs, {}});
+                                      job.logprobs, {}, Meter(req, job.model)});
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -263,6 +275,7 @@ void ApiServer::Routes() {
             }
           }
           const GenerationOutcome& outcome = state->gen->outcome();
+          state->on_done(outcome);
           if (outcome.finish == FinishReason::kError) {
             send(OpenAIErrorBody(500, outcome.error));
           } else {
@@ -291,7 +304,7 @@ void ApiServer::Routes() {
     auto gen = std::make_unique<Generation>(engine_, tokenizer_, job);
     AnthropicMessageWriter writer(NewUuid(), job.model, job.stop);
     if (!job.stream) {
-      SendWhole(res, std::move(slot), std::move(gen), std::move(writer),
+      SendWhole(res, std::move(slot), std::move(gen), std::move(writer), Meter(req, job.model),
                 [](const StreamState<AnthropicMessageWriter>& st) {
                   const Generation& g = *st.gen;
                   return g.outcome().finish == FinishReason::kError
@@ -302,7 +315,7 @@ void ApiServer::Routes() {
     }
     auto state = std::make_shared<StreamState<AnthropicMessageWriter>>(
         StreamState<AnthropicMessageWriter>{std::move(slot), std::move(gen), std::move(writer),
-                                            false, {}});
+                                            false, {}, Meter(req, job.model)});
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -322,6 +335,7 @@ void ApiServer::Routes() {
             if (!send(state->writer.Delta(d))) return false;
           }
           const GenerationOutcome& outcome = state->gen->outcome();
+          state->on_done(outcome);
           if (outcome.finish == FinishReason::kError) {
             send(std::vector<AnthropicEvent>{{"error", AnthropicErrorBody(500, outcome.error)}});
           } else {

@@ -8,17 +8,21 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/engine.h"
+#include "server/generation.h"
 #include "server/key_limiter.h"
 #include "server/model_registry.h"
+#include "server/usage_meter.h"
 #include "tokenizer/tokenizer.h"
 
 namespace httplib {
 class Server;
+struct Request;
 }
 
 namespace dsv4::server {
@@ -33,6 +37,7 @@ struct ServerOptions {
   // HTTP worker threads. Each open connection (a stream, or an idle keep-alive one) holds
   // one, so this caps concurrent connections; httplib's default (8) is too few to serve.
   size_t http_threads = 128;
+  double cache_hit_price_ratio = 0.1;  // cache-hit input price / input price (cost totals)
 };
 
 class ApiServer {
@@ -47,12 +52,16 @@ class ApiServer {
 
  private:
   void Routes();
+  // Records a finished generation's usage under the request's key.
+  std::function<void(const GenerationOutcome&)> Meter(const httplib::Request& req,
+                                                      const std::string& model);
 
   Engine& engine_;
   const tokenizer::Tokenizer& tokenizer_;
   ServerOptions options_;
   ModelRegistry models_;
   KeyLimiter limiter_;
+  UsageMeter meter_;
   std::unique_ptr<httplib::Server> http_;
 };
 

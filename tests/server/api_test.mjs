@@ -462,6 +462,16 @@ await check('Anthropic errors: bad key 401, unknown model 400, malformed JSON 40
   assert.equal(r.body.type, 'error');
 });
 
+await check('/metrics totals requests, tokens and cost per key', async () => {
+  const text = await (await fetch(`${base}/metrics`, {headers: {authorization: `Bearer ${KEY}`}})).text();
+  const value = (name) => Number(text.match(new RegExp(`^${name}\\{key="\\*\\*\\*\\*test"\\} (\\S+)$`, 'm'))?.[1]);
+  assert.ok(value('dsv4_key_requests_total') >= 10, text);
+  assert.ok(value('dsv4_key_completion_tokens_total') > 0);
+  assert.ok(value('dsv4_key_cached_tokens_total') >= 256);  // the cache-hit checks
+  assert.ok(value('dsv4_key_cost_usd_total') > 0);
+  assert.ok(!text.includes(KEY));
+});
+
 // ---------------------------------------------------------------- shutdown
 await check('SIGTERM lets an in-flight stream finish, then the server exits 0', async () => {
   const stream = await openai.chat.completions.create(
