@@ -1,7 +1,7 @@
 // dsv4 serve --model DIR [--tokenizer PATH] [--host 127.0.0.1] [--port 8000] [--api-key K[,K2]]
 //            [--api-key-file PATH] [--served-model-name N[,N2]] [--max-body-mb 32]
 //            [--prefix-cache-mb 512] [--max-running 16] [--context N] [--port-file PATH]
-//            [--max-concurrent-per-key 64] [--shutdown-grace 30]
+//            [--max-concurrent-per-key 64] [--shutdown-grace 30] [--cache-hit-price-ratio 0.1]
 // The OpenAI / Anthropic compatible API server. SIGTERM or SIGINT stops accepting
 // connections and lets in-flight requests finish (cancelling them after
 // --shutdown-grace seconds, or at a second signal).
