@@ -43,12 +43,19 @@ const anthropic = new Anthropic({baseURL: base, apiKey: KEY, maxRetries: 0});
 
 let failures = 0;
 async function check(name, fn) {
+  let timer;
+  // A check that stalls fails (with the server log) instead of hanging the whole run.
+  const stalled = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error('check did not finish within 120 s')), 120_000);
+  });
   try {
-    await fn();
+    await Promise.race([fn(), stalled]);
     console.log(`ok   ${name}`);
   } catch (e) {
     ++failures;
     console.log(`FAIL ${name}\n${e.stack || e}`);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
