@@ -1,5 +1,7 @@
 #include "server/openai_chat.h"
 
+#include <cstdlib>
+
 #include "server/api_error.h"
 #include "tokenizer/openai_request.h"
 
@@ -29,6 +31,18 @@ ChatJob ParseOpenAIChat(const Json& body, const ModelRegistry& models) {
   OptNumber(body, "frequency_penalty", -2.0, 2.0);  // validated, deprecated by DeepSeek
   OptNumber(body, "presence_penalty", -2.0, 2.0);
   if (auto seed = OptInt(body, "seed", INT64_MIN, INT64_MAX)) job.sampling.seed = uint64_t(*seed);
+  if (body.contains("logit_bias") && !body["logit_bias"].is_null()) {
+    if (!body["logit_bias"].is_object()) throw BadRequest("Invalid 'logit_bias': expected an object");
+    for (const auto& [id, bias] : body["logit_bias"].items()) {
+      char* end = nullptr;
+      const long token = std::strtol(id.c_str(), &end, 10);
+      if (id.empty() || *end != '\0' || token < 0 || !bias.is_number() ||
+          bias.get<double>() < -100 || bias.get<double>() > 100) {
+        throw BadRequest("Invalid 'logit_bias': token ids map to numbers in [-100, 100]");
+      }
+      job.sampling.logit_bias[int32_t(token)] = bias.get<float>();
+    }
+  }
   job.logprobs = OptBool(body, "logprobs").value_or(false);
   job.top_logprobs = OptInt(body, "top_logprobs", 0, 20).value_or(0);
   if (job.top_logprobs > 0 && !job.logprobs) {

@@ -93,6 +93,9 @@ TEST(OpenAIChatParse, RejectsBadRequestsWith400) {
   EXPECT_EQ(StatusOf(Body({{"messages", Json::array({{{"role", "user"}, {"content", "x"},
                                                        {"prefix", "yes"}}})}})),
             400);
+  EXPECT_EQ(StatusOf(Body({{"logit_bias", {{"x", 1}}}})), 400);
+  EXPECT_EQ(StatusOf(Body({{"logit_bias", {{"5", 101}}}})), 400);
+  EXPECT_EQ(ParseOpenAIChat(Body({{"logit_bias", {{"5", -100}}}}), {}).sampling.logit_bias.at(5), -100);
   EXPECT_EQ(StatusOf(Body({{"reasoning_effort", "xhigh"}})), 200);
 }
 
