@@ -162,34 +162,23 @@ void LinearRows(const float* x, int64_t T, const WeightMatrix& w, int64_t row_be
     return;
   }
   const int64_t nb = CeilDiv(K, kBlock);
+  // The reference's arithmetic (precise mode, or K not a multiple of 32): per-block
+  // partial sums, each scaled by s_a · s_w and added in block order in fp32.
   if (w.dtype == DType::kF8E4M3) {
-    // With several rows, each 128-code block is decoded once (to e4m3 · 2^-8, as the
-    // e4m3 kernel does internally) and reused: dot_f32 over the decoded block times 2^8
-    // gives the same bits as dot_e4m3, so a row's result never depends on T.
-    const bool decode_once = T > 1;
     ParallelFor(size_t(N), 4, [&](size_t n0, size_t n1) {
-      alignas(32) float decoded[kBlock];
-      std::vector<float> acc(static_cast<size_t>(T));
       for (int64_t n = int64_t(n0); n < int64_t(n1); ++n) {
         const int64_t r = row_begin + n;
         const uint8_t* wrow = w.data + r * K;
         const uint8_t* srow = w.scale + (r / kBlock) * nb;
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        for (int64_t b = 0; b < nb; ++b) {
-          const int64_t len = std::min(kBlock, K - b * kBlock);
-          const float sw = Ue8m0ToFloat(srow[b]);
-          const bool use_decoded = decode_once && len == kBlock;
-          if (use_decoded) {
-            for (int64_t i = 0; i < kBlock; ++i) decoded[i] = E4m3ToFloat(wrow[b * kBlock + i]) * (1.0f / 256.0f);
+        for (int64_t t = 0; t < T; ++t) {
+          float acc = 0.0f;
+          for (int64_t b = 0; b < nb; ++b) {
+            const int64_t len = std::min(kBlock, K - b * kBlock);
+            const float partial = dk.dot_e4m3(&acts.q[size_t(t * K + b * kBlock)], wrow + b * kBlock, len);
+            acc += partial * acts.s[size_t(t * nb + b)] * Ue8m0ToFloat(srow[b]);
           }
-          for (int64_t t = 0; t < T; ++t) {
-            const float* q = &acts.q[size_t(t * K + b * kBlock)];
-            const float partial = use_decoded ? dk.dot_f32(q, decoded, kBlock) * 256.0f
-                                              : dk.dot_e4m3(q, wrow + b * kBlock, len);
-            acc[size_t(t)] += partial * acts.s[size_t(t * nb + b)] * sw;
-          }
+          y[t * N + n] = finish(acc);
         }
-        for (int64_t t = 0; t < T; ++t) y[t * N + n] = finish(acc[size_t(t)]);
       }
     });
     return;

@@ -279,9 +279,8 @@ TEST_F(DotTest, E2m1RowIsTheSequentialSumOfChunks) {
   }
 }
 
-// The FP8 linear decodes a block once for several rows and uses dot_f32 on e4m3 · 2^-8;
-// that must give the bits of dot_e4m3 (what a single row uses), or rows would depend on
-// the batch they are in.
+// The e4m3 kernel is exactly dot_f32 over the codes decoded to e4m3 · 2^-8, times 2^8:
+// the identity its F16C decoding relies on.
 TEST_F(DotTest, E4m3EqualsF32OnDecodedBlock) {
   std::uniform_int_distribution<int> byte(0, 255);
   for (const DotKernels* k : {&ref_, avx2_}) {
