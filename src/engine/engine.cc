@@ -315,8 +315,11 @@ bool Engine::Step() {
 
 void Engine::SampleAndEmit(Sequence* seq, const std::vector<float>& logits) {
   const ModelConfig& c = model_.config();
-  SampleResult r = seq->sampler->Sample(logits);
+  TokenConstraint* constraint = seq->req.constraint.get();
+  SampleResult r = constraint ? SampleConstrained(*seq->sampler, logits, *constraint)
+                              : seq->sampler->Sample(logits);
   seq->sampler->Accept(r.token);
+  if (constraint) constraint->Accept(r.token);
   seq->tokens.push_back(r.token);
   ++seq->generated;
 
@@ -332,12 +335,17 @@ void Engine::SampleAndEmit(Sequence* seq, const std::vector<float>& logits) {
       std::find(seq->req.stop_token_ids.begin(), seq->req.stop_token_ids.end(), r.token) !=
           seq->req.stop_token_ids.end();
   FinishReason finish = FinishReason::kNone;
+  bool stop_string = false;
   if (stop_id) {
     finish = FinishReason::kStop;  // the stop token's own text is not sent
   } else if (seq->decoder) {
     StopMatcher::Result m = seq->stops->Push(seq->decoder->Push(r.token));
     e.text = std::move(m.text);
     if (m.stopped) finish = FinishReason::kStop;
+    stop_string = m.stopped;
+  }
+  if (finish == FinishReason::kNone && constraint && constraint->Complete()) {
+    finish = FinishReason::kStop;  // the constrained output is whole (its text is sent)
   }
   if (finish == FinishReason::kNone && seq->generated >= seq->max_new) {
     finish = FinishReason::kLength;
@@ -347,7 +355,7 @@ void Engine::SampleAndEmit(Sequence* seq, const std::vector<float>& logits) {
     return;
   }
   // Flush held-back text, unless a stop string cut it.
-  if (seq->decoder && !(finish == FinishReason::kStop && !stop_id)) {
+  if (seq->decoder && !stop_id && !stop_string) {
     StopMatcher::Result m = seq->stops->Push(seq->decoder->Finish());
     e.text += m.text;
     if (!m.stopped) e.text += seq->stops->Finish();

@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "engine/sampler.h"
 #include "engine/sampling_params.h"
+#include "engine/token_constraint.h"
 
 namespace dsv4 {
 
@@ -60,6 +62,9 @@ struct GenerationRequest {
   bool ignore_eos = false;
   bool return_logits = false;     // diagnostics/tests: the logits row behind each token
   bool use_prefix_cache = true;   // look up and store prefix snapshots
+  // Constrained decoding (optional): only tokens it allows are sampled, and the request
+  // finishes (stop) when it reports the output complete.
+  std::shared_ptr<TokenConstraint> constraint;
   EventCallback on_event;
 };
 

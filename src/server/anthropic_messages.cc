@@ -98,6 +98,39 @@ Json ToolsToOpenAI(const Json& tools) {
   return out;
 }
 
+// tool_choice: none hides the tools; any / tool are enforced by constrained decoding
+// (ChatJob::Shape::kToolCall); disable_parallel_tool_use allows one call.
+void ApplyAnthropicToolChoice(const Json& body, ChatJob* job) {
+  if (!body.contains("tool_choice") || body["tool_choice"].is_null()) return;
+  const Json& choice = body["tool_choice"];
+  const std::string type = choice.is_object() ? choice.value("type", "") : "";
+  if (type != "auto" && type != "any" && type != "tool" && type != "none") {
+    throw BadRequest("tool_choice: expected an object with type auto, any, tool or none");
+  }
+  if (choice.contains("disable_parallel_tool_use") && choice["disable_parallel_tool_use"].is_boolean()) {
+    job->parallel_tool_calls = !choice["disable_parallel_tool_use"].get<bool>();
+  }
+  tokenizer::ChatRequest& req = job->chat;
+  if (type == "none") {
+    req.tools = nullptr;
+    return;
+  }
+  if (type == "auto") return;
+  if (!req.tools.is_array()) throw BadRequest("tool_choice: type '" + type + "' needs tools");
+  job->shape = ChatJob::Shape::kToolCall;
+  if (type == "tool") {
+    if (!choice.contains("name") || !choice["name"].is_string()) {
+      throw BadRequest("tool_choice.name: field required");
+    }
+    const std::string name = choice["name"].get<std::string>();
+    bool found = false;
+    for (const Json& t : req.tools) found = found || t["function"].value("name", "") == name;
+    if (!found) throw BadRequest("tool_choice: tool '" + name + "' is not in tools");
+    job->forced_tools = {name};
+    job->parallel_tool_calls = false;
+  }
+}
+
 }  // namespace
 
 ChatJob ParseAnthropicMessages(const Json& body, const ModelRegistry& models) {
@@ -141,10 +174,9 @@ ChatJob ParseAnthropicMessages(const Json& body, const ModelRegistry& models) {
   if (req.messages.empty()) throw BadRequest("messages: at least one message is required");
   if (body.contains("tools") && body["tools"].is_array() && !body["tools"].empty()) {
     req.tools = ToolsToOpenAI(body["tools"]);
-    const bool none = body.contains("tool_choice") && body["tool_choice"].is_object() &&
-                      body["tool_choice"].value("type", "") == "none";
-    if (req.tools.empty() || none) req.tools = nullptr;  // none: the model sees no tools
+    if (req.tools.empty()) req.tools = nullptr;
   }
+  ApplyAnthropicToolChoice(body, &job);
 
   req.thinking = true;  // DeepSeek's Anthropic endpoint thinks unless told not to
   if (body.contains("thinking") && body["thinking"].is_object()) {

@@ -49,6 +49,15 @@ Generation::Generation(Engine& engine, const tokenizer::Tokenizer& tokenizer, co
   request.stop = job.stop;
   request.sampling.logprobs = job.logprobs;
   request.sampling.top_logprobs = job.logprobs ? job.top_logprobs : 0;
+  if (job.shape == ChatJob::Shape::kJsonObject) {
+    constraint_ = OutputConstraint::JsonObject(tokenizer, thinking_);
+  } else if (job.shape == ChatJob::Shape::kToolCall) {
+    std::vector<DsmlTool> tools = DsmlToolsFromOpenAI(job.chat.tools, job.forced_tools);
+    if (tools.empty()) throw BadRequest("tool_choice forces a tool call but no such tool is given");
+    constraint_ = OutputConstraint::ToolCalls(tokenizer, thinking_, std::move(tools),
+                                              job.parallel_tool_calls);
+  }
+  request.constraint = constraint_;
   request.on_event = stream_.Callback();
   auto id = engine.Submit(std::move(request));
   if (!id.ok()) {
@@ -96,7 +105,9 @@ bool Generation::Next(tokenizer::ParserDelta* delta, std::vector<TokenLogprobInf
   for (auto& call : tail.tool_calls) delta->tool_calls.push_back(std::move(call));
   done_ = true;
   outcome_.finish = e.finish;
-  outcome_.stop_string = e.finish == FinishReason::kStop && !(e.has_token && e.token == eos_);
+  // A stop that is neither EOS nor the end of an enforced shape came from a stop string.
+  outcome_.stop_string = e.finish == FinishReason::kStop && !(e.has_token && e.token == eos_) &&
+                         !(constraint_ && constraint_->Complete());
   outcome_.error = e.error;
   outcome_.usage.prompt_tokens = e.usage.prompt_tokens;
   outcome_.usage.cached_tokens = e.usage.cached_tokens;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "server/output_constraint.h"
 #include "tokenizer/chat_types.h"
 #include "tokenizer/output_parser.h"
 #include "tokenizer/tokenizer.h"
@@ -29,6 +30,12 @@ struct ChatJob {
   bool include_usage = false;  // OpenAI stream_options.include_usage
   bool logprobs = false;       // OpenAI logprobs / top_logprobs
   int64_t top_logprobs = 0;
+  // Enforced answer shape (constrained decoding, see OutputConstraint): a JSON object
+  // (response_format json_object) or a tool-call block (tool_choice required / named).
+  enum class Shape { kFree, kJsonObject, kToolCall };
+  Shape shape = Shape::kFree;
+  std::vector<std::string> forced_tools;  // kToolCall: the tools it may call; empty = any
+  bool parallel_tool_calls = true;        // kToolCall: more than one call allowed
 };
 
 // A token and its log-probability.
@@ -99,6 +106,7 @@ class Generation {
   int32_t eos_ = -1;
   int64_t prompt_tokens_ = 0;
   tokenizer::OutputParser parser_;
+  std::shared_ptr<OutputConstraint> constraint_;  // enforced shape; null = free
   GenerationOutcome outcome_;
 };
 

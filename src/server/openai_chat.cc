@@ -7,7 +7,70 @@
 
 namespace dsv4::server {
 
-ChatJob ParseOpenAIChat(const Json& body, const ModelRegistry& models) {
+namespace {
+
+// tool_choice: "none" hides the tools (the history's calls still render); "required" and
+// a named function are enforced by constrained decoding (ChatJob::Shape::kToolCall).
+void ApplyOpenAIToolChoice(const Json& body, ChatJob* job) {
+  job->parallel_tool_calls = OptBool(body, "parallel_tool_calls").value_or(true);
+  if (!body.contains("tool_choice") || body["tool_choice"].is_null()) return;
+  const Json& choice = body["tool_choice"];
+  const bool has_tools = job->chat.tools.is_array() && !job->chat.tools.empty();
+  if (choice.is_string()) {
+    const std::string mode = choice.get<std::string>();
+    if (mode == "none") {
+      job->chat.tools = nullptr;
+    } else if (mode == "required") {
+      if (!has_tools) throw BadRequest("Invalid 'tool_choice': 'required' needs 'tools'");
+      job->shape = ChatJob::Shape::kToolCall;
+    } else if (mode != "auto") {
+      throw BadRequest("Failed to deserialize the JSON body into the target type: tool_choice: "
+                       "unknown variant `" + mode + "`, expected one of `none`, `auto`, `required`");
+    }
+    return;
+  }
+  const Json* name = nullptr;
+  if (choice.is_object() && choice.value("type", "") == "function" && choice.contains("function") &&
+      choice["function"].is_object() && choice["function"].contains("name") &&
+      choice["function"]["name"].is_string()) {
+    name = &choice["function"]["name"];
+  }
+  if (!name) {
+    throw BadRequest("Invalid 'tool_choice': expected \"none\", \"auto\", \"required\" or "
+                     "{\"type\": \"function\", \"function\": {\"name\": ...}}");
+  }
+  bool found = false;
+  if (has_tools) {
+    for (const auto& t : job->chat.tools) {
+      found = found || (t.contains("function") && t["function"].value("name", "") == *name);
+    }
+  }
+  if (!found) {
+    throw BadRequest("Invalid 'tool_choice': function '" + name->get<std::string>() +
+                     "' is not in 'tools'");
+  }
+  job->shape = ChatJob::Shape::kToolCall;
+  job->forced_tools = {name->get<std::string>()};
+  job->parallel_tool_calls = false;
+}
+
+// DeepSeek's replay rule (api.md §2.6): in thinking mode with tools, every earlier
+// assistant turn that called tools must bring its reasoning_content back (the prompt
+// renders it); DeepSeek answers 400 otherwise.
+void CheckReasoningReplay(const Json& body, const tokenizer::ChatRequest& chat) {
+  const bool has_tools = body.contains("tools") && body["tools"].is_array() && !body["tools"].empty();
+  if (!chat.thinking || !has_tools) return;
+  for (const tokenizer::ChatMessage& m : chat.messages) {
+    if (m.role == "assistant" && !m.tool_calls.empty() && !m.reasoning_content && !m.prefix) {
+      throw BadRequest("The `reasoning_content` in the thinking mode must be passed back to the API.");
+    }
+  }
+}
+
+}  // namespace
+
+ChatJob ParseOpenAIChat(const Json& body, const ModelRegistry& models,
+                        bool strict_reasoning_replay) {
   ChatJob job;
   std::optional<std::string> model = OptString(body, "model");
   if (!model) throw BadRequest("Failed to deserialize the JSON body into the target type: missing field `model`");
@@ -48,9 +111,16 @@ ChatJob ParseOpenAIChat(const Json& body, const ModelRegistry& models) {
   if (job.top_logprobs > 0 && !job.logprobs) {
     throw BadRequest("Invalid 'top_logprobs': requires 'logprobs' to be true");
   }
-  if (body.contains("response_format") && body["response_format"].is_object() &&
-      body["response_format"].value("type", "") == "json_schema") {
-    throw BadRequest("This response_format type is unavailable now");
+  if (body.contains("response_format") && !body["response_format"].is_null()) {
+    const Json& rf = body["response_format"];
+    const std::string type = rf.is_object() && rf.contains("type") && rf["type"].is_string()
+                                 ? rf["type"].get<std::string>() : "";
+    if (type == "json_schema") throw BadRequest("This response_format type is unavailable now");
+    if (type != "text" && type != "json_object") {
+      throw BadRequest("Failed to deserialize the JSON body into the target type: response_format: "
+                       "unknown variant, expected `text` or `json_object`");
+    }
+    if (type == "json_object") job.shape = ChatJob::Shape::kJsonObject;
   }
   if (auto effort = OptString(body, "reasoning_effort")) {
     static const std::vector<std::string> kEfforts = {"none",  "minimal", "low", "medium",
@@ -71,14 +141,9 @@ ChatJob ParseOpenAIChat(const Json& body, const ModelRegistry& models) {
   }
   if (!chat.ok()) throw BadRequest(chat.error());
   job.chat = std::move(chat.value());
-  // tool_choice "none": the model must not call tools, so it is not shown any (the
-  // history's calls still render). required / named are not enforced (no constrained
-  // decoding yet): the model sees the tools as with "auto".
-  if (body.contains("tool_choice") && body["tool_choice"].is_string() &&
-      body["tool_choice"].get<std::string>() == "none") {
-    job.chat.tools = nullptr;
-  }
+  ApplyOpenAIToolChoice(body, &job);
   if (served.thinking) job.chat.thinking = *served.thinking;
+  if (strict_reasoning_replay) CheckReasoningReplay(body, job.chat);
   // The preview encoder knows high/max; DeepSeek maps the rest onto them (api.md §2.3).
   std::string& effort = job.chat.reasoning_effort;
   if (effort == "xhigh" || effort == "ultra") effort = "max";

@@ -14,7 +14,10 @@
 namespace dsv4::server {
 
 // Validates and converts a request body; throws ApiError 400 (DeepSeek's texts where known).
-ChatJob ParseOpenAIChat(const Json& body, const ModelRegistry& models);
+// `strict_reasoning_replay`: DeepSeek's 400 when a thinking-mode tool conversation omits
+// an assistant tool-call turn's reasoning_content (else it renders as empty reasoning).
+ChatJob ParseOpenAIChat(const Json& body, const ModelRegistry& models,
+                        bool strict_reasoning_replay = true);
 
 // usage: prompt/completion/total, prompt_cache_hit/miss_tokens, prompt_tokens_details.
 // cached_tokens, and completion_tokens_details.reasoning_tokens in thinking mode.
