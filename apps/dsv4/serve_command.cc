@@ -2,6 +2,7 @@
 //            [--api-key-file PATH] [--served-model-name N[,N2]] [--max-body-mb 32]
 //            [--prefix-cache-mb 512] [--max-running 16] [--context N] [--port-file PATH]
 //            [--max-concurrent-per-key 64] [--shutdown-grace 30] [--cache-hit-price-ratio 0.1]
+//            [--max-context N (= --context)] [--allow-missing-reasoning] [--log-bodies]
 // The OpenAI / Anthropic compatible API server. SIGTERM or SIGINT stops accepting
 // connections and lets in-flight requests finish (cancelling them after
 // --shutdown-grace seconds, or at a second signal).
@@ -50,11 +51,11 @@ int ServeCommand(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  Args args(argc, argv, 2, {"no-act-quant"},
+  Args args(argc, argv, 2, {"no-act-quant", "allow-missing-reasoning", "log-bodies"},
             {"model", "tokenizer", "host", "port", "api-key", "api-key-file",
              "served-model-name", "max-body-mb", "prefix-cache-mb", "max-running", "context",
              "port-file", "shutdown-grace", "max-concurrent-per-key",
-             "cache-hit-price-ratio"});
+             "cache-hit-price-ratio", "max-context"});
   server::ServerOptions options;
   options.host = args.Get("host", "127.0.0.1");
   options.port = int(args.GetInt("port", 8000));
@@ -77,6 +78,8 @@ int ServeCommand(int argc, char** argv) {
   if (args.Has("cache-hit-price-ratio")) {
     options.cache_hit_price_ratio = std::stod(args.Get("cache-hit-price-ratio"));
   }
+  options.strict_reasoning_replay = !args.Has("allow-missing-reasoning");
+  options.log_bodies = args.Has("log-bodies");
   options.max_concurrent_per_key =
       args.GetInt("max-concurrent-per-key", options.max_concurrent_per_key);
 
@@ -95,7 +98,9 @@ int ServeCommand(int argc, char** argv) {
   EngineOptions engine_options;
   engine_options.forward.act_quant = !args.Has("no-act-quant");
   engine_options.max_running = args.GetInt("max-running", engine_options.max_running);
-  engine_options.context_length = args.GetInt("context", 0);
+  // Prompt + output tokens per request; default and upper bound: the model's
+  // max_position_embeddings. /v1/models advertises it; longer prompts get a 400.
+  engine_options.context_length = args.GetInt("max-context", args.GetInt("context", 0));
   engine_options.prefix_cache.budget_bytes = args.GetInt("prefix-cache-mb", 512) << 20;
   Engine engine(*model.value(), &tok.value(), engine_options);
   engine.Start();

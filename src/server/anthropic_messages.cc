@@ -1,6 +1,8 @@
 #include "server/anthropic_messages.h"
 
 #include "server/api_error.h"
+#include "server/argument_fragments.h"
+#include "server/usage_meter.h"
 
 namespace dsv4::server {
 namespace {
@@ -196,17 +198,23 @@ ChatJob ParseAnthropicMessages(const Json& body, const ModelRegistry& models) {
   return job;
 }
 
-Json AnthropicUsage(const GenerationUsage& u) {
+Json AnthropicUsage(const GenerationUsage& u, const std::string& model,
+                    double cache_hit_price_ratio) {
   return {{"input_tokens", u.prompt_tokens - u.cached_tokens},
           {"cache_creation_input_tokens", 0},
           {"cache_read_input_tokens", u.cached_tokens},
           {"output_tokens", u.completion_tokens},
-          {"service_tier", "standard"}};
+          {"service_tier", "standard"},
+          {"cost", CostUsd(u, PricesFor(model, cache_hit_price_ratio))}};
 }
 
 AnthropicMessageWriter::AnthropicMessageWriter(std::string id, std::string model,
-                                               std::vector<std::string> stop)
-    : id_(std::move(id)), model_(std::move(model)), stop_(std::move(stop)) {}
+                                               std::vector<std::string> stop,
+                                               double cache_hit_price_ratio)
+    : id_(std::move(id)),
+      model_(std::move(model)),
+      stop_(std::move(stop)),
+      cache_hit_price_ratio_(cache_hit_price_ratio) {}
 
 std::vector<AnthropicEvent> AnthropicMessageWriter::Start(int64_t prompt_tokens,
                                                           bool thinking) {
@@ -214,7 +222,7 @@ std::vector<AnthropicEvent> AnthropicMessageWriter::Start(int64_t prompt_tokens,
   usage.prompt_tokens = prompt_tokens;  // cache hits are only known at the end
   Json message = {{"id", id_},          {"type", "message"},       {"role", "assistant"},
                   {"model", model_},    {"content", Json::array()}, {"stop_reason", nullptr},
-                  {"stop_sequence", nullptr}, {"usage", AnthropicUsage(usage)}};
+                  {"stop_sequence", nullptr}, {"usage", AnthropicUsage(usage, model_, cache_hit_price_ratio_)}};
   std::vector<AnthropicEvent> out = {
       {"message_start", {{"type", "message_start"}, {"message", message}}}};
   if (thinking) {
@@ -271,7 +279,9 @@ std::vector<AnthropicEvent> AnthropicMessageWriter::Delta(const tokenizer::Parse
          {{"type", "tool_use"}, {"id", call.id}, {"name", call.name}, {"input", Json::object()}},
          &out);
     answered_ = true;
-    delta({{"type", "input_json_delta"}, {"partial_json", call.arguments}});
+    for (const std::string& piece : ArgumentFragments(call.arguments)) {
+      delta({{"type", "input_json_delta"}, {"partial_json", piece}});
+    }
     out.push_back({"content_block_stop", {{"type", "content_block_stop"}, {"index", index_}}});
   }
   return out;
@@ -299,7 +309,7 @@ std::vector<AnthropicEvent> AnthropicMessageWriter::Finish(const GenerationOutco
   out.push_back({"message_delta",
                  {{"type", "message_delta"},
                   {"delta", {{"stop_reason", reason}, {"stop_sequence", sequence}}},
-                  {"usage", AnthropicUsage(outcome.usage)}}});
+                  {"usage", AnthropicUsage(outcome.usage, model_, cache_hit_price_ratio_)}}});
   out.push_back({"message_stop", {{"type", "message_stop"}}});
   return out;
 }
@@ -326,7 +336,7 @@ Json AnthropicMessageWriter::Message(const tokenizer::ParsedOutput& output,
           {"content", content},
           {"stop_reason", reason},
           {"stop_sequence", sequence},
-          {"usage", AnthropicUsage(outcome.usage)}};
+          {"usage", AnthropicUsage(outcome.usage, model_, cache_hit_price_ratio_)}};
 }
 
 }  // namespace dsv4::server

@@ -19,8 +19,9 @@ namespace dsv4::server {
 ChatJob ParseAnthropicMessages(const Json& body, const ModelRegistry& models);
 
 // input_tokens (uncached), cache_creation_input_tokens (0), cache_read_input_tokens,
-// output_tokens, service_tier.
-Json AnthropicUsage(const GenerationUsage& usage);
+// output_tokens, service_tier, and `cost` (USD, this request; usage_meter.h prices).
+Json AnthropicUsage(const GenerationUsage& usage, const std::string& model,
+                    double cache_hit_price_ratio);
 
 // One streamed event: its name (the SSE `event:` line) and data.
 using AnthropicEvent = std::pair<std::string, Json>;
@@ -28,7 +29,8 @@ using AnthropicEvent = std::pair<std::string, Json>;
 // Shapes one request's responses; tracks which content block is open while streaming.
 class AnthropicMessageWriter {
  public:
-  AnthropicMessageWriter(std::string id, std::string model, std::vector<std::string> stop);
+  AnthropicMessageWriter(std::string id, std::string model, std::vector<std::string> stop,
+                         double cache_hit_price_ratio = 0.1);
 
   // message_start; in thinking mode the thinking block opens at once (DeepSeek's stream
   // always starts with one).
@@ -49,6 +51,7 @@ class AnthropicMessageWriter {
 
   std::string id_, model_;
   std::vector<std::string> stop_;
+  double cache_hit_price_ratio_;
   Block open_ = Block::kNone;
   int index_ = -1;
   bool pinged_ = false;

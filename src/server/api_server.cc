@@ -12,6 +12,7 @@
 #include "server/api_error.h"
 #include "server/generation.h"
 #include "server/openai_chat.h"
+#include "server/openai_completions.h"
 
 namespace dsv4::server {
 namespace {
@@ -111,6 +112,52 @@ void SendWhole(Response& res, std::unique_ptr<KeyLimiter::Slot> slot,
       });
 }
 
+// An OpenAI-style SSE stream (chat.completion.chunk or text_completion chunks): the
+// writer's first chunk, one or more chunks per generation step, the finish chunk (usage
+// on it, DeepSeek's shape), then [DONE].
+template <typename Writer>
+void StreamOpenAI(Response& res, std::shared_ptr<StreamState<Writer>> state) {
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [state](size_t, httplib::DataSink& sink) {
+        auto send = [&](const Json& j) {
+          const std::string line = "data: " + Dump(j) + "\n\n";
+          return sink.write(line.data(), line.size());
+        };
+        if (!send(state->writer.FirstChunk())) return false;
+        tokenizer::ParserDelta d;
+        std::vector<TokenLogprobInfo> logprobs;
+        const bool want_logprobs = state->logprobs;
+        bool more = true;
+        while (more) {
+          logprobs.clear();
+          more = state->gen->Next(&d, want_logprobs ? &logprobs : nullptr);
+          for (const Json& chunk : state->writer.DeltaChunks(d, logprobs)) {
+            if (!send(chunk)) return false;  // client gone: the releaser cancels
+          }
+        }
+        const GenerationOutcome& outcome = state->gen->outcome();
+        state->on_done(outcome);
+        if (outcome.finish == FinishReason::kError) {
+          send(OpenAIErrorBody(500, outcome.error));
+        } else {
+          send(state->writer.FinalChunk(outcome));
+        }
+        const std::string done = "data: [DONE]\n\n";
+        sink.write(done.data(), done.size());
+        sink.done();
+        return true;
+      },
+      [state](bool success) {
+        if (!success) state->gen->Cancel();
+      });
+}
+
+// When the request being answered on this (httplib worker) thread started: httplib
+// handles a request, its streamed body and its log line on one thread.
+thread_local std::chrono::steady_clock::time_point request_start;
+
 }  // namespace
 
 std::string NewUuid() {
@@ -158,7 +205,10 @@ int ApiServer::Bind() {
 
 void ApiServer::Serve() { http_->listen_after_bind(); }
 
-void ApiServer::Stop() { http_->stop(); }
+void ApiServer::Stop() {
+  draining_ = true;
+  http_->stop();
+}
 
 std::function<void(const GenerationOutcome&)> ApiServer::Meter(const httplib::Request& req,
                                                               const std::string& model) {
@@ -186,6 +236,21 @@ void ApiServer::Routes() {
 
   // API keys: Bearer or x-api-key on both surfaces; probes stay open.
   s.set_pre_routing_handler([this](const Request& req, Response& res) {
+    request_start = std::chrono::steady_clock::now();
+    if (options_.log_bodies) {
+      std::string headers;
+      for (const auto& [k, v] : req.headers) {
+        const bool secret = k == "Authorization" || k == "x-api-key" || k == "X-Api-Key";
+        headers += "  " + k + ": " + (secret ? "****" : v) + "\n";
+      }
+      std::fprintf(stderr, "request %s %s\n%s%s\n", req.method.c_str(), req.target.c_str(),
+                   headers.c_str(), req.body.c_str());
+    }
+    if (draining_ && req.method == "POST") {
+      res.set_header("Retry-After", "5");
+      SendError(req, res, 503, "Server is shutting down, please retry");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (options_.api_keys.empty() || req.path == "/health" || req.method == "HEAD") {
       return httplib::Server::HandlerResponse::Unhandled;
     }
@@ -201,8 +266,9 @@ void ApiServer::Routes() {
   s.Get("/", [](const Request&, Response& res) { SendJson(res, {{"status", "ok"}}); });
   s.Get("/health", [](const Request&, Response& res) { SendJson(res, {{"status", "ok"}}); });
   auto models = [this](const Request& req, Response& res) {
-    SendJson(res, req.has_header("anthropic-version") ? models_.AnthropicList()
-                                                      : models_.OpenAIList());
+    const int64_t context = engine_.context_length();
+    SendJson(res, req.has_header("anthropic-version") ? models_.AnthropicList(context)
+                                                      : models_.OpenAIList(context));
   };
   s.Get("/models", models);
   s.Get("/v1/models", models);
@@ -222,7 +288,9 @@ void ApiServer::Routes() {
     metric("dsv4_prefix_cache_lookups_total", "counter", st.prefix_cache.lookups);
     metric("dsv4_prefix_cache_hits_total", "counter", st.prefix_cache.hits);
     metric("dsv4_prefix_cache_bytes", "gauge", st.prefix_cache.bytes);
-    res.set_content(text + meter_.Prometheus(), "text/plain; version=0.0.4");
+    const auto [prompt, cached] = meter_.PromptTotals();
+    res.set_content(text + meter_.Prometheus() + metrics_.Prometheus(st, prompt, cached),
+                    "text/plain; version=0.0.4");
   });
   s.Get("/user/balance", [](const Request&, Response& res) {
     SendJson(res, {{"is_available", true},
@@ -234,11 +302,11 @@ void ApiServer::Routes() {
 
   auto chat = Guarded([this](const Request& req, Response& res) {
     const Json body = ParseBody(req.body);
-    ChatJob job = ParseOpenAIChat(body, models_);
+    ChatJob job = ParseOpenAIChat(body, models_, options_.strict_reasoning_replay);
     auto slot = limiter_.Acquire(RequestKey(req));
     auto gen = std::make_unique<Generation>(engine_, tokenizer_, job);
     OpenAIChatWriter writer(NewUuid(), job.model, UnixSeconds(), gen->thinking(),
-                            job.include_usage);
+                            job.include_usage, options_.cache_hit_price_ratio);
     if (!job.stream) {
       SendWhole(res, std::move(slot), std::move(gen), std::move(writer), Meter(req, job.model),
                 [](const StreamState<OpenAIChatWriter>& st) {
@@ -251,44 +319,10 @@ void ApiServer::Routes() {
                 job.logprobs);
       return;
     }
-    auto state = std::make_shared<StreamState<OpenAIChatWriter>>(
-        StreamState<OpenAIChatWriter>{std::move(slot), std::move(gen), std::move(writer),
-                                      job.logprobs, {}, Meter(req, job.model)});
-    res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider(
-        "text/event-stream",
-        [state](size_t, httplib::DataSink& sink) {
-          auto send = [&](const Json& j) {
-            const std::string line = "data: " + Dump(j) + "\n\n";
-            return sink.write(line.data(), line.size());
-          };
-          if (!send(state->writer.FirstChunk())) return false;
-          tokenizer::ParserDelta d;
-          std::vector<TokenLogprobInfo> logprobs;
-          const bool want_logprobs = state->logprobs;
-          bool more = true;
-          while (more) {
-            logprobs.clear();
-            more = state->gen->Next(&d, want_logprobs ? &logprobs : nullptr);
-            for (const Json& chunk : state->writer.DeltaChunks(d, logprobs)) {
-              if (!send(chunk)) return false;  // client gone: the releaser cancels
-            }
-          }
-          const GenerationOutcome& outcome = state->gen->outcome();
-          state->on_done(outcome);
-          if (outcome.finish == FinishReason::kError) {
-            send(OpenAIErrorBody(500, outcome.error));
-          } else {
-            send(state->writer.FinalChunk(outcome));
-          }
-          const std::string done = "data: [DONE]\n\n";
-          sink.write(done.data(), done.size());
-          sink.done();
-          return true;
-        },
-        [state](bool success) {
-          if (!success) state->gen->Cancel();
-        });
+    StreamOpenAI(res, std::make_shared<StreamState<OpenAIChatWriter>>(
+                          StreamState<OpenAIChatWriter>{std::move(slot), std::move(gen),
+                                                        std::move(writer), job.logprobs, {},
+                                                        Meter(req, job.model)}));
   });
   s.Post("/chat/completions", chat);
   s.Post("/v1/chat/completions", chat);
@@ -297,12 +331,43 @@ void ApiServer::Routes() {
   s.Post("/beta/chat/completions", chat);
   s.Post("/beta/v1/chat/completions", chat);
 
+  auto completions = Guarded([this](const Request& req, Response& res) {
+    const Json body = ParseBody(req.body);
+    CompletionJob c = ParseOpenAICompletion(body, models_, tokenizer_,
+                                            int32_t(engine_.model().config().bos_token_id));
+    const ChatJob& job = c.job;
+    auto slot = limiter_.Acquire(RequestKey(req));
+    auto gen = std::make_unique<Generation>(engine_, tokenizer_, job, std::move(c.prompt));
+    OpenAICompletionWriter writer(NewUuid(), job.model, UnixSeconds(), job.include_usage,
+                                  c.echo, options_.cache_hit_price_ratio);
+    if (!job.stream) {
+      SendWhole(res, std::move(slot), std::move(gen), std::move(writer), Meter(req, job.model),
+                [](const StreamState<OpenAICompletionWriter>& st) {
+                  const Generation& g = *st.gen;
+                  return g.outcome().finish == FinishReason::kError
+                             ? OpenAIErrorBody(500, g.outcome().error)
+                             : st.writer.Completion(g.raw_text(), g.outcome(),
+                                                    st.logprobs ? &st.all_logprobs : nullptr);
+                },
+                job.logprobs);
+      return;
+    }
+    StreamOpenAI(res, std::make_shared<StreamState<OpenAICompletionWriter>>(
+                          StreamState<OpenAICompletionWriter>{std::move(slot), std::move(gen),
+                                                              std::move(writer), job.logprobs,
+                                                              {}, Meter(req, job.model)}));
+  });
+  s.Post("/completions", completions);
+  s.Post("/v1/completions", completions);
+  s.Post("/beta/completions", completions);
+  s.Post("/beta/v1/completions", completions);
+
   auto messages = Guarded([this](const Request& req, Response& res) {
     const Json body = ParseBody(req.body);
     ChatJob job = ParseAnthropicMessages(body, models_);
     auto slot = limiter_.Acquire(RequestKey(req));
     auto gen = std::make_unique<Generation>(engine_, tokenizer_, job);
-    AnthropicMessageWriter writer(NewUuid(), job.model, job.stop);
+    AnthropicMessageWriter writer(NewUuid(), job.model, job.stop, options_.cache_hit_price_ratio);
     if (!job.stream) {
       SendWhole(res, std::move(slot), std::move(gen), std::move(writer), Meter(req, job.model),
                 [](const StreamState<AnthropicMessageWriter>& st) {
@@ -370,8 +435,12 @@ void ApiServer::Routes() {
     }
     SendError(req, res, 500, what);
   });
-  s.set_logger([](const Request& req, const Response& res) {
-    std::fprintf(stderr, "%s %s -> %d\n", req.method.c_str(), req.path.c_str(), res.status);
+  s.set_logger([this](const Request& req, const Response& res) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - request_start).count();
+    metrics_.ObserveRequest(req.path, res.status, seconds);
+    std::fprintf(stderr, "%s %s -> %d (%.3f s)\n", req.method.c_str(), req.path.c_str(),
+                 res.status, seconds);
   });
 }
 

@@ -7,6 +7,7 @@
 // generation. Stop() is thread-safe; Serve() returns once in-flight requests finished.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "server/generation.h"
 #include "server/key_limiter.h"
 #include "server/model_registry.h"
+#include "server/server_metrics.h"
 #include "server/usage_meter.h"
 #include "tokenizer/tokenizer.h"
 
@@ -38,6 +40,10 @@ struct ServerOptions {
   // one, so this caps concurrent connections; httplib's default (8) is too few to serve.
   size_t http_threads = 128;
   double cache_hit_price_ratio = 0.1;  // cache-hit input price / input price (cost totals)
+  // DeepSeek's 400 when a thinking-mode tool conversation omits reasoning_content (OpenAI
+  // surface); false renders such turns with empty reasoning instead.
+  bool strict_reasoning_replay = true;
+  bool log_bodies = false;  // debug: log each request's headers and body to stderr
 };
 
 class ApiServer {
@@ -48,6 +54,7 @@ class ApiServer {
 
   int Bind();    // binds host:port; returns the bound port; throws Error on failure
   void Serve();  // answers requests until Stop()
+  // Stops accepting connections; requests that still arrive on open ones get 503.
   void Stop();
 
  private:
@@ -62,6 +69,8 @@ class ApiServer {
   ModelRegistry models_;
   KeyLimiter limiter_;
   UsageMeter meter_;
+  ServerMetrics metrics_;
+  std::atomic<bool> draining_{false};
   std::unique_ptr<httplib::Server> http_;
 };
 

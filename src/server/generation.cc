@@ -1,5 +1,7 @@
 #include "server/generation.h"
 
+#include <algorithm>
+
 #include "server/api_error.h"
 #include "tokenizer/chat_encoder.h"
 
@@ -39,16 +41,6 @@ Generation::Generation(Engine& engine, const tokenizer::Tokenizer& tokenizer, co
   PreparedPrompt prompt = PreparePrompt(tokenizer, job.chat);
   parser_ = tokenizer::OutputParser(ParserOptions(job.chat, prompt.starts_in_reasoning));
   thinking_ = prompt.starts_in_reasoning;
-  eos_ = int32_t(engine.model().config().eos_token_id);
-  prompt_tokens_ = int64_t(prompt.ids.size());
-
-  GenerationRequest request;
-  request.prompt = std::move(prompt.ids);
-  request.sampling = job.sampling;
-  request.max_tokens = job.max_tokens;
-  request.stop = job.stop;
-  request.sampling.logprobs = job.logprobs;
-  request.sampling.top_logprobs = job.logprobs ? job.top_logprobs : 0;
   if (job.shape == ChatJob::Shape::kJsonObject) {
     constraint_ = OutputConstraint::JsonObject(tokenizer, thinking_);
   } else if (job.shape == ChatJob::Shape::kToolCall) {
@@ -57,12 +49,42 @@ Generation::Generation(Engine& engine, const tokenizer::Tokenizer& tokenizer, co
     constraint_ = OutputConstraint::ToolCalls(tokenizer, thinking_, std::move(tools),
                                               job.parallel_tool_calls);
   }
+  Submit(job, std::move(prompt.ids));
+}
+
+Generation::Generation(Engine& engine, const tokenizer::Tokenizer& tokenizer, const ChatJob& job,
+                       std::vector<int32_t> prompt)
+    : engine_(engine), tokenizer_(tokenizer), raw_(true) {
+  Submit(job, std::move(prompt));
+}
+
+void Generation::Submit(const ChatJob& job, std::vector<int32_t> prompt) {
+  eos_ = int32_t(engine_.model().config().eos_token_id);
+  prompt_tokens_ = int64_t(prompt.size());
+  const int64_t context = engine_.context_length();
+  // Checked here, before any work, with the numbers a client needs.
+  if (prompt_tokens_ >= context) {
+    throw BadRequest("This model's maximum context length is " + std::to_string(context) +
+                     " tokens. However, your prompt is " + std::to_string(prompt_tokens_) +
+                     " tokens. Please reduce the length of the messages.");
+  }
+  GenerationRequest request;
+  request.prompt = std::move(prompt);
+  request.sampling = job.sampling;
+  // A completion budget over what the context has room for is cut to fit (clients such as
+  // OpenCode ask for 32000 by default); the output then ends with "length".
+  const int64_t room = context - prompt_tokens_;
+  request.max_tokens = job.max_tokens < 0 ? -1 : std::min(job.max_tokens, room);
+  request.stop = job.stop;
+  request.sampling.logprobs = job.logprobs;
+  request.sampling.top_logprobs = job.logprobs ? job.top_logprobs : 0;
   request.constraint = constraint_;
   request.on_event = stream_.Callback();
-  auto id = engine.Submit(std::move(request));
+  auto id = engine_.Submit(std::move(request));
   if (!id.ok()) {
     const bool overloaded = id.error().find("overloaded") != std::string::npos;
-    throw ApiError(overloaded ? 429 : 400, id.error());
+    throw ApiError(overloaded ? 503 : 400, overloaded ? "Server overloaded, please retry later: " + id.error()
+                                                      : id.error());
   }
   id_ = id.value();
 }
@@ -96,10 +118,15 @@ bool Generation::Next(tokenizer::ParserDelta* delta, std::vector<TokenLogprobInf
     info.reasoning = reasoning;
     logprobs->push_back(std::move(info));
   }
-  *delta = parser_.Push(e.text);
+  if (raw_) {
+    delta->content = e.text;
+    raw_text_ += e.text;
+  } else {
+    *delta = parser_.Push(e.text);
+  }
   if (e.finish == FinishReason::kNone) return true;
 
-  tokenizer::ParserDelta tail = parser_.Finish();
+  tokenizer::ParserDelta tail = raw_ ? tokenizer::ParserDelta{} : parser_.Finish();
   delta->reasoning += tail.reasoning;
   delta->content += tail.content;
   for (auto& call : tail.tool_calls) delta->tool_calls.push_back(std::move(call));
@@ -112,7 +139,7 @@ bool Generation::Next(tokenizer::ParserDelta* delta, std::vector<TokenLogprobInf
   outcome_.usage.prompt_tokens = e.usage.prompt_tokens;
   outcome_.usage.cached_tokens = e.usage.cached_tokens;
   outcome_.usage.completion_tokens = e.usage.completion_tokens;
-  outcome_.tool_calls = !parser_.result().tool_calls.empty();
+  outcome_.tool_calls = !raw_ && !parser_.result().tool_calls.empty();
   return false;
 }
 

@@ -79,8 +79,12 @@ PreparedPrompt PreparePrompt(const tokenizer::Tokenizer& tokenizer,
 
 class Generation {
  public:
-  // Submits the job; throws ApiError (400 bad input or prompt too long, 429 overloaded).
+  // Submits the job; throws ApiError (400 bad input or prompt too long, 503 overloaded).
   Generation(Engine& engine, const tokenizer::Tokenizer& tokenizer, const ChatJob& job);
+  // A raw completion of `prompt` (job.chat is not used): the output is plain text in
+  // ParserDelta::content, nothing is parsed out of it.
+  Generation(Engine& engine, const tokenizer::Tokenizer& tokenizer, const ChatJob& job,
+             std::vector<int32_t> prompt);
   ~Generation();  // cancels an unfinished generation (e.g. the client went away)
   Generation(const Generation&) = delete;
   Generation& operator=(const Generation&) = delete;
@@ -94,6 +98,7 @@ class Generation {
   const GenerationOutcome& outcome() const { return outcome_; }
   const tokenizer::ParsedOutput& parsed() const { return parser_.result(); }
   int64_t prompt_tokens() const { return prompt_tokens_; }
+  const std::string& raw_text() const { return raw_text_; }  // raw completions: the output
   bool thinking() const { return thinking_; }
 
  private:
@@ -105,6 +110,10 @@ class Generation {
   bool thinking_ = false;
   int32_t eos_ = -1;
   int64_t prompt_tokens_ = 0;
+  void Submit(const ChatJob& job, std::vector<int32_t> prompt);
+
+  bool raw_ = false;
+  std::string raw_text_;
   tokenizer::OutputParser parser_;
   std::shared_ptr<OutputConstraint> constraint_;  // enforced shape; null = free
   GenerationOutcome outcome_;

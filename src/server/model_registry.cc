@@ -30,21 +30,26 @@ ServedModel ModelRegistry::Resolve(const std::string& name, bool anthropic) cons
                    ".");
 }
 
-nlohmann::ordered_json ModelRegistry::OpenAIList() const {
+nlohmann::ordered_json ModelRegistry::OpenAIList(int64_t context_length) const {
   nlohmann::ordered_json data = nlohmann::ordered_json::array();
   for (const ServedModel& m : models_) {
-    data.push_back({{"id", m.id}, {"object", "model"}, {"owned_by", "deepseek"}});
+    data.push_back({{"id", m.id},
+                    {"object", "model"},
+                    {"owned_by", "deepseek"},
+                    {"context_length", context_length},
+                    {"max_model_len", context_length}});
   }
   return {{"object", "list"}, {"data", data}};
 }
 
-nlohmann::ordered_json ModelRegistry::AnthropicList() const {
+nlohmann::ordered_json ModelRegistry::AnthropicList(int64_t context_length) const {
   nlohmann::ordered_json data = nlohmann::ordered_json::array();
   for (const ServedModel& m : models_) {
     data.push_back({{"type", "model"},
                     {"id", m.id},
                     {"display_name", m.id},
-                    {"created_at", "2026-04-24T00:00:00Z"}});
+                    {"created_at", "2026-04-24T00:00:00Z"},
+                    {"context_length", context_length}});
   }
   return {{"data", data},
           {"has_more", false},

@@ -26,8 +26,10 @@ class ModelRegistry {
   // flash), so Claude Code works without renaming its model slots.
   ServedModel Resolve(const std::string& name, bool anthropic = false) const;
 
-  nlohmann::ordered_json OpenAIList() const;     // {"object":"list","data":[...]}
-  nlohmann::ordered_json AnthropicList() const;  // {"data":[...],"has_more":false,...}
+  // Each model with its maximum context (prompt + output tokens) as `context_length`
+  // (OpenRouter's name) and `max_model_len` (vLLM's).
+  nlohmann::ordered_json OpenAIList(int64_t context_length) const;  // {"object":"list",...}
+  nlohmann::ordered_json AnthropicList(int64_t context_length) const;  // {"data":[...],...}
 
  private:
   std::vector<ServedModel> models_;

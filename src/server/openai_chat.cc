@@ -3,6 +3,8 @@
 #include <cstdlib>
 
 #include "server/api_error.h"
+#include "server/argument_fragments.h"
+#include "server/usage_meter.h"
 #include "tokenizer/openai_request.h"
 
 namespace dsv4::server {
@@ -69,6 +71,21 @@ void CheckReasoningReplay(const Json& body, const tokenizer::ChatRequest& chat) 
 
 }  // namespace
 
+void ParseLogitBias(const Json& body, SamplingParams* sampling) {
+  if (body.contains("logit_bias") && !body["logit_bias"].is_null()) {
+    if (!body["logit_bias"].is_object()) throw BadRequest("Invalid 'logit_bias': expected an object");
+    for (const auto& [id, bias] : body["logit_bias"].items()) {
+      char* end = nullptr;
+      const long token = std::strtol(id.c_str(), &end, 10);
+      if (id.empty() || *end != '\0' || token < 0 || !bias.is_number() ||
+          bias.get<double>() < -100 || bias.get<double>() > 100) {
+        throw BadRequest("Invalid 'logit_bias': token ids map to numbers in [-100, 100]");
+      }
+      sampling->logit_bias[int32_t(token)] = bias.get<float>();
+    }
+  }
+}
+
 ChatJob ParseOpenAIChat(const Json& body, const ModelRegistry& models,
                         bool strict_reasoning_replay) {
   ChatJob job;
@@ -94,18 +111,7 @@ ChatJob ParseOpenAIChat(const Json& body, const ModelRegistry& models,
   OptNumber(body, "frequency_penalty", -2.0, 2.0);  // validated, deprecated by DeepSeek
   OptNumber(body, "presence_penalty", -2.0, 2.0);
   if (auto seed = OptInt(body, "seed", INT64_MIN, INT64_MAX)) job.sampling.seed = uint64_t(*seed);
-  if (body.contains("logit_bias") && !body["logit_bias"].is_null()) {
-    if (!body["logit_bias"].is_object()) throw BadRequest("Invalid 'logit_bias': expected an object");
-    for (const auto& [id, bias] : body["logit_bias"].items()) {
-      char* end = nullptr;
-      const long token = std::strtol(id.c_str(), &end, 10);
-      if (id.empty() || *end != '\0' || token < 0 || !bias.is_number() ||
-          bias.get<double>() < -100 || bias.get<double>() > 100) {
-        throw BadRequest("Invalid 'logit_bias': token ids map to numbers in [-100, 100]");
-      }
-      job.sampling.logit_bias[int32_t(token)] = bias.get<float>();
-    }
-  }
+  ParseLogitBias(body, &job.sampling);
   job.logprobs = OptBool(body, "logprobs").value_or(false);
   job.top_logprobs = OptInt(body, "top_logprobs", 0, 20).value_or(0);
   if (job.top_logprobs > 0 && !job.logprobs) {
@@ -156,7 +162,8 @@ ChatJob ParseOpenAIChat(const Json& body, const ModelRegistry& models,
   return job;
 }
 
-Json OpenAIUsage(const GenerationUsage& u, bool thinking) {
+Json OpenAIUsage(const GenerationUsage& u, bool thinking, const std::string& model,
+                 double cache_hit_price_ratio) {
   Json usage = {{"prompt_tokens", u.prompt_tokens},
                 {"completion_tokens", u.completion_tokens},
                 {"total_tokens", u.prompt_tokens + u.completion_tokens},
@@ -164,6 +171,7 @@ Json OpenAIUsage(const GenerationUsage& u, bool thinking) {
                 {"prompt_cache_hit_tokens", u.cached_tokens},
                 {"prompt_cache_miss_tokens", u.prompt_tokens - u.cached_tokens}};
   if (thinking) usage["completion_tokens_details"] = {{"reasoning_tokens", u.reasoning_tokens}};
+  usage["cost"] = CostUsd(u, PricesFor(model, cache_hit_price_ratio));
   return usage;
 }
 
@@ -209,12 +217,14 @@ Json OpenAILogprobs(const std::vector<TokenLogprobInfo>& logprobs) {
 }
 
 OpenAIChatWriter::OpenAIChatWriter(std::string id, std::string model, int64_t created,
-                                   bool thinking, bool include_usage)
+                                   bool thinking, bool include_usage,
+                                   double cache_hit_price_ratio)
     : id_(std::move(id)),
       model_(std::move(model)),
       created_(created),
       thinking_(thinking),
-      include_usage_(include_usage) {}
+      include_usage_(include_usage),
+      cache_hit_price_ratio_(cache_hit_price_ratio) {}
 
 Json OpenAIChatWriter::Chunk(Json delta, Json finish_reason) const {
   Json chunk = {{"id", id_},
@@ -249,8 +259,17 @@ std::vector<Json> OpenAIChatWriter::DeltaChunks(const tokenizer::ParserDelta& d,
     if (thinking_) delta["reasoning_content"] = nullptr;
     out.push_back(Chunk(std::move(delta), nullptr));
   }
+  // Each call: its header (id, name, empty arguments), then the arguments in fragments,
+  // as DeepSeek streams them (api.md §2.5).
   for (const tokenizer::ParsedToolCall& call : d.tool_calls) {
-    out.push_back(Chunk({{"tool_calls", Json::array({ToolCallJson(call, true)})}}, nullptr));
+    tokenizer::ParsedToolCall head = call;
+    head.arguments.clear();
+    out.push_back(Chunk({{"tool_calls", Json::array({ToolCallJson(head, true)})}}, nullptr));
+    for (const std::string& piece : ArgumentFragments(call.arguments)) {
+      out.push_back(Chunk({{"tool_calls", Json::array({{{"index", call.index},
+                                                        {"function", {{"arguments", piece}}}}})}},
+                          nullptr));
+    }
   }
   if (!out.empty() && !pending_logprobs_.empty()) {
     out.front()["choices"][0]["logprobs"] = OpenAILogprobs(pending_logprobs_);
@@ -262,7 +281,7 @@ std::vector<Json> OpenAIChatWriter::DeltaChunks(const tokenizer::ParserDelta& d,
 Json OpenAIChatWriter::FinalChunk(const GenerationOutcome& outcome) const {
   // DeepSeek's shape: usage rides on the chunk with the finish_reason (api.md §2.5).
   Json chunk = Chunk({{"content", ""}}, OpenAIFinishReason(outcome));
-  if (include_usage_) chunk["usage"] = OpenAIUsage(outcome.usage, thinking_);
+  if (include_usage_) chunk["usage"] = OpenAIUsage(outcome.usage, thinking_, model_, cache_hit_price_ratio_);
   return chunk;
 }
 
@@ -285,7 +304,7 @@ Json OpenAIChatWriter::Completion(const tokenizer::ParsedOutput& output,
                          {"message", std::move(message)},
                          {"logprobs", logprobs ? OpenAILogprobs(*logprobs) : Json(nullptr)},
                          {"finish_reason", OpenAIFinishReason(outcome)}}})},
-          {"usage", OpenAIUsage(outcome.usage, thinking_)},
+          {"usage", OpenAIUsage(outcome.usage, thinking_, model_, cache_hit_price_ratio_)},
           {"system_fingerprint", "dsv4"}};
 }
 

@@ -19,9 +19,14 @@ namespace dsv4::server {
 ChatJob ParseOpenAIChat(const Json& body, const ModelRegistry& models,
                         bool strict_reasoning_replay = true);
 
+// OpenAI `logit_bias` ({"token id": bias in [-100, 100]}) into `sampling`; 400 if malformed.
+void ParseLogitBias(const Json& body, SamplingParams* sampling);
+
 // usage: prompt/completion/total, prompt_cache_hit/miss_tokens, prompt_tokens_details.
-// cached_tokens, and completion_tokens_details.reasoning_tokens in thinking mode.
-Json OpenAIUsage(const GenerationUsage& usage, bool thinking);
+// cached_tokens, completion_tokens_details.reasoning_tokens in thinking mode, and `cost`
+// (USD, this request, from the price table of usage_meter.h).
+Json OpenAIUsage(const GenerationUsage& usage, bool thinking, const std::string& model,
+                 double cache_hit_price_ratio);
 // "stop", "length" or "tool_calls".
 std::string OpenAIFinishReason(const GenerationOutcome& outcome);
 
@@ -29,7 +34,7 @@ std::string OpenAIFinishReason(const GenerationOutcome& outcome);
 class OpenAIChatWriter {
  public:
   OpenAIChatWriter(std::string id, std::string model, int64_t created, bool thinking,
-                   bool include_usage);
+                   bool include_usage, double cache_hit_price_ratio = 0.1);
 
   // Streaming: the first chunk (role), chunks for one parser delta (possibly none), and
   // the final chunk with finish_reason (and usage when include_usage).
@@ -50,6 +55,7 @@ class OpenAIChatWriter {
   std::string id_, model_;
   int64_t created_;
   bool thinking_, include_usage_;
+  double cache_hit_price_ratio_;
   std::vector<TokenLogprobInfo> pending_logprobs_;
 };
 

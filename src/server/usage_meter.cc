@@ -52,3 +52,17 @@ std::string UsageMeter::Prometheus() const {
 }
 
 }  // namespace dsv4::server
+
+namespace dsv4::server {
+
+std::pair<int64_t, int64_t> UsageMeter::PromptTotals() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t prompt = 0, cached = 0;
+  for (const auto& [key, t] : by_key_) {
+    prompt += t.prompt;
+    cached += t.cached;
+  }
+  return {prompt, cached};
+}
+
+}  // namespace dsv4::server

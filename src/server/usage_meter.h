@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "server/generation.h"
 
@@ -29,6 +30,8 @@ class UsageMeter {
   // Prometheus text: dsv4_key_{requests,prompt_tokens,cached_tokens,completion_tokens}_total
   // and dsv4_key_cost_usd_total, labelled with the key's last four characters.
   std::string Prometheus() const;
+  // Prompt tokens and cached prompt tokens over all keys.
+  std::pair<int64_t, int64_t> PromptTotals() const;
 
  private:
   struct Totals {

@@ -229,6 +229,213 @@ await check('beta base: chat prefix completion continues the assistant prefix', 
   assert.equal(r.usage.completion_tokens, 4);
 });
 
+// ---------------------------------------------------------------- raw and FIM completions
+// In the test tokenizer a byte b has id b + 2.
+const byteId = (ch) => String(ch.charCodeAt(0) + 2);
+await check('completions: raw prompt, streamed and not, echo, stop, logprobs, cost', async () => {
+  const body = {model: 'deepseek-chat', prompt: 'Once upon a time', max_tokens: 8, temperature: 0,
+                logit_bias: NO_EOS};
+  const r = await openai.completions.create(body);
+  assert.match(r.id, UUID);
+  assert.equal(r.object, 'text_completion');
+  assert.equal(r.choices[0].finish_reason, 'length');
+  assert.equal(r.usage.completion_tokens, 8);
+  assert.equal(typeof r.usage.cost, 'number');
+  assert.ok(r.usage.cost > 0);
+  const text = r.choices[0].text;
+  const s = await openai.completions.create({...body, stream: true, stream_options: {include_usage: true}});
+  let streamed = '', last;
+  for await (const chunk of s) {
+    streamed += chunk.choices[0]?.text ?? '';
+    last = chunk;
+  }
+  assert.equal(streamed, text);
+  assert.equal(last.choices[0].finish_reason, 'length');
+  assert.equal(last.usage.completion_tokens, 8);
+  const echoed = await openai.completions.create({...body, echo: true});
+  assert.equal(echoed.choices[0].text, 'Once upon a time' + text);
+  const lp = await openai.completions.create({...body, logprobs: 2});
+  const l = lp.choices[0].logprobs;
+  assert.equal(l.tokens.length, 8);
+  assert.equal(l.token_logprobs.length, 8);
+  assert.equal(Object.keys(l.top_logprobs[0]).length <= 2, true);
+  assert.equal(l.text_offset[0], 0);
+  assert.equal(l.tokens.join(''), text);
+  // A stop string cuts the text (the default budget is OpenAI's 16 tokens).
+  const stopAt = text.slice(3, 4);
+  const stopped = await openai.completions.create({...body, max_tokens: undefined, stop: [stopAt]});
+  assert.equal(stopped.choices[0].finish_reason, 'stop');
+  assert.ok(!stopped.choices[0].text.includes(stopAt));
+  // The legacy paths answer too.
+  for (const p of ['/completions', '/beta/completions']) {
+    const x = await raw(p, JSON.stringify(body));
+    assert.equal(x.status, 200, p);
+    assert.equal(x.body.choices[0].text, text);
+  }
+});
+
+await check('completions: FIM with suffix; bad prompt and n > 1 get 400', async () => {
+  const r = await openai.completions.create({model: 'deepseek-chat', prompt: 'def add(a, b):\n',
+                                            suffix: '\n    return c\n', max_tokens: 6, logit_bias: NO_EOS});
+  assert.equal(r.choices[0].finish_reason, 'length');
+  // BOS, <fim begin>, 15 prompt bytes... counted by the server: more than prompt + suffix alone.
+  assert.ok(r.usage.prompt_tokens >= 4 + 2, JSON.stringify(r.usage));
+  for (const bad of [{prompt: 5}, {prompt: ['a', 'b']}, {prompt: 'x', n: 2},
+                     {prompt: 'x', echo: true, logprobs: 1}]) {
+    const x = await raw('/v1/completions', JSON.stringify({model: 'deepseek-chat', ...bad}));
+    assert.equal(x.status, 400, JSON.stringify(bad));
+    assert.equal(x.body.error.type, 'invalid_request_error');
+  }
+});
+
+// ---------------------------------------------------------------- enforced output shapes
+const weatherTools = [
+  {type: 'function', function: {name: 'get_weather', description: 'Current weather in a city',
+   parameters: {type: 'object', properties: {city: {type: 'string', maxLength: 16},
+                                             unit: {type: 'string', enum: ['celsius', 'fahrenheit']}},
+                required: ['city']}}},
+  {type: 'function', function: {name: 'get_time', description: 'Local time',
+   parameters: {type: 'object', properties: {zone: {type: 'string', maxLength: 8}}, required: ['zone']}}}];
+const weatherAsk = [{role: 'user', content: "What's the weather in Paris?"}];
+
+function checkWeatherCall(call) {
+  assert.equal(call.type, 'function');
+  assert.match(call.id, /^call_\d\d_[A-Za-z0-9]{24}$/);
+  assert.equal(call.function.name, 'get_weather');
+  const args = JSON.parse(call.function.arguments);
+  assert.equal(typeof args.city, 'string');
+  assert.ok([...args.city].length <= 16);
+  if ('unit' in args) assert.ok(['celsius', 'fahrenheit'].includes(args.unit));
+}
+
+await check('tool_choice named / required force a well-formed call (OpenAI, streamed and not)', async () => {
+  const named = {type: 'function', function: {name: 'get_weather'}};
+  const r = await openai.chat.completions.create({model: 'deepseek-chat', messages: weatherAsk,
+    tools: weatherTools, tool_choice: named, max_tokens: 600, logit_bias: NO_EOS});
+  assert.equal(r.choices[0].finish_reason, 'tool_calls', JSON.stringify(r.choices[0]));
+  assert.equal(r.choices[0].message.tool_calls.length, 1);
+  checkWeatherCall(r.choices[0].message.tool_calls[0]);
+  const s = await openai.chat.completions.create({model: 'deepseek-chat', messages: weatherAsk,
+    tools: weatherTools, tool_choice: named, max_tokens: 600, stream: true});
+  const calls = [];
+  let fragments = 0, finish;
+  for await (const chunk of s) {
+    for (const part of chunk.choices[0]?.delta?.tool_calls ?? []) {
+      if (part.id) calls.push({...part, function: {...part.function}});
+      else {
+        ++fragments;
+        calls[part.index].function.arguments += part.function.arguments;
+      }
+    }
+    finish = chunk.choices[0]?.finish_reason ?? finish;
+  }
+  assert.equal(finish, 'tool_calls');
+  assert.equal(calls.length, 1);
+  assert.ok(fragments > 3, `arguments came in ${fragments} fragments`);
+  checkWeatherCall(calls[0]);
+  const req = await openai.chat.completions.create({model: 'deepseek-chat', messages: weatherAsk,
+    tools: weatherTools, tool_choice: 'required', parallel_tool_calls: false, max_tokens: 600});
+  assert.equal(req.choices[0].finish_reason, 'tool_calls');
+  assert.ok(['get_weather', 'get_time'].includes(req.choices[0].message.tool_calls[0].function.name));
+  // Then the tool result comes back and the model answers.
+  const call = r.choices[0].message.tool_calls[0];
+  const answer = await openai.chat.completions.create({model: 'deepseek-chat', max_tokens: 8,
+    tools: weatherTools, messages: [...weatherAsk, r.choices[0].message,
+      {role: 'tool', tool_call_id: call.id, content: '{"temperature": 18, "sky": "clear"}'}]});
+  assert.ok(['stop', 'length', 'tool_calls'].includes(answer.choices[0].finish_reason));
+  for (const bad of [{tool_choice: {type: 'function', function: {name: 'nope'}}}, {tool_choice: 'sometimes'},
+                     {tool_choice: 'required', tools: undefined}]) {
+    const x = await raw('/v1/chat/completions', JSON.stringify(
+        {model: 'deepseek-chat', messages: weatherAsk, tools: weatherTools, ...bad}));
+    assert.equal(x.status, 400, JSON.stringify(bad));
+  }
+});
+
+await check('Anthropic tool_choice tool / any force a tool_use block (streamed and not)', async () => {
+  const tools = weatherTools.map((t) => ({name: t.function.name, description: t.function.description,
+                                          input_schema: t.function.parameters}));
+  const body = {model: 'deepseek-chat', max_tokens: 600, tools, messages: weatherAsk,
+                tool_choice: {type: 'tool', name: 'get_weather'}};
+  const m = await anthropic.messages.create(body);
+  assert.equal(m.stop_reason, 'tool_use');
+  const use = m.content.find((b) => b.type === 'tool_use');
+  assert.equal(use.name, 'get_weather');
+  assert.equal(typeof use.input.city, 'string');
+  const events = [];
+  const stream = anthropic.messages.stream(body);
+  stream.on('streamEvent', (e) => events.push(e));
+  const final = await stream.finalMessage();
+  assert.ok(events.filter((e) => e.delta?.type === 'input_json_delta').length > 3);
+  assert.equal(final.content.find((b) => b.type === 'tool_use').name, 'get_weather');
+  const any = await anthropic.messages.create({...body, tool_choice: {type: 'any', disable_parallel_tool_use: true}});
+  assert.equal(any.stop_reason, 'tool_use');
+  // The result goes back and the model answers.
+  const answer = await anthropic.messages.create({model: 'deepseek-chat', max_tokens: 8, tools,
+    messages: [...weatherAsk, {role: 'assistant', content: m.content},
+               {role: 'user', content: [{type: 'tool_result', tool_use_id: use.id, content: '18 C, clear'}]}]});
+  assert.ok(['end_turn', 'max_tokens', 'tool_use'].includes(answer.stop_reason));
+});
+
+await check('response_format json_object: the answer is one JSON object, finished when it closes', async () => {
+  // The random test model would write JSON strings forever; a bias towards '}' lets it
+  // close the object, which must end the generation (finish stop, no EOS needed).
+  const r = await openai.chat.completions.create({model: 'deepseek-chat', max_tokens: 50,
+    messages: [{role: 'user', content: 'Reply in json'}], response_format: {type: 'json_object'},
+    logit_bias: {...NO_EOS, [byteId('}')]: 40, [byteId(' ')]: 30}});
+  assert.equal(r.choices[0].finish_reason, 'stop', JSON.stringify(r.choices[0]));
+  assert.deepEqual(JSON.parse(r.choices[0].message.content), {});
+  const bad = await raw('/v1/chat/completions', JSON.stringify(
+      {model: 'deepseek-chat', messages: hello, response_format: {type: 'json_schema'}}));
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error.message, 'This response_format type is unavailable now');
+});
+
+await check('thinking + tools without reasoning_content on a tool-call turn -> DeepSeek\'s 400', async () => {
+  const x = await raw('/v1/chat/completions', JSON.stringify({model: 'deepseek-v4-flash', tools: weatherTools,
+    messages: [...weatherAsk, {role: 'assistant', content: '', tool_calls: [{id: 'call_00_x', type: 'function',
+      function: {name: 'get_weather', arguments: '{"city":"Paris"}'}}]},
+      {role: 'tool', tool_call_id: 'call_00_x', content: 'sunny'}]}));
+  assert.equal(x.status, 400);
+  assert.equal(x.body.error.message, 'The `reasoning_content` in the thinking mode must be passed back to the API.');
+  // Non-thinking mode does not need it.
+  const ok = await raw('/v1/chat/completions', JSON.stringify({model: 'deepseek-chat', tools: weatherTools,
+    max_tokens: 2, messages: [...weatherAsk, {role: 'assistant', content: '', tool_calls: [{id: 'call_00_x',
+      type: 'function', function: {name: 'get_weather', arguments: '{"city":"Paris"}'}}]},
+      {role: 'tool', tool_call_id: 'call_00_x', content: 'sunny'}]}));
+  assert.equal(ok.status, 200);
+});
+
+await check('models advertise the context; a longer prompt gets a clear 400 at once', async () => {
+  const list = await openai.models.list();
+  for (const m of list.data) assert.equal(m.context_length, 65536);
+  const anth = await (await fetch(`${base}/v1/models`, {headers: {'x-api-key': KEY, 'anthropic-version': '2023-06-01'}})).json();
+  assert.equal(anth.data[0].context_length, 65536);
+  const long = 'ab '.repeat(50000);  // about 100k tokens in the test tokenizer
+  await assert.rejects(openai.chat.completions.create({model: 'deepseek-chat', max_tokens: 2,
+    messages: [{role: 'user', content: long}]}), (e) => e.status === 400 && /maximum context length is 65536/.test(e.message));
+  await assert.rejects(anthropic.messages.create({model: 'deepseek-chat', max_tokens: 2,
+    messages: [{role: 'user', content: long}]}), (e) => e.status === 400 && e.error.type === 'error');
+  // A budget past the context is cut to fit, not refused (clients ask for 32000 by default).
+  const r = await openai.chat.completions.create({...greedy, max_tokens: 1 << 20});
+  assert.ok(r.usage.completion_tokens > 0);
+});
+
+await check('/metrics: request latency histograms, throughput, queue depth, cache ratios', async () => {
+  await metric('dsv4_requests_running');  // a first throughput sample
+  await openai.chat.completions.create(greedy);
+  const text = await (await fetch(`${base}/metrics`, {headers: {authorization: `Bearer ${KEY}`}})).text();
+  const count = text.match(/^dsv4_request_duration_seconds_count\{route="\/v1\/chat\/completions"\} (\d+)$/m);
+  assert.ok(count && Number(count[1]) > 10, text);
+  assert.match(text, /^dsv4_request_duration_seconds_bucket\{route="\/v1\/chat\/completions",le="\+Inf"\} \d+$/m);
+  assert.match(text, /^dsv4_http_requests_total\{route="\/v1\/chat\/completions",status="400"\} \d+$/m);
+  const rate = Number(text.match(/^dsv4_generation_tokens_per_second (\S+)$/m)[1]);
+  assert.ok(rate > 0, text);
+  assert.match(text, /^dsv4_queue_depth 0$/m);
+  const ratio = Number(text.match(/^dsv4_prompt_cached_token_ratio (\S+)$/m)[1]);
+  assert.ok(ratio > 0 && ratio < 1);
+  assert.match(text, /^dsv4_prefix_cache_hit_ratio \S+$/m);
+});
+
 // ---------------------------------------------------------------- OpenAI errors
 await check('malformed JSON -> 400 in the OpenAI shape', async () => {
   const r = await raw('/v1/chat/completions', '{"model": "deepseek-chat", "messages": [');

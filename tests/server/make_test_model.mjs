@@ -2,7 +2,8 @@
 // model.safetensors, symlinked) plus a byte-level tokenizer.json that fits its 2048-token
 // vocabulary: tests/engine/engine_test_util.h's WriteTinyTokenizer (the bytes at ids 2..257,
 // BOS 0, EOS 1, the V4 chat-format added tokens at 258..263) plus two-letter merges that
-// fill ids 264..2047, so nearly every id the random model generates decodes to text.
+// fill ids 264..2043, so nearly every id the random model generates decodes to text, and
+// the DSML marker and the FIM tokens at 2044..2047 (as in the V4 tokenizer).
 // Usage: node make_test_model.mjs SOURCE_DIR OUT_DIR
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,7 +42,9 @@ const added = ['<｜begin▁of▁sentence｜>', '<｜end▁of▁sentence｜>', '
 const addedTokens = added.map((content, i) => ({id: i < 2 ? i : 256 + i, content, special: true}));
 const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const merges = [];
-for (let id = 264, i = 0; id < 2048; ++id, ++i) {
+const late = ['｜DSML｜', '<｜fim▁hole｜>', '<｜fim▁begin｜>', '<｜fim▁end｜>'];
+late.forEach((content, i) => addedTokens.push({id: 2044 + i, content, special: true}));
+for (let id = 264, i = 0; id < 2044; ++id, ++i) {
   const a = letters[Math.floor(i / letters.length)], b = letters[i % letters.length];
   merges.push(`${a} ${b}`);
   vocab[a + b] = id;

@@ -122,12 +122,14 @@ TEST(OpenAIChatParse, MalformedBodies) {
 
 TEST(ModelRegistryTest, ListsAndClaudeNames) {
   ModelRegistry models({"extra"});
-  Json list = models.OpenAIList();
+  Json list = models.OpenAIList(65536);
   EXPECT_EQ(list["object"], "list");
   ASSERT_EQ(list["data"].size(), 5u);
   EXPECT_EQ(list["data"][0], Json({{"id", "deepseek-v4-flash"}, {"object", "model"},
-                                   {"owned_by", "deepseek"}}));
-  EXPECT_EQ(models.AnthropicList()["data"][0]["type"], "model");
+                                   {"owned_by", "deepseek"}, {"context_length", 65536},
+                                   {"max_model_len", 65536}}));
+  EXPECT_EQ(models.AnthropicList(65536)["data"][0]["type"], "model");
+  EXPECT_EQ(models.AnthropicList(65536)["data"][0]["context_length"], 65536);
   EXPECT_EQ(models.Resolve("claude-opus-4", true).id, "claude-opus-4");
   EXPECT_THROW(models.Resolve("claude-opus-4"), ApiError);
 }
@@ -142,7 +144,7 @@ GenerationOutcome Outcome(FinishReason finish, bool tool_calls = false) {
 }
 
 TEST(OpenAIChatWriterTest, UsageHasDeepSeekAndOpenAIFields) {
-  Json u = OpenAIUsage(Outcome(FinishReason::kStop).usage, true);
+  Json u = OpenAIUsage(Outcome(FinishReason::kStop).usage, true, "deepseek-v4-flash", 0.1);
   EXPECT_EQ(u["prompt_tokens"], 300);
   EXPECT_EQ(u["completion_tokens"], 20);
   EXPECT_EQ(u["total_tokens"], 320);
@@ -150,7 +152,13 @@ TEST(OpenAIChatWriterTest, UsageHasDeepSeekAndOpenAIFields) {
   EXPECT_EQ(u["prompt_cache_miss_tokens"], 44);
   EXPECT_EQ(u["prompt_tokens_details"]["cached_tokens"], 256);
   EXPECT_EQ(u["completion_tokens_details"]["reasoning_tokens"], 11);
-  EXPECT_FALSE(OpenAIUsage(Outcome(FinishReason::kStop).usage, false)
+  // V4-Flash: 44 missed input tokens at $0.14/M, 256 cached at a tenth of that, 20 output
+  // tokens at $0.28/M.
+  EXPECT_NEAR(u["cost"].get<double>(), (44 * 0.14 + 256 * 0.014 + 20 * 0.28) / 1e6, 1e-15);
+  EXPECT_NEAR(OpenAIUsage(Outcome(FinishReason::kStop).usage, true, "deepseek-v4-pro", 0.1)["cost"]
+                  .get<double>(),
+              (44 * 1.70 + 256 * 0.170 + 20 * 3.40) / 1e6, 1e-15);
+  EXPECT_FALSE(OpenAIUsage(Outcome(FinishReason::kStop).usage, false, "deepseek-v4-flash", 0.1)
                    .contains("completion_tokens_details"));
 }
 
@@ -167,14 +175,22 @@ TEST(OpenAIChatWriterTest, StreamChunks) {
   d.content = "answer";
   d.tool_calls.push_back({.index = 0, .id = "call_00_x", .name = "f", .arguments = "{\"a\":1}"});
   std::vector<Json> chunks = w.DeltaChunks(d);
-  ASSERT_EQ(chunks.size(), 3u);
+  ASSERT_EQ(chunks.size(), 10u);  // reasoning, content, the call's header, 7 argument pieces
   EXPECT_EQ(chunks[0]["choices"][0]["delta"],
             Json({{"content", nullptr}, {"reasoning_content", "think"}}));
   EXPECT_EQ(chunks[1]["choices"][0]["delta"],
             Json({{"content", "answer"}, {"reasoning_content", nullptr}}));
   EXPECT_EQ(chunks[2]["choices"][0]["delta"]["tool_calls"][0],
             Json({{"index", 0}, {"id", "call_00_x"}, {"type", "function"},
-                  {"function", {{"name", "f"}, {"arguments", "{\"a\":1}"}}}}));
+                  {"function", {{"name", "f"}, {"arguments", ""}}}}));
+  std::string arguments;
+  for (size_t i = 3; i < chunks.size(); ++i) {
+    const Json& call = chunks[i]["choices"][0]["delta"]["tool_calls"][0];
+    EXPECT_EQ(call["index"], 0);
+    EXPECT_FALSE(call.contains("id"));
+    arguments += call["function"]["arguments"].get<std::string>();
+  }
+  EXPECT_EQ(arguments, "{\"a\":1}");
   EXPECT_TRUE(w.DeltaChunks({}).empty());
 
   Json last = w.FinalChunk(Outcome(FinishReason::kStop, true));

@@ -62,7 +62,17 @@ TEST(ToolCallsTest, OpenAIStreamAndMessage) {
       if (delta.contains("content") && delta["content"].is_string()) {
         content += delta["content"].get<std::string>();
       }
-      if (delta.contains("tool_calls")) calls.push_back(delta["tool_calls"][0]);
+      if (!delta.contains("tool_calls")) continue;
+      // As a client assembles them: a header per call, then argument fragments by index.
+      const Json& part = delta["tool_calls"][0];
+      if (part.contains("id")) {
+        calls.push_back(part);
+      } else {
+        ASSERT_EQ(part["index"], calls.size() - 1);
+        calls.back()["function"]["arguments"] =
+            calls.back()["function"]["arguments"].get<std::string>() +
+            part["function"]["arguments"].get<std::string>();
+      }
     }
   }
   EXPECT_EQ(reasoning, "The user wants weather for two cities.");
