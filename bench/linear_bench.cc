@@ -88,8 +88,10 @@ void RegisterAll() {
   };
   for (Shape s : {Shape{"fp8_4096x4096", DType::kF8E4M3, 4096, 4096},
                   Shape{"fp4_2048x4096", DType::kI8, 2048, 4096},
+                  // 8 experts' worth: more than the last-level cache, like decode's experts
+                  Shape{"fp4_16384x4096", DType::kI8, 16384, 4096},
                   Shape{"bf16_4096x4096", DType::kBF16, 4096, 4096}}) {
-    for (int64_t T : {1, 32}) {
+    for (int64_t T : {1, 8, 32}) {
       std::string name = std::string("linear_") + s.name + "/T" + std::to_string(T);
       benchmark::RegisterBenchmark(name.c_str(), BM_Linear, s.dtype, s.N, s.K, T)
           ->Unit(benchmark::kMillisecond)

@@ -7,6 +7,13 @@
 
 namespace dsv4::kernels {
 
+// Layout of packed activations (pack_bf16_acts): each weight format's packed kernel reads
+// its activations in the order its decoder produces weights.
+enum class PackedFormat { kBf16, kE4m3, kE2m1 };
+
+// Most activation rows one packed-kernel call takes.
+constexpr int kPackedRowsMax = 8;
+
 struct DotKernels {
   const char* isa;
   // sum_k x[k] * bf16(w[k])
@@ -32,13 +39,31 @@ struct DotKernels {
                                const float* scales, int64_t n, float* out);
   void (*dot_e4m3_scaled_rows)(const float* const* x, int rows, const uint8_t* w,
                                const float* scales, int64_t n, float* out);
+
+  // Fast-mode kernels on packed bf16 activations (nullptr in sets without them; the
+  // caller falls back to the kernels above). pack_bf16_acts stores n bf16-exact fp32
+  // values (the caller checks) as bf16 in `format`'s layout; n a multiple of 32 (bf16),
+  // 64 (e2m1) or 128 (e4m3). The rows kernels compute, for `rows` (1..kPackedRowsMax)
+  // packed activation rows x[r] and one weight row w of n values, out[r] = sum_k x[r][k]
+  // · value(w[k]) · scale(k) with scale bytes ue8m0 per 32 (e2m1) or per 128 (e4m3)
+  // values; fp32 accumulation, each weight vector decoded once for all rows, a row's
+  // arithmetic the same whatever `rows` is.
+  void (*pack_bf16_acts)(const float* x, int64_t n, PackedFormat format, uint16_t* out);
+  void (*bf16_rows_packed)(const uint16_t* const* x, int rows, const uint16_t* w, int64_t n,
+                           float* out);
+  void (*e4m3_rows_packed)(const uint16_t* const* x, int rows, const uint8_t* w,
+                           const uint8_t* scale_bytes, int64_t n, float* out);
+  void (*e2m1_rows_packed)(const uint16_t* const* x, int rows, const uint8_t* w,
+                           const uint8_t* scale_bytes, int64_t n, float* out);
 };
 
 // Scalar reference kernels.
 const DotKernels& RefDotKernels();
 // AVX2+FMA kernels, or nullptr if this build/CPU lacks them.
 const DotKernels* Avx2DotKernels();
-// The kernels used at run time (best available; DSV4_ISA=ref forces the reference).
+// AVX-512 (F/BW/VL/DQ/BF16/VBMI) kernels: the AVX2 set plus the packed kernels, or nullptr.
+const DotKernels* Avx512DotKernels();
+// The kernels used at run time (best available; DSV4_ISA=ref / avx2 caps the choice).
 const DotKernels& ActiveDotKernels();
 
 }  // namespace dsv4::kernels

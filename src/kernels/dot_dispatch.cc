@@ -22,6 +22,8 @@ const DotKernels& FastDotKernels() {
   static const DotKernels* fast = [] {
     const char* isa = std::getenv("DSV4_ISA");
     if (isa && std::strcmp(isa, "ref") == 0) return &RefDotKernels();
+    const bool cap_avx2 = isa && std::strcmp(isa, "avx2") == 0;
+    if (const DotKernels* avx512 = Avx512DotKernels(); avx512 && !cap_avx2) return avx512;
     if (const DotKernels* avx2 = Avx2DotKernels()) return avx2;
     return &RefDotKernels();
   }();

@@ -1,6 +1,7 @@
 #include "kernels/linear.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <vector>
 
@@ -23,8 +24,19 @@ struct PreparedActs {
   std::vector<float> s;  // [T, K/128]
 };
 
-PreparedActs PrepareActs(const float* x, int64_t T, int64_t K, bool act_quant) {
-  PreparedActs p;
+// Per-thread buffers reused by every call (Linear runs on the engine thread; vectors
+// keep their capacity, so the steady state allocates nothing).
+struct Scratch {
+  PreparedActs acts;
+  std::vector<uint16_t> packed;  // [T, K] bf16 activations in the packed layout
+};
+Scratch& LocalScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+PreparedActs& PrepareActs(const float* x, int64_t T, int64_t K, bool act_quant) {
+  PreparedActs& p = LocalScratch().acts;
   int64_t nb = CeilDiv(K, kBlock);
   p.s.assign(size_t(T * nb), 1.0f);
   if (!act_quant) {
@@ -35,6 +47,83 @@ PreparedActs PrepareActs(const float* x, int64_t T, int64_t K, bool act_quant) {
   p.q.resize(size_t(T * K));
   for (int64_t t = 0; t < T; ++t) QuantizeActFp8(x + t * K, K, &p.q[t * K], &p.s[t * nb]);
   return p;
+}
+
+// Dequantised activations q · s_a in place (exact: s_a is a power of two).
+void ApplyActScales(PreparedActs& acts, int64_t T, int64_t K) {
+  const int64_t nb = CeilDiv(K, kBlock);
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t k = 0; k < K; ++k) acts.q[size_t(t * K + k)] *= acts.s[size_t(t * nb + k / kBlock)];
+  }
+}
+
+bool AllBf16Exact(const float* a, int64_t n) {
+  uint32_t low = 0;
+  for (int64_t i = 0; i < n; ++i) low |= std::bit_cast<uint32_t>(a[i]) & 0xFFFFu;
+  return low == 0;
+}
+
+// Token rows per tile: a tile of packed activations (64 x K bf16, 512 KiB at K = 4096)
+// stays in L2 while a thread walks its weight rows, so each weight row is read once per
+// tile and decoded once per kPackedRowsMax tokens.
+constexpr int64_t kTokenTile = 64;
+
+// Fast mode on the ISA's packed-activation kernels: a (T x K fp32, bf16-exact) are
+// packed once per call; returns false (nothing done) where the kernels or the shapes do
+// not allow it.
+bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_begin, int64_t N,
+                  float* y, bool round_bf16, const DotKernels& dk) {
+  const int64_t K = w.cols;
+  if (dk.pack_bf16_acts == nullptr) return false;
+  PackedFormat format;
+  switch (w.dtype) {
+    case DType::kBF16:
+      if (K % 32 != 0) return false;
+      format = PackedFormat::kBf16;
+      break;
+    case DType::kF8E4M3:
+      if (K % kBlock != 0) return false;
+      format = PackedFormat::kE4m3;
+      break;
+    case DType::kI8:
+      if (K % 64 != 0 || K / kFp4Block > 512) return false;
+      format = PackedFormat::kE2m1;
+      break;
+    default:
+      return false;
+  }
+  if (!AllBf16Exact(a, T * K)) return false;
+  std::vector<uint16_t>& packed = LocalScratch().packed;
+  packed.resize(size_t(T * K));
+  for (int64_t t = 0; t < T; ++t) dk.pack_bf16_acts(a + t * K, K, format, &packed[size_t(t * K)]);
+  const int64_t nb = CeilDiv(K, kBlock);
+  ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
+    const uint16_t* xs[kPackedRowsMax];
+    float out[kPackedRowsMax];
+    for (int64_t tile = 0; tile < T; tile += kTokenTile) {
+      const int64_t tile_end = std::min(T, tile + kTokenTile);
+      for (int64_t n = int64_t(n0); n < int64_t(n1); ++n) {
+        const int64_t r = row_begin + n;
+        for (int64_t t0 = tile; t0 < tile_end; t0 += kPackedRowsMax) {
+          const int rows = int(std::min<int64_t>(kPackedRowsMax, tile_end - t0));
+          for (int i = 0; i < rows; ++i) xs[i] = &packed[size_t((t0 + i) * K)];
+          switch (format) {
+            case PackedFormat::kBf16:
+              dk.bf16_rows_packed(xs, rows, reinterpret_cast<const uint16_t*>(w.data) + r * K, K, out);
+              break;
+            case PackedFormat::kE4m3:
+              dk.e4m3_rows_packed(xs, rows, w.data + r * K, w.scale + (r / kBlock) * nb, K, out);
+              break;
+            case PackedFormat::kE2m1:
+              dk.e2m1_rows_packed(xs, rows, w.data + r * (K / 2), w.scale + r * (K / kFp4Block), K, out);
+              break;
+          }
+          for (int i = 0; i < rows; ++i) y[(t0 + i) * N + n] = round_bf16 ? RoundBf16(out[i]) : out[i];
+        }
+      }
+    }
+  });
+  return true;
 }
 
 // Without activation quantisation the reference multiplies by the dequantised weight
@@ -48,16 +137,14 @@ float DequantizedDotPrecise(const float* x, const WeightMatrix& w, int64_t row) 
 // Fast mode for FP8/FP4 weights: each weight row is decoded once for up to four
 // activation rows (dequantised: q · s_a, exact), its power-of-two block scales folded in;
 // fp32 accumulation in a fixed per-row order, so a row's result does not depend on T.
-void LinearScaledRows(PreparedActs& acts, int64_t T, const WeightMatrix& w, int64_t row_begin,
+void LinearScaledRows(const PreparedActs& acts, int64_t T, const WeightMatrix& w, int64_t row_begin,
                       int64_t N, float* y, bool round_bf16, const DotKernels& dk) {
   const int64_t K = w.cols, nb = CeilDiv(K, kBlock);
-  for (int64_t t = 0; t < T; ++t) {
-    for (int64_t k = 0; k < K; ++k) acts.q[size_t(t * K + k)] *= acts.s[size_t(t * nb + k / kBlock)];
-  }
   const bool fp4 = w.dtype == DType::kI8;
   const int64_t n_scales = fp4 ? K / kFp4Block : nb;
   ParallelFor(size_t(N), 4, [&](size_t n0, size_t n1) {
-    std::vector<float> scales(static_cast<size_t>(n_scales));
+    thread_local std::vector<float> scales;
+    scales.resize(static_cast<size_t>(n_scales));
     const float* xs[4];
     float out[4];
     for (int64_t n = int64_t(n0); n < int64_t(n1); ++n) {
@@ -131,6 +218,7 @@ void LinearRows(const float* x, int64_t T, const WeightMatrix& w, int64_t row_be
   auto finish = [&](float v) { return options.round_bf16 ? RoundBf16(v) : v; };
 
   if (w.dtype == DType::kBF16 || w.dtype == DType::kF32) {
+    if (!PreciseMath() && LinearPacked(x, T, w, row_begin, N, y, options.round_bf16, dk)) return;
     ParallelFor(size_t(N), 4, [&](size_t n0, size_t n1) {
       for (int64_t n = int64_t(n0); n < int64_t(n1); ++n) {
         const int64_t r = row_begin + n;
@@ -156,8 +244,10 @@ void LinearRows(const float* x, int64_t T, const WeightMatrix& w, int64_t row_be
     return;
   }
 
-  PreparedActs acts = PrepareActs(x, T, K, options.act_quant);
+  PreparedActs& acts = PrepareActs(x, T, K, options.act_quant);
   if (!PreciseMath() && K % 32 == 0) {
+    ApplyActScales(acts, T, K);
+    if (LinearPacked(acts.q.data(), T, w, row_begin, N, y, options.round_bf16, dk)) return;
     LinearScaledRows(acts, T, w, row_begin, N, y, options.round_bf16, dk);
     return;
   }
@@ -188,7 +278,8 @@ void LinearRows(const float* x, int64_t T, const WeightMatrix& w, int64_t row_be
   DSV4_CHECK(K % kFp4Block == 0);
   const int64_t ns = K / kFp4Block;
   ParallelFor(size_t(N), 4, [&](size_t n0, size_t n1) {
-    std::vector<float> scales(static_cast<size_t>(ns));
+    thread_local std::vector<float> scales;
+    scales.resize(static_cast<size_t>(ns));
     for (int64_t n = int64_t(n0); n < int64_t(n1); ++n) {
       const int64_t r = row_begin + n;
       const uint8_t* wrow = w.data + r * (K / 2);

@@ -62,12 +62,53 @@ void DotE4m3ScaledRowsRef(const float* const* x, int rows, const uint8_t* w,
   }
 }
 
+// The reference packed layout is the natural order for every format.
+void PackActsRef(const float* x, int64_t n, PackedFormat, uint16_t* out) {
+  for (int64_t k = 0; k < n; ++k) out[k] = FloatToBf16(x[k]);
+}
+
+void Bf16RowsPackedRef(const uint16_t* const* x, int rows, const uint16_t* w, int64_t n,
+                       float* out) {
+  for (int r = 0; r < rows; ++r) {
+    double acc = 0.0;
+    for (int64_t k = 0; k < n; ++k) acc += double(Bf16ToFloat(x[r][k])) * double(Bf16ToFloat(w[k]));
+    out[r] = float(acc);
+  }
+}
+
+void E4m3RowsPackedRef(const uint16_t* const* x, int rows, const uint8_t* w,
+                       const uint8_t* scale_bytes, int64_t n, float* out) {
+  for (int r = 0; r < rows; ++r) {
+    double acc = 0.0;
+    for (int64_t k = 0; k < n; ++k) {
+      acc += double(Bf16ToFloat(x[r][k])) * double(E4m3ToFloat(w[k])) *
+             double(Ue8m0ToFloat(scale_bytes[k / 128]));
+    }
+    out[r] = float(acc);
+  }
+}
+
+void E2m1RowsPackedRef(const uint16_t* const* x, int rows, const uint8_t* w,
+                       const uint8_t* scale_bytes, int64_t n, float* out) {
+  for (int r = 0; r < rows; ++r) {
+    double acc = 0.0;
+    for (int64_t k = 0; k < n; ++k) {
+      const uint8_t nib = (k & 1) ? (w[k / 2] >> 4) : (w[k / 2] & 15);
+      acc += double(Bf16ToFloat(x[r][k])) * double(E2m1ToFloat(nib)) *
+             double(Ue8m0ToFloat(scale_bytes[k / 32]));
+    }
+    out[r] = float(acc);
+  }
+}
+
 }  // namespace
 
 const DotKernels& RefDotKernels() {
   static const DotKernels k{"ref",         DotBf16Ref,           DotF32Ref,
                             DotE4m3Ref,    DotE2m1x32Ref,        DotE2m1RowRef,
-                            DotE2m1ScaledRowsRef, DotE4m3ScaledRowsRef};
+                            DotE2m1ScaledRowsRef, DotE4m3ScaledRowsRef,
+                            PackActsRef,   Bf16RowsPackedRef,    E4m3RowsPackedRef,
+                            E2m1RowsPackedRef};
   return k;
 }
 

@@ -1,0 +1,235 @@
+// AVX-512 (F, BW, VL, DQ, BF16, VBMI) kernels: the AVX2 set plus packed-activation
+// kernels built on vdpbf16ps (this file alone is compiled for those extensions).
+//
+// Why bf16 dot products are exact here: fast-mode Linear feeds these kernels only
+// activations that are bf16-exact (FP8-quantised q·s: a 4-bit significand times a power
+// of two; or bf16-rounded model values — Linear checks), and every weight value of
+// e2m1 (2-bit significand), e4m3 (4-bit) and bf16 is bf16-exact; the product of two bf16
+// values is exact in fp32, so vdpbf16ps only differs from an fp32 FMA loop in summation
+// order (and in flushing fp32/bf16 denormals, far below any activation or weight here).
+//
+// Packed layouts (pack_bf16_acts), chosen so the weight decoders need no lane shuffles:
+//   bf16: natural order.
+//   e2m1: per 64 values, the 32 even k then the 32 odd k (the decoder's low and high
+//         nibbles of 32 bytes, zero-extended to words).
+//   e4m3: per 64 codes, the order of unpacklo_epi8 / unpackhi_epi8 per 128-bit lane:
+//         for lane L the codes 16L+0..7 (in the first half), 16L+8..15 (second half).
+// Weight decoding: e2m1 nibble -> bf16 with vpermw on a 16-entry table; e4m3 code ->
+// bf16 high and low bytes with two vpermi2b on 128-entry tables of |code| (NaN codes give
+// bf16 NaN, as in the reference table), the sign OR-ed in.
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as pass-through operands, which
+// its own -W(maybe-)uninitialized then reports inside the header (a known false alarm).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "core/dtype.h"
+#include "kernels/dot.h"
+
+namespace dsv4::kernels {
+
+namespace {
+
+inline uint16_t Bf16Bits(float v) { return uint16_t(std::bit_cast<uint32_t>(v) >> 16); }
+
+// ue8m0 bytes -> fp32 scales (2^(e-127); e = 0 is the subnormal 2^-127, as Ue8m0ToFloat).
+void ScalesToFloat(const uint8_t* s, int64_t n, float* out) {
+  int64_t i = 0;
+  const __m512i sub = _mm512_set1_epi32(0x00400000);
+  for (; i + 16 <= n; i += 16) {
+    __m512i e = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i)));
+    __mmask16 zero = _mm512_testn_epi32_mask(e, e);
+    __m512i bits = _mm512_mask_mov_epi32(_mm512_slli_epi32(e, 23), zero, sub);
+    _mm512_storeu_si512(out + i, bits);
+  }
+  for (; i < n; ++i) out[i] = Ue8m0ToFloat(s[i]);
+}
+
+void PackActsAvx512(const float* x, int64_t n, PackedFormat format, uint16_t* out) {
+  switch (format) {
+    case PackedFormat::kBf16:
+      for (int64_t k = 0; k < n; ++k) out[k] = Bf16Bits(x[k]);
+      return;
+    case PackedFormat::kE2m1:
+      for (int64_t c = 0; c < n; c += 64) {
+        for (int j = 0; j < 32; ++j) {
+          out[c + j] = Bf16Bits(x[c + 2 * j]);
+          out[c + 32 + j] = Bf16Bits(x[c + 2 * j + 1]);
+        }
+      }
+      return;
+    case PackedFormat::kE4m3:
+      for (int64_t c = 0; c < n; c += 64) {
+        for (int w = 0; w < 32; ++w) {
+          out[c + w] = Bf16Bits(x[c + 16 * (w / 8) + w % 8]);
+          out[c + 32 + w] = Bf16Bits(x[c + 16 * (w / 8) + 8 + w % 8]);
+        }
+      }
+      return;
+  }
+}
+
+inline __m512 Dp(__m512 acc, __m512i a, __m512i b) {
+  return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(a), reinterpret_cast<__m512bh>(b));
+}
+inline __m512i Load(const uint16_t* p) { return _mm512_loadu_si512(p); }
+
+template <int R>
+void Bf16Rows(const uint16_t* const* x, const uint16_t* w, int64_t n, float* out) {
+  __m512 acc[R];
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < n; k += 32) {
+    const __m512i wv = Load(w + k);
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) acc[r] = Dp(acc[r], Load(x[r] + k), wv);
+  }
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+// 64 e2m1 values (32 bytes) -> bf16 words: lo = even k, hi = odd k.
+inline void DecodeE2m1x64(const uint8_t* w, __m512i* lo, __m512i* hi) {
+  const __m512i table = _mm512_setr_epi32(0x3F000000, 0x3FC03F80, 0x40404000, 0x40C04080,
+                                          int32_t(0xBF008000), int32_t(0xBFC0BF80),
+                                          int32_t(0xC040C000), int32_t(0xC0C0C080), 0, 0, 0, 0,
+                                          0, 0, 0, 0);
+  const __m512i b = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
+  *lo = _mm512_permutexvar_epi16(_mm512_and_si512(b, _mm512_set1_epi16(0x0F)), table);
+  *hi = _mm512_permutexvar_epi16(_mm512_srli_epi16(b, 4), table);
+}
+
+// Per 64 values: the products of each row in `part` (fp32 lanes 0..7 hold the first
+// 32-block, 8..15 the second), then acc += part · [s0 x8, s1 x8].
+template <int R>
+void E2m1Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_bytes, int64_t n,
+              float* out) {
+  float scales[512];
+  ScalesToFloat(scale_bytes, n / 32, scales);
+  const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  __m512 acc[R];
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < n; k += 64) {
+    __m512i lo, hi;
+    DecodeE2m1x64(w + k / 2, &lo, &hi);
+    const __m512 s = _mm512_permutexvar_ps(
+        pick, _mm512_castpd_ps(_mm512_castpd128_pd512(_mm_load_sd(reinterpret_cast<const double*>(&scales[k / 32])))));
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      __m512 part = Dp(_mm512_setzero_ps(), Load(x[r] + k), lo);
+      part = Dp(part, Load(x[r] + k + 32), hi);
+      acc[r] = _mm512_fmadd_ps(part, s, acc[r]);
+    }
+  }
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+struct E4m3Tables {
+  __m512i hi0, hi1, lo0, lo1;  // bf16 high / low bytes of e4m3(code) for codes 0..127
+  E4m3Tables() {
+    alignas(64) uint8_t hi[128], lo[128];
+    for (int c = 0; c < 128; ++c) {
+      const uint16_t b = Bf16Bits(E4m3ToFloat(uint8_t(c)));
+      hi[c] = uint8_t(b >> 8);
+      lo[c] = uint8_t(b & 0xFF);
+    }
+    hi0 = _mm512_load_si512(hi);
+    hi1 = _mm512_load_si512(hi + 64);
+    lo0 = _mm512_load_si512(lo);
+    lo1 = _mm512_load_si512(lo + 64);
+  }
+};
+
+// 64 e4m3 codes -> bf16 words in the packed e4m3 order.
+inline void DecodeE4m3x64(const E4m3Tables& t, const uint8_t* w, __m512i* a, __m512i* b) {
+  const __m512i c = _mm512_loadu_si512(w);
+  // hi | (c & 0x80): ternary-logic truth table for (A = hi, B = c, C = 0x80): A | (B & C).
+  const __m512i hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(t.hi0, c, t.hi1), c,
+                                               _mm512_set1_epi8(int8_t(0x80)), 0xF8);
+  const __m512i lo = _mm512_permutex2var_epi8(t.lo0, c, t.lo1);
+  *a = _mm512_unpacklo_epi8(lo, hi);
+  *b = _mm512_unpackhi_epi8(lo, hi);
+}
+
+template <int R>
+void E4m3Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_bytes, int64_t n,
+              float* out) {
+  static const E4m3Tables tables;
+  const E4m3Tables t = tables;
+  __m512 acc[R];
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < n; k += 128) {
+    __m512i a0, b0, a1, b1;
+    DecodeE4m3x64(t, w + k, &a0, &b0);
+    DecodeE4m3x64(t, w + k + 64, &a1, &b1);
+    const __m512 s = _mm512_set1_ps(Ue8m0ToFloat(scale_bytes[k / 128]));
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const uint16_t* xr = x[r] + k;
+      __m512 part = Dp(_mm512_setzero_ps(), Load(xr), a0);
+      part = Dp(part, Load(xr + 32), b0);
+      part = Dp(part, Load(xr + 64), a1);
+      part = Dp(part, Load(xr + 96), b1);
+      acc[r] = _mm512_fmadd_ps(part, s, acc[r]);
+    }
+  }
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+// rows (1..kPackedRowsMax) -> the template instance with that many accumulators.
+template <template <int> class K, typename... A>
+void ByRows(int rows, A... args) {
+  switch (rows) {
+    case 1: return K<1>::Run(args...);
+    case 2: return K<2>::Run(args...);
+    case 3: return K<3>::Run(args...);
+    case 4: return K<4>::Run(args...);
+    case 5: return K<5>::Run(args...);
+    case 6: return K<6>::Run(args...);
+    case 7: return K<7>::Run(args...);
+    default: return K<8>::Run(args...);
+  }
+}
+template <int R> struct Bf16Op { static void Run(const uint16_t* const* x, const uint16_t* w, int64_t n, float* o) { Bf16Rows<R>(x, w, n, o); } };
+template <int R> struct E2m1Op { static void Run(const uint16_t* const* x, const uint8_t* w, const uint8_t* s, int64_t n, float* o) { E2m1Rows<R>(x, w, s, n, o); } };
+template <int R> struct E4m3Op { static void Run(const uint16_t* const* x, const uint8_t* w, const uint8_t* s, int64_t n, float* o) { E4m3Rows<R>(x, w, s, n, o); } };
+
+void Bf16RowsPacked(const uint16_t* const* x, int rows, const uint16_t* w, int64_t n, float* out) {
+  ByRows<Bf16Op>(rows, x, w, n, out);
+}
+void E2m1RowsPacked(const uint16_t* const* x, int rows, const uint8_t* w, const uint8_t* s,
+                    int64_t n, float* out) {
+  ByRows<E2m1Op>(rows, x, w, s, n, out);
+}
+void E4m3RowsPacked(const uint16_t* const* x, int rows, const uint8_t* w, const uint8_t* s,
+                    int64_t n, float* out) {
+  ByRows<E4m3Op>(rows, x, w, s, n, out);
+}
+
+}  // namespace
+
+const DotKernels* Avx512DotKernels() {
+  static const DotKernels* kernels = []() -> const DotKernels* {
+    const bool supported = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                           __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vbmi");
+    const DotKernels* avx2 = Avx2DotKernels();
+    if (!supported || avx2 == nullptr) return nullptr;
+    static DotKernels k = *avx2;
+    k.isa = "avx512";
+    k.pack_bf16_acts = PackActsAvx512;
+    k.bf16_rows_packed = Bf16RowsPacked;
+    k.e4m3_rows_packed = E4m3RowsPacked;
+    k.e2m1_rows_packed = E2m1RowsPacked;
+    return &k;
+  }();
+  return kernels;
+}
+
+}  // namespace dsv4::kernels

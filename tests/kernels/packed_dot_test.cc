@@ -1,0 +1,193 @@
+// The packed-activation kernels (DotKernels::pack_bf16_acts and *_rows_packed) of the
+// best SIMD set vs the scalar reference set. Each set packs with its own layout, so the
+// tests go through pack_bf16_acts. One-hot activations check every position and code
+// exactly (a single product, no summation); random data allow the fp32 summation error.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "kernels/dot.h"
+
+namespace dsv4::kernels {
+namespace {
+
+class PackedDotTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    simd_ = Avx512DotKernels();
+    if (simd_ == nullptr) GTEST_SKIP() << "AVX-512 BF16/VBMI kernels not available on this CPU";
+  }
+
+  // Packs `rows` activation rows of n values with `k`'s layout.
+  static std::vector<std::vector<uint16_t>> Pack(const DotKernels& k, PackedFormat f,
+                                                 const std::vector<std::vector<float>>& x) {
+    std::vector<std::vector<uint16_t>> p;
+    for (const auto& row : x) {
+      p.emplace_back(row.size());
+      k.pack_bf16_acts(row.data(), int64_t(row.size()), f, p.back().data());
+    }
+    return p;
+  }
+
+  // out[r] for the given kernel set and format; w = codes (bf16 bits for kBf16).
+  static std::vector<float> Run(const DotKernels& k, PackedFormat f,
+                                const std::vector<std::vector<float>>& x, const void* w,
+                                const uint8_t* scales, int64_t n) {
+    auto p = Pack(k, f, x);
+    std::vector<const uint16_t*> xs;
+    for (const auto& row : p) xs.push_back(row.data());
+    std::vector<float> out(x.size());
+    const int rows = int(x.size());
+    switch (f) {
+      case PackedFormat::kBf16:
+        k.bf16_rows_packed(xs.data(), rows, static_cast<const uint16_t*>(w), n, out.data());
+        break;
+      case PackedFormat::kE4m3:
+        k.e4m3_rows_packed(xs.data(), rows, static_cast<const uint8_t*>(w), scales, n, out.data());
+        break;
+      case PackedFormat::kE2m1:
+        k.e2m1_rows_packed(xs.data(), rows, static_cast<const uint8_t*>(w), scales, n, out.data());
+        break;
+    }
+    return out;
+  }
+
+  std::vector<float> RandomRow(int64_t n) {
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) v = RoundBf16(dist(rng_));
+    return x;
+  }
+
+  const DotKernels& ref_ = RefDotKernels();
+  const DotKernels* simd_ = nullptr;
+  std::mt19937 rng_{99};
+};
+
+// Weight value at k (scales applied) for the three formats.
+double WeightValue(PackedFormat f, const std::vector<uint8_t>& w, const std::vector<uint8_t>& s,
+                   int64_t k) {
+  switch (f) {
+    case PackedFormat::kBf16:
+      return Bf16ToFloat(uint16_t(w[size_t(2 * k)] | (w[size_t(2 * k + 1)] << 8)));
+    case PackedFormat::kE4m3:
+      return double(E4m3ToFloat(w[size_t(k)])) * Ue8m0ToFloat(s[size_t(k / 128)]);
+    case PackedFormat::kE2m1: {
+      const uint8_t b = w[size_t(k / 2)];
+      return double(E2m1ToFloat((k & 1) ? b >> 4 : b & 15)) * Ue8m0ToFloat(s[size_t(k / 32)]);
+    }
+  }
+  return 0;
+}
+
+const char* Name(PackedFormat f) {
+  return f == PackedFormat::kBf16 ? "bf16" : f == PackedFormat::kE4m3 ? "e4m3" : "e2m1";
+}
+
+// Random weights of n values in format f: bytes and scale bytes.
+void RandomWeights(PackedFormat f, int64_t n, std::mt19937& rng, std::vector<uint8_t>* w,
+                   std::vector<uint8_t>* s) {
+  std::uniform_int_distribution<int> byte(0, 255), exponent(118, 130);
+  std::normal_distribution<float> dist(0.0f, 0.05f);
+  w->clear();
+  s->clear();
+  if (f == PackedFormat::kBf16) {
+    for (int64_t k = 0; k < n; ++k) {
+      const uint16_t b = FloatToBf16(dist(rng));
+      w->push_back(uint8_t(b & 0xFF));
+      w->push_back(uint8_t(b >> 8));
+    }
+    return;
+  }
+  const bool fp4 = f == PackedFormat::kE2m1;
+  for (int64_t i = 0; i < (fp4 ? n / 2 : n); ++i) {
+    uint8_t c;
+    do c = uint8_t(byte(rng)); while (!fp4 && (c & 0x7F) == 0x7F);
+    w->push_back(c);
+  }
+  for (int64_t i = 0; i < n / (fp4 ? 32 : 128); ++i) s->push_back(uint8_t(exponent(rng)));
+}
+
+TEST_F(PackedDotTest, RandomMatchesReferenceAndRowsAreIndependent) {
+  for (PackedFormat f : {PackedFormat::kBf16, PackedFormat::kE4m3, PackedFormat::kE2m1}) {
+    for (int64_t n : {128, 256, 2048}) {
+      std::vector<uint8_t> w, s;
+      RandomWeights(f, n, rng_, &w, &s);
+      std::vector<std::vector<float>> x;
+      for (int r = 0; r < kPackedRowsMax; ++r) x.push_back(RandomRow(n));
+      const std::vector<float> want = Run(ref_, f, x, w.data(), s.data(), n);
+      const std::vector<float> all = Run(*simd_, f, x, w.data(), s.data(), n);
+      for (int r = 0; r < kPackedRowsMax; ++r) {
+        double abs_sum = 0;
+        for (int64_t k = 0; k < n; ++k) abs_sum += std::fabs(x[size_t(r)][size_t(k)] * WeightValue(f, w, s, k));
+        const double tol = 2.0 * double(n + 1) * std::ldexp(1.0, -24) * abs_sum + 1e-30;
+        EXPECT_NEAR(all[size_t(r)], want[size_t(r)], tol) << Name(f) << " n=" << n << " row " << r;
+        // The same row alone, and as the first of `rows` rows, gives the same bits.
+        for (int rows = 1; rows <= kPackedRowsMax; ++rows) {
+          std::vector<std::vector<float>> sub(x.begin() + r, x.begin() + std::min(kPackedRowsMax, r + rows));
+          EXPECT_EQ(Run(*simd_, f, sub, w.data(), s.data(), n)[0], all[size_t(r)])
+              << Name(f) << " n=" << n << " row " << r << " rows " << rows;
+        }
+      }
+    }
+  }
+}
+
+// One nonzero activation at each position p against a weight row of varying codes: the
+// result is that single product exactly, so every position reads the right weight.
+TEST_F(PackedDotTest, OneHotEveryPositionExact) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (PackedFormat f : {PackedFormat::kBf16, PackedFormat::kE4m3, PackedFormat::kE2m1}) {
+    const int64_t n = 256;
+    std::vector<uint8_t> w, s;
+    RandomWeights(f, n, rng_, &w, &s);
+    for (size_t i = 0; i < s.size(); ++i) s[i] = uint8_t(120 + 3 * i);  // a distinct scale per block
+    for (int64_t p = 0; p < n; ++p) {
+      std::vector<std::vector<float>> x(2, std::vector<float>(size_t(n), 0.0f));
+      x[0][size_t(p)] = -1.5f;
+      x[1][size_t((p * 7 + 3) % n)] = 0.25f;
+      const std::vector<float> got = Run(*simd_, f, x, w.data(), s.data(), n);
+      EXPECT_EQ(got[0], float(-1.5 * WeightValue(f, w, s, p))) << Name(f) << " p=" << p;
+      EXPECT_EQ(got[1], float(0.25 * WeightValue(f, w, s, (p * 7 + 3) % n))) << Name(f) << " p=" << p;
+    }
+  }
+}
+
+// Every e4m3 code and every e2m1 nibble decodes exactly (NaN codes give NaN), including
+// the ue8m0 scale byte 0 (2^-127, an fp32 subnormal) and a large scale.
+TEST_F(PackedDotTest, EveryCodeExact) {
+  const int64_t n = 128;
+  for (int c = 0; c < 256; ++c) {
+    std::vector<uint8_t> w(n, 0);
+    w[size_t(c % 64)] = uint8_t(c);
+    std::vector<uint8_t> s = {uint8_t(c % 2 ? 127 : 131)};
+    std::vector<std::vector<float>> x(1, std::vector<float>(size_t(n), 0.0f));
+    x[0][size_t(c % 64)] = 3.0f;
+    const float got = Run(*simd_, PackedFormat::kE4m3, x, w.data(), s.data(), n)[0];
+    if ((c & 0x7F) == 0x7F) {
+      EXPECT_TRUE(std::isnan(got)) << "code " << c;
+    } else {
+      EXPECT_EQ(got, 3.0f * E4m3ToFloat(uint8_t(c)) * Ue8m0ToFloat(s[0])) << "code " << c;
+    }
+  }
+  for (int c = 0; c < 16; ++c) {
+    for (int p = 0; p < 64; ++p) {
+      std::vector<uint8_t> w(32, 0);
+      w[size_t(p / 2)] = uint8_t((p & 1) ? c << 4 : c);
+      std::vector<uint8_t> s = {0, 200};
+      std::vector<std::vector<float>> x(1, std::vector<float>(64, 0.0f));
+      x[0][size_t(p)] = std::ldexp(1.0f, 20);
+      const float got = Run(*simd_, PackedFormat::kE2m1, x, w.data(), s.data(), 64)[0];
+      EXPECT_EQ(got, float(double(x[0][size_t(p)]) * E2m1ToFloat(uint8_t(c)) * Ue8m0ToFloat(s[size_t(p / 32)])))
+          << "nibble " << c << " p=" << p;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace dsv4::kernels
