@@ -1,9 +1,36 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 namespace dsv4 {
+namespace {
+
+constexpr int64_t kSpinMicros = 50;
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Spins until done() or kSpinMicros pass; true if done() became true.
+template <typename Done>
+bool SpinUntil(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      CpuRelax();
+    }
+    if (std::chrono::steady_clock::now() > deadline) return done();
+  }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(size_t threads) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
@@ -32,6 +59,7 @@ void ThreadPool::RunChunks() {
 void ThreadPool::WorkerLoop() {
   uint64_t seen = 0;
   for (;;) {
+    SpinUntil([&] { return stop_.load(std::memory_order_relaxed) || generation_.load() != seen; });
     {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -72,9 +100,11 @@ void ThreadPool::ParallelFor(size_t n, size_t min_chunk,
   }
   wake_.notify_all();
   RunChunks();
-  std::unique_lock<std::mutex> lock(mu_);
   // Workers that woke for this generation finish their chunks; late wakers find none left.
-  done_.wait(lock, [&] { return active_ == 0 && next_chunk_.load() >= num_chunks_; });
+  auto finished = [&] { return active_.load() == 0 && next_chunk_.load() >= num_chunks_; };
+  SpinUntil(finished);
+  std::unique_lock<std::mutex> lock(mu_);
+  done_.wait(lock, finished);
   fn_ = nullptr;
 }
 

@@ -1,6 +1,9 @@
 // A fixed pool of worker threads for data-parallel loops over the big matrix work.
 // Threading: ParallelFor may be called from one thread at a time per pool (the
 // engine thread); the calling thread works too and returns when all chunks are done.
+// A decode step issues ~100 short loops (a few hundred microseconds each), so idle
+// workers and the waiting caller spin briefly (kSpinMicros) before sleeping on the
+// condition variables: a futex wake-up per loop would cost tens of microseconds.
 #pragma once
 
 #include <atomic>
@@ -37,9 +40,9 @@ class ThreadPool {
   const std::function<void(size_t, size_t)>* fn_ = nullptr;
   size_t n_ = 0, chunk_ = 1, num_chunks_ = 0;
   std::atomic<size_t> next_chunk_{0};
-  size_t active_ = 0;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
+  std::atomic<size_t> active_{0};        // workers inside the current loop (changed under mu_)
+  std::atomic<uint64_t> generation_{0};  // one per loop (changed under mu_)
+  std::atomic<bool> stop_{false};
 };
 
 // The process-wide pool (sized by DSV4_THREADS or the hardware).
