@@ -45,6 +45,13 @@ std::vector<int32_t> RandomTokens(int64_t n, int64_t vocab, uint32_t seed) {
   return t;
 }
 
+// CPU seconds this process has used (all threads).
+double CpuSeconds() {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[std::min(v.size() - 1, size_t(p * double(v.size())))];
@@ -118,7 +125,7 @@ int BenchCommand(int argc, char** argv) {
     model.Forward(segs, options);
     std::vector<std::vector<float>> logits(static_cast<size_t>(B));
     std::vector<double> step_ms;
-    const double t0 = Now();
+    const double t0 = Now(), cpu0 = CpuSeconds();
     for (int64_t s = 0; s < steps; ++s) {
       for (int64_t i = 0; i < B; ++i) {
         segs[size_t(i)].tokens = {int32_t((s * 7 + i) % c.vocab_size)};
@@ -128,9 +135,13 @@ int BenchCommand(int argc, char** argv) {
       model.Forward(segs, options);
       step_ms.push_back((Now() - s0) * 1e3);
     }
-    const double tok_s = double(B * steps) / (Now() - t0);
+    const double wall = Now() - t0;
+    const double tok_s = double(B * steps) / wall;
     const std::string key = "decode_tok_s" + (B == 1 ? std::string() : "_batch" + std::to_string(B));
     j[key] = tok_s;
+    // Threads busy on average (up to the pool size): well below it on an idle machine
+    // means waiting on memory or the pool; on a shared machine, also other processes.
+    j[key + "_cpu_busy_threads"] = (CpuSeconds() - cpu0) / wall;
     j[key + "_step_ms_p50"] = Percentile(step_ms, 0.5);
     j[key + "_step_ms_p99"] = Percentile(step_ms, 0.99);
     if (B == 1) {
