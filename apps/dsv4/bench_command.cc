@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -52,6 +53,23 @@ double CpuSeconds() {
   return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
+// Weight bytes of one decode step of B sequences expected under uniform routing: the
+// dense weights once, and each routed expert of each MoE layer once if any of the B * k
+// routed slots picks it (E * (1 - (1 - k/E)^B) distinct experts per layer). With
+// B = 1 this is the model's weight bytes per token.
+double ExpectedStepWeightBytes(const Model& model, int64_t per_token, int64_t B) {
+  const ModelConfig& c = model.config();
+  double experts = 0;  // all routed experts of the main layers
+  for (const auto& [name, t] : model.checkpoint().tensors()) {
+    if (name.rfind("mtp.", 0) != 0 && name.find(".ffn.experts.") != std::string::npos) {
+      experts += double(t->nbytes);
+    }
+  }
+  const double share = double(c.num_experts_per_tok) / double(c.n_routed_experts);
+  const double dense = double(per_token) - experts * share;
+  return dense + experts * (1.0 - std::pow(1.0 - share, double(B)));
+}
+
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[std::min(v.size() - 1, size_t(p * double(v.size())))];
@@ -78,7 +96,7 @@ int BenchCommand(int argc, char** argv) {
   nlohmann::ordered_json j;
   j["model"] = model_dir;
   j["threads"] = GlobalThreadPool().size();
-  const BandwidthResult bw = MeasureBandwidth(size_t(1) << 30, 3);
+  const BandwidthResult bw = MeasureBandwidth(size_t(512) << 20, 3);
   j["measured_bandwidth_gb_s"] = bw.copy_gb_s;
   j["measured_read_bandwidth_gb_s"] = bw.read_gb_s;
   const double fma_peak = kernels::MeasureFmaPeakGflops();
@@ -152,6 +170,9 @@ int BenchCommand(int argc, char** argv) {
       j["roofline_ratio_read_bandwidth"] = double(bytes) * tok_s / (bw.read_gb_s * 1e9);
     } else if (decode1 > 0) {
       j[key + "_vs_1"] = tok_s / decode1;
+      // The most batching can gain when each step is bound by the weight bytes it reads.
+      j[key + "_bytes_bound_vs_1"] = double(B) * ExpectedStepWeightBytes(model, weight_bytes, 1) /
+                                     ExpectedStepWeightBytes(model, weight_bytes, B);
     }
   }
   struct rusage usage;

@@ -12,13 +12,29 @@
 namespace dsv4 {
 namespace {
 
+// Buffers of one MoE call, kept per thread so the steady state allocates nothing
+// (vectors keep their capacity across steps).
+struct MoeScratch {
+  std::vector<float> logits, weights, acc, xe, ye, g, u, scores;
+  std::vector<int32_t> ids, order;
+  std::vector<std::vector<int64_t>> rows_of;
+  std::vector<std::vector<float>> weight_of;
+};
+MoeScratch& Scratch() {
+  thread_local MoeScratch scratch;
+  return scratch;
+}
+
 // out: [T, D] bf16 = w2 · bf16(weight · silu(min(w1·x, λ)) · clamp(w3·x, ±λ)).
 // row_weights may be null (shared expert: weight 1, not applied).
 void ExpertForward(const ExpertWeights& w, const ModelConfig& c, const float* x, int64_t T,
                    const float* row_weights, bool act_quant, float* out) {
   const int64_t I = c.moe_intermediate_size;
   const kernels::LinearOptions lin{.act_quant = act_quant, .round_bf16 = true};
-  std::vector<float> g(size_t(T * I)), u(size_t(T * I));
+  std::vector<float>& g = Scratch().g;
+  std::vector<float>& u = Scratch().u;
+  g.resize(size_t(T * I));
+  u.resize(size_t(T * I));
   kernels::Linear(x, T, w.w1, g.data(), lin);
   kernels::Linear(x, T, w.w3, u.data(), lin);
   const float lim = float(c.swiglu_limit);
@@ -42,14 +58,16 @@ void ExpertForward(const ExpertWeights& w, const ModelConfig& c, const float* x,
 void Route(const MoeWeights& w, const ModelConfig& c, const float* logits, int32_t token,
            int32_t* ids, float* weights) {
   const int64_t E = c.n_routed_experts, k = c.num_experts_per_tok;
-  std::vector<float> scores(static_cast<size_t>(E));
+  std::vector<float>& scores = Scratch().scores;
+  scores.resize(static_cast<size_t>(E));
   for (int64_t e = 0; e < E; ++e) {
     scores[size_t(e)] = std::sqrt(Softplus32(logits[e]));
   }
   if (w.hash) {
     for (int64_t i = 0; i < k; ++i) ids[i] = w.tid2eid[size_t(token * k + i)];
   } else {
-    std::vector<int32_t> order(static_cast<size_t>(E));
+    std::vector<int32_t>& order = Scratch().order;
+    order.resize(static_cast<size_t>(E));
     std::iota(order.begin(), order.end(), 0);
     auto biased = [&](int32_t e) { return scores[size_t(e)] + w.gate_bias[size_t(e)]; };
     std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) {
@@ -68,24 +86,37 @@ void Route(const MoeWeights& w, const ModelConfig& c, const float* logits, int32
 void MoeForward(const MoeWeights& w, const ModelConfig& c, const float* y, const int32_t* tokens,
                 int64_t T, bool act_quant, float* out) {
   const int64_t D = c.hidden_size, E = c.n_routed_experts, k = c.num_experts_per_tok;
-  std::vector<float> logits(size_t(T * E));
+  MoeScratch& s = Scratch();
+  std::vector<float>& logits = s.logits;
+  logits.resize(size_t(T * E));
   kernels::Linear(y, T, w.gate, logits.data(), {.act_quant = false, .round_bf16 = false});
-  std::vector<int32_t> ids(size_t(T * k));
-  std::vector<float> weights(size_t(T * k));
+  std::vector<int32_t>& ids = s.ids;
+  std::vector<float>& weights = s.weights;
+  ids.resize(size_t(T * k));
+  weights.resize(size_t(T * k));
   for (int64_t t = 0; t < T; ++t) {
     Route(w, c, &logits[size_t(t * E)], tokens[t], &ids[size_t(t * k)], &weights[size_t(t * k)]);
   }
 
   // Tokens of each expert, gathered so the expert's weights are read once per step.
-  std::vector<std::vector<int64_t>> rows_of(static_cast<size_t>(E));
-  std::vector<std::vector<float>> weight_of(static_cast<size_t>(E));
+  std::vector<std::vector<int64_t>>& rows_of = s.rows_of;
+  std::vector<std::vector<float>>& weight_of = s.weight_of;
+  rows_of.resize(static_cast<size_t>(E));
+  weight_of.resize(static_cast<size_t>(E));
+  for (int64_t e = 0; e < E; ++e) {
+    rows_of[size_t(e)].clear();
+    weight_of[size_t(e)].clear();
+  }
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t i = 0; i < k; ++i) {
       rows_of[size_t(ids[size_t(t * k + i)])].push_back(t);
       weight_of[size_t(ids[size_t(t * k + i)])].push_back(weights[size_t(t * k + i)]);
     }
   }
-  std::vector<float> acc(size_t(T * D), 0.0f), xe, ye;
+  std::vector<float>& acc = s.acc;
+  std::vector<float>& xe = s.xe;
+  std::vector<float>& ye = s.ye;
+  acc.assign(size_t(T * D), 0.0f);
   for (int64_t e = 0; e < E; ++e) {  // ascending expert id, as the reference sums
     const auto& rows = rows_of[size_t(e)];
     if (rows.empty()) continue;
