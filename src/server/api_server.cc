@@ -237,15 +237,6 @@ void ApiServer::Routes() {
   // API keys: Bearer or x-api-key on both surfaces; probes stay open.
   s.set_pre_routing_handler([this](const Request& req, Response& res) {
     request_start = std::chrono::steady_clock::now();
-    if (options_.log_bodies) {
-      std::string headers;
-      for (const auto& [k, v] : req.headers) {
-        const bool secret = k == "Authorization" || k == "x-api-key" || k == "X-Api-Key";
-        headers += "  " + k + ": " + (secret ? "****" : v) + "\n";
-      }
-      std::fprintf(stderr, "request %s %s\n%s%s\n", req.method.c_str(), req.target.c_str(),
-                   headers.c_str(), req.body.c_str());
-    }
     if (draining_ && req.method == "POST") {
       res.set_header("Retry-After", "5");
       SendError(req, res, 503, "Server is shutting down, please retry");
@@ -441,6 +432,17 @@ void ApiServer::Routes() {
     metrics_.ObserveRequest(req.path, res.status, seconds);
     std::fprintf(stderr, "%s %s -> %d (%.3f s)\n", req.method.c_str(), req.path.c_str(),
                  res.status, seconds);
+    if (options_.log_bodies) {
+      // What clients send (their headers, keys masked, and the body), to see every field.
+      std::string headers;
+      for (const auto& [k, v] : req.headers) {
+        const bool secret = k == "Authorization" || k == "x-api-key" || k == "X-Api-Key";
+        headers += "  " + k + ": " + (secret ? "****" : v) + "\n";
+      }
+      std::fprintf(stderr, "request %s %s\n%sbody: %s\n", req.method.c_str(), req.target.c_str(),
+                   headers.c_str(), req.body.c_str());
+      if (res.status >= 400) std::fprintf(stderr, "response: %s\n", res.body.c_str());
+    }
   });
 }
 

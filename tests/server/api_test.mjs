@@ -4,13 +4,14 @@
 // repeated prefix, tool histories), error cases with the server still serving after them,
 // client disconnects cancelling generation, and a clean SIGTERM shutdown.
 // Usage: node api_test.mjs DSV4_BINARY SOURCE_DIR
-import {spawn, execFileSync} from 'node:child_process';
+import {execFileSync} from 'node:child_process';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
+import {startServer} from './serve_fixture.mjs';
 
 const [binary, source] = process.argv.slice(2);
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -20,23 +21,12 @@ execFileSync(process.execPath, [path.join(here, 'make_test_model.mjs'), source, 
 
 const KEY = 'sk-dsv4-test';
 const KEY2 = 'sk-dsv4-second';
-const portFile = path.join(work, 'port');
-const server = spawn(binary, ['serve', '--model', modelDir, '--port', '0', '--port-file', portFile,
-                              '--api-key', `${KEY},${KEY2}`, '--max-body-mb', '1',
-                              '--prefix-cache-mb', '256', '--max-concurrent-per-key', '3'],
-                     {stdio: ['ignore', 'inherit', 'pipe']});
-let serverLog = '';
-server.stderr.on('data', (d) => (serverLog += d));
-const exited = new Promise((resolve) => server.on('exit', (code, signal) => resolve({code, signal})));
-
-async function waitForPort() {
-  for (let i = 0; i < 600; ++i) {  // the model loads in well under a second; be generous
-    if (fs.existsSync(portFile)) return Number(fs.readFileSync(portFile, 'utf8').trim());
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('server did not start:\n' + serverLog);
-}
-const port = await waitForPort();
+const served = await startServer(binary, ['--model', modelDir, '--api-key', `${KEY},${KEY2}`,
+                                          '--max-body-mb', '1', '--prefix-cache-mb', '256',
+                                          '--max-concurrent-per-key', '3']);
+const server = served.child;
+const exited = served.exited;
+const port = served.port;
 const base = `http://127.0.0.1:${port}`;
 const openai = new OpenAI({baseURL: `${base}/v1`, apiKey: KEY, maxRetries: 0});
 const anthropic = new Anthropic({baseURL: base, apiKey: KEY, maxRetries: 0});
@@ -702,14 +692,14 @@ await check('SIGTERM lets an in-flight stream finish, then the server exits 0', 
   }
   assert.ok(finish === 'length' || finish === 'stop', String(finish));
   const {code} = await exited;
-  assert.equal(code, 0, serverLog);
-  assert.match(serverLog, /stopped/);
+  assert.equal(code, 0, served.log());
+  assert.match(served.log(), /stopped/);
 });
 
 if (server.exitCode === null) server.kill('SIGKILL');
 fs.rmSync(work, {recursive: true, force: true});
 if (failures) {
-  console.log(`${failures} check(s) failed; server log:\n${serverLog.slice(-4000)}`);
+  console.log(`${failures} check(s) failed; server log:\n${served.log().slice(-4000)}`);
   process.exit(1);
 }
 console.log('all server API checks passed');
