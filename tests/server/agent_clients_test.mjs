@@ -5,21 +5,20 @@
 // protocol error: exit status 0, and the server saw its requests (logged with
 // --log-bodies) and answered every one with 200.
 // Usage: node agent_clients_test.mjs DSV4_BINARY SOURCE_DIR claude|opencode
-import {execFileSync, spawn} from 'node:child_process';
+import {spawn} from 'node:child_process';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {startServer} from './serve_fixture.mjs';
+import {startServer, testModel} from './serve_fixture.mjs';
 
 const [binary, source, client] = process.argv.slice(2);
 const here = path.dirname(new URL(import.meta.url).pathname);
 const bin = (name) => path.join(here, 'node_modules', '.bin', name);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), `dsv4-${client}-test-`));
-const modelDir = path.join(work, 'model');
-execFileSync(process.execPath, [path.join(here, 'make_test_model.mjs'), source, modelDir]);
+const model = testModel(source, work);
 const KEY = 'sk-dsv4-agent-test';
-const server = await startServer(binary, ['--model', modelDir, '--api-key', KEY, '--log-bodies']);
+const server = await startServer(binary, [...model.args, '--api-key', KEY, '--log-bodies']);
 
 // A clean home and project for the client: no user config, nothing written elsewhere.
 const home = path.join(work, 'home');
@@ -92,6 +91,16 @@ try {
     });
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  // The random test model seldom ends a turn within the output budget; Claude Code reports
+  // that (after continuing a few times) as an error of the model's reply, not of the
+  // protocol. A trained model must end its turn.
+  const claudeOut = client === 'claude' ? JSON.parse(result.out || 'null') : null;
+  const tooLong = claudeOut?.api_error === 'max_output_tokens' && claudeOut?.api_error_status === null;
+  if (tooLong && !model.trained) {
+    console.log('note: the random test model did not end its turn within 64 tokens');
+    result.code = 0;
+    claudeOut.is_error = false;
+  }
   assert.equal(result.code, 0, `${client} exited ${result.code} ${result.signal ?? ''}\n` +
                                `stdout: ${result.out}\nstderr: ${result.err}`);
   const requests = served();
@@ -105,13 +114,12 @@ try {
   const size = JSON.stringify(agent.body).length;
   assert.ok(size > 20000, `the agent request is only ${size} bytes`);
   if (client === 'claude') {
-    const out = JSON.parse(result.out);
-    assert.equal(out.is_error, false, result.out);
-    assert.equal(typeof out.result, 'string');
+    assert.equal(claudeOut.is_error, false, result.out);
+    assert.equal(typeof claudeOut.result, 'string');
   } else {
     assert.ok(agent.body.stream, 'OpenCode streams');
   }
-  console.log(`ok   ${client} completed a turn in ${seconds} s: ${requests.length} requests ` +
+  console.log(`ok   ${client} (${model.trained ? 'bundled' : 'random test'} model) completed a turn in ${seconds} s: ${requests.length} requests ` +
               `(${turns.length} to ${api}), the agent request ${size} bytes with ` +
               `${agent.body.tools.length} tools`);
 } catch (e) {
