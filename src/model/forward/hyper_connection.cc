@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/dtype.h"
+#include "core/thread_pool.h"
 #include "kernels/linear.h"
 #include "model/forward/ops.h"
 
@@ -67,42 +68,51 @@ void HcPre(const float* x, int64_t T, const HcMixerWeights& w, const ModelConfig
   std::vector<float> mixes = Mixes(x, T, w.fn, float(c.rms_norm_eps));
   mix->post.resize(size_t(T * hc));
   mix->comb.resize(size_t(T * hc * hc));
-  std::vector<float> pre(static_cast<size_t>(hc));
-  for (int64_t t = 0; t < T; ++t) {
-    const float* mt = &mixes[size_t(t * nmix)];
-    for (int64_t j = 0; j < hc; ++j) {
-      pre[size_t(j)] = Sigmoid32(mt[j] * w.scale[0] + w.base[size_t(j)]) + hc_eps;
-      mix->post[size_t(t * hc + j)] = 2.0f * Sigmoid32(mt[hc + j] * w.scale[1] + w.base[size_t(hc + j)]);
+  // Tokens are independent: split them over the pool (a prefill chunk has hundreds).
+  ParallelFor(size_t(T), 1, [&](size_t t0, size_t t1) {
+    thread_local std::vector<float> pre;
+    pre.resize(static_cast<size_t>(hc));
+    for (int64_t t = int64_t(t0); t < int64_t(t1); ++t) {
+      const float* mt = &mixes[size_t(t * nmix)];
+      for (int64_t j = 0; j < hc; ++j) {
+        pre[size_t(j)] = Sigmoid32(mt[j] * w.scale[0] + w.base[size_t(j)]) + hc_eps;
+        mix->post[size_t(t * hc + j)] = 2.0f * Sigmoid32(mt[hc + j] * w.scale[1] + w.base[size_t(hc + j)]);
+      }
+      float* comb = &mix->comb[size_t(t * hc * hc)];
+      for (int64_t i = 0; i < hc * hc; ++i) comb[i] = mt[2 * hc + i] * w.scale[2] + w.base[size_t(2 * hc + i)];
+      SinkhornNormalize(comb, hc, c.hc_sinkhorn_iters, hc_eps);
+      const float* xt = x + t * hc * D;
+      for (int64_t d = 0; d < D; ++d) {
+        double s = 0.0;
+        for (int64_t j = 0; j < hc; ++j) s += double(pre[size_t(j)] * xt[j * D + d]);
+        y[t * D + d] = RoundBf16(float(s));
+      }
     }
-    float* comb = &mix->comb[size_t(t * hc * hc)];
-    for (int64_t i = 0; i < hc * hc; ++i) comb[i] = mt[2 * hc + i] * w.scale[2] + w.base[size_t(2 * hc + i)];
-    SinkhornNormalize(comb, hc, c.hc_sinkhorn_iters, hc_eps);
-    const float* xt = x + t * hc * D;
-    for (int64_t d = 0; d < D; ++d) {
-      double s = 0.0;
-      for (int64_t j = 0; j < hc; ++j) s += double(pre[size_t(j)] * xt[j * D + d]);
-      y[t * D + d] = RoundBf16(float(s));
-    }
-  }
+  });
 }
 
 void HcPost(const float* f, const float* x, int64_t T, const HcMix& mix, const ModelConfig& c,
             float* out) {
   const int64_t hc = c.hc_mult, D = c.hidden_size;
-  std::vector<float> row(size_t(hc * D));
-  for (int64_t t = 0; t < T; ++t) {
-    const float* xt = x + t * hc * D;
-    const float* comb = &mix.comb[size_t(t * hc * hc)];
-    for (int64_t k = 0; k < hc; ++k) {
-      const float post = mix.post[size_t(t * hc + k)];
-      for (int64_t d = 0; d < D; ++d) {
-        double s = 0.0;
-        for (int64_t j = 0; j < hc; ++j) s += double(comb[j * hc + k] * xt[j * D + d]);
-        row[size_t(k * D + d)] = RoundBf16(post * f[t * D + d] + float(s));
+  // Token t reads only its own x row, so tokens split over the pool even when out == x
+  // (each token's new row is built aside, then stored).
+  ParallelFor(size_t(T), 1, [&](size_t t0, size_t t1) {
+    thread_local std::vector<float> row;
+    row.resize(size_t(hc * D));
+    for (int64_t t = int64_t(t0); t < int64_t(t1); ++t) {
+      const float* xt = x + t * hc * D;
+      const float* comb = &mix.comb[size_t(t * hc * hc)];
+      for (int64_t k = 0; k < hc; ++k) {
+        const float post = mix.post[size_t(t * hc + k)];
+        for (int64_t d = 0; d < D; ++d) {
+          double s = 0.0;
+          for (int64_t j = 0; j < hc; ++j) s += double(comb[j * hc + k] * xt[j * D + d]);
+          row[size_t(k * D + d)] = RoundBf16(post * f[t * D + d] + float(s));
+        }
       }
+      std::copy(row.begin(), row.end(), out + t * hc * D);
     }
-    std::copy(row.begin(), row.end(), out + t * hc * D);
-  }
+  });
 }
 
 void HcHead(const float* x, int64_t T, const HcHeadWeights& w, const ModelConfig& c, float* y) {
