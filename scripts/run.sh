@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds dsv4 and runs the main job on the bundled model. Until the server lands this
-# is greedy generation of token ids from the bundled checkpoint.
+# Builds dsv4 and runs the main job: the API server on the bundled model (models/dsv4-mini,
+# a small trained DeepSeek-V4-architecture model; see models/README.md).
+# Extra arguments go to `dsv4 serve` (e.g. --port 8080, --host 0.0.0.0 --api-key KEY).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
-./build/apps/dsv4/dsv4 inspect --model models/tiny-random
-exec ./build/apps/dsv4/dsv4 run --model models/tiny-random --prompt-tokens 0,5,17,42 --max-tokens 32 "$@"
+./build/apps/dsv4/dsv4 inspect --model models/dsv4-mini
+exec ./build/apps/dsv4/dsv4 serve --model models/dsv4-mini "$@"

@@ -3,6 +3,10 @@
 
 namespace dsv4::cli {
 
+// The bundled model (a small trained V4, models/README.md): what run, chat and serve load
+// without --model (relative to the working directory, as scripts/run.sh starts it).
+inline constexpr const char* kDefaultModelDir = "models/dsv4-mini";
+
 int EvalCommand(int argc, char** argv);     // dsv4 eval: logits for acceptance checks
 int InspectCommand(int argc, char** argv);  // dsv4 inspect: checkpoint and cost summary
 int RunCommand(int argc, char** argv);      // dsv4 run: one streamed generation (text or ids)

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "commands.h"
 #include "kernels/precision.h"
 
 namespace dsv4::cli {
@@ -46,7 +47,7 @@ double GetDouble(const Args& args, const std::string& name, double fallback) {
 GenerationSetup SetUpGeneration(const Args& args, int64_t default_max_tokens,
                                 int64_t prefix_cache_bytes) {
   GenerationSetup g;
-  const std::string dir = args.Get("model", "models/tiny-random");
+  const std::string dir = args.Get("model", kDefaultModelDir);
   auto loaded = Model::Load(dir);
   if (!loaded.ok()) throw Error(loaded.error());
   g.model = std::move(loaded.value());

@@ -31,7 +31,7 @@ struct GenerationSetup {
   int64_t max_tokens = -1;
 };
 
-// Loads the model (--model, default models/tiny-random) and the tokenizer (--tokenizer, or
+// Loads the model (--model, default kDefaultModelDir) and the tokenizer (--tokenizer, or
 // tokenizer.json in the model directory), starts the engine thread; `prefix_cache_bytes`
 // > 0 turns on the engine's prefix cache (chat: each turn extends the last).
 GenerationSetup SetUpGeneration(const Args& args, int64_t default_max_tokens,

@@ -83,7 +83,7 @@ int ServeCommand(int argc, char** argv) {
   options.max_concurrent_per_key =
       args.GetInt("max-concurrent-per-key", options.max_concurrent_per_key);
 
-  const std::string dir = args.Get("model", "models/tiny-random");
+  const std::string dir = args.Get("model", kDefaultModelDir);
   auto model = Model::Load(dir);
   if (!model.ok()) throw Error(model.error());
   std::string tok_path = args.Get("tokenizer");
