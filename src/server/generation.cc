@@ -41,13 +41,15 @@ Generation::Generation(Engine& engine, const tokenizer::Tokenizer& tokenizer, co
   PreparedPrompt prompt = PreparePrompt(tokenizer, job.chat);
   parser_ = tokenizer::OutputParser(ParserOptions(job.chat, prompt.starts_in_reasoning));
   thinking_ = prompt.starts_in_reasoning;
+  // With an enforced shape, reasoning may use half of an explicit output budget.
+  const int64_t reasoning_budget = thinking_ && job.max_tokens > 0 ? job.max_tokens / 2 : -1;
   if (job.shape == ChatJob::Shape::kJsonObject) {
-    constraint_ = OutputConstraint::JsonObject(tokenizer, thinking_);
+    constraint_ = OutputConstraint::JsonObject(tokenizer, thinking_, reasoning_budget);
   } else if (job.shape == ChatJob::Shape::kToolCall) {
     std::vector<DsmlTool> tools = DsmlToolsFromOpenAI(job.chat.tools, job.forced_tools);
     if (tools.empty()) throw BadRequest("tool_choice forces a tool call but no such tool is given");
     constraint_ = OutputConstraint::ToolCalls(tokenizer, thinking_, std::move(tools),
-                                              job.parallel_tool_calls);
+                                              job.parallel_tool_calls, reasoning_budget);
   }
   Submit(job, std::move(prompt.ids));
 }

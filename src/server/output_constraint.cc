@@ -10,6 +10,8 @@ constexpr std::string_view kThinkClose = "</think>";
 bool OutputConstraint::State::Feed(std::string_view bytes) {
   for (char c : bytes) {
     if (reasoning) {
+      // Out of reasoning budget: only the closing tag may come.
+      if (reasoning_left == 0 && c != kThinkClose[close_n]) return false;
       close_n = c == kThinkClose[close_n] ? close_n + 1 : (c == kThinkClose[0] ? 1 : 0);
       if (close_n == kThinkClose.size()) reasoning = false;
       continue;
@@ -26,18 +28,20 @@ OutputConstraint::OutputConstraint(const tokenizer::Tokenizer& tokenizer, State 
 }
 
 std::shared_ptr<OutputConstraint> OutputConstraint::JsonObject(
-    const tokenizer::Tokenizer& tokenizer, bool starts_in_reasoning) {
+    const tokenizer::Tokenizer& tokenizer, bool starts_in_reasoning, int64_t reasoning_budget) {
   State s;
   s.reasoning = starts_in_reasoning;
+  s.reasoning_left = reasoning_budget;
   s.json = true;
   return std::shared_ptr<OutputConstraint>(new OutputConstraint(tokenizer, std::move(s)));
 }
 
 std::shared_ptr<OutputConstraint> OutputConstraint::ToolCalls(
     const tokenizer::Tokenizer& tokenizer, bool starts_in_reasoning,
-    std::vector<DsmlTool> tools, bool multiple) {
+    std::vector<DsmlTool> tools, bool multiple, int64_t reasoning_budget) {
   State s;
   s.reasoning = starts_in_reasoning;
+  s.reasoning_left = reasoning_budget;
   s.calls = DsmlCallGrammar(std::make_shared<const std::vector<DsmlTool>>(std::move(tools)),
                             multiple);
   return std::shared_ptr<OutputConstraint>(new OutputConstraint(tokenizer, std::move(s)));
@@ -60,7 +64,11 @@ bool OutputConstraint::Allows(int32_t token) const {
   return TokenAllowed(token, &copy);
 }
 
-void OutputConstraint::Accept(int32_t token) { TokenAllowed(token, &state_); }
+void OutputConstraint::Accept(int32_t token) {
+  const bool was_reasoning = state_.reasoning;
+  TokenAllowed(token, &state_);
+  if (was_reasoning && state_.reasoning && state_.reasoning_left > 0) --state_.reasoning_left;
+}
 
 bool OutputConstraint::Complete() const { return state_.Complete(); }
 

@@ -347,6 +347,17 @@ await check('tool_choice named / required force a well-formed call (OpenAI, stre
   }
 });
 
+await check('thinking mode: free reasoning (up to half the budget), then the enforced call', async () => {
+  const r = await openai.chat.completions.create({model: 'deepseek-v4-flash', messages: weatherAsk,
+    tools: weatherTools, tool_choice: {type: 'function', function: {name: 'get_weather'}},
+    max_tokens: 600, logit_bias: NO_EOS});
+  const c = r.choices[0];
+  assert.equal(c.finish_reason, 'tool_calls', JSON.stringify(c));
+  assert.equal(typeof c.message.reasoning_content, 'string');
+  assert.ok(r.usage.completion_tokens_details.reasoning_tokens <= 301, JSON.stringify(r.usage));
+  checkWeatherCall(c.message.tool_calls[0]);
+});
+
 await check('tool_choice auto: whatever the model chooses comes back well-formed (reported)', async () => {
   const r = await openai.chat.completions.create({model: 'deepseek-chat', messages: weatherAsk,
     tools: weatherTools, max_tokens: 200, temperature: 0});

@@ -11,6 +11,7 @@
 #include "server/json_prefix.h"
 #include "server/output_constraint.h"
 #include "tokenizer/output_parser.h"
+#include "test_tokenizer.h"
 
 namespace dsv4::server {
 namespace {
@@ -182,48 +183,6 @@ TEST(DsmlCallGrammar, RandomWalksParseIntoValidCalls) {
   }
 }
 
-// A byte-level tokenizer (ids 2..257 = bytes) with chat markers and the DSML marker.
-tokenizer::Tokenizer TestTokenizer() {
-  Json vocab = Json::object();
-  // GPT-2 byte alphabet.
-  std::vector<int> bs;
-  for (int b = 33; b <= 126; ++b) bs.push_back(b);
-  for (int b = 161; b <= 172; ++b) bs.push_back(b);
-  for (int b = 174; b <= 255; ++b) bs.push_back(b);
-  std::vector<int> cs = bs;
-  int n = 0;
-  for (int b = 0; b < 256; ++b) {
-    if (std::find(bs.begin(), bs.end(), b) == bs.end()) {
-      bs.push_back(b);
-      cs.push_back(256 + n++);
-    }
-  }
-  for (size_t i = 0; i < bs.size(); ++i) {
-    std::string u;
-    const int cp = cs[i];
-    if (cp < 0x80) {
-      u += char(cp);
-    } else {
-      u += char(0xC0 | (cp >> 6));
-      u += char(0x80 | (cp & 0x3F));
-    }
-    vocab[u] = bs[i] + 2;
-  }
-  Json added = Json::array();
-  const std::vector<std::string> specials = {"<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>",
-                                             "<think>", "</think>", "｜DSML｜", "<｜User｜>"};
-  for (size_t i = 0; i < specials.size(); ++i) {
-    added.push_back({{"id", i < 2 ? int(i) : int(256 + i)}, {"content", specials[i]}, {"special", true}});
-  }
-  Json tok = {{"added_tokens", added},
-              {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}},
-              {"decoder", {{"type", "ByteLevel"}}},
-              {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", Json::array()}}}};
-  auto t = tokenizer::Tokenizer::FromJson(tok.dump());
-  EXPECT_TRUE(t.ok()) << t.error();
-  return std::move(t.value());
-}
-
 TEST(OutputConstraint, JsonObjectAfterReasoning) {
   const tokenizer::Tokenizer tok = TestTokenizer();
   auto c = OutputConstraint::JsonObject(tok, /*starts_in_reasoning=*/true);
@@ -247,6 +206,21 @@ TEST(OutputConstraint, JsonObjectAfterReasoning) {
     c->Accept(t);
   }
   EXPECT_TRUE(c->Complete());
+}
+
+TEST(OutputConstraint, ReasoningMustCloseWhenItsBudgetIsSpent) {
+  const tokenizer::Tokenizer tok = TestTokenizer();
+  auto c = OutputConstraint::JsonObject(tok, true, /*reasoning_budget=*/2);
+  const int32_t h = *tok.TokenId("h"), lt = *tok.TokenId("<");
+  c->Accept(h);
+  c->Accept(h);
+  EXPECT_FALSE(c->Allows(h));  // budget spent: only the closing tag
+  EXPECT_TRUE(c->Allows(*tok.TokenId("</think>")));
+  EXPECT_TRUE(c->Allows(lt));  // "</think>" spelled out byte by byte also closes it
+  c->Accept(lt);
+  EXPECT_FALSE(c->Allows(h));
+  ASSERT_TRUE(c->FeedText("/think>"));
+  EXPECT_TRUE(c->Allows(*tok.TokenId("{")));
 }
 
 TEST(OutputConstraint, ToolCallsAllowTheDsmlMarkerToken) {
