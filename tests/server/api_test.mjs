@@ -354,7 +354,8 @@ await check('thinking mode: free reasoning (up to half the budget), then the enf
   const c = r.choices[0];
   assert.equal(c.finish_reason, 'tool_calls', JSON.stringify(c));
   assert.equal(typeof c.message.reasoning_content, 'string');
-  assert.ok(r.usage.completion_tokens_details.reasoning_tokens <= 301, JSON.stringify(r.usage));
+  // 300 tokens of reasoning, then "</think>" (up to 8 more tokens when spelled out).
+  assert.ok(r.usage.completion_tokens_details.reasoning_tokens <= 300 + 8, JSON.stringify(r.usage));
   checkWeatherCall(c.message.tool_calls[0]);
 });
 
