@@ -18,7 +18,7 @@ const bin = (name) => path.join(here, 'node_modules', '.bin', name);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), `dsv4-${client}-test-`));
 const model = testModel(source, work);
 const KEY = 'sk-dsv4-agent-test';
-const server = await startServer(binary, [...model.args, '--api-key', KEY, '--log-bodies']);
+const server = await startServer(binary, [...model.args, '--api-key', KEY, '--log-bodies'], model.cwd);
 
 // A clean home and project for the client: no user config, nothing written elsewhere.
 const home = path.join(work, 'home');

@@ -6,11 +6,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export async function startServer(binary, args) {
+export async function startServer(binary, args, cwd = undefined) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsv4-serve-'));
   const portFile = path.join(dir, 'port');
   const child = spawn(binary, ['serve', '--port', '0', '--port-file', portFile, ...args],
-                      {stdio: ['ignore', 'inherit', 'pipe']});
+                      {cwd, stdio: ['ignore', 'inherit', 'pipe']});
   let log = '';
   child.stderr.on('data', (d) => (log += d));
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({code, signal})));
@@ -37,12 +37,14 @@ export async function startServer(binary, args) {
 // The model the node tests serve: the bundled trained model (models/dsv4-mini) when the
 // checkout has it, else the tiny random model with the byte-level test tokenizer of
 // make_test_model.mjs (DSV4_TEST_MODEL=tiny forces that). Returns the serve arguments,
-// the tokenizer (for token ids in logit_bias) and whether the model is trained.
+// the directory to run it in, the tokenizer (for token ids in logit_bias) and whether the
+// model is trained. The bundled model is served as the default (no --model, run from the
+// source directory), so the tests also check that serve picks it up.
 export function testModel(source, work) {
   const bundled = path.join(source, 'models', 'dsv4-mini');
   if (process.env.DSV4_TEST_MODEL !== 'tiny' && fs.existsSync(path.join(bundled, 'model.safetensors')) &&
       fs.existsSync(path.join(bundled, 'tokenizer.json'))) {
-    return {args: ['--model', bundled], dir: bundled, trained: true,
+    return {args: [], cwd: source, dir: bundled, trained: true,
             tokenizer: JSON.parse(fs.readFileSync(path.join(bundled, 'tokenizer.json'), 'utf8'))};
   }
   const dir = path.join(work, 'model');
