@@ -2,7 +2,8 @@
 //            [--api-key-file PATH] [--served-model-name N[,N2]] [--max-body-mb 32]
 //            [--prefix-cache-mb 512] [--max-running 16] [--context N] [--port-file PATH]
 //            [--max-concurrent-per-key 64] [--shutdown-grace 30] [--cache-hit-price-ratio 0.1]
-//            [--max-context N (= --context)] [--allow-missing-reasoning] [--log-bodies]
+//            [--max-context N (= --context)] [--max-queue 64] [--allow-missing-reasoning]
+//            [--log-bodies]
 // The OpenAI / Anthropic compatible API server. SIGTERM or SIGINT stops accepting
 // connections and lets in-flight requests finish (cancelling them after
 // --shutdown-grace seconds, or at a second signal).
@@ -55,7 +56,7 @@ int ServeCommand(int argc, char** argv) {
             {"model", "tokenizer", "host", "port", "api-key", "api-key-file",
              "served-model-name", "max-body-mb", "prefix-cache-mb", "max-running", "context",
              "port-file", "shutdown-grace", "max-concurrent-per-key",
-             "cache-hit-price-ratio", "max-context"});
+             "cache-hit-price-ratio", "max-context", "max-queue"});
   server::ServerOptions options;
   options.host = args.Get("host", "127.0.0.1");
   options.port = int(args.GetInt("port", 8000));
@@ -98,6 +99,8 @@ int ServeCommand(int argc, char** argv) {
   EngineOptions engine_options;
   engine_options.forward.act_quant = !args.Has("no-act-quant");
   engine_options.max_running = args.GetInt("max-running", engine_options.max_running);
+  // Requests waiting for a batch slot; beyond it new ones get 503 (retry later).
+  engine_options.max_queue = args.GetInt("max-queue", engine_options.max_queue);
   // Prompt + output tokens per request; default and upper bound: the model's
   // max_position_embeddings. /v1/models advertises it; longer prompts get a 400.
   engine_options.context_length = args.GetInt("max-context", args.GetInt("context", 0));

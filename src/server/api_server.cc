@@ -27,6 +27,7 @@ bool IsAnthropicPath(const std::string& path) {
 
 void SendError(const Request& req, Response& res, int status, const std::string& message) {
   res.status = status;
+  if (status == 429 || status == 503) res.set_header("Retry-After", "1");
   const Json body = IsAnthropicPath(req.path) ? AnthropicErrorBody(status, message)
                                               : OpenAIErrorBody(status, message);
   res.set_content(body.dump(), "application/json");
@@ -238,7 +239,6 @@ void ApiServer::Routes() {
   s.set_pre_routing_handler([this](const Request& req, Response& res) {
     request_start = std::chrono::steady_clock::now();
     if (draining_ && req.method == "POST") {
-      res.set_header("Retry-After", "5");
       SendError(req, res, 503, "Server is shutting down, please retry");
       return httplib::Server::HandlerResponse::Handled;
     }

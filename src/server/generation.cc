@@ -84,9 +84,12 @@ void Generation::Submit(const ChatJob& job, std::vector<int32_t> prompt) {
   request.on_event = stream_.Callback();
   auto id = engine_.Submit(std::move(request));
   if (!id.ok()) {
-    const bool overloaded = id.error().find("overloaded") != std::string::npos;
-    throw ApiError(overloaded ? 503 : 400, overloaded ? "Server overloaded, please retry later: " + id.error()
-                                                      : id.error());
+    // A full queue or an engine that is stopping: the client should retry (DeepSeek's 503
+    // "Server Overloaded"); anything else is the request's fault.
+    const bool busy = id.error().find("overloaded") != std::string::npos ||
+                      id.error().find("shutting down") != std::string::npos;
+    throw ApiError(busy ? 503 : 400, busy ? "Server overloaded, please retry later (" + id.error() + ")"
+                                          : id.error());
   }
   id_ = id.value();
 }

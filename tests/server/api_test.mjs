@@ -592,6 +592,34 @@ await check('per-key concurrency limit -> 429, other keys unaffected', async () 
   assert.equal((await openai.chat.completions.create(greedy)).choices[0].message.content, greedyText);
 });
 
+await check('a full queue -> 503 with Retry-After (a second server: 1 running, 1 waiting)', async () => {
+  const small = await startServer(binary, [...model.args, '--max-running', '1', '--max-queue', '1'], model.cwd);
+  try {
+    const client = new OpenAI({baseURL: `${small.base}/v1`, apiKey: 'none', maxRetries: 0});
+    const long = {model: 'deepseek-chat', messages: hello, max_tokens: 60000, logit_bias: NO_EOS, stream: true};
+    const controllers = [new AbortController(), new AbortController()];
+    const streams = [];
+    for (const c of controllers) {
+      const s = await client.chat.completions.create(long, {signal: c.signal});
+      streams.push(s[Symbol.asyncIterator]());
+      await streams.at(-1).next();  // the first chunk: running, or queued
+    }
+    const r = await fetch(`${small.base}/v1/chat/completions`, {method: 'POST',
+      headers: {'content-type': 'application/json'}, body: JSON.stringify({...long, stream: false})});
+    assert.equal(r.status, 503);
+    assert.equal(r.headers.get('retry-after'), '1');
+    assert.match((await r.json()).error.message, /overloaded/);
+    const m = await fetch(`${small.base}/v1/messages`, {method: 'POST', headers: {'content-type': 'application/json'},
+      body: JSON.stringify({model: 'deepseek-chat', max_tokens: 5, messages: hello})});
+    assert.equal(m.status, 503);
+    assert.equal((await m.json()).error.type, 'overloaded_error');  // Anthropic's shape
+    for (const c of controllers) c.abort();
+    for (const it of streams) await it.next().catch(() => {});
+  } finally {
+    small.stop();
+  }
+});
+
 // ---------------------------------------------------------------- Anthropic surface
 function checkAnthropicUsage(u) {
   for (const k of ['input_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens',
