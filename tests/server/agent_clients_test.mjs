@@ -47,11 +47,11 @@ function run(cmd, args, env) {
   });
 }
 
-// The requests the server logged: [{target, status, body}].
-function served() {
+// The requests in a piece of the server log (--log-bodies): [{path, status, target, body}].
+function served(log) {
   const requests = [];
   const re = /^(POST|GET|HEAD) (\S+) -> (\d+) .*\nrequest \S+ (\S+)\n(?:  .*\n)*body: (.*)$/gm;
-  for (const m of server.log().matchAll(re)) {
+  for (const m of log.matchAll(re)) {
     let body = null;
     try {
       body = m[5] ? JSON.parse(m[5]) : null;
@@ -61,12 +61,14 @@ function served() {
   return requests;
 }
 
-let failed = false;
-const started = Date.now();
-try {
+// One headless turn of the client with `modelName`; the requests it made must all be
+// answered 200 and carry its real prompt and tools.
+async function turn(modelName) {
+  const started = Date.now();
+  const logStart = server.log().length;
   let result;
   if (client === 'claude') {
-    result = await run(bin('claude'), ['-p', 'Say hello in one short sentence.', '--model', 'deepseek-chat',
+    result = await run(bin('claude'), ['-p', 'Say hello in one short sentence.', '--model', modelName,
                                        '--max-turns', '1', '--output-format', 'json'], {
       ANTHROPIC_BASE_URL: server.base,
       ANTHROPIC_API_KEY: KEY,
@@ -81,10 +83,10 @@ try {
     fs.writeFileSync(path.join(project, 'opencode.json'), JSON.stringify({
       provider: {local: {npm: '@ai-sdk/openai-compatible', name: 'dsv4 serve',
                          options: {baseURL: `${server.base}/v1`, apiKey: KEY},
-                         models: {'deepseek-chat': {name: 'DeepSeek chat', tool_call: true,
-                                                    limit: {context: 65536, output: 64}}}}},
-      model: 'local/deepseek-chat', autoupdate: false, share: 'disabled'}));
-    result = await run(bin('opencode'), ['run', 'Say hello in one short sentence.', '-m', 'local/deepseek-chat'], {
+                         models: {[modelName]: {name: modelName, tool_call: true,
+                                                limit: {context: 65536, output: 64}}}}},
+      model: `local/${modelName}`, autoupdate: false, share: 'disabled'}));
+    result = await run(bin('opencode'), ['run', 'Say hello in one short sentence.', '-m', `local/${modelName}`], {
       // No plugin installs, model-list downloads, LSP downloads or sharing (all need the net).
       OPENCODE_PURE: '1', OPENCODE_DISABLE_DEFAULT_PLUGINS: '1', OPENCODE_DISABLE_MODELS_FETCH: '1',
       OPENCODE_DISABLE_AUTOUPDATE: '1', OPENCODE_DISABLE_LSP_DOWNLOAD: '1', OPENCODE_DISABLE_SHARE: '1',
@@ -103,7 +105,7 @@ try {
   }
   assert.equal(result.code, 0, `${client} exited ${result.code} ${result.signal ?? ''}\n` +
                                `stdout: ${result.out}\nstderr: ${result.err}`);
-  const requests = served();
+  const requests = served(server.log().slice(logStart));
   const api = client === 'claude' ? '/v1/messages' : '/v1/chat/completions';
   const turns = requests.filter((r) => r.path === api);
   assert.ok(turns.length >= 1, 'no request reached the server');
@@ -111,6 +113,7 @@ try {
   // The agent turn carried the client's real tool list and system prompt.
   const agent = turns.find((r) => (r.body?.tools ?? []).length > 0);
   assert.ok(agent, 'no request with tools');
+  assert.equal(agent.body.model, modelName);
   const size = JSON.stringify(agent.body).length;
   assert.ok(size > 20000, `the agent request is only ${size} bytes`);
   if (client === 'claude') {
@@ -119,9 +122,19 @@ try {
   } else {
     assert.ok(agent.body.stream, 'OpenCode streams');
   }
-  console.log(`ok   ${client} (${model.trained ? 'bundled' : 'random test'} model) completed a turn in ${seconds} s: ${requests.length} requests ` +
-              `(${turns.length} to ${api}), the agent request ${size} bytes with ` +
-              `${agent.body.tools.length} tools`);
+  console.log(`ok   ${client} with ${modelName} (${model.trained ? 'bundled' : 'random test'} model) ` +
+              `completed a turn in ${seconds} s: ${requests.length} requests (${turns.length} to ${api}), ` +
+              `the agent request ${size} bytes with ${agent.body.tools.length} tools`);
+}
+
+let failed = false;
+try {
+  // Thinking off, then on (reasoning streamed as thinking blocks / reasoning_content); the
+  // second turn finds the client's prompt in the prefix cache. The random test model only
+  // does the first (it would think until the output budget runs out).
+  for (const modelName of model.trained ? ['deepseek-chat', 'deepseek-v4-flash'] : ['deepseek-chat']) {
+    await turn(modelName);
+  }
 } catch (e) {
   failed = true;
   console.log(`FAIL ${client}\n${e.stack || e}\nserver log (tail):\n${server.log().slice(-3000)}`);
