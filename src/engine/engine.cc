@@ -36,6 +36,7 @@ Engine::Engine(const Model& model, const tokenizer::Tokenizer* tokenizer, Engine
   const int64_t max_pos = model_.config().max_position_embeddings;
   context_length_ = options_.context_length > 0 ? std::min(options_.context_length, max_pos)
                                                 : max_pos;
+  options_.prefix_cache.storage = KvStorageFor(options_.forward.act_quant);
   if (options_.prefix_cache.budget_bytes > 0) {
     prefix_cache_ = std::make_unique<PrefixCache>(model_.config(), ModelIdentity(model_),
                                                   options_.prefix_cache);
@@ -81,7 +82,7 @@ Result<uint64_t> Engine::Submit(GenerationRequest request) {
   seq->prompt_len = n;
   seq->max_new = context_length_ - n;
   if (request.max_tokens > 0) seq->max_new = std::min(seq->max_new, request.max_tokens);
-  seq->reserved = EstimateStateBytes(c, n + seq->max_new);
+  seq->reserved = EstimateStateBytes(c, n + seq->max_new, KvStorageFor(options_.forward.act_quant));
   if (options_.memory_budget_bytes > 0 && seq->reserved > options_.memory_budget_bytes) {
     return Result<uint64_t>::Fail(
         "this request's cache needs " + std::to_string(seq->reserved >> 20) +
@@ -209,7 +210,7 @@ void Engine::Intake() {
 
 void Engine::Begin(Sequence* seq) {
   try {
-    seq->state = model_.NewState(false);
+    seq->state = model_.NewState(false, KvStorageFor(options_.forward.act_quant));
   } catch (const std::bad_alloc&) {
     Finish(seq, {}, FinishReason::kError, "out of memory allocating the sequence state");
     return;

@@ -162,7 +162,7 @@ Status PrefixCache::Load() {
   std::sort(files.begin(), files.end());  // oldest first: the newest end up most recent
   for (const auto& [time, path] : files) {
     Snapshot meta;
-    auto state = std::make_unique<SequenceState>(config_, false);
+    auto state = std::make_unique<SequenceState>(config_, false, options_.storage);
     Status s = ReadSnapshot(path.string(), config_, &meta, state.get());
     if (s.ok() && meta.identity != identity_) s = Status::Fail(path.string() + ": another model");
     if (s.ok() && (meta.tokens.empty() || int64_t(meta.tokens.size()) % options_.block != 0 ||

@@ -43,6 +43,9 @@ struct PrefixCacheOptions {
   int64_t interval = 2048;
   bool cache_generated = true;  // snapshot prompt + output at the end of a generation
   std::string directory;        // persist snapshots here; "" = memory only
+  // Cache storage of the engine's sequence states (set by the engine from act_quant);
+  // persisted snapshots of the other storage are skipped at Load.
+  KvStorage storage = KvStorage::kCompact;
 };
 
 struct PrefixCacheStats {

@@ -6,10 +6,12 @@
 #include <cstdint>
 
 #include "model/config.h"
+#include "model/forward/state.h"
 
 namespace dsv4 {
 
 // Trunk layers only (the engine does not keep MTP state).
-int64_t EstimateStateBytes(const ModelConfig& config, int64_t tokens);
+int64_t EstimateStateBytes(const ModelConfig& config, int64_t tokens,
+                           KvStorage storage = KvStorage::kCompact);
 
 }  // namespace dsv4

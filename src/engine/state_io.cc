@@ -9,7 +9,7 @@
 namespace dsv4 {
 namespace {
 
-constexpr char kMagic[8] = {'D', 'S', 'V', '4', 'P', 'F', 'X', '1'};
+constexpr char kMagic[8] = {'D', 'S', 'V', '4', 'P', 'F', 'X', '2'};
 
 class Writer {
  public:
@@ -77,21 +77,22 @@ void ReadCompressor(Reader& r, CompressorState* c) {
 
 }  // namespace
 
-Status WriteSnapshot(const std::string& path, const Snapshot& meta, const SequenceState& cstate) {
-  // layer() is non-const; the copy-free cast is safe because nothing is modified.
-  SequenceState& state = const_cast<SequenceState&>(cstate);
+Status WriteSnapshot(const std::string& path, const Snapshot& meta, const SequenceState& state) {
   Writer w;
   w.Bytes(kMagic, sizeof kMagic);
   w.I64(int64_t(meta.identity.size()));
   w.Bytes(meta.identity.data(), meta.identity.size());
   w.Vec(meta.tokens);
   w.I64(state.length());
+  w.I64(int64_t(state.storage()));
   w.I64(state.num_layers());
   for (int64_t l = 0; l < state.num_layers(); ++l) {
     const LayerState& s = state.layer(l);
-    w.Vec(s.window_kv);
-    w.Vec(s.compressed);
-    w.Vec(s.index_keys);
+    w.Vec(s.window_kv.bytes());
+    w.Vec(s.compressed.bytes());
+    w.Vec(s.index_keys.bf16());
+    w.Vec(s.index_keys.codes());
+    w.Vec(s.index_keys.scales());
     WriteCompressor(w, s.compressor);
     WriteCompressor(w, s.index_compressor);
   }
@@ -131,13 +132,20 @@ Status ReadSnapshot(const std::string& path, const ModelConfig& config, Snapshot
     const int64_t length = r.I64();
     Require(length == n_tokens, "snapshot length differs from its token count");
     state->Reset();
+    Require(r.I64() == int64_t(state->storage()),
+            "snapshot cache storage (bf16 / compact) differs from the sequence's");
+    const bool compact = state->storage() == KvStorage::kCompact;
     Require(r.I64() == state->num_layers(), "snapshot layer count differs from the model's");
     for (int64_t l = 0; l < state->num_layers(); ++l) {
       LayerState& s = state->layer(l);
       const int64_t ratio = config.CompressRatio(l);
-      r.Vec(&s.window_kv, int64_t(s.window_kv.size()), "window");
-      r.Vec(&s.compressed, ratio ? (length / ratio) * s.head_dim : 0, "compressed entries");
-      r.Vec(&s.index_keys, ratio == 4 ? (length / 4) * config.index_head_dim : 0, "indexer keys");
+      const int64_t keys = ratio == 4 ? length / 4 : 0, hd = config.index_head_dim;
+      r.Vec(&s.window_kv.bytes(), int64_t(s.window_kv.bytes().size()), "window");
+      r.Vec(&s.compressed.bytes(), ratio ? (length / ratio) * s.compressed.entry_bytes() : 0,
+            "compressed entries");
+      r.Vec(&s.index_keys.bf16(), compact ? 0 : keys * hd, "indexer keys");
+      r.Vec(&s.index_keys.codes(), compact ? keys * hd / 2 : 0, "indexer key codes");
+      r.Vec(&s.index_keys.scales(), compact ? keys * hd / 32 : 0, "indexer key scales");
       ReadCompressor(r, &s.compressor);
       ReadCompressor(r, &s.index_compressor);
     }

@@ -1,6 +1,6 @@
 // SequenceState <-> bytes, for persisted prefix-cache snapshots. The layout is a private
-// format of this engine version ("DSV4PFX1"); a file is always validated against the
-// model's own state shapes before use.
+// format of this engine version ("DSV4PFX2"; caches in the state's storage, bf16 or
+// compact); a file is always validated against the model's own state shapes before use.
 #pragma once
 
 #include <cstdint>

@@ -43,19 +43,28 @@ TEST(CostsTest, FlashCacheBytesMatchSpec) {
   auto c = ParseModelConfig(V4Config(4096, 43, 64, 1024, 8, 256, 2048, 1.5, Ratios(43, false), 512),
                             "flash");
   ASSERT_TRUE(c.ok()) << c.error();
-  // 21 CSA layers x (1024/4 + 256/4) + 20 HCA layers x 1024/128 (spec §13.2: 6880).
-  EXPECT_DOUBLE_EQ(KvBytesPerToken(c.value()), 6880.0);
-  const int64_t window = 43LL * 128 * 512 * 2;
-  EXPECT_EQ(KvBytesAt(c.value(), 1048576), 6880LL * 1048576 + window);  // 6.72 GiB
-  EXPECT_EQ(KvBytesAt(c.value(), 0), 0);
+  // bf16: 21 CSA layers x (1024/4 + 256/4) + 20 HCA layers x 1024/128 (spec §13.2: 6880).
+  EXPECT_DOUBLE_EQ(KvBytesPerToken(c.value(), KvStorage::kBf16), 6880.0);
+  // Compact (FP8 main 584 B + FP4 indexer 68 B): 21 x (146 + 17) + 20 x 4.5625 = 3514.25.
+  EXPECT_DOUBLE_EQ(KvBytesPerToken(c.value()), 3514.25);
+  // Constant parts: windows (128 entries per layer), compressor partial blocks (spec
+  // §13.2: 64 KiB + 16 KiB per CSA layer, 512 KiB per HCA layer: 11.6 MiB in all).
+  const int64_t compressors = 21LL * (64 + 16) * 1024 + 20LL * 512 * 1024;
+  EXPECT_EQ(KvBytesAt(c.value(), 0, KvStorage::kBf16), 43LL * 128 * 1024 + compressors);
+  EXPECT_EQ(KvBytesAt(c.value(), 0), 43LL * 128 * 584 + compressors);
+  // 1M tokens: 3514.25 x 2^20 bytes = 3.43 GiB of entries, as the spec's FP8+FP4 column.
+  EXPECT_EQ(KvBytesAt(c.value(), 1048576), 3684958208LL + 43LL * 128 * 584 + compressors);
+  EXPECT_EQ(KvBytesAt(c.value(), 1048576, KvStorage::kBf16),
+            6880LL * 1048576 + 43LL * 128 * 1024 + compressors);
 }
 
 TEST(CostsTest, ProCacheBytesMatchSpec) {
   auto c = ParseModelConfig(V4Config(7168, 61, 128, 1536, 16, 384, 3072, 2.5, Ratios(61, true), 1024),
                             "pro");
   ASSERT_TRUE(c.ok()) << c.error();
-  // 30 CSA x 320 + 31 HCA x 8 = 9848 (spec §13.2).
-  EXPECT_DOUBLE_EQ(KvBytesPerToken(c.value()), 9848.0);
+  // 30 CSA x 320 + 31 HCA x 8 = 9848 (spec §13.2); compact 30 x 163 + 31 x 4.5625.
+  EXPECT_DOUBLE_EQ(KvBytesPerToken(c.value(), KvStorage::kBf16), 9848.0);
+  EXPECT_DOUBLE_EQ(KvBytesPerToken(c.value()), 5031.4375);
 }
 
 }  // namespace

@@ -87,8 +87,8 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
     }
   }
 
-  // KV path (§6.3): kv = kv_norm(wkv·y), RoPE, Q8_64 on the non-rope dims; kept as bf16
-  // bits (exact: the values are bf16 already).
+  // KV path (§6.3): kv = kv_norm(wkv·y), RoPE, Q8_64 on the non-rope dims. The values
+  // are bf16 (and on the FP8 entry grid with act_quant), so the bf16 bits are exact.
   std::vector<float> kv(size_t(N * d));
   kernels::Linear(y, N, w.wkv, kv.data(), lin);
   std::vector<uint16_t> kv_bits(kv.size());
@@ -102,13 +102,15 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
 
   // Compressed entries and the indexer's choice (§6.6, §6.7).
   if (ratio > 0) {
-    std::vector<float> ckv, cscore;
+    std::vector<float> ckv, cscore, entries;
     CompressorProject(w.compressor, y, N, &ckv, &cscore);
     const int64_t width = w.compressor.coff * w.compressor.dim;
     for (const LayerRows& s : segs) {
+      entries.clear();
       CompressorConsume(w.compressor, CompressorKind::kAttention, &ckv[size_t(s.row0 * width)],
                         &cscore[size_t(s.row0 * width)], s.rows, s.pos0, rope, c, act_quant,
-                        &s.state->compressor, &s.state->compressed);
+                        &s.state->compressor, &entries);
+      for (size_t i = 0; i < entries.size(); i += size_t(d)) s.state->compressed.Append(&entries[i]);
     }
   }
   std::vector<std::vector<int32_t>> selected;
@@ -126,45 +128,84 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
     // window slots and exactly the visible compressed entries. See ForwardOptions.
     const bool from_start = options.reference_prefill_layout && pos0 == 0;
     const int64_t window_width = from_start ? std::min(T, W) : W;
-    ParallelFor(size_t(T * H), 1, [&](size_t i0, size_t i1) {
+    // bf16 views of the cached entries this chunk reads: the window ring (earlier
+    // positions) and, for HCA, every entry visible to its last row, each decoded once.
+    std::vector<uint16_t> window_scratch, hca_scratch;
+    const uint16_t* window_bits = state->window_kv.Bf16Range(0, pos0 > 0 ? W : 0, &window_scratch);
+    const uint16_t* hca_bits = nullptr;
+    if (ratio > 0 && ratio != 4) {
+      hca_bits = state->compressed.Bf16Range(0, (pos0 + T) / ratio, &hca_scratch);
+    }
+    // The key list of row t: pointers to bf16 [d] rows (nullptr = padding slot). CSA
+    // entries are decoded into `csa` ([index_topk, d]).
+    auto build_keys = [&](int64_t t, std::vector<const uint16_t*>* keys, std::vector<uint16_t>* csa) {
+      const int64_t pos = pos0 + t, row = s.row0 + t;
+      keys->clear();
+      for (int64_t u = std::max<int64_t>(0, pos - W + 1); u <= pos; ++u) {
+        keys->push_back(u >= pos0 ? &kv_bits[size_t((s.row0 + u - pos0) * d)]
+                                  : &window_bits[size_t((u % W) * d)]);
+      }
+      keys->resize(size_t(std::max<int64_t>(window_width, int64_t(keys->size()))), nullptr);
+      if (ratio == 0) return;
+      const size_t base = keys->size();
+      if (ratio == 4) {
+        const std::vector<int32_t>& sel = selected[size_t(row)];
+        csa->resize(sel.size() * size_t(d));
+        for (size_t i = 0; i < sel.size(); ++i) {
+          keys->push_back(state->compressed.Bf16(sel[i], &(*csa)[i * size_t(d)]));
+        }
+      } else {
+        const int64_t visible = (pos + 1) / ratio;
+        for (int64_t j = 0; j < visible; ++j) keys->push_back(&hca_bits[size_t(j * d)]);
+      }
+      if (from_start) {
+        const int64_t width = ratio == 4 ? std::min(c.index_topk, T / 4) : T / ratio;
+        keys->resize(std::max(keys->size(), base + size_t(width)), nullptr);
+      }
+    };
+    struct Scratch {
       std::vector<const uint16_t*> keys;
+      std::vector<uint16_t> csa;
       std::vector<float> z, acc;
       std::vector<double> block_pv;
-      for (size_t i = i0; i < i1; ++i) {
-        const int64_t t = int64_t(i) / H, h = int64_t(i) % H, pos = pos0 + t, row = s.row0 + t;
-        keys.clear();
-        for (int64_t u = std::max<int64_t>(0, pos - W + 1); u <= pos; ++u) {
-          keys.push_back(u >= pos0 ? &kv_bits[size_t((s.row0 + u - pos0) * d)]
-                                   : &state->window_kv[size_t((u % W) * d)]);
-        }
-        keys.resize(size_t(std::max<int64_t>(window_width, int64_t(keys.size()))), nullptr);
-        if (ratio > 0) {
-          const size_t base = keys.size();
-          if (ratio == 4) {
-            for (int32_t j : selected[size_t(row)]) keys.push_back(&state->compressed[size_t(j) * size_t(d)]);
-          } else {
-            const int64_t visible = (pos + 1) / ratio;
-            for (int64_t j = 0; j < visible; ++j) keys.push_back(&state->compressed[size_t(j * d)]);
-          }
-          if (from_start) {
-            const int64_t width = ratio == 4 ? std::min(c.index_topk, T / 4) : T / ratio;
-            keys.resize(std::max(keys.size(), base + size_t(width)), nullptr);
-          }
-        }
+    };
+    auto attend = [&](int64_t t, int64_t h0, int64_t h1, Scratch& sc) {
+      const int64_t pos = pos0 + t, row = s.row0 + t;
+      for (int64_t h = h0; h < h1; ++h) {
         float* oh = &o[size_t((row * H + h) * d)];
-        SinkAttention(&q[size_t((row * H + h) * d)], keys, d, scale, w.attn_sink[size_t(h)], oh,
-                      z, acc, block_pv);
+        SinkAttention(&q[size_t((row * H + h) * d)], sc.keys, d, scale, w.attn_sink[size_t(h)], oh,
+                      sc.z, sc.acc, sc.block_pv);
         rope.Apply(oh + nope, pos, true);
       }
-    });
+    };
+    if (T >= int64_t(2 * GlobalThreadPool().size())) {
+      // Many rows: a row (its key list built once, all heads) per task.
+      ParallelFor(size_t(T), 1, [&](size_t t0, size_t t1) {
+        Scratch sc;
+        for (size_t t = t0; t < t1; ++t) {
+          build_keys(int64_t(t), &sc.keys, &sc.csa);
+          attend(int64_t(t), 0, H, sc);
+        }
+      });
+    } else {
+      // Few rows (decode): heads in parallel over one shared key list.
+      Scratch shared;
+      for (int64_t t = 0; t < T; ++t) {
+        build_keys(t, &shared.keys, &shared.csa);
+        ParallelFor(size_t(H), 1, [&](size_t h0, size_t h1) {
+          Scratch sc;
+          sc.keys = shared.keys;
+          attend(t, int64_t(h0), int64_t(h1), sc);
+        });
+      }
+    }
   }
 
   // Each chunk's newest raw kv rows enter its sequence's window ring.
   for (const LayerRows& s : segs) {
     for (int64_t t = std::max<int64_t>(0, s.rows - W); t < s.rows; ++t) {
       const int64_t pos = s.pos0 + t, row = s.row0 + t;
-      std::copy(&kv_bits[size_t(row * d)], &kv_bits[size_t((row + 1) * d)],
-                &s.state->window_kv[size_t((pos % W) * d)]);
+      s.state->window_kv.Set(pos % W, &kv[size_t(row * d)]);
     }
   }
 

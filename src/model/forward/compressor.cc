@@ -65,7 +65,7 @@ void CompressorProject(const CompressorWeights& w, const float* x, int64_t T,
 void CompressorConsume(const CompressorWeights& w, CompressorKind kind, const float* kv,
                        const float* score, int64_t T, int64_t pos0, const RopeTable& rope,
                        const ModelConfig& c, bool act_quant, CompressorState* state,
-                       std::vector<uint16_t>* entries) {
+                       std::vector<float>* entries) {
   const int64_t m = w.ratio, d = w.dim, width = w.coff * d;
   const int64_t rd = c.qk_rope_head_dim;
   DSV4_CHECK(state->ratio == m && state->dim == d);
@@ -96,7 +96,7 @@ void CompressorConsume(const CompressorWeights& w, CompressorKind kind, const fl
       HadamardBf16(e.data(), d);
       if (act_quant) SimulateFp4Blocks(e.data(), d, 32);
     }
-    for (float v : e) entries->push_back(FloatToBf16(v));
+    entries->insert(entries->end(), e.begin(), e.end());
   }
 }
 

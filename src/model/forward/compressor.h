@@ -23,10 +23,10 @@ void CompressorProject(const CompressorWeights& w, const float* x, int64_t T,
 
 // Feeds one sequence's projected rows (kv, score: [T, coff·dim] at positions
 // pos0..pos0+T-1) through its compressor state and appends every completed entry
-// ([dim] bf16 values) to `entries`.
+// ([dim] bf16-valued floats, on the storage grid when act_quant) to `entries`.
 void CompressorConsume(const CompressorWeights& w, CompressorKind kind, const float* kv,
                        const float* score, int64_t T, int64_t pos0, const RopeTable& rope,
                        const ModelConfig& c, bool act_quant, CompressorState* state,
-                       std::vector<uint16_t>* entries);
+                       std::vector<float>* entries);
 
 }  // namespace dsv4

@@ -23,41 +23,59 @@ int64_t WeightBytesPerToken(const Checkpoint& checkpoint, const ModelConfig& c) 
   return int64_t(bytes + 0.5);
 }
 
-double KvBytesPerToken(const ModelConfig& c) {
+namespace {
+
+int64_t EntryBytes(const ModelConfig& c, KvStorage storage) {
+  return KvEntries::EntryBytes(storage, c.head_dim, c.qk_rope_head_dim);
+}
+
+int64_t KeyBytes(const ModelConfig& c, KvStorage storage) {
+  return IndexKeys::KeyBytes(storage, c.index_head_dim);
+}
+
+}  // namespace
+
+double KvBytesPerToken(const ModelConfig& c, KvStorage storage) {
   double bytes = 0;
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const int64_t ratio = c.CompressRatio(l);
     if (ratio == 0) continue;
-    bytes += double(c.head_dim * 2) / double(ratio);
-    if (ratio == 4) bytes += double(c.index_head_dim * 2) / 4.0;
+    bytes += double(EntryBytes(c, storage)) / double(ratio);
+    if (ratio == 4) bytes += double(KeyBytes(c, storage)) / 4.0;
   }
   return bytes;
 }
 
-int64_t KvBytesAt(const ModelConfig& c, int64_t n) {
+int64_t KvBytesAt(const ModelConfig& c, int64_t n, KvStorage storage) {
   int64_t bytes = 0;
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const int64_t ratio = c.CompressRatio(l);
-    bytes += std::min(n, c.sliding_window) * c.head_dim * 2;
+    bytes += c.sliding_window * EntryBytes(c, storage);  // the window ring
     if (ratio == 0) continue;
-    bytes += (n / ratio) * c.head_dim * 2;
-    if (ratio == 4) bytes += (n / 4) * c.index_head_dim * 2;
+    const int64_t coff = ratio == 4 ? 2 : 1;
+    // Compressor partial blocks: current (+ previous when overlapping), kv and score, fp32.
+    bytes += ratio * coff * c.head_dim * coff * 2 * 4;
+    bytes += (n / ratio) * EntryBytes(c, storage);
+    if (ratio == 4) {
+      bytes += 4 * 2 * c.index_head_dim * 2 * 2 * 4;  // indexer compressor partials
+      bytes += (n / 4) * KeyBytes(c, storage);
+    }
   }
   return bytes;
 }
 
-int64_t KvReadBytesPerToken(const ModelConfig& c, int64_t n) {
+int64_t KvReadBytesPerToken(const ModelConfig& c, int64_t n, KvStorage storage) {
   int64_t bytes = 0;
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const int64_t ratio = c.CompressRatio(l);
     int64_t keys = std::min(n, c.sliding_window);
     if (ratio == 4) {
       keys += std::min(c.index_topk, n / 4);
-      bytes += (n / 4) * c.index_head_dim * 2;  // the indexer scans every key
+      bytes += (n / 4) * KeyBytes(c, storage);  // the indexer scans every key
     } else if (ratio > 0) {
       keys += n / ratio;
     }
-    bytes += keys * c.head_dim * 2;
+    bytes += keys * EntryBytes(c, storage);
   }
   return bytes;
 }

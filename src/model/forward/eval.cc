@@ -36,7 +36,7 @@ std::vector<float> EvalLogits(const Model& model, const std::vector<int32_t>& to
   Require(prefill <= int64_t(tokens.size()),
           "prefill of " + std::to_string(prefill) + " tokens exceeds the " +
               std::to_string(tokens.size()) + " tokens given");
-  auto state = model.NewState(false);
+  auto state = model.NewState(false, KvStorageFor(options.forward.act_quant));
   std::vector<float> logits;
   Prefill(model, state.get(), tokens, size_t(prefill), options, &logits, nullptr);
   for (size_t i = size_t(prefill); i < tokens.size(); ++i) {
@@ -56,7 +56,7 @@ std::vector<float> EvalMtpLogits(const Model& model, const std::vector<int32_t>&
   Require(model.has_mtp(), "this checkpoint has no MTP layer");
   Require(tokens.size() >= 2, "the MTP evaluation needs at least two tokens");
   const size_t n = tokens.size() - 1;
-  auto state = model.NewState(true);
+  auto state = model.NewState(true, KvStorageFor(options.forward.act_quant));
   std::vector<float> logits, hidden;
   Prefill(model, state.get(), tokens, n, options, &logits, &hidden);
   if (trunk_logits) *trunk_logits = std::move(logits);

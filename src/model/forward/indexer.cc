@@ -7,10 +7,67 @@
 #include "core/dtype.h"
 #include "core/thread_pool.h"
 #include "kernels/dot.h"
+#include "kernels/indexer_score.h"
 #include "kernels/linear.h"
+#include "kernels/top_k.h"
 #include "model/forward/compressor.h"
+#include "model/forward/kv_codec.h"
 
 namespace dsv4 {
+namespace {
+
+constexpr int64_t kTile = 256;         // keys scored per kernel call
+constexpr int64_t kPartKeys = 8192;    // keys per thread task when splitting one row
+
+// One row's query in FP4 form (its values are on the Q4_32 grid already).
+kernels::Fp4IndexQuery EncodeQuery(const float* q, const float* w, int64_t nh, int64_t hd) {
+  kernels::Fp4IndexQuery out;
+  out.heads = nh;
+  out.dim = hd;
+  out.values.resize(size_t(nh * hd));
+  out.exps.resize(size_t(nh * hd / 32));
+  out.weights.assign(w, w + nh);
+  std::vector<uint8_t> codes(size_t(hd / 2)), scales(size_t(hd / 32));
+  for (int64_t h = 0; h < nh; ++h) {
+    EncodeFp4Key(q + h * hd, hd, codes.data(), scales.data());
+    for (int64_t i = 0; i < hd; ++i) {
+      const uint8_t nib = (i & 1) ? uint8_t(codes[size_t(i / 2)] >> 4) : uint8_t(codes[size_t(i / 2)] & 15);
+      out.values[size_t(h * hd + i)] = int8_t(2.0f * E2m1ToFloat(nib));
+    }
+    for (int64_t b = 0; b < hd / 32; ++b) out.exps[size_t(h * hd / 32 + b)] = int32_t(scales[size_t(b)]) - 127;
+  }
+  return out;
+}
+
+// Scores keys [j0, j1) of one row into `top`: FP4 keys through the exact kernel, bf16
+// keys (no activation quantisation) through bf16 dot products with the same roundings.
+void ScoreRange(const IndexKeys& keys, const kernels::Fp4IndexQuery* fq, const float* q,
+                const float* hw, int64_t nh, int64_t hd, int64_t j0, int64_t j1,
+                kernels::StreamingTopK* top) {
+  float scores[kTile];
+  const kernels::DotKernels& dk = kernels::ActiveDotKernels();
+  for (int64_t t0 = j0; t0 < j1; t0 += kTile) {
+    const int64_t n = std::min(kTile, j1 - t0);
+    if (fq) {
+      kernels::ActiveIndexerScore(*fq)(*fq, &keys.codes()[size_t(t0 * hd / 2)],
+                                       &keys.scales()[size_t(t0 * hd / 32)], n, scores);
+    } else {
+      for (int64_t j = 0; j < n; ++j) {
+        const uint16_t* kj = &keys.bf16()[size_t((t0 + j) * hd)];
+        double total = 0.0;
+        for (int64_t h = 0; h < nh; ++h) {
+          float dot = dk.dot_bf16(q + h * hd, kj, hd);
+          dot = std::max(RoundBf16(dot), 0.0f);
+          total += RoundBf16(dot * hw[h]);
+        }
+        scores[j] = RoundBf16(float(total));
+      }
+    }
+    top->Push(scores, n, int32_t(t0));
+  }
+}
+
+}  // namespace
 
 std::vector<std::vector<int32_t>> IndexerSelect(const IndexerWeights& w, const ModelConfig& c,
                                                 const RopeTable& rope, const float* x,
@@ -39,48 +96,56 @@ std::vector<std::vector<int32_t>> IndexerSelect(const IndexerWeights& w, const M
   const float scale = float(std::pow(double(hd), -0.5) * std::pow(double(nh), -0.5));
   for (float& v : hw) v = RoundBf16(v * scale);
 
-  std::vector<float> ckv, cscore;
+  std::vector<float> ckv, cscore, keys;
   CompressorProject(w.compressor, x, T, &ckv, &cscore);
   const int64_t width = w.compressor.coff * w.compressor.dim;
   std::vector<const LayerState*> state_of_row(static_cast<size_t>(T));
   for (const LayerRows& s : segs) {
+    keys.clear();
     CompressorConsume(w.compressor, CompressorKind::kIndexer, &ckv[size_t(s.row0 * width)],
                       &cscore[size_t(s.row0 * width)], s.rows, s.pos0, rope, c, act_quant,
-                      &s.state->index_compressor, &s.state->index_keys);
+                      &s.state->index_compressor, &keys);
+    for (size_t i = 0; i < keys.size(); i += size_t(hd)) s.state->index_keys.Append(&keys[i]);
     for (int64_t t = 0; t < s.rows; ++t) state_of_row[size_t(s.row0 + t)] = s.state;
   }
 
   std::vector<std::vector<int32_t>> selected(static_cast<size_t>(T));
-  const kernels::DotKernels& dk = kernels::ActiveDotKernels();
-  ParallelFor(size_t(T), 1, [&](size_t t0, size_t t1) {
-    std::vector<float> scores;
-    std::vector<int32_t> order;
-    for (int64_t t = int64_t(t0); t < int64_t(t1); ++t) {
-      const uint16_t* keys = state_of_row[size_t(t)]->index_keys.data();
-      const int64_t visible = (positions[size_t(t)] + 1) / 4;
-      const int64_t k = std::min<int64_t>(c.index_topk, visible);
-      std::vector<int32_t>& sel = selected[size_t(t)];
-      scores.assign(size_t(visible), 0.0f);
-      for (int64_t j = 0; j < visible; ++j) {
-        const uint16_t* kj = keys + j * hd;
-        double total = 0.0;
-        for (int64_t h = 0; h < nh; ++h) {
-          float dot = dk.dot_bf16(&q[size_t((t * nh + h) * hd)], kj, hd);
-          dot = std::max(RoundBf16(dot), 0.0f);
-          total += RoundBf16(dot * hw[size_t(t * nh + h)]);
-        }
-        scores[size_t(j)] = RoundBf16(float(total));
-      }
-      order.resize(size_t(visible));
-      std::iota(order.begin(), order.end(), 0);
-      // Highest score first; ties go to the lower index.
-      std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) {
-        return scores[size_t(a)] > scores[size_t(b)] ||
-               (scores[size_t(a)] == scores[size_t(b)] && a < b);
-      });
-      sel.assign(order.begin(), order.begin() + k);
+  auto select_row = [&](int64_t t, bool split) {
+    const IndexKeys& ik = state_of_row[size_t(t)]->index_keys;
+    const int64_t visible = (positions[size_t(t)] + 1) / 4;
+    const int64_t k = std::min<int64_t>(c.index_topk, visible);
+    const float* qt = &q[size_t(t * nh * hd)];
+    const float* ht = &hw[size_t(t * nh)];
+    kernels::Fp4IndexQuery fq;
+    const bool fp4 = ik.storage() == KvStorage::kCompact;
+    if (fp4) fq = EncodeQuery(qt, ht, nh, hd);
+    if (visible <= k) {  // everything is selected: the scores only order the list
+      split = false;
     }
-  });
+    const int64_t parts = split ? (visible + kPartKeys - 1) / kPartKeys : 1;
+    std::vector<kernels::StreamingTopK> tops(size_t(std::max<int64_t>(parts, 1)), kernels::StreamingTopK(k));
+    auto run = [&](size_t p0, size_t p1) {
+      for (size_t p = p0; p < p1; ++p) {
+        const int64_t j0 = int64_t(p) * visible / parts, j1 = int64_t(p + 1) * visible / parts;
+        ScoreRange(ik, fp4 ? &fq : nullptr, qt, ht, nh, hd, j0, j1, &tops[p]);
+      }
+    };
+    if (parts > 1) {
+      ParallelFor(size_t(parts), 1, run);
+    } else {
+      run(0, 1);
+    }
+    for (size_t p = 1; p < tops.size(); ++p) tops[0].Merge(tops[p]);
+    tops[0].Finish(&selected[size_t(t)]);
+  };
+  // Many rows (prefill): a row per task. Few rows (decode): split each row's keys.
+  if (T >= int64_t(2 * GlobalThreadPool().size())) {
+    ParallelFor(size_t(T), 1, [&](size_t t0, size_t t1) {
+      for (size_t t = t0; t < t1; ++t) select_row(int64_t(t), false);
+    });
+  } else {
+    for (int64_t t = 0; t < T; ++t) select_row(t, true);
+  }
   return selected;
 }
 

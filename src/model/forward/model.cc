@@ -108,6 +108,9 @@ void Model::Forward(std::vector<ForwardSegment>& segments, const ForwardOptions&
               "a sequence appears twice in one step");
     }
     CheckTokens(seg.tokens, V);
+    Require(options.act_quant || seg.state->storage() == KvStorage::kBf16,
+            "a compact (FP8/FP4) cache needs activation quantisation on; make the state with "
+            "KvStorage::kBf16 for --no-act-quant");
     Require(seg.state->length() + T <= c.max_position_embeddings,
             "context of " + std::to_string(seg.state->length() + T) +
                 " tokens exceeds max_position_embeddings " + std::to_string(c.max_position_embeddings));
@@ -176,6 +179,8 @@ void Model::ForwardMtp(std::vector<MtpSegment>& segments, const ForwardOptions& 
     Require(seg.state != nullptr && seg.state->num_layers() > c.num_hidden_layers,
             "sequence state has no MTP layer");
     CheckTokens(seg.next_tokens, V);
+    Require(options.act_quant || seg.state->storage() == KvStorage::kBf16,
+            "a compact (FP8/FP4) cache needs activation quantisation on");
     row0.push_back(int64_t(tokens.size()));
     rows.push_back(T);
     pos0.push_back(seg.state->mtp_length());

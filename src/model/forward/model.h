@@ -47,9 +47,11 @@ class Model {
   const ModelWeights& weights() const { return weights_; }
   bool has_mtp() const { return !weights_.mtp.empty(); }
 
-  // A fresh per-sequence state for this model.
-  std::unique_ptr<SequenceState> NewState(bool with_mtp) const {
-    return std::make_unique<SequenceState>(config_, with_mtp);
+  // A fresh per-sequence state for this model. kCompact (FP8/FP4 caches) needs forwards
+  // with act_quant on; KvStorageFor(options.act_quant) picks the matching one.
+  std::unique_ptr<SequenceState> NewState(bool with_mtp,
+                                          KvStorage storage = KvStorage::kCompact) const {
+    return std::make_unique<SequenceState>(config_, with_mtp, storage);
   }
 
   // Runs each segment's tokens through the trunk, advancing its state. All segments'

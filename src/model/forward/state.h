@@ -2,6 +2,12 @@
 // sliding window, the compressed KV entries, the compressor's partial blocks, and for
 // CSA layers the indexer's keys and compressor. Owned by one sequence; the engine
 // thread alone touches it. Reset() returns it to "no tokens seen".
+//
+// Storage (chosen per state at creation, spec §13.2-13.3): kCompact keeps KV entries as
+// FP8 e4m3 + ue8m0 scales + bf16 rope dims (584 bytes for 512 dims) and indexer keys as
+// FP4 e2m1 + ue8m0 scales (68 bytes for 128 dims): exact, because with activation
+// quantisation on the reference has already put the values on those grids. kBf16 keeps
+// bf16 bits, for the --no-act-quant mode whose values are on no such grid.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +16,10 @@
 #include "model/config.h"
 
 namespace dsv4 {
+
+enum class KvStorage { kBf16, kCompact };
+// The storage whose values the forward with this activation-quantisation setting produces.
+inline KvStorage KvStorageFor(bool act_quant) { return act_quant ? KvStorage::kCompact : KvStorage::kBf16; }
 
 // Partial-block state of one gated-pooling compressor (spec §6.6 decode state machine).
 struct CompressorState {
@@ -22,24 +32,79 @@ struct CompressorState {
   void Reset();
 };
 
+// A list of KV entries ([dim] values, the last rope_dim of them the rope part), stored
+// as bf16 or in the FP8 entry layout (kv_codec.h).
+class KvEntries {
+ public:
+  void Init(KvStorage storage, int64_t dim, int64_t rope_dim);
+  static int64_t EntryBytes(KvStorage storage, int64_t dim, int64_t rope_dim);
+  int64_t entry_bytes() const { return entry_bytes_; }
+  int64_t dim() const { return dim_; }
+  KvStorage storage() const { return storage_; }
+  int64_t size() const { return entry_bytes_ ? int64_t(data_.size()) / entry_bytes_ : 0; }
+  // n zero entries (decode to +0).
+  void Assign(int64_t n) { data_.assign(size_t(n * entry_bytes_), 0); }
+  void Clear() { data_.clear(); }
+  // Values must be bf16 (kBf16) or on the FP8 entry grid (kCompact; checked).
+  void Append(const float* values);
+  void Set(int64_t j, const float* values);
+  // bf16 bits of entry j: into the storage (kBf16) or decoded into scratch [dim].
+  const uint16_t* Bf16(int64_t j, uint16_t* scratch) const;
+  // bf16 bits of entries [j0, j0 + n) as one [n, dim] array: the storage itself (kBf16)
+  // or decoded into *scratch.
+  const uint16_t* Bf16Range(int64_t j0, int64_t n, std::vector<uint16_t>* scratch) const;
+  std::vector<uint8_t>& bytes() { return data_; }
+  const std::vector<uint8_t>& bytes() const { return data_; }
+
+ private:
+  KvStorage storage_ = KvStorage::kBf16;
+  int64_t dim_ = 0, rope_dim_ = 0, entry_bytes_ = 0;
+  std::vector<uint8_t> data_;
+};
+
+// The indexer keys of a CSA layer: bf16 [n, dim], or FP4 codes [n, dim/2] + ue8m0
+// scales [n, dim/32].
+class IndexKeys {
+ public:
+  void Init(KvStorage storage, int64_t dim);
+  static int64_t KeyBytes(KvStorage storage, int64_t dim);
+  KvStorage storage() const { return storage_; }
+  int64_t dim() const { return dim_; }
+  int64_t size() const;
+  void Clear();
+  void Append(const float* values);  // bf16 values, on the FP4 grid when kCompact
+  const std::vector<uint16_t>& bf16() const { return bf16_; }
+  const std::vector<uint8_t>& codes() const { return codes_; }
+  const std::vector<uint8_t>& scales() const { return scales_; }
+  std::vector<uint16_t>& bf16() { return bf16_; }
+  std::vector<uint8_t>& codes() { return codes_; }
+  std::vector<uint8_t>& scales() { return scales_; }
+
+ private:
+  KvStorage storage_ = KvStorage::kBf16;
+  int64_t dim_ = 0;
+  std::vector<uint16_t> bf16_;
+  std::vector<uint8_t> codes_, scales_;
+};
+
 struct LayerState {
   int64_t head_dim = 0;
   int64_t window = 0;
-  // Cached vectors are bf16-exact by construction, so they are stored as bf16 bits.
-  std::vector<uint16_t> window_kv;   // ring [window, head_dim], slot = pos % window
-  std::vector<uint16_t> compressed;  // [n_entries, head_dim]
+  KvEntries window_kv;   // ring of `window` entries, slot = pos % window
+  KvEntries compressed;  // compressed entry j at index j
   CompressorState compressor;
-  std::vector<uint16_t> index_keys;  // [n_entries, index_head_dim] (CSA only)
+  IndexKeys index_keys;  // CSA only
   CompressorState index_compressor;
-  int64_t num_compressed() const { return head_dim ? int64_t(compressed.size()) / head_dim : 0; }
+  int64_t num_compressed() const { return compressed.size(); }
 };
 
 class SequenceState {
  public:
   // Layers: the trunk's, then (if with_mtp) the MTP block's.
-  SequenceState(const ModelConfig& config, bool with_mtp);
+  SequenceState(const ModelConfig& config, bool with_mtp, KvStorage storage = KvStorage::kCompact);
   void Reset();
 
+  KvStorage storage() const { return storage_; }
   // Positions already processed by the trunk (the next token's position).
   int64_t length() const { return length_; }
   void set_length(int64_t n) { length_ = n; }
@@ -48,6 +113,7 @@ class SequenceState {
   void set_mtp_length(int64_t n) { mtp_length_ = n; }
 
   LayerState& layer(int64_t l) { return layers_[size_t(l)]; }
+  const LayerState& layer(int64_t l) const { return layers_[size_t(l)]; }
   int64_t num_layers() const { return int64_t(layers_.size()); }
   // The trunk's last HC state [hc, D] at each processed position is not kept; the
   // caller gets it from the forward when it needs MTP inputs.
@@ -57,6 +123,7 @@ class SequenceState {
 
  private:
   std::vector<LayerState> layers_;
+  KvStorage storage_;
   int64_t length_ = 0;
   int64_t mtp_length_ = 0;
 };
