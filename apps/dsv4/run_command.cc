@@ -1,7 +1,9 @@
 // dsv4 run [--model DIR] (-p TEXT | --prompt-tokens LIST) [-n N] [--chat] [--think|--no-think]
 //          [--tokenizer PATH] [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S]
 // Streams one generation through the engine: text when there is a tokenizer (--chat
-// applies the V4 chat template; reasoning is shown dimmed), token ids otherwise.
+// applies the V4 chat template; reasoning is shown dimmed), token ids otherwise. Prompts
+// longer than one prefill chunk (--chunk) report progress on stderr; --context caps the
+// context below the model's max_position_embeddings.
 #include <chrono>
 #include <cstdio>
 
@@ -55,6 +57,13 @@ int RunCommand(int argc, char** argv) {
   RequestStream stream;
   request.on_event = stream.Callback();
   auto start = std::chrono::steady_clock::now();
+  // Long prompts: prefill progress on stderr, one line per chunk.
+  request.on_prefill_progress = [start, chunks = 0](int64_t done, int64_t total) mutable {
+    if (++chunks == 1 && done == total) return;  // a prompt of one chunk: no report
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::fprintf(stderr, "prefill %lld / %lld tokens (%.1f%%), %.1f s, %.1f tok/s\n", (long long)done,
+                 (long long)total, 100.0 * double(done) / double(total), s, double(done) / s);
+  };
   auto id = g.engine->Submit(std::move(request));
   if (!id.ok()) throw Error(id.error());
 

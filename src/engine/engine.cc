@@ -297,6 +297,9 @@ bool Engine::Step() {
   int64_t sampled = 0;
   for (size_t k = 0; k < plan.size(); ++k) {
     Sequence* s = running_[plan[k].sequence].get();
+    if (!views[plan[k].sequence].decoding && s->req.on_prefill_progress) {
+      s->req.on_prefill_progress(std::min(s->fed(), s->prompt_len), s->prompt_len);
+    }
     MaybeSnapshot(s);
     if (s->fed() == int64_t(s->tokens.size())) {
       DSV4_CHECK(int64_t(logits[k].size()) == V);

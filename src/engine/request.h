@@ -66,6 +66,10 @@ struct GenerationRequest {
   // finishes (stop) when it reports the output complete.
   std::shared_ptr<TokenConstraint> constraint;
   EventCallback on_event;
+  // Prefill progress: (prompt tokens processed so far, prompt length) after each prefill
+  // chunk, a prefix-cache hit counting as processed. Called on the engine thread (keep it
+  // short: log a line). For long prompts (dsv4 run prints it; the server can log it).
+  std::function<void(int64_t done, int64_t total)> on_prefill_progress;
 };
 
 // A thread-safe queue of one request's events, for callers that want to block on them

@@ -164,6 +164,22 @@ TEST(EngineTest, PromptOverTheContextLimitIsRefusedAndGenerationStopsAtIt) {
   EXPECT_EQ(plain.context_length(), TinyModel().config().max_position_embeddings);
 }
 
+TEST(EngineTest, PrefillProgressIsReportedPerChunk) {
+  EngineOptions options;
+  options.scheduler.prefill_chunk = 64;
+  Engine engine(TinyModel(), nullptr, options);
+  GenerationRequest r = Greedy(Prompt(300, 2), 2);
+  std::vector<std::pair<int64_t, int64_t>> seen;
+  r.on_prefill_progress = [&](int64_t done, int64_t total) { seen.push_back({done, total}); };
+  ASSERT_TRUE(engine.Submit(std::move(r)).ok());
+  engine.RunUntilIdle();
+  ASSERT_EQ(seen.size(), 5u);  // 64, 128, 192, 256, 300
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].first, std::min<int64_t>(300, 64 * int64_t(i + 1)));
+    EXPECT_EQ(seen[i].second, 300);
+  }
+}
+
 TEST(EngineTest, FullQueueSaysOverloaded) {
   EngineOptions options;
   options.max_queue = 2;

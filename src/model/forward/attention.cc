@@ -6,6 +6,7 @@
 
 #include "core/dtype.h"
 #include "core/thread_pool.h"
+#include "kernels/attention_pv.h"
 #include "kernels/dot.h"
 #include "kernels/linear.h"
 #include "model/forward/compressor.h"
@@ -25,6 +26,9 @@ void SinkAttention(const float* q, const std::vector<const uint16_t*>& keys, int
                    float scale, float sink, float* out, std::vector<float>& z,
                    std::vector<float>& acc, std::vector<double>& block_pv) {
   const kernels::DotKernels& dk = kernels::ActiveDotKernels();
+  const kernels::AttentionPvFn pv = kernels::ActiveAttentionPv();
+  float pb[kAttnBlock];
+  const uint16_t* rows[kAttnBlock];
   acc.assign(size_t(d), 0.0f);
   float m = -INFINITY, l = 0.0f;
   z.resize(kAttnBlock);
@@ -39,15 +43,16 @@ void SinkAttention(const float* q, const std::vector<const uint16_t*>& keys, int
     if (m_new == -INFINITY) continue;  // nothing valid yet
     const float alpha = Exp32(m - m_new);
     double block_sum = 0.0;
-    block_pv.assign(size_t(d), 0.0);
+    int64_t valid = 0;
     for (size_t u = b0; u < b1; ++u) {
       if (!keys[u]) continue;
       const float p = Exp32(z[u - b0] - m_new);
       block_sum += p;
-      const double pb = RoundBf16(p);
-      const uint16_t* v = keys[u];
-      for (int64_t i = 0; i < d; ++i) block_pv[size_t(i)] += pb * double(Bf16ToFloat(v[i]));
+      pb[size_t(valid)] = RoundBf16(p);
+      rows[size_t(valid++)] = keys[u];
     }
+    block_pv.resize(size_t(d));
+    pv(pb, rows, valid, d, block_pv.data());
     // Per block: P·V and the exp sum in f64, rounded once, then the fp32 rescale-and-add.
     for (int64_t i = 0; i < d; ++i) acc[size_t(i)] = acc[size_t(i)] * alpha + float(block_pv[size_t(i)]);
     l = l * alpha + float(block_sum);

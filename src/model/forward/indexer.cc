@@ -16,7 +16,7 @@
 namespace dsv4 {
 namespace {
 
-constexpr int64_t kTile = 256;         // keys scored per kernel call
+constexpr int64_t kTile = 2048;        // keys scored per kernel call
 constexpr int64_t kPartKeys = 8192;    // keys per thread task when splitting one row
 
 // One row's query in FP4 form (its values are on the Q4_32 grid already).
@@ -44,7 +44,8 @@ kernels::Fp4IndexQuery EncodeQuery(const float* q, const float* w, int64_t nh, i
 void ScoreRange(const IndexKeys& keys, const kernels::Fp4IndexQuery* fq, const float* q,
                 const float* hw, int64_t nh, int64_t hd, int64_t j0, int64_t j1,
                 kernels::StreamingTopK* top) {
-  float scores[kTile];
+  std::vector<float> tile(static_cast<size_t>(kTile));
+  float* scores = tile.data();
   const kernels::DotKernels& dk = kernels::ActiveDotKernels();
   for (int64_t t0 = j0; t0 < j1; t0 += kTile) {
     const int64_t n = std::min(kTile, j1 - t0);

@@ -1,0 +1,15 @@
+// Scalar reference of the attention P·V block sum.
+#include "core/dtype.h"
+#include "kernels/attention_pv.h"
+
+namespace dsv4::kernels {
+
+void AttentionPvRef(const float* p, const uint16_t* const* v, int64_t n, int64_t d, double* out) {
+  for (int64_t i = 0; i < d; ++i) out[i] = 0.0;
+  for (int64_t u = 0; u < n; ++u) {
+    const double pu = p[u];
+    for (int64_t i = 0; i < d; ++i) out[i] += pu * double(Bf16ToFloat(v[u][i]));
+  }
+}
+
+}  // namespace dsv4::kernels
