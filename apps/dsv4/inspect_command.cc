@@ -1,5 +1,6 @@
 // dsv4 inspect --model DIR [--json]: config summary, tensors by dtype, layer kinds and
-// per-token costs (weight bytes read per decoded token, cache bytes per token).
+// per-token costs (weight bytes read per decoded token, cache bytes per token of context
+// and for one 1,048,576-token sequence).
 #include <iostream>
 #include <map>
 
@@ -51,8 +52,15 @@ int InspectCommand(int argc, char** argv) {
   j["tensor_bytes"] = model.checkpoint().total_bytes();
   j["dtypes"] = dtypes;
   j["weight_bytes_per_token"] = WeightBytesPerToken(model.checkpoint(), c);
+  // Caches as the engine stores them by default (compact: FP8 KV entries, FP4 indexer
+  // keys); the engine's memory accounting uses the same KvBytesAt. The bf16 figures
+  // apply with --no-act-quant.
+  j["kv_entry_bytes"] = KvEntries::EntryBytes(KvStorage::kCompact, c.head_dim, c.qk_rope_head_dim);
+  j["index_key_bytes"] = IndexKeys::KeyBytes(KvStorage::kCompact, c.index_head_dim);
   j["kv_bytes_per_token"] = KvBytesPerToken(c);
   j["kv_bytes_at_1m"] = KvBytesAt(c, 1048576);
+  j["kv_bytes_per_token_bf16"] = KvBytesPerToken(c, KvStorage::kBf16);
+  j["kv_bytes_at_1m_bf16"] = KvBytesAt(c, 1048576, KvStorage::kBf16);
 
   PrintReport(j, args.Has("json"));
   return 0;

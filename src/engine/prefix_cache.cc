@@ -104,10 +104,11 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, const SequenceState& s
     return;
   }
   Entry e;
+  e.bytes = state.bytes() + int64_t(tokens.size()) * int64_t(sizeof(int32_t));
+  // Checked before copying: a long context's state can be gigabytes.
+  if (e.bytes > options_.budget_bytes) return;  // would never fit
   e.tokens.assign(tokens.begin(), tokens.end());
   e.state = std::make_unique<SequenceState>(state);
-  e.bytes = state.bytes() + int64_t(tokens.size()) * int64_t(sizeof(int32_t));
-  if (e.bytes > options_.budget_bytes) return;  // would never fit
   ++stats_.inserts;
   Put(key, std::move(e), true);
 }
