@@ -10,8 +10,8 @@ if [ -f node_modules/openai/package.json ] && [ -f node_modules/@anthropic-ai/sd
   exit 0
 fi
 command -v npm >/dev/null 2>&1 || ../../scripts/install-deps.sh
-if [ -f package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
-else
-  npm install --no-audit --no-fund --loglevel=error
-fi
+# `npm install --no-save` rather than `npm ci`: opencode-ai lists a platform package per OS as
+# optional dependencies and the registry mirror here lacks most of them, so the lock file can
+# never be "in sync" for `npm ci`; install still honours the locked versions of what resolves
+# and leaves package-lock.json untouched.
+npm install --no-save --no-audit --no-fund --loglevel=error
