@@ -13,6 +13,9 @@ enum class PackedFormat { kBf16, kE4m3, kE2m1 };
 
 // Most activation rows one packed-kernel call takes.
 constexpr int kPackedRowsMax = 8;
+// Most bf16 weight rows one bf16_rows_packed call takes (each activation vector loaded
+// once for all of them: at batch 16 the bf16 head is most of the step's arithmetic).
+constexpr int kPackedWeightRowsMax = 3;
 
 struct DotKernels {
   const char* isa;
@@ -49,8 +52,10 @@ struct DotKernels {
   // values; fp32 accumulation, each weight vector decoded once for all rows, a row's
   // arithmetic the same whatever `rows` is.
   void (*pack_bf16_acts)(const float* x, int64_t n, PackedFormat format, uint16_t* out);
-  void (*bf16_rows_packed)(const uint16_t* const* x, int rows, const uint16_t* w, int64_t n,
-                           float* out);
+  // bf16: wrows (1..kPackedWeightRowsMax) weight rows w + i * w_stride at once,
+  // out[i * rows + r]; each output's arithmetic is the same whatever rows and wrows are.
+  void (*bf16_rows_packed)(const uint16_t* const* x, int rows, const uint16_t* w,
+                           int64_t w_stride, int wrows, int64_t n, float* out);
   void (*e4m3_rows_packed)(const uint16_t* const* x, int rows, const uint8_t* w,
                            const uint8_t* scale_bytes, int64_t n, float* out);
   void (*e2m1_rows_packed)(const uint16_t* const* x, int rows, const uint8_t* w,

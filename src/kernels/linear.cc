@@ -99,17 +99,20 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
   const int64_t nb = CeilDiv(K, kBlock);
   ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
     const uint16_t* xs[kPackedRowsMax];
-    float out[kPackedRowsMax];
+    float out[kPackedRowsMax * kPackedWeightRowsMax];
     for (int64_t tile = 0; tile < T; tile += kTokenTile) {
       const int64_t tile_end = std::min(T, tile + kTokenTile);
-      for (int64_t n = int64_t(n0); n < int64_t(n1); ++n) {
+      // bf16 rows go kPackedWeightRowsMax at a time (one activation load for all).
+      const int64_t wstep = format == PackedFormat::kBf16 ? kPackedWeightRowsMax : 1;
+      for (int64_t n = int64_t(n0); n < int64_t(n1); n += wstep) {
         const int64_t r = row_begin + n;
+        const int wrows = int(std::min<int64_t>(wstep, int64_t(n1) - n));
         for (int64_t t0 = tile; t0 < tile_end; t0 += kPackedRowsMax) {
           const int rows = int(std::min<int64_t>(kPackedRowsMax, tile_end - t0));
           for (int i = 0; i < rows; ++i) xs[i] = &packed[size_t((t0 + i) * K)];
           switch (format) {
             case PackedFormat::kBf16:
-              dk.bf16_rows_packed(xs, rows, reinterpret_cast<const uint16_t*>(w.data) + r * K, K, out);
+              dk.bf16_rows_packed(xs, rows, reinterpret_cast<const uint16_t*>(w.data) + r * K, K, wrows, K, out);
               break;
             case PackedFormat::kE4m3:
               dk.e4m3_rows_packed(xs, rows, w.data + r * K, w.scale + (r / kBlock) * nb, K, out);
@@ -118,7 +121,12 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
               dk.e2m1_rows_packed(xs, rows, w.data + r * (K / 2), w.scale + r * (K / kFp4Block), K, out);
               break;
           }
-          for (int i = 0; i < rows; ++i) y[(t0 + i) * N + n] = round_bf16 ? RoundBf16(out[i]) : out[i];
+          for (int j = 0; j < wrows; ++j) {
+            for (int i = 0; i < rows; ++i) {
+              const float v = out[j * rows + i];
+              y[(t0 + i) * N + n + j] = round_bf16 ? RoundBf16(v) : v;
+            }
+          }
         }
       }
     }

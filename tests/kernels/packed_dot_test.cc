@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -45,7 +46,7 @@ class PackedDotTest : public ::testing::Test {
     const int rows = int(x.size());
     switch (f) {
       case PackedFormat::kBf16:
-        k.bf16_rows_packed(xs.data(), rows, static_cast<const uint16_t*>(w), n, out.data());
+        k.bf16_rows_packed(xs.data(), rows, static_cast<const uint16_t*>(w), n, 1, n, out.data());
         break;
       case PackedFormat::kE4m3:
         k.e4m3_rows_packed(xs.data(), rows, static_cast<const uint8_t*>(w), scales, n, out.data());
@@ -133,6 +134,49 @@ TEST_F(PackedDotTest, RandomMatchesReferenceAndRowsAreIndependent) {
           EXPECT_EQ(Run(*simd_, f, sub, w.data(), s.data(), n)[0], all[size_t(r)])
               << Name(f) << " n=" << n << " row " << r << " rows " << rows;
         }
+      }
+    }
+  }
+}
+
+// bf16 weight tiles: wrows weight rows at once give, per output, the bits of the
+// one-row call, and the reference's values within the summation error.
+TEST_F(PackedDotTest, Bf16WeightTilesMatchOneRowCalls) {
+  const int64_t n = 512;
+  std::vector<std::vector<uint8_t>> w(kPackedWeightRowsMax);
+  std::vector<uint8_t> s;
+  for (auto& row : w) RandomWeights(PackedFormat::kBf16, n, rng_, &row, &s);
+  std::vector<uint16_t> tile(size_t(kPackedWeightRowsMax * n));
+  for (int i = 0; i < kPackedWeightRowsMax; ++i) std::memcpy(&tile[size_t(i * n)], w[size_t(i)].data(), size_t(2 * n));
+  std::vector<std::vector<float>> x;
+  for (int r = 0; r < kPackedRowsMax; ++r) x.push_back(RandomRow(n));
+  for (const DotKernels* k : {&ref_, simd_}) {
+    auto p = Pack(*k, PackedFormat::kBf16, x);
+    std::vector<const uint16_t*> xs;
+    for (const auto& row : p) xs.push_back(row.data());
+    for (int rows = 1; rows <= kPackedRowsMax; ++rows) {
+      for (int wrows = 1; wrows <= kPackedWeightRowsMax; ++wrows) {
+        std::vector<float> out(static_cast<size_t>(rows * wrows));
+        k->bf16_rows_packed(xs.data(), rows, tile.data(), n, wrows, n, out.data());
+        for (int i = 0; i < wrows; ++i) {
+          std::vector<float> one(static_cast<size_t>(rows));
+          k->bf16_rows_packed(xs.data(), rows, &tile[size_t(i * n)], n, 1, n, one.data());
+          for (int r = 0; r < rows; ++r) {
+            ASSERT_EQ(out[size_t(i * rows + r)], one[size_t(r)])
+                << k->isa << " rows " << rows << " wrows " << wrows << " i " << i << " r " << r;
+          }
+        }
+      }
+    }
+    std::vector<float> out(static_cast<size_t>(kPackedRowsMax * kPackedWeightRowsMax));
+    k->bf16_rows_packed(xs.data(), kPackedRowsMax, tile.data(), n, kPackedWeightRowsMax, n, out.data());
+    for (int i = 0; i < kPackedWeightRowsMax; ++i) {
+      const std::vector<float> want = Run(ref_, PackedFormat::kBf16, x, w[size_t(i)].data(), nullptr, n);
+      for (int r = 0; r < kPackedRowsMax; ++r) {
+        double abs_sum = 0;
+        for (int64_t kk = 0; kk < n; ++kk) abs_sum += std::fabs(x[size_t(r)][size_t(kk)] * WeightValue(PackedFormat::kBf16, w[size_t(i)], s, kk));
+        EXPECT_NEAR(out[size_t(i * kPackedRowsMax + r)], want[size_t(r)],
+                    2.0 * double(n + 1) * std::ldexp(1.0, -24) * abs_sum + 1e-30) << k->isa;
       }
     }
   }

@@ -195,13 +195,13 @@ template <int R, void (*Decode)(const uint8_t*, __m256*), int kCodeBytes, int kS
 void ScaledRows(const float* const* x, const uint8_t* w, const float* scales, float factor,
                 int64_t n, float* out) {
   __m256 acc[R];
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t k = 0; k < n; k += 32) {
     __m256 v[4];
     Decode(w + k * kCodeBytes / 32, v);
     const __m256 s = _mm256_set1_ps(scales[k / kScaleBlock] * factor);
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const float* xr = x[r] + k;
       __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(xr), v[0]);
@@ -211,7 +211,7 @@ void ScaledRows(const float* const* x, const uint8_t* w, const float* scales, fl
       acc[r] = _mm256_fmadd_ps(_mm256_add_ps(a0, a1), s, acc[r]);
     }
   }
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) out[r] = HorizontalSum(acc[r]);
 }
 

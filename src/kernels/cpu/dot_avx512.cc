@@ -76,18 +76,32 @@ inline __m512 Dp(__m512 acc, __m512i a, __m512i b) {
 }
 inline __m512i Load(const uint16_t* p) { return _mm512_loadu_si512(p); }
 
-template <int R>
-void Bf16Rows(const uint16_t* const* x, const uint16_t* w, int64_t n, float* out) {
-  __m512 acc[R];
-  #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < n; k += 32) {
-    const __m512i wv = Load(w + k);
-    #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) acc[r] = Dp(acc[r], Load(x[r] + k), wv);
+// W weight rows x R activation rows: W * R accumulators (at most 24 of the 32 registers),
+// each activation vector loaded once for the W weight rows.
+template <int W, int R>
+void Bf16Tile(const uint16_t* const* x, const uint16_t* w, int64_t w_stride, int64_t n, float* out) {
+  __m512 acc[W][R];
+#pragma GCC unroll 3
+  for (int i = 0; i < W; ++i) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) acc[i][r] = _mm512_setzero_ps();
   }
-  #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
+  for (int64_t k = 0; k < n; k += 32) {
+    __m512i wv[W];
+#pragma GCC unroll 3
+    for (int i = 0; i < W; ++i) wv[i] = Load(w + i * w_stride + k);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512i xv = Load(x[r] + k);
+#pragma GCC unroll 3
+      for (int i = 0; i < W; ++i) acc[i][r] = Dp(acc[i][r], xv, wv[i]);
+    }
+  }
+#pragma GCC unroll 3
+  for (int i = 0; i < W; ++i) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) out[i * R + r] = _mm512_reduce_add_ps(acc[i][r]);
+  }
 }
 
 // 64 e2m1 values (32 bytes) -> bf16 words: lo = even k, hi = odd k.
@@ -110,21 +124,21 @@ void E2m1Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_b
   ScalesToFloat(scale_bytes, n / 32, scales);
   const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   __m512 acc[R];
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t k = 0; k < n; k += 64) {
     __m512i lo, hi;
     DecodeE2m1x64(w + k / 2, &lo, &hi);
     const __m512 s = _mm512_permutexvar_ps(
         pick, _mm512_castpd_ps(_mm512_castpd128_pd512(_mm_load_sd(reinterpret_cast<const double*>(&scales[k / 32])))));
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       __m512 part = Dp(_mm512_setzero_ps(), Load(x[r] + k), lo);
       part = Dp(part, Load(x[r] + k + 32), hi);
       acc[r] = _mm512_fmadd_ps(part, s, acc[r]);
     }
   }
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
@@ -161,14 +175,14 @@ void E4m3Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_b
   static const E4m3Tables tables;
   const E4m3Tables t = tables;
   __m512 acc[R];
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t k = 0; k < n; k += 128) {
     __m512i a0, b0, a1, b1;
     DecodeE4m3x64(t, w + k, &a0, &b0);
     DecodeE4m3x64(t, w + k + 64, &a1, &b1);
     const __m512 s = _mm512_set1_ps(Ue8m0ToFloat(scale_bytes[k / 128]));
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const uint16_t* xr = x[r] + k;
       __m512 part = Dp(_mm512_setzero_ps(), Load(xr), a0);
@@ -178,7 +192,7 @@ void E4m3Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_b
       acc[r] = _mm512_fmadd_ps(part, s, acc[r]);
     }
   }
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
@@ -196,12 +210,23 @@ void ByRows(int rows, A... args) {
     default: return K<8>::Run(args...);
   }
 }
-template <int R> struct Bf16Op { static void Run(const uint16_t* const* x, const uint16_t* w, int64_t n, float* o) { Bf16Rows<R>(x, w, n, o); } };
+template <int W> struct Bf16TileOp {
+  template <int R> struct Op {
+    static void Run(const uint16_t* const* x, const uint16_t* w, int64_t ws, int64_t n, float* o) {
+      Bf16Tile<W, R>(x, w, ws, n, o);
+    }
+  };
+};
 template <int R> struct E2m1Op { static void Run(const uint16_t* const* x, const uint8_t* w, const uint8_t* s, int64_t n, float* o) { E2m1Rows<R>(x, w, s, n, o); } };
 template <int R> struct E4m3Op { static void Run(const uint16_t* const* x, const uint8_t* w, const uint8_t* s, int64_t n, float* o) { E4m3Rows<R>(x, w, s, n, o); } };
 
-void Bf16RowsPacked(const uint16_t* const* x, int rows, const uint16_t* w, int64_t n, float* out) {
-  ByRows<Bf16Op>(rows, x, w, n, out);
+void Bf16RowsPacked(const uint16_t* const* x, int rows, const uint16_t* w, int64_t w_stride,
+                    int wrows, int64_t n, float* out) {
+  switch (wrows) {
+    case 1: return ByRows<Bf16TileOp<1>::Op>(rows, x, w, w_stride, n, out);
+    case 2: return ByRows<Bf16TileOp<2>::Op>(rows, x, w, w_stride, n, out);
+    default: return ByRows<Bf16TileOp<3>::Op>(rows, x, w, w_stride, n, out);
+  }
 }
 void E2m1RowsPacked(const uint16_t* const* x, int rows, const uint8_t* w, const uint8_t* s,
                     int64_t n, float* out) {

@@ -67,12 +67,16 @@ void PackActsRef(const float* x, int64_t n, PackedFormat, uint16_t* out) {
   for (int64_t k = 0; k < n; ++k) out[k] = FloatToBf16(x[k]);
 }
 
-void Bf16RowsPackedRef(const uint16_t* const* x, int rows, const uint16_t* w, int64_t n,
-                       float* out) {
-  for (int r = 0; r < rows; ++r) {
-    double acc = 0.0;
-    for (int64_t k = 0; k < n; ++k) acc += double(Bf16ToFloat(x[r][k])) * double(Bf16ToFloat(w[k]));
-    out[r] = float(acc);
+void Bf16RowsPackedRef(const uint16_t* const* x, int rows, const uint16_t* w, int64_t w_stride,
+                       int wrows, int64_t n, float* out) {
+  for (int i = 0; i < wrows; ++i) {
+    for (int r = 0; r < rows; ++r) {
+      double acc = 0.0;
+      for (int64_t k = 0; k < n; ++k) {
+        acc += double(Bf16ToFloat(x[r][k])) * double(Bf16ToFloat(w[i * w_stride + k]));
+      }
+      out[i * rows + r] = float(acc);
+    }
   }
 }
 
