@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "engine/prefill_progress.h"
 #include "generation_cli.h"
 #include "tokenizer/chat_encoder.h"
 #include "tokenizer/output_parser.h"
@@ -58,12 +59,7 @@ int RunCommand(int argc, char** argv) {
   request.on_event = stream.Callback();
   auto start = std::chrono::steady_clock::now();
   // Long prompts: prefill progress on stderr, one line per chunk.
-  request.on_prefill_progress = [start, chunks = 0](int64_t done, int64_t total) mutable {
-    if (++chunks == 1 && done == total) return;  // a prompt of one chunk: no report
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::fprintf(stderr, "prefill %lld / %lld tokens (%.1f%%), %.1f s, %.1f tok/s\n", (long long)done,
-                 (long long)total, 100.0 * double(done) / double(total), s, double(done) / s);
-  };
+  request.on_prefill_progress = PrefillProgressLogger("", 0.0);
   auto id = g.engine->Submit(std::move(request));
   if (!id.ok()) throw Error(id.error());
 

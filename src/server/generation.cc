@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/prefill_progress.h"
 #include "server/api_error.h"
 #include "tokenizer/chat_encoder.h"
 
@@ -82,6 +83,8 @@ void Generation::Submit(const ChatJob& job, std::vector<int32_t> prompt) {
   request.sampling.top_logprobs = job.logprobs ? job.top_logprobs : 0;
   request.constraint = constraint_;
   request.on_event = stream_.Callback();
+  // Long prompts log their prefill progress (server log, at most every 5 s per request).
+  request.on_prefill_progress = PrefillProgressLogger("request of " + std::to_string(prompt_tokens_) + " prompt tokens: ", 5.0);
   auto id = engine_.Submit(std::move(request));
   if (!id.ok()) {
     // A full queue or an engine that is stopping: the client should retry (DeepSeek's 503
