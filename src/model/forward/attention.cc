@@ -135,7 +135,9 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
     const int64_t window_width = from_start ? std::min(T, W) : W;
     // bf16 views of the cached entries this chunk reads: the window ring (earlier
     // positions) and, for HCA, every entry visible to its last row, each decoded once.
-    std::vector<uint16_t> window_scratch, hca_scratch;
+    // Reused across steps (thread_local: one engine thread per model): at 1M context the
+    // HCA view is 8 MB, and a fresh vector each step cost page faults and zero-filling.
+    thread_local std::vector<uint16_t> window_scratch, hca_scratch;
     const uint16_t* window_bits = state->window_kv.Bf16Range(0, pos0 > 0 ? W : 0, &window_scratch);
     const uint16_t* hca_bits = nullptr;
     if (ratio > 0 && ratio != 4) {
@@ -174,11 +176,12 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
       std::vector<float> z, acc;
       std::vector<double> block_pv;
     };
-    auto attend = [&](int64_t t, int64_t h0, int64_t h1, Scratch& sc) {
+    auto attend = [&](int64_t t, int64_t h0, int64_t h1, const std::vector<const uint16_t*>& keys,
+                      Scratch& sc) {
       const int64_t pos = pos0 + t, row = s.row0 + t;
       for (int64_t h = h0; h < h1; ++h) {
         float* oh = &o[size_t((row * H + h) * d)];
-        SinkAttention(&q[size_t((row * H + h) * d)], sc.keys, d, scale, w.attn_sink[size_t(h)], oh,
+        SinkAttention(&q[size_t((row * H + h) * d)], keys, d, scale, w.attn_sink[size_t(h)], oh,
                       sc.z, sc.acc, sc.block_pv);
         rope.Apply(oh + nope, pos, true);
       }
@@ -189,18 +192,21 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
         Scratch sc;
         for (size_t t = t0; t < t1; ++t) {
           build_keys(int64_t(t), &sc.keys, &sc.csa);
-          attend(int64_t(t), 0, H, sc);
+          attend(int64_t(t), 0, H, sc.keys, sc);
         }
       });
     } else {
-      // Few rows (decode): heads in parallel over one shared key list.
-      Scratch shared;
+      // Few rows (decode): heads in parallel over one shared key list (kept across steps,
+      // so its capacity is reused rather than regrown each step).
+      // (A reference, not the thread_local itself: in the worker lambdas below a
+      // thread_local name would resolve to each worker's own, empty, instance.)
+      thread_local Scratch decode_scratch;
+      Scratch& shared = decode_scratch;
       for (int64_t t = 0; t < T; ++t) {
         build_keys(t, &shared.keys, &shared.csa);
         ParallelFor(size_t(H), 1, [&](size_t h0, size_t h1) {
           Scratch sc;
-          sc.keys = shared.keys;
-          attend(t, int64_t(h0), int64_t(h1), sc);
+          attend(t, int64_t(h0), int64_t(h1), shared.keys, sc);
         });
       }
     }
