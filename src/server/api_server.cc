@@ -155,6 +155,29 @@ void StreamOpenAI(Response& res, std::shared_ptr<StreamState<Writer>> state) {
       });
 }
 
+// An OpenAI-shaped answer (chat or text completion), whole or streamed. `complete` builds
+// the whole body from the writer, the finished generation and its logprobs (or nullptr).
+template <typename Writer, typename Complete>
+void RespondOpenAI(Response& res, bool stream, std::unique_ptr<KeyLimiter::Slot> slot,
+                   std::unique_ptr<Generation> gen, Writer writer,
+                   std::function<void(const GenerationOutcome&)> on_done, bool logprobs,
+                   Complete complete) {
+  if (!stream) {
+    SendWhole(res, std::move(slot), std::move(gen), std::move(writer), std::move(on_done),
+              [complete](const StreamState<Writer>& st) {
+                const Generation& g = *st.gen;
+                return g.outcome().finish == FinishReason::kError
+                           ? OpenAIErrorBody(500, g.outcome().error)
+                           : complete(st.writer, g, st.logprobs ? &st.all_logprobs : nullptr);
+              },
+              logprobs);
+    return;
+  }
+  StreamOpenAI(res, std::make_shared<StreamState<Writer>>(StreamState<Writer>{
+                        std::move(slot), std::move(gen), std::move(writer), logprobs, {},
+                        std::move(on_done)}));
+}
+
 // When the request being answered on this (httplib worker) thread started: httplib
 // handles a request, its streamed body and its log line on one thread.
 thread_local std::chrono::steady_clock::time_point request_start;
@@ -298,22 +321,11 @@ void ApiServer::Routes() {
     auto gen = std::make_unique<Generation>(engine_, tokenizer_, job);
     OpenAIChatWriter writer(NewUuid(), job.model, UnixSeconds(), gen->thinking(),
                             job.include_usage, options_.cache_hit_price_ratio);
-    if (!job.stream) {
-      SendWhole(res, std::move(slot), std::move(gen), std::move(writer), Meter(req, job.model),
-                [](const StreamState<OpenAIChatWriter>& st) {
-                  const Generation& g = *st.gen;
-                  return g.outcome().finish == FinishReason::kError
-                             ? OpenAIErrorBody(500, g.outcome().error)
-                             : st.writer.Completion(g.parsed(), g.outcome(),
-                                                    st.logprobs ? &st.all_logprobs : nullptr);
-                },
-                job.logprobs);
-      return;
-    }
-    StreamOpenAI(res, std::make_shared<StreamState<OpenAIChatWriter>>(
-                          StreamState<OpenAIChatWriter>{std::move(slot), std::move(gen),
-                                                        std::move(writer), job.logprobs, {},
-                                                        Meter(req, job.model)}));
+    RespondOpenAI(res, job.stream, std::move(slot), std::move(gen), std::move(writer),
+                  Meter(req, job.model), job.logprobs,
+                  [](const OpenAIChatWriter& w, const Generation& g, const auto* logprobs) {
+                    return w.Completion(g.parsed(), g.outcome(), logprobs);
+                  });
   });
   s.Post("/chat/completions", chat);
   s.Post("/v1/chat/completions", chat);
@@ -331,22 +343,11 @@ void ApiServer::Routes() {
     auto gen = std::make_unique<Generation>(engine_, tokenizer_, job, std::move(c.prompt));
     OpenAICompletionWriter writer(NewUuid(), job.model, UnixSeconds(), job.include_usage,
                                   c.echo, options_.cache_hit_price_ratio);
-    if (!job.stream) {
-      SendWhole(res, std::move(slot), std::move(gen), std::move(writer), Meter(req, job.model),
-                [](const StreamState<OpenAICompletionWriter>& st) {
-                  const Generation& g = *st.gen;
-                  return g.outcome().finish == FinishReason::kError
-                             ? OpenAIErrorBody(500, g.outcome().error)
-                             : st.writer.Completion(g.raw_text(), g.outcome(),
-                                                    st.logprobs ? &st.all_logprobs : nullptr);
-                },
-                job.logprobs);
-      return;
-    }
-    StreamOpenAI(res, std::make_shared<StreamState<OpenAICompletionWriter>>(
-                          StreamState<OpenAICompletionWriter>{std::move(slot), std::move(gen),
-                                                              std::move(writer), job.logprobs,
-                                                              {}, Meter(req, job.model)}));
+    RespondOpenAI(res, job.stream, std::move(slot), std::move(gen), std::move(writer),
+                  Meter(req, job.model), job.logprobs,
+                  [](const OpenAICompletionWriter& w, const Generation& g, const auto* logprobs) {
+                    return w.Completion(g.raw_text(), g.outcome(), logprobs);
+                  });
   });
   s.Post("/completions", completions);
   s.Post("/v1/completions", completions);
