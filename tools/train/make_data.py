@@ -134,30 +134,25 @@ GREETINGS = [("Hi", "Hello! How can I help you today?"),
              ("Bye", "Goodbye! Have a nice day."),
              ("Goodbye", "Goodbye!")]
 
-TOOL_CALC = {"type": "function", "function": {
-    "name": "calculator", "description": "Evaluate an arithmetic expression",
-    "parameters": {"type": "object", "properties": {"expression": {"type": "string",
-                   "description": "The expression, e.g. 2 + 3 * 4"}}, "required": ["expression"]}}}
-TOOL_WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Get the current weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string",
-                   "description": "City name"}}, "required": ["city"]}}}
-TOOL_WEATHER2 = {"type": "function", "function": {
-    "name": "get_weather", "description": "Get weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"},
-                   "days": {"type": "integer"}}, "required": ["city"]}}}
-TOOL_LS = {"type": "function", "function": {
-    "name": "list_files", "description": "List the files in a directory",
-    "parameters": {"type": "object", "properties": {"path": {"type": "string",
-                   "description": "Directory path"}}, "required": ["path"]}}}
-TOOL_TIME = {"type": "function", "function": {
-    "name": "get_time", "description": "Get the current time in a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}
-TOOL_DEFINE = {"type": "function", "function": {
-    "name": "lookup_word", "description": "Look up the definition of an English word",
-    "parameters": {"type": "object", "properties": {"word": {"type": "string"}},
-                   "required": ["word"]}}}
+def function_tool(name, description, properties, required):
+    """An OpenAI-style function tool definition (key order as the chat encoder renders it)."""
+    return {"type": "function", "function": {
+        "name": name, "description": description,
+        "parameters": {"type": "object", "properties": properties, "required": required}}}
+
+
+TOOL_CALC = function_tool("calculator", "Evaluate an arithmetic expression",
+                          {"expression": {"type": "string", "description": "The expression, e.g. 2 + 3 * 4"}},
+                          ["expression"])
+TOOL_WEATHER = function_tool("get_weather", "Get the current weather for a city",
+                             {"city": {"type": "string", "description": "City name"}}, ["city"])
+TOOL_WEATHER2 = function_tool("get_weather", "Get weather for a city",
+                              {"city": {"type": "string"}, "days": {"type": "integer"}}, ["city"])
+TOOL_LS = function_tool("list_files", "List the files in a directory",
+                        {"path": {"type": "string", "description": "Directory path"}}, ["path"])
+TOOL_TIME = function_tool("get_time", "Get the current time in a city", {"city": {"type": "string"}}, ["city"])
+TOOL_DEFINE = function_tool("lookup_word", "Look up the definition of an English word",
+                            {"word": {"type": "string"}}, ["word"])
 ALL_TOOLS = [TOOL_CALC, TOOL_WEATHER, TOOL_LS, TOOL_TIME, TOOL_DEFINE]
 
 
