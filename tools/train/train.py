@@ -13,6 +13,7 @@ Writes RUN/log.csv (one row per step; heldout loss every --eval-every steps), RU
 """
 import argparse
 import csv
+import fcntl
 import json
 import math
 import os
@@ -101,6 +102,22 @@ def param_groups(model, wd):
     return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def wait_while_locked(path):
+    """Block until nobody holds the flock on path; returns the seconds spent waiting.
+    The lock is only probed, never held during a step, so a benchmark taking it waits at most
+    one training step."""
+    waited = 0.0
+    with open(path, "a") as f:
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(f, fcntl.LOCK_UN)
+                return waited
+            except BlockingIOError:
+                time.sleep(2.0)
+                waited += 2.0
+
+
 def save(path, model, opt, step, elapsed, tokens):
     tmp = path + ".tmp"
     torch.save({"tensors": model.state_tensors(), "config": model.raw, "opt": opt.state_dict(),
@@ -131,6 +148,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--yield-to-lock", default="",
+                    help="a flock(1) lock file: while another process holds it (a benchmark), "
+                         "pause between steps so the measurement is not disturbed")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -164,6 +184,8 @@ def main():
     t0 = time.time() - elapsed0
     last_ckpt = time.time()
     while step < args.steps:
+        if args.yield_to_lock:
+            t0 += wait_while_locked(args.yield_to_lock)   # paused time is not training time
         elapsed = time.time() - t0
         progress = max(step / args.steps, elapsed / budget)
         if progress >= 1:
