@@ -4,7 +4,8 @@
 // block scales, so each head's dot product is an exact integer sum per 32-block times a
 // power of two: the kernels compute it exactly (int8 multiply-adds, double combination)
 // and then round it to fp32, which is what the reference's f64 dot (precise mode) gives.
-// One scalar reference, one AVX2 version; a test checks they agree bit for bit.
+// One scalar reference, an AVX2 and an AVX-512 VNNI version; a test checks each agrees
+// with the reference bit for bit.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +31,10 @@ void IndexerScoreFp4Ref(const Fp4IndexQuery& q, const uint8_t* codes, const uint
                         int64_t n, float* scores);
 // AVX2 version, or nullptr without AVX2. Needs dim % 64 == 0 (else use the reference).
 IndexerScoreFn IndexerScoreFp4Avx2();
-// The best kernel for q's shape on this CPU (DSV4_ISA=ref forces the reference).
+// AVX-512 VNNI version (F/BW/VNNI/VBMI), or nullptr without them. Needs dim % 32 == 0.
+IndexerScoreFn IndexerScoreFp4Avx512();
+// The best kernel for q's shape on this CPU (DSV4_ISA=ref forces the reference,
+// DSV4_ISA=avx2 caps the choice at AVX2).
 IndexerScoreFn ActiveIndexerScore(const Fp4IndexQuery& q);
 
 }  // namespace dsv4::kernels

@@ -1,4 +1,4 @@
-// FP4 indexer scoring (AVX2 vs the scalar reference, and the reference vs a plain double
+// FP4 indexer scoring (AVX2 and AVX-512 vs the scalar reference, and the reference vs a plain double
 // dot of the decoded values) and the streaming top-k (vs a full stable sort).
 #include <gtest/gtest.h>
 
@@ -71,24 +71,44 @@ TEST(IndexerScoreTest, ReferenceMatchesDecodedDoubleDot) {
   }
 }
 
-TEST(IndexerScoreTest, Avx2IsBitIdenticalToReference) {
-  const IndexerScoreFn avx2 = IndexerScoreFp4Avx2();
-  if (!avx2) GTEST_SKIP() << "no AVX2";
-  std::mt19937 rng(2);
-  for (int64_t dim : {64, 128, 256}) {
+// Every key of every (dim, heads, n) case, bit for bit against the reference. `wide`
+// spreads the query and key block exponents far apart, so the double sums round.
+void ExpectBitIdentical(IndexerScoreFn fast, const std::vector<int64_t>& dims, bool wide, uint32_t seed) {
+  std::mt19937 rng(seed);
+  for (int64_t dim : dims) {
     for (int64_t heads : {1, 5, 64}) {
-      for (int64_t n : {1, 3, 4, 5, 64, 257}) {  // group tails included
-        const Fp4IndexQuery q = RandomQuery(heads, dim, rng);
-        const Keys k = RandomKeys(n, dim, rng);
-        std::vector<float> ref(static_cast<size_t>(n)), fast(static_cast<size_t>(n), -1.0f);
+      for (int64_t n : {1, 3, 4, 5, 31, 32, 33, 64, 257}) {  // group and tile tails included
+        Fp4IndexQuery q = RandomQuery(heads, dim, rng);
+        Keys k = RandomKeys(n, dim, rng);
+        if (wide) {
+          for (int32_t& e : q.exps) e = int32_t(rng() % 61) - 30;
+          for (uint8_t& s : k.scales) s = uint8_t(97 + rng() % 61);
+        }
+        std::vector<float> ref(static_cast<size_t>(n)), got(static_cast<size_t>(n), -1.0f);
         IndexerScoreFp4Ref(q, k.codes.data(), k.scales.data(), n, ref.data());
-        avx2(q, k.codes.data(), k.scales.data(), n, fast.data());
+        fast(q, k.codes.data(), k.scales.data(), n, got.data());
         for (int64_t j = 0; j < n; ++j) {
-          ASSERT_EQ(ref[size_t(j)], fast[size_t(j)]) << "dim " << dim << " heads " << heads << " key " << j;
+          ASSERT_EQ(FloatToBf16(ref[size_t(j)]), FloatToBf16(got[size_t(j)]))
+              << "dim " << dim << " heads " << heads << " key " << j << ": " << ref[size_t(j)] << " vs " << got[size_t(j)];
+          ASSERT_EQ(ref[size_t(j)], got[size_t(j)]) << "dim " << dim << " heads " << heads << " key " << j;
         }
       }
     }
   }
+}
+
+TEST(IndexerScoreTest, Avx2IsBitIdenticalToReference) {
+  const IndexerScoreFn avx2 = IndexerScoreFp4Avx2();
+  if (!avx2) GTEST_SKIP() << "no AVX2";
+  ExpectBitIdentical(avx2, {64, 128, 256}, false, 2);
+  ExpectBitIdentical(avx2, {64, 128}, true, 5);
+}
+
+TEST(IndexerScoreTest, Avx512IsBitIdenticalToReference) {
+  const IndexerScoreFn avx512 = IndexerScoreFp4Avx512();
+  if (!avx512) GTEST_SKIP() << "no AVX-512 VNNI";
+  ExpectBitIdentical(avx512, {32, 64, 128, 256}, false, 6);
+  ExpectBitIdentical(avx512, {32, 128}, true, 7);
 }
 
 // The k best indices by (score descending, index ascending): a full stable sort.

@@ -1,0 +1,176 @@
+// AVX-512 VNNI FP4 indexer score (this file alone is compiled with AVX-512 F/BW/VNNI/VBMI).
+// Bit-identical to IndexerScoreFp4Ref. Keys go in lanes: a tile of 32 keys is decoded once
+// into [dim/4][32] dwords of four biased key values (2·e2m1 + 12, so 0..24, unsigned) and
+// every head then runs vpdpbusd against its query broadcast four values at a time, so
+// each lane accumulates one key's exact block sum with no horizontal reduction. The bias
+// is removed by starting each block's accumulator at -12·Σq over the block. Block sums
+// are scaled by their power of two and added in double in block order (exact products,
+// one rounding per add, as the reference), then rounded to fp32 once.
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as pass-through operands, which
+// its own -W(maybe-)uninitialized then reports inside the header (a known false alarm).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/indexer_score.h"
+
+namespace dsv4::kernels {
+namespace {
+
+constexpr int kTileKeys = 32;  // keys per tile: two 16-lane vectors
+constexpr int kBias = 12;      // added to the signed key values (-12..12) for vpdpbusd
+
+// 2^e as a double for e in the normal range.
+inline double Pow2(int e) {
+  const uint64_t bits = uint64_t(e + 1023) << 52;
+  double d;
+  std::memcpy(&d, &bits, sizeof d);
+  return d;
+}
+
+// Rounds 16 finite fp32 values to bf16 (RNE), kept as fp32.
+inline __m512 RoundBf16x16(__m512 x) {
+  __m512i u = _mm512_castps_si512(x);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  u = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb));
+  return _mm512_castsi512_ps(_mm512_and_si512(u, _mm512_set1_epi32(int(0xffff0000u))));
+}
+
+// The 32 keys at `c` (rows of `row` code bytes) as [dim/4][32] dwords of biased values.
+// A gathered dword holds 8 nibbles (dims 8g..8g+7) of one key; vpmultishiftqb picks the
+// nibbles of dims 8g..8g+3 (then 8g+4..8g+7) into bytes, and vpermb maps each nibble
+// (bits above it ignored: the 16-entry table is repeated 4 times) to its biased value.
+void DecodeTile(const uint8_t* c, int64_t row, int64_t dim, int32_t* kt) {
+  const __m512i lut = _mm512_set_epi8(
+      0, 4, 6, 8, 9, 10, 11, 12, 24, 20, 18, 16, 15, 14, 13, 12,
+      0, 4, 6, 8, 9, 10, 11, 12, 24, 20, 18, 16, 15, 14, 13, 12,
+      0, 4, 6, 8, 9, 10, 11, 12, 24, 20, 18, 16, 15, 14, 13, 12,
+      0, 4, 6, 8, 9, 10, 11, 12, 24, 20, 18, 16, 15, 14, 13, 12);
+  // Per qword (two keys' dwords): bit offsets of the nibbles of the low / high 4 dims.
+  const __m512i sel_lo = _mm512_set1_epi64(0x2c2824200c080400LL);
+  const __m512i sel_hi = _mm512_set1_epi64(0x3c3834301c181410LL);
+  const __m512i lane_rows = _mm512_mullo_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(int(row)));
+  for (int64_t g = 0; g < dim / 8; ++g) {
+    for (int half = 0; half < 2; ++half) {
+      const __m512i x = _mm512_i32gather_epi32(lane_rows, c + half * 16 * row + 4 * g, 1);
+      const __m512i lo = _mm512_permutexvar_epi8(_mm512_multishift_epi64_epi8(sel_lo, x), lut);
+      const __m512i hi = _mm512_permutexvar_epi8(_mm512_multishift_epi64_epi8(sel_hi, x), lut);
+      _mm512_storeu_si512(kt + (2 * g) * kTileKeys + 16 * half, lo);
+      _mm512_storeu_si512(kt + (2 * g + 1) * kTileKeys + 16 * half, hi);
+    }
+  }
+}
+
+// One head's blocks b .. b+NB-1 of a tile: the exact block sums of the 32 keys (2·NB
+// independent vpdpbusd chains), then each block's sum times 2^(eq+ek) added to acc (keys
+// 0-7, 8-15, 16-23, 24-31) in block order. s·2^e is exact, so the fused multiply-add
+// rounds once, like the reference's add.
+template <int NB>
+__attribute__((always_inline)) inline void ScoreBlocks(const int32_t* kt, const double* kf, const int32_t* qh,
+                                                       const int32_t* bh, const double* fh, int64_t b,
+                                                       __m512d* acc) {
+  __m512i s0[NB], s1[NB];
+#pragma GCC unroll 4
+  for (int i = 0; i < NB; ++i) s0[i] = s1[i] = _mm512_set1_epi32(bh[b + i]);
+#pragma GCC unroll 8
+  for (int g = 0; g < 8; ++g) {
+#pragma GCC unroll 4
+    for (int i = 0; i < NB; ++i) {
+      const int64_t grp = (b + i) * 8 + g;
+      const __m512i qb = _mm512_set1_epi32(qh[grp]);
+      s0[i] = _mm512_dpbusd_epi32(s0[i], _mm512_loadu_si512(kt + grp * kTileKeys), qb);
+      s1[i] = _mm512_dpbusd_epi32(s1[i], _mm512_loadu_si512(kt + grp * kTileKeys + 16), qb);
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < NB; ++i) {
+    const __m512d f = _mm512_set1_pd(fh[b + i]);
+    const double* kb = kf + (b + i) * kTileKeys;
+    acc[0] = _mm512_fmadd_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(s0[i])),
+                             _mm512_mul_pd(_mm512_loadu_pd(kb), f), acc[0]);
+    acc[1] = _mm512_fmadd_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(s0[i], 1)),
+                             _mm512_mul_pd(_mm512_loadu_pd(kb + 8), f), acc[1]);
+    acc[2] = _mm512_fmadd_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(s1[i])),
+                             _mm512_mul_pd(_mm512_loadu_pd(kb + 16), f), acc[2]);
+    acc[3] = _mm512_fmadd_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(s1[i], 1)),
+                             _mm512_mul_pd(_mm512_loadu_pd(kb + 24), f), acc[3]);
+  }
+}
+
+void IndexerScoreFp4Avx512Impl(const Fp4IndexQuery& q, const uint8_t* codes, const uint8_t* scales,
+                               int64_t n, float* scores) {
+  const int64_t dim = q.dim, H = q.heads, blocks = dim / 32, groups = dim / 4, row = dim / 2;
+  // Per head and block: the bias correction and the query's scale 2^(e-2) (the -2 undoes
+  // the doubling of both operands; keys add their 2^(s-127) below).
+  std::vector<int32_t> bias(size_t(H * blocks)), qv(size_t(H * groups));
+  std::vector<double> qf(size_t(H * blocks));
+  std::memcpy(qv.data(), q.values.data(), size_t(H * dim));
+  for (int64_t hb = 0; hb < H * blocks; ++hb) {
+    int32_t sum = 0;
+    for (int64_t i = 0; i < 32; ++i) sum += q.values[size_t(hb * 32 + i)];
+    bias[size_t(hb)] = -kBias * sum;
+    qf[size_t(hb)] = Pow2(q.exps[size_t(hb)] - 2);
+  }
+  std::vector<int32_t> kt(size_t(groups * kTileKeys));
+  std::vector<double> kf(size_t(blocks * kTileKeys));  // [block][key] 2^(s-127)
+  std::vector<uint8_t> tail_codes(size_t(kTileKeys * row)), tail_scales(size_t(kTileKeys * blocks));
+
+  for (int64_t j0 = 0; j0 < n; j0 += kTileKeys) {
+    const int64_t valid = std::min<int64_t>(kTileKeys, n - j0);
+    const uint8_t* c = codes + j0 * row;
+    const uint8_t* s = scales + j0 * blocks;
+    if (valid < kTileKeys) {  // zero-padded copy of the last keys
+      std::fill(tail_codes.begin(), tail_codes.end(), uint8_t(0));
+      std::fill(tail_scales.begin(), tail_scales.end(), uint8_t(127));
+      std::memcpy(tail_codes.data(), c, size_t(valid * row));
+      std::memcpy(tail_scales.data(), s, size_t(valid * blocks));
+      c = tail_codes.data();
+      s = tail_scales.data();
+    }
+    DecodeTile(c, row, dim, kt.data());
+    for (int64_t k = 0; k < kTileKeys; ++k) {
+      for (int64_t b = 0; b < blocks; ++b) kf[size_t(b * kTileKeys + k)] = Pow2(int(s[k * blocks + b]) - 127);
+    }
+    __m512d total[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd()};
+    for (int64_t h = 0; h < H; ++h) {
+      __m512d acc[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd()};
+      const int32_t* qh = &qv[size_t(h * groups)];
+      const int32_t* bh = &bias[size_t(h * blocks)];
+      const double* fh = &qf[size_t(h * blocks)];
+      int64_t b = 0;
+      for (; b + 4 <= blocks; b += 4) ScoreBlocks<4>(kt.data(), kf.data(), qh, bh, fh, b, acc);
+      for (; b < blocks; ++b) ScoreBlocks<1>(kt.data(), kf.data(), qh, bh, fh, b, acc);
+      const __m512 w = _mm512_set1_ps(q.weights[size_t(h)]);
+      for (int v = 0; v < 2; ++v) {
+        const __m512 dot = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(acc[2 * v])),
+                                              _mm512_cvtpd_ps(acc[2 * v + 1]), 1);
+        const __m512 d = _mm512_max_ps(RoundBf16x16(dot), _mm512_setzero_ps());
+        const __m512 hw = RoundBf16x16(_mm512_mul_ps(d, w));
+        total[2 * v] = _mm512_add_pd(total[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(hw)));
+        total[2 * v + 1] = _mm512_add_pd(total[2 * v + 1], _mm512_cvtps_pd(_mm512_extractf32x8_ps(hw, 1)));
+      }
+    }
+    alignas(64) float out[kTileKeys];
+    for (int v = 0; v < 2; ++v) {
+      const __m512 t = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(total[2 * v])),
+                                          _mm512_cvtpd_ps(total[2 * v + 1]), 1);
+      _mm512_store_ps(out + 16 * v, RoundBf16x16(t));
+    }
+    std::memcpy(scores + j0, out, size_t(valid) * sizeof(float));
+  }
+}
+
+}  // namespace
+
+IndexerScoreFn IndexerScoreFp4Avx512() {
+  static const bool supported = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                                __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
+  return supported ? IndexerScoreFp4Avx512Impl : nullptr;
+}
+
+}  // namespace dsv4::kernels
