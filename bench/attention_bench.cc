@@ -3,7 +3,8 @@
 //     (V4-Flash's indexer; at 1M context a CSA layer scores 262,144 keys per token);
 //     items/s = keys scored.
 //   attention_pv/<isa>: P·V of one 64-key block of 512-dim bf16 rows (V4-Flash's head
-//     dim; at 1M context an HCA layer runs 128 blocks x 64 heads per token); items/s = keys.
+//     dim) for 8 heads (a decode thread's share of a chunk; at 1M context an HCA layer
+//     runs 128 blocks x 64 heads per token); items/s = key-head pairs.
 //   ./build/bench/attention_bench [--benchmark_filter=indexer]
 #include <benchmark/benchmark.h>
 
@@ -48,28 +49,27 @@ void BM_AttentionPv(benchmark::State& state, AttentionPvFn fn) {
     state.SkipWithError("kernel not available on this CPU");
     return;
   }
-  constexpr int64_t kKeys = 64, kDim = 512;
+  constexpr int64_t kKeys = 64, kDim = 512, kHeads = 8;
   std::mt19937 rng(2);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<uint16_t> rows(size_t(kKeys * kDim));
   for (uint16_t& v : rows) v = FloatToBf16(normal(rng));
   std::vector<const uint16_t*> ptrs;
+  for (int64_t u = 0; u < kKeys; ++u) ptrs.push_back(&rows[size_t(u * kDim)]);
   std::vector<float> p;
-  for (int64_t u = 0; u < kKeys; ++u) {
-    ptrs.push_back(&rows[size_t(u * kDim)]);
-    p.push_back(RoundBf16(std::exp(-float(rng() % 8))));
-  }
-  std::vector<double> out(static_cast<size_t>(kDim));
+  for (int64_t i = 0; i < kHeads * kKeys; ++i) p.push_back(RoundBf16(std::exp(-float(rng() % 8))));
+  std::vector<double> out(static_cast<size_t>(kHeads * kDim));
   for (auto _ : state) {
-    fn(p.data(), ptrs.data(), kKeys, kDim, out.data());
+    fn(p.data(), kKeys, kHeads, ptrs.data(), kKeys, kDim, out.data());
     benchmark::DoNotOptimize(out.data());
   }
-  state.SetItemsProcessed(state.iterations() * kKeys);
+  state.SetItemsProcessed(state.iterations() * kKeys * kHeads);
 }
 
 BENCHMARK_CAPTURE(BM_Indexer, avx2, IndexerScoreFp4Avx2());
 BENCHMARK_CAPTURE(BM_Indexer, avx512, IndexerScoreFp4Avx512());
 BENCHMARK_CAPTURE(BM_AttentionPv, avx2, AttentionPvAvx2());
+BENCHMARK_CAPTURE(BM_AttentionPv, avx512, AttentionPvAvx512());
 
 }  // namespace
 }  // namespace dsv4::kernels

@@ -10,6 +10,8 @@ AttentionPvFn ActiveAttentionPv() {
   static const AttentionPvFn fn = [] {
     const char* isa = std::getenv("DSV4_ISA");
     if (isa && std::strcmp(isa, "ref") == 0) return AttentionPvFn(AttentionPvRef);
+    const AttentionPvFn avx512 = AttentionPvAvx512();
+    if (avx512 && !(isa && std::strcmp(isa, "avx2") == 0)) return avx512;
     const AttentionPvFn avx2 = AttentionPvAvx2();
     return avx2 ? avx2 : AttentionPvFn(AttentionPvRef);
   }();

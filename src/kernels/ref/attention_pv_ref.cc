@@ -4,11 +4,15 @@
 
 namespace dsv4::kernels {
 
-void AttentionPvRef(const float* p, const uint16_t* const* v, int64_t n, int64_t d, double* out) {
-  for (int64_t i = 0; i < d; ++i) out[i] = 0.0;
-  for (int64_t u = 0; u < n; ++u) {
-    const double pu = p[u];
-    for (int64_t i = 0; i < d; ++i) out[i] += pu * double(Bf16ToFloat(v[u][i]));
+void AttentionPvRef(const float* p, int64_t p_stride, int64_t heads, const uint16_t* const* v,
+                    int64_t n, int64_t d, double* out) {
+  for (int64_t h = 0; h < heads; ++h) {
+    double* oh = out + h * d;
+    for (int64_t i = 0; i < d; ++i) oh[i] = 0.0;
+    for (int64_t u = 0; u < n; ++u) {
+      const double pu = p[h * p_stride + u];
+      for (int64_t i = 0; i < d; ++i) oh[i] += pu * double(Bf16ToFloat(v[u][i]));
+    }
   }
 }
 

@@ -17,49 +17,86 @@ namespace {
 
 constexpr size_t kAttnBlock = 64;  // the reference kernel's block of indices
 
-// Softmax attention of one head over `keys` (each [d] bf16; nullptr = a padding slot
-// of the reference's index list) with the sink as an extra logit whose value is zero
-// (spec §6.9). Mirrors the reference kernel: online softmax over blocks of 64 slots,
-// probabilities exp(z - running max) rounded to bf16 before P·V, the denominator summing
-// the unrounded exponentials.
-void SinkAttention(const float* q, const std::vector<const uint16_t*>& keys, int64_t d,
-                   float scale, float sink, float* out, std::vector<float>& z,
-                   std::vector<float>& acc, std::vector<double>& block_pv) {
+// Per-thread buffers of SinkAttention, kept across calls.
+struct AttentionScratch {
+  std::vector<const uint16_t*> rows;
+  std::vector<float> z, p, acc, m, l, alpha;
+  std::vector<double> block_sum, block_pv;
+  std::vector<uint8_t> live;
+};
+
+// Softmax attention of `heads` heads (queries q + h·d, outputs out + h·d) over the same
+// `keys` (each [d] bf16; nullptr = a padding slot of the reference's index list) with
+// each head's sink as an extra logit whose value is zero (spec §6.9). Mirrors the
+// reference kernel, head by head: online softmax over blocks of 64 slots, probabilities
+// exp(z - running max) rounded to bf16 before P·V, the denominator summing the unrounded
+// exponentials. The heads share a block's key rows (its P·V kernel widens them once for
+// all), and each block is read once for all the heads rather than once per head.
+void SinkAttention(const float* q, int64_t heads, const std::vector<const uint16_t*>& keys,
+                   int64_t d, float scale, const float* sinks, float* out, AttentionScratch& s) {
   const kernels::DotKernels& dk = kernels::ActiveDotKernels();
   const kernels::AttentionPvFn pv = kernels::ActiveAttentionPv();
-  float pb[kAttnBlock];
-  const uint16_t* rows[kAttnBlock];
-  acc.assign(size_t(d), 0.0f);
-  float m = -INFINITY, l = 0.0f;
-  z.resize(kAttnBlock);
+  const int64_t B = int64_t(kAttnBlock);
+  s.acc.assign(size_t(heads * d), 0.0f);
+  s.m.assign(size_t(heads), -INFINITY);
+  s.l.assign(size_t(heads), 0.0f);
+  s.z.resize(size_t(heads * B));
+  s.p.resize(size_t(heads * B));
+  s.alpha.resize(size_t(heads));
+  s.block_sum.resize(size_t(heads));
+  s.live.resize(size_t(heads));
+  s.block_pv.resize(size_t(heads * d));
   for (size_t b0 = 0; b0 < keys.size(); b0 += kAttnBlock) {
     const size_t b1 = std::min(keys.size(), b0 + kAttnBlock);
-    float block_max = -INFINITY;
+    s.rows.clear();
     for (size_t u = b0; u < b1; ++u) {
-      z[u - b0] = keys[u] ? dk.dot_bf16(q, keys[u], d) * scale : -INFINITY;
-      block_max = std::max(block_max, z[u - b0]);
+      if (keys[u]) s.rows.push_back(keys[u]);
     }
-    const float m_new = std::max(m, block_max);
-    if (m_new == -INFINITY) continue;  // nothing valid yet
-    const float alpha = Exp32(m - m_new);
-    double block_sum = 0.0;
-    int64_t valid = 0;
-    for (size_t u = b0; u < b1; ++u) {
-      if (!keys[u]) continue;
-      const float p = Exp32(z[u - b0] - m_new);
-      block_sum += p;
-      pb[size_t(valid)] = RoundBf16(p);
-      rows[size_t(valid++)] = keys[u];
+    bool any_live = false;
+    for (int64_t h = 0; h < heads; ++h) {
+      const float* qh = q + h * d;
+      float* z = &s.z[size_t(h * B)];
+      float* p = &s.p[size_t(h * B)];
+      float block_max = -INFINITY;
+      for (size_t u = b0; u < b1; ++u) {
+        z[u - b0] = keys[u] ? dk.dot_bf16(qh, keys[u], d) * scale : -INFINITY;
+        block_max = std::max(block_max, z[u - b0]);
+      }
+      const float m_new = std::max(s.m[size_t(h)], block_max);
+      s.live[size_t(h)] = m_new != -INFINITY;  // else nothing valid yet: the head skips the block
+      if (!s.live[size_t(h)]) {
+        std::fill(p, p + B, 0.0f);
+        continue;
+      }
+      any_live = true;
+      s.alpha[size_t(h)] = Exp32(s.m[size_t(h)] - m_new);
+      double block_sum = 0.0;
+      int64_t valid = 0;
+      for (size_t u = b0; u < b1; ++u) {
+        if (!keys[u]) continue;
+        const float e = Exp32(z[u - b0] - m_new);
+        block_sum += e;
+        p[valid++] = RoundBf16(e);
+      }
+      s.block_sum[size_t(h)] = block_sum;
+      s.m[size_t(h)] = m_new;
     }
-    block_pv.resize(size_t(d));
-    pv(pb, rows, valid, d, block_pv.data());
+    if (!any_live) continue;
+    pv(s.p.data(), B, heads, s.rows.data(), int64_t(s.rows.size()), d, s.block_pv.data());
     // Per block: P·V and the exp sum in f64, rounded once, then the fp32 rescale-and-add.
-    for (int64_t i = 0; i < d; ++i) acc[size_t(i)] = acc[size_t(i)] * alpha + float(block_pv[size_t(i)]);
-    l = l * alpha + float(block_sum);
-    m = m_new;
+    for (int64_t h = 0; h < heads; ++h) {
+      if (!s.live[size_t(h)]) continue;
+      const float alpha = s.alpha[size_t(h)];
+      float* acc = &s.acc[size_t(h * d)];
+      const double* bpv = &s.block_pv[size_t(h * d)];
+      for (int64_t i = 0; i < d; ++i) acc[i] = acc[i] * alpha + float(bpv[i]);
+      s.l[size_t(h)] = s.l[size_t(h)] * alpha + float(s.block_sum[size_t(h)]);
+    }
   }
-  l += Exp32(sink - m);
-  for (int64_t i = 0; i < d; ++i) out[i] = RoundBf16(acc[size_t(i)] / l);
+  for (int64_t h = 0; h < heads; ++h) {
+    const float l = s.l[size_t(h)] + Exp32(sinks[h] - s.m[size_t(h)]);
+    for (int64_t i = 0; i < d; ++i) out[h * d + i] = RoundBf16(s.acc[size_t(h * d + i)] / l);
+  }
 }
 
 }  // namespace
@@ -173,18 +210,15 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
     struct Scratch {
       std::vector<const uint16_t*> keys;
       std::vector<uint16_t> csa;
-      std::vector<float> z, acc;
-      std::vector<double> block_pv;
+      AttentionScratch attn;
     };
+    // Heads [h0, h1) of row t over `keys`, then inverse RoPE on each head's output.
     auto attend = [&](int64_t t, int64_t h0, int64_t h1, const std::vector<const uint16_t*>& keys,
-                      Scratch& sc) {
+                      AttentionScratch& sc) {
       const int64_t pos = pos0 + t, row = s.row0 + t;
-      for (int64_t h = h0; h < h1; ++h) {
-        float* oh = &o[size_t((row * H + h) * d)];
-        SinkAttention(&q[size_t((row * H + h) * d)], keys, d, scale, w.attn_sink[size_t(h)], oh,
-                      sc.z, sc.acc, sc.block_pv);
-        rope.Apply(oh + nope, pos, true);
-      }
+      float* o0 = &o[size_t((row * H + h0) * d)];
+      SinkAttention(&q[size_t((row * H + h0) * d)], h1 - h0, keys, d, scale, &w.attn_sink[size_t(h0)], o0, sc);
+      for (int64_t h = h0; h < h1; ++h) rope.Apply(&o[size_t((row * H + h) * d)] + nope, pos, true);
     };
     if (T >= int64_t(2 * GlobalThreadPool().size())) {
       // Many rows: a row (its key list built once, all heads) per task.
@@ -192,12 +226,12 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
         Scratch sc;
         for (size_t t = t0; t < t1; ++t) {
           build_keys(int64_t(t), &sc.keys, &sc.csa);
-          attend(int64_t(t), 0, H, sc.keys, sc);
+          attend(int64_t(t), 0, H, sc.keys, sc.attn);
         }
       });
     } else {
-      // Few rows (decode): heads in parallel over one shared key list (kept across steps,
-      // so its capacity is reused rather than regrown each step).
+      // Few rows (decode): chunks of heads in parallel over one shared key list (kept
+      // across steps, so its capacity is reused rather than regrown each step).
       // (A reference, not the thread_local itself: in the worker lambdas below a
       // thread_local name would resolve to each worker's own, empty, instance.)
       thread_local Scratch decode_scratch;
@@ -205,7 +239,7 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
       for (int64_t t = 0; t < T; ++t) {
         build_keys(t, &shared.keys, &shared.csa);
         ParallelFor(size_t(H), 1, [&](size_t h0, size_t h1) {
-          Scratch sc;
+          thread_local AttentionScratch sc;
           attend(t, int64_t(h0), int64_t(h1), shared.keys, sc);
         });
       }
