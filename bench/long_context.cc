@@ -8,11 +8,14 @@
 //     also times decode after a real 4096-token prefill. Steps at each context alternate
 //     with steps on a 4K state (speed_vs_4k: same machine load). Peak RSS (VmHWM) after
 //     each point (contexts ascending; the 4K state and the current one are alive).
+//     cpu_ms: median process CPU time per step (all threads), steadier than wall time
+//     when other jobs share the machine.
 //   long_context_bench e2e [--tokens 1048448] [--decode 32] [--chunk 4096] [--dir D]
 //     A real end-to-end run of a small V4-architecture model (CSA + HCA layers, 1M
 //     max_position_embeddings, written to D): prefills --tokens random tokens in chunks
 //     (progress on stderr), then decodes; reports times and peak RSS.
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -100,9 +103,18 @@ void FillSynthetic(const ModelConfig& c, SequenceState* state, int64_t n, uint64
   state->set_length(n);
 }
 
-// Times `steps` single-token decode steps on `state`; returns ms per step (median).
-double DecodeMs(const Model& model, SequenceState* state, int steps) {
-  std::vector<double> ms;
+// CPU time of the whole process (all threads), seconds: on this shared machine less
+// sensitive to other jobs than wall time (the pool's brief spin-waits are included).
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+// Times `steps` single-token decode steps on `state`; returns ms per step (median), and
+// the median process CPU ms per step in *cpu_ms if given.
+double DecodeMs(const Model& model, SequenceState* state, int steps, double* cpu_ms = nullptr) {
+  std::vector<double> ms, cpu;
   std::vector<float> logits;
   for (int i = 0; i < steps; ++i) {
     std::vector<ForwardSegment> segs(1);
@@ -110,10 +122,14 @@ double DecodeMs(const Model& model, SequenceState* state, int steps) {
     segs[0].tokens = {int32_t(2 + (i * 37) % 1000)};
     segs[0].logits = &logits;
     const auto t0 = Clock::now();
+    const double c0 = ProcessCpuSeconds();
     model.Forward(segs, {});
     ms.push_back(Seconds(t0, Clock::now()) * 1e3);
+    cpu.push_back((ProcessCpuSeconds() - c0) * 1e3);
   }
   std::sort(ms.begin(), ms.end());
+  std::sort(cpu.begin(), cpu.end());
+  if (cpu_ms) *cpu_ms = cpu[cpu.size() / 2];
   return ms[ms.size() / 2];
 }
 
@@ -171,18 +187,25 @@ int Flash(int argc, char** argv) {
     auto state = model.NewState(false);
     FillSynthetic(c, state.get(), n, uint64_t(n));
     DecodeMs(model, state.get(), 1);  // warm-up step
-    std::vector<double> at_n, at_4k;
+    std::vector<double> at_n, at_4k, cpu_n, cpu_4k;
     for (int i = 0; i < steps; ++i) {
-      at_n.push_back(DecodeMs(model, state.get(), 1));
-      at_4k.push_back(DecodeMs(model, base.get(), 1));
+      double cpu = 0.0;
+      at_n.push_back(DecodeMs(model, state.get(), 1, &cpu));
+      cpu_n.push_back(cpu);
+      at_4k.push_back(DecodeMs(model, base.get(), 1, &cpu));
+      cpu_4k.push_back(cpu);
     }
-    std::sort(at_n.begin(), at_n.end());
-    std::sort(at_4k.begin(), at_4k.end());
-    const double ms = at_n[at_n.size() / 2], ms4k = at_4k[at_4k.size() / 2];
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    const double ms = median(at_n), ms4k = median(at_4k);
     std::printf("{\"context\": %lld, \"fill\": \"synthetic\", \"decode_ms\": %.1f, \"tok_s\": %.2f, "
-                "\"decode_ms_4k_interleaved\": %.1f, \"speed_vs_4k\": %.3f, \"state_bytes\": %lld, "
+                "\"decode_ms_4k_interleaved\": %.1f, \"speed_vs_4k\": %.3f, \"cpu_ms\": %.1f, "
+                "\"cpu_ms_4k_interleaved\": %.1f, \"state_bytes\": %lld, "
                 "\"kv_bytes_at\": %lld, \"peak_rss_gib\": %.2f}\n",
-                (long long)n, ms, 1e3 / ms, ms4k, ms4k / ms, (long long)state->bytes(),
+                (long long)n, ms, 1e3 / ms, ms4k, ms4k / ms, median(cpu_n), median(cpu_4k),
+                (long long)state->bytes(),
                 (long long)KvBytesAt(c, state->length()), double(ProcStatusKb("VmHWM")) / (1 << 20));
     std::fflush(stdout);
   }

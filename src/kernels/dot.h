@@ -60,6 +60,14 @@ struct DotKernels {
                            const uint8_t* scale_bytes, int64_t n, float* out);
   void (*e2m1_rows_packed)(const uint16_t* const* x, int rows, const uint8_t* w,
                            const uint8_t* scale_bytes, int64_t n, float* out);
+
+  // Attention scores of several heads against the same keys (nullptr in sets without it;
+  // the caller falls back to dot_bf16): out[h * n + u] = sum_k q[h * d + k] · keys[u][k]
+  // for `heads` query rows of bf16-exact fp32 values (the caller checks) and n bf16 key
+  // rows of d values; fp32 accumulation (f64 in the reference), each output's arithmetic
+  // the same whatever heads and n are.
+  void (*dot_bf16_keys)(const float* q, int64_t heads, const uint16_t* const* keys, int64_t n,
+                        int64_t d, float* out);
 };
 
 // Scalar reference kernels.

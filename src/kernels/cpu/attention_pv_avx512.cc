@@ -32,6 +32,37 @@ inline void WidenBf16(const uint16_t* w, __m512d* out) {
   }
 }
 
+// Heads [h0, h0 + HP) over the widened slice: HP·NV accumulators, each widened vector
+// loaded once for the HP heads.
+template <int NV, int HP>
+inline void Heads(const double* pd, int64_t n, int64_t h0, int64_t u0, int64_t m, int64_t d, int64_t i0,
+                  const double* wide, double* out) {
+  __m512d acc[HP][NV];
+#pragma GCC unroll 2
+  for (int k = 0; k < HP; ++k) {
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      acc[k][j] = u0 == 0 ? _mm512_setzero_pd() : _mm512_loadu_pd(out + (h0 + k) * d + i0 + 8 * j);
+    }
+  }
+  for (int64_t u = 0; u < m; ++u) {
+    __m512d pu[HP];
+#pragma GCC unroll 2
+    for (int k = 0; k < HP; ++k) pu[k] = _mm512_set1_pd(pd[(h0 + k) * n + u0 + u]);
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      const __m512d w = _mm512_loadu_pd(wide + u * 8 * NV + 8 * j);
+#pragma GCC unroll 2
+      for (int k = 0; k < HP; ++k) acc[k][j] = _mm512_fmadd_pd(pu[k], w, acc[k][j]);
+    }
+  }
+#pragma GCC unroll 2
+  for (int k = 0; k < HP; ++k) {
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) _mm512_storeu_pd(out + (h0 + k) * d + i0 + 8 * j, acc[k][j]);
+  }
+}
+
 // Dims [i0, i0 + 8·NV) of every head for keys [u0, u0 + m): widened values in `wide`
 // ([m][8·NV]), accumulators started from zero (first pass) or from out.
 template <int NV>
@@ -43,20 +74,9 @@ void Slice(const double* pd, int64_t n, int64_t heads, const uint16_t* const* v,
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) _mm512_storeu_pd(wide + u * 8 * NV + 8 * j, w[j]);
   }
-  for (int64_t h = 0; h < heads; ++h) {
-    double* oh = out + h * d + i0;
-    __m512d acc[NV];
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) acc[j] = u0 == 0 ? _mm512_setzero_pd() : _mm512_loadu_pd(oh + 8 * j);
-    const double* ph = pd + h * n + u0;
-    for (int64_t u = 0; u < m; ++u) {
-      const __m512d pu = _mm512_set1_pd(ph[u]);
-#pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) acc[j] = _mm512_fmadd_pd(pu, _mm512_loadu_pd(wide + u * 8 * NV + 8 * j), acc[j]);
-    }
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) _mm512_storeu_pd(oh + 8 * j, acc[j]);
-  }
+  int64_t h = 0;
+  for (; h + 2 <= heads; h += 2) Heads<NV, 2>(pd, n, h, u0, m, d, i0, wide, out);
+  for (; h < heads; ++h) Heads<NV, 1>(pd, n, h, u0, m, d, i0, wide, out);
 }
 
 void AttentionPvAvx512Impl(const float* p, int64_t p_stride, int64_t heads, const uint16_t* const* v,

@@ -250,7 +250,8 @@ const DotKernels* Avx2DotKernels() {
                                   nullptr,  // no packed kernels: AVX2 has no bf16 dot product
                                   nullptr,
                                   nullptr,
-                                  nullptr};
+                                  nullptr,
+                                  nullptr};  // no multi-head scores: dot_bf16 per pair
   static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                                 __builtin_cpu_supports("f16c");
   return supported ? &kernels : nullptr;

@@ -24,6 +24,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <vector>
 
 #include "core/dtype.h"
 #include "kernels/dot.h"
@@ -237,6 +238,46 @@ void E4m3RowsPacked(const uint16_t* const* x, int rows, const uint8_t* w, const 
   ByRows<E4m3Op>(rows, x, w, s, n, out);
 }
 
+// Scores of one head's packed bf16 query qb (d values) against K keys: K accumulators,
+// the query vector loaded once for the K keys; the tail (d % 32) through masked loads.
+template <int K>
+inline void DotBf16KeysGroup(const uint16_t* qb, const uint16_t* const* keys, int64_t d, float* out) {
+  __m512 acc[K];
+#pragma GCC unroll 4
+  for (int j = 0; j < K; ++j) acc[j] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 32 <= d; k += 32) {
+    const __m512i qv = Load(qb + k);
+#pragma GCC unroll 4
+    for (int j = 0; j < K; ++j) acc[j] = Dp(acc[j], Load(keys[j] + k), qv);
+  }
+  if (k < d) {
+    const __mmask32 m = __mmask32((uint64_t(1) << (d - k)) - 1);
+    const __m512i qv = _mm512_maskz_loadu_epi16(m, qb + k);
+#pragma GCC unroll 4
+    for (int j = 0; j < K; ++j) acc[j] = Dp(acc[j], _mm512_maskz_loadu_epi16(m, keys[j] + k), qv);
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < K; ++j) out[j] = _mm512_reduce_add_ps(acc[j]);
+}
+
+void DotBf16KeysAvx512(const float* q, int64_t heads, const uint16_t* const* keys, int64_t n, int64_t d,
+                       float* out) {
+  // The queries are bf16-exact (contract), so their bf16 bits are their values.
+  thread_local std::vector<uint16_t> qb;
+  qb.resize(size_t(heads * d));
+  for (int64_t i = 0; i < heads * d; ++i) qb[size_t(i)] = Bf16Bits(q[i]);
+  // Keys outer, heads inner: a group of 4 keys (4 KiB at d = 512) stays in L1 while
+  // every head's query runs over it.
+  int64_t u = 0;
+  for (; u + 4 <= n; u += 4) {
+    for (int64_t h = 0; h < heads; ++h) DotBf16KeysGroup<4>(&qb[size_t(h * d)], keys + u, d, out + h * n + u);
+  }
+  for (; u < n; ++u) {
+    for (int64_t h = 0; h < heads; ++h) DotBf16KeysGroup<1>(&qb[size_t(h * d)], keys + u, d, out + h * n + u);
+  }
+}
+
 }  // namespace
 
 const DotKernels* Avx512DotKernels() {
@@ -252,6 +293,7 @@ const DotKernels* Avx512DotKernels() {
     k.bf16_rows_packed = Bf16RowsPacked;
     k.e4m3_rows_packed = E4m3RowsPacked;
     k.e2m1_rows_packed = E2m1RowsPacked;
+    k.dot_bf16_keys = DotBf16KeysAvx512;
     return &k;
   }();
   return kernels;

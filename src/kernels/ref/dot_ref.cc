@@ -107,12 +107,19 @@ void E2m1RowsPackedRef(const uint16_t* const* x, int rows, const uint8_t* w,
 
 }  // namespace
 
+void DotBf16KeysRef(const float* q, int64_t heads, const uint16_t* const* keys, int64_t n, int64_t d,
+                    float* out) {
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t u = 0; u < n; ++u) out[h * n + u] = DotBf16Ref(q + h * d, keys[u], d);
+  }
+}
+
 const DotKernels& RefDotKernels() {
   static const DotKernels k{"ref",         DotBf16Ref,           DotF32Ref,
                             DotE4m3Ref,    DotE2m1x32Ref,        DotE2m1RowRef,
                             DotE2m1ScaledRowsRef, DotE4m3ScaledRowsRef,
                             PackActsRef,   Bf16RowsPackedRef,    E4m3RowsPackedRef,
-                            E2m1RowsPackedRef};
+                            E2m1RowsPackedRef, DotBf16KeysRef};
   return k;
 }
 

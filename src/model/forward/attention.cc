@@ -17,10 +17,17 @@ namespace {
 
 constexpr size_t kAttnBlock = 64;  // the reference kernel's block of indices
 
+bool IsBf16Exact(const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (RoundBf16(x[i]) != x[i]) return false;
+  }
+  return true;
+}
+
 // Per-thread buffers of SinkAttention, kept across calls.
 struct AttentionScratch {
   std::vector<const uint16_t*> rows;
-  std::vector<float> z, p, acc, m, l, alpha;
+  std::vector<float> scores, z, p, acc, m, l, alpha;
   std::vector<double> block_sum, block_pv;
   std::vector<uint8_t> live;
 };
@@ -46,20 +53,31 @@ void SinkAttention(const float* q, int64_t heads, const std::vector<const uint16
   s.block_sum.resize(size_t(heads));
   s.live.resize(size_t(heads));
   s.block_pv.resize(size_t(heads * d));
+  // Every head's scores of a block's rows at once where the kernel set has that and the
+  // queries are bf16 values (as AttentionForward's are), else pair by pair.
+  const bool multi = dk.dot_bf16_keys != nullptr && IsBf16Exact(q, heads * d);
   for (size_t b0 = 0; b0 < keys.size(); b0 += kAttnBlock) {
     const size_t b1 = std::min(keys.size(), b0 + kAttnBlock);
     s.rows.clear();
     for (size_t u = b0; u < b1; ++u) {
       if (keys[u]) s.rows.push_back(keys[u]);
     }
+    const int64_t nrows = int64_t(s.rows.size());
+    if (multi) {
+      s.scores.resize(size_t(heads * nrows));
+      dk.dot_bf16_keys(q, heads, s.rows.data(), nrows, d, s.scores.data());
+    }
     bool any_live = false;
     for (int64_t h = 0; h < heads; ++h) {
       const float* qh = q + h * d;
       float* z = &s.z[size_t(h * B)];
       float* p = &s.p[size_t(h * B)];
+      const float* sh = multi ? &s.scores[size_t(h * nrows)] : nullptr;
       float block_max = -INFINITY;
       for (size_t u = b0; u < b1; ++u) {
-        z[u - b0] = keys[u] ? dk.dot_bf16(qh, keys[u], d) * scale : -INFINITY;
+        float dot = -INFINITY;
+        if (keys[u]) dot = (sh ? *sh++ : dk.dot_bf16(qh, keys[u], d)) * scale;
+        z[u - b0] = dot;
         block_max = std::max(block_max, z[u - b0]);
       }
       const float m_new = std::max(s.m[size_t(h)], block_max);

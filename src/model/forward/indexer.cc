@@ -17,7 +17,8 @@ namespace dsv4 {
 namespace {
 
 constexpr int64_t kTile = 2048;        // keys scored per kernel call
-constexpr int64_t kPartKeys = 8192;    // keys per thread task when splitting one row
+constexpr int64_t kPartKeys = 8192;    // fewest keys per thread task when splitting one row
+constexpr int64_t kPartsPerThread = 4;  // most tasks per thread when splitting one row
 
 // One row's query in FP4 form (its values are on the Q4_32 grid already).
 kernels::Fp4IndexQuery EncodeQuery(const float* q, const float* w, int64_t nh, int64_t hd) {
@@ -123,7 +124,10 @@ std::vector<std::vector<int32_t>> IndexerSelect(const IndexerWeights& w, const M
     if (visible <= k) {  // everything is selected: the scores only order the list
       split = false;
     }
-    const int64_t parts = split ? (visible + kPartKeys - 1) / kPartKeys : 1;
+    // Each part keeps its own top-k (k to ~2k candidates) and the parts are merged and
+    // sorted serially, so a long row gets a few large parts rather than many small ones.
+    const int64_t max_parts = kPartsPerThread * int64_t(GlobalThreadPool().size());
+    const int64_t parts = split ? std::min((visible + kPartKeys - 1) / kPartKeys, max_parts) : 1;
     std::vector<kernels::StreamingTopK> tops(size_t(std::max<int64_t>(parts, 1)), kernels::StreamingTopK(k));
     auto run = [&](size_t p0, size_t p1) {
       for (size_t p = p0; p < p1; ++p) {
