@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -71,26 +72,51 @@ TEST(IndexerScoreTest, ReferenceMatchesDecodedDoubleDot) {
   }
 }
 
-// Every key of every (dim, heads, n) case, bit for bit against the reference. `wide`
-// spreads the query and key block exponents far apart, so the double sums round.
-void ExpectBitIdentical(IndexerScoreFn fast, const std::vector<int64_t>& dims, bool wide, uint32_t seed) {
+// Block exponents of the test data: the default spread; `wide`: far apart, so the double
+// sums round; `narrow`: each head's and key's within 2^3 (typical of real keys and
+// queries); `mixed`: narrow but for one head and one key; `tiny`: narrow with exponents
+// so small that some results are subnormal.
+enum class Spread { kDefault, kWide, kNarrow, kMixed, kTiny };
+
+void SetExponents(Spread spread, int64_t dim, Fp4IndexQuery& q, Keys& k, std::mt19937& rng) {
+  const int64_t blocks = dim / 32;
+  if (spread == Spread::kDefault) return;
+  if (spread == Spread::kWide) {
+    for (int32_t& e : q.exps) e = int32_t(rng() % 61) - 30;
+    for (uint8_t& s : k.scales) s = uint8_t(97 + rng() % 61);
+    return;
+  }
+  const int32_t q0 = spread == Spread::kTiny ? -40 : -6;
+  const int k0 = spread == Spread::kTiny ? 40 : 120;
+  for (size_t h = 0; h * size_t(blocks) < q.exps.size(); ++h) {
+    const int32_t base = q0 + int32_t(rng() % 4);
+    for (int64_t b = 0; b < blocks; ++b) q.exps[h * size_t(blocks) + size_t(b)] = base + int32_t(rng() % 4);
+  }
+  for (size_t j = 0; j * size_t(blocks) < k.scales.size(); ++j) {
+    const int base = k0 + int(rng() % 6);
+    for (int64_t b = 0; b < blocks; ++b) k.scales[j * size_t(blocks) + size_t(b)] = uint8_t(base + int(rng() % 4));
+  }
+  if (spread == Spread::kMixed && blocks > 1) {
+    if (q.heads > 2) q.exps[2 * size_t(blocks)] -= 9;
+    if (k.scales.size() > 6 * size_t(blocks)) k.scales[5 * size_t(blocks) + 1] += 7;
+  }
+}
+
+// Every key of every (dim, heads, n) case, bit for bit against the reference.
+void ExpectBitIdentical(IndexerScoreFn fast, const std::vector<int64_t>& dims, Spread spread, uint32_t seed) {
   std::mt19937 rng(seed);
   for (int64_t dim : dims) {
     for (int64_t heads : {1, 5, 64}) {
       for (int64_t n : {1, 3, 4, 5, 31, 32, 33, 64, 257}) {  // group and tile tails included
         Fp4IndexQuery q = RandomQuery(heads, dim, rng);
         Keys k = RandomKeys(n, dim, rng);
-        if (wide) {
-          for (int32_t& e : q.exps) e = int32_t(rng() % 61) - 30;
-          for (uint8_t& s : k.scales) s = uint8_t(97 + rng() % 61);
-        }
+        SetExponents(spread, dim, q, k, rng);
         std::vector<float> ref(static_cast<size_t>(n)), got(static_cast<size_t>(n), -1.0f);
         IndexerScoreFp4Ref(q, k.codes.data(), k.scales.data(), n, ref.data());
         fast(q, k.codes.data(), k.scales.data(), n, got.data());
         for (int64_t j = 0; j < n; ++j) {
-          ASSERT_EQ(FloatToBf16(ref[size_t(j)]), FloatToBf16(got[size_t(j)]))
+          ASSERT_EQ(std::bit_cast<uint32_t>(ref[size_t(j)]), std::bit_cast<uint32_t>(got[size_t(j)]))
               << "dim " << dim << " heads " << heads << " key " << j << ": " << ref[size_t(j)] << " vs " << got[size_t(j)];
-          ASSERT_EQ(ref[size_t(j)], got[size_t(j)]) << "dim " << dim << " heads " << heads << " key " << j;
         }
       }
     }
@@ -100,15 +126,19 @@ void ExpectBitIdentical(IndexerScoreFn fast, const std::vector<int64_t>& dims, b
 TEST(IndexerScoreTest, Avx2IsBitIdenticalToReference) {
   const IndexerScoreFn avx2 = IndexerScoreFp4Avx2();
   if (!avx2) GTEST_SKIP() << "no AVX2";
-  ExpectBitIdentical(avx2, {64, 128, 256}, false, 2);
-  ExpectBitIdentical(avx2, {64, 128}, true, 5);
+  ExpectBitIdentical(avx2, {64, 128, 256}, Spread::kDefault, 2);
+  ExpectBitIdentical(avx2, {64, 128}, Spread::kWide, 5);
+  ExpectBitIdentical(avx2, {128}, Spread::kNarrow, 8);
 }
 
 TEST(IndexerScoreTest, Avx512IsBitIdenticalToReference) {
   const IndexerScoreFn avx512 = IndexerScoreFp4Avx512();
   if (!avx512) GTEST_SKIP() << "no AVX-512 VNNI";
-  ExpectBitIdentical(avx512, {32, 64, 128, 256}, false, 6);
-  ExpectBitIdentical(avx512, {32, 128}, true, 7);
+  ExpectBitIdentical(avx512, {32, 64, 128, 256}, Spread::kDefault, 6);
+  ExpectBitIdentical(avx512, {32, 128}, Spread::kWide, 7);
+  ExpectBitIdentical(avx512, {32, 64, 128, 256, 512}, Spread::kNarrow, 9);
+  ExpectBitIdentical(avx512, {64, 128}, Spread::kMixed, 10);
+  ExpectBitIdentical(avx512, {128}, Spread::kTiny, 11);
 }
 
 // The k best indices by (score descending, index ascending): a full stable sort.
