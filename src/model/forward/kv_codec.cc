@@ -7,6 +7,7 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
+#include "kernels/e4m3_bf16.h"
 
 namespace dsv4 {
 namespace {
@@ -83,10 +84,8 @@ void EncodeFp8Entry(const float* v, int64_t dim, int64_t rope_dim, uint8_t* out)
 void DecodeFp8Entry(const uint8_t* in, int64_t dim, int64_t rope_dim, uint16_t* out) {
   const int64_t nope = dim - rope_dim;
   const uint8_t* scales = in + nope + 2 * rope_dim;
-  for (int64_t b = 0; b < nope; b += kFp8Block) {
-    const float s = Ue8m0ToFloat(scales[b / kFp8Block]);
-    for (int64_t i = b; i < b + kFp8Block; ++i) out[i] = FloatToBf16(E4m3ToFloat(in[i]) * s);
-  }
+  const kernels::E4m3ToBf16Fn widen = kernels::ActiveE4m3ToBf16();
+  for (int64_t b = 0; b < nope; b += kFp8Block) widen(in + b, kFp8Block, Ue8m0ToFloat(scales[b / kFp8Block]), out + b);
   const uint16_t* rope = reinterpret_cast<const uint16_t*>(in + nope);
   std::copy(rope, rope + rope_dim, out + nope);
 }
