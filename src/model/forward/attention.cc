@@ -252,11 +252,14 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
       // across steps, so its capacity is reused rather than regrown each step).
       // (A reference, not the thread_local itself: in the worker lambdas below a
       // thread_local name would resolve to each worker's own, empty, instance.)
+      // Each chunk of heads reads every key once (the HCA view at 1M context is 8 MB), so
+      // chunks are large: two per thread.
       thread_local Scratch decode_scratch;
       Scratch& shared = decode_scratch;
+      const size_t head_chunk = std::max<size_t>(1, size_t(H) / (2 * GlobalThreadPool().size()));
       for (int64_t t = 0; t < T; ++t) {
         build_keys(t, &shared.keys, &shared.csa);
-        ParallelFor(size_t(H), 1, [&](size_t h0, size_t h1) {
+        ParallelFor(size_t(H), head_chunk, [&](size_t h0, size_t h1) {
           thread_local AttentionScratch sc;
           attend(t, int64_t(h0), int64_t(h1), shared.keys, sc);
         });
