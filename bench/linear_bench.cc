@@ -1,4 +1,4 @@
-// kernels::Linear on model-sized weights, T = 1 (decode) and T = 32 (prefill chunk),
+// kernels::Linear on model-sized weights, T = 1 (decode), 8-32 (batched decode) and 512 (a prefill chunk),
 // reporting weight GB/s (weight bytes incl. scales per call / time) and, for T > 1,
 // the same bytes counted once per activation row ("rowGB/s" = wGB/s * T) — the rate
 // the dot kernels actually see when Linear walks the weights once per row.
@@ -91,7 +91,8 @@ void RegisterAll() {
                   // 8 experts' worth: more than the last-level cache, like decode's experts
                   Shape{"fp4_16384x4096", DType::kI8, 16384, 4096},
                   Shape{"bf16_4096x4096", DType::kBF16, 4096, 4096}}) {
-    for (int64_t T : {1, 8, 32}) {
+    // 16 = a 16-stream decode step, 512 = a prefill chunk (the engine's default).
+    for (int64_t T : {1, 8, 16, 32, 512}) {
       std::string name = std::string("linear_") + s.name + "/T" + std::to_string(T);
       benchmark::RegisterBenchmark(name.c_str(), BM_Linear, s.dtype, s.N, s.K, T)
           ->Unit(benchmark::kMillisecond)

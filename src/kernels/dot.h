@@ -14,8 +14,9 @@ enum class PackedFormat { kBf16, kE4m3, kE2m1 };
 // Most activation rows one packed-kernel call takes.
 constexpr int kPackedRowsMax = 8;
 // Most bf16 weight rows one bf16_rows_packed call takes (each activation vector loaded
-// once for all of them: at batch 16 the bf16 head is most of the step's arithmetic).
-constexpr int kPackedWeightRowsMax = 3;
+// once for all of them: at batch 16 the bf16 head is most of the step's arithmetic; with
+// few activation rows, several weight rows keep enough accumulator chains in flight).
+constexpr int kPackedWeightRowsMax = 6;
 
 struct DotKernels {
   const char* isa;
@@ -68,6 +69,19 @@ struct DotKernels {
   // the same whatever heads and n are.
   void (*dot_bf16_keys)(const float* q, int64_t heads, const uint16_t* const* keys, int64_t n,
                         int64_t d, float* out);
+
+  // GEMM panels (nullptr where the set has no packed kernels). decode_*_row writes one
+  // weight row of n values as bf16 words value(w[k]) (exact, scales not applied) in
+  // `format`'s packed activation order; a batch decodes each weight row once into a
+  // panel and reuses it for all its activation rows. panel_tile then computes, for wrows
+  // (1..kPackedWeightRowsMax) panel rows panel + i * stride with their scales (fp32,
+  // one per 128 values for e4m3, per 32 for e2m1: scales[i][k / block]) and `rows`
+  // packed activation rows, out[i * rows + r] with exactly the arithmetic (same bits) of
+  // e4m3_rows_packed / e2m1_rows_packed on that weight row.
+  void (*decode_e4m3_row)(const uint8_t* w, int64_t n, uint16_t* out);
+  void (*decode_e2m1_row)(const uint8_t* w, int64_t n, uint16_t* out);
+  void (*panel_tile)(PackedFormat format, const uint16_t* const* x, int rows, const uint16_t* panel,
+                     int64_t stride, int wrows, const float* const* scales, int64_t n, float* out);
 };
 
 // Scalar reference kernels.

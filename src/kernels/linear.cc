@@ -68,9 +68,20 @@ bool AllBf16Exact(const float* a, int64_t n) {
 // tile and decoded once per kPackedRowsMax tokens.
 constexpr int64_t kTokenTile = 64;
 
+// FP8/FP4 weight rows decoded per panel when T > 1: a batch decodes each row once (into
+// bf16 with its scales folded in) and runs the bf16 tile kernel on it for every token
+// tile; beyond one tile the panel holds ~128 KiB of rows so the tiles reuse it from L2.
+constexpr int64_t kMaxPanelRows = 48;
+int64_t PanelRows(int64_t T, int64_t K) {
+  if (T <= kTokenTile) return kPackedWeightRowsMax;
+  const int64_t rows = (int64_t(64) << 10) / K / kPackedWeightRowsMax * kPackedWeightRowsMax;
+  return std::clamp<int64_t>(rows, kPackedWeightRowsMax, kMaxPanelRows);
+}
+
 // Fast mode on the ISA's packed-activation kernels: a (T x K fp32, bf16-exact) are
 // packed once per call; returns false (nothing done) where the kernels or the shapes do
-// not allow it.
+// not allow it. Every output's arithmetic is that of the one-row kernels (dot.h), so
+// results do not depend on T or on the thread split.
 bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_begin, int64_t N,
                   float* y, bool round_bf16, const DotKernels& dk) {
   const int64_t K = w.cols;
@@ -97,34 +108,59 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
   packed.resize(size_t(T * K));
   for (int64_t t = 0; t < T; ++t) dk.pack_bf16_acts(a + t * K, K, format, &packed[size_t(t * K)]);
   const int64_t nb = CeilDiv(K, kBlock);
+  const bool bf16 = format == PackedFormat::kBf16;
+  // T = 1 leaves decoding to the rows kernels (in registers, one pass over the weights).
+  const bool panels = !bf16 && T > 1 && dk.panel_tile != nullptr;
+  // bf16 weights are used in place: one group of all the thread's rows, token tiles
+  // outside, so a tile's activations stay in L2 while the weights stream past.
+  const int64_t panel_rows = bf16 ? N : panels ? PanelRows(T, K) : 1;
+  const int64_t n_scales = format == PackedFormat::kE2m1 ? K / kFp4Block : nb;
   ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
+    thread_local std::vector<uint16_t> panel;
+    thread_local std::vector<float> panel_scales;
+    if (panels && panel.size() < size_t(panel_rows * K)) panel.resize(size_t(panel_rows * K));
+    if (panels && panel_scales.size() < size_t(panel_rows * n_scales)) panel_scales.resize(size_t(panel_rows * n_scales));
+    const float* scale_rows[kMaxPanelRows];
     const uint16_t* xs[kPackedRowsMax];
     float out[kPackedRowsMax * kPackedWeightRowsMax];
-    for (int64_t tile = 0; tile < T; tile += kTokenTile) {
-      const int64_t tile_end = std::min(T, tile + kTokenTile);
-      // bf16 rows go kPackedWeightRowsMax at a time (one activation load for all).
-      const int64_t wstep = format == PackedFormat::kBf16 ? kPackedWeightRowsMax : 1;
-      for (int64_t n = int64_t(n0); n < int64_t(n1); n += wstep) {
-        const int64_t r = row_begin + n;
-        const int wrows = int(std::min<int64_t>(wstep, int64_t(n1) - n));
-        for (int64_t t0 = tile; t0 < tile_end; t0 += kPackedRowsMax) {
-          const int rows = int(std::min<int64_t>(kPackedRowsMax, tile_end - t0));
-          for (int i = 0; i < rows; ++i) xs[i] = &packed[size_t((t0 + i) * K)];
-          switch (format) {
-            case PackedFormat::kBf16:
+    for (int64_t g = int64_t(n0); g < int64_t(n1); g += panel_rows) {
+      const int64_t g_rows = std::min<int64_t>(panel_rows, int64_t(n1) - g);
+      for (int64_t j = 0; panels && j < g_rows; ++j) {
+        const int64_t r = row_begin + g + j;
+        float* sc = &panel_scales[size_t(j * n_scales)];
+        const uint8_t* sb = format == PackedFormat::kE4m3 ? w.scale + (r / kBlock) * nb : w.scale + r * n_scales;
+        for (int64_t i = 0; i < n_scales; ++i) sc[i] = Ue8m0ToFloat(sb[i]);
+        scale_rows[j] = sc;
+        if (format == PackedFormat::kE4m3) {
+          dk.decode_e4m3_row(w.data + r * K, K, &panel[size_t(j * K)]);
+        } else {
+          dk.decode_e2m1_row(w.data + r * (K / 2), K, &panel[size_t(j * K)]);
+        }
+      }
+      for (int64_t tile = 0; tile < T; tile += kTokenTile) {
+        const int64_t tile_end = std::min(T, tile + kTokenTile);
+        // Up to kPackedWeightRowsMax weight rows at a time (one activation load for all).
+        const int64_t wstep = panels || bf16 ? kPackedWeightRowsMax : 1;
+        for (int64_t j = 0; j < g_rows; j += wstep) {
+          const int64_t n = g + j, r = row_begin + n;
+          const int wrows = int(std::min<int64_t>(wstep, g_rows - j));
+          for (int64_t t0 = tile; t0 < tile_end; t0 += kPackedRowsMax) {
+            const int rows = int(std::min<int64_t>(kPackedRowsMax, tile_end - t0));
+            for (int i = 0; i < rows; ++i) xs[i] = &packed[size_t((t0 + i) * K)];
+            if (bf16) {
               dk.bf16_rows_packed(xs, rows, reinterpret_cast<const uint16_t*>(w.data) + r * K, K, wrows, K, out);
-              break;
-            case PackedFormat::kE4m3:
+            } else if (panels) {
+              dk.panel_tile(format, xs, rows, &panel[size_t(j * K)], K, wrows, scale_rows + j, K, out);
+            } else if (format == PackedFormat::kE4m3) {
               dk.e4m3_rows_packed(xs, rows, w.data + r * K, w.scale + (r / kBlock) * nb, K, out);
-              break;
-            case PackedFormat::kE2m1:
-              dk.e2m1_rows_packed(xs, rows, w.data + r * (K / 2), w.scale + r * (K / kFp4Block), K, out);
-              break;
-          }
-          for (int j = 0; j < wrows; ++j) {
-            for (int i = 0; i < rows; ++i) {
-              const float v = out[j * rows + i];
-              y[(t0 + i) * N + n + j] = round_bf16 ? RoundBf16(v) : v;
+            } else {
+              dk.e2m1_rows_packed(xs, rows, w.data + r * (K / 2), w.scale + r * n_scales, K, out);
+            }
+            for (int jj = 0; jj < wrows; ++jj) {
+              for (int i = 0; i < rows; ++i) {
+                const float v = out[jj * rows + i];
+                y[(t0 + i) * N + n + jj] = round_bf16 ? RoundBf16(v) : v;
+              }
             }
           }
         }

@@ -23,6 +23,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -82,23 +83,23 @@ inline __m512i Load(const uint16_t* p) { return _mm512_loadu_si512(p); }
 template <int W, int R>
 void Bf16Tile(const uint16_t* const* x, const uint16_t* w, int64_t w_stride, int64_t n, float* out) {
   __m512 acc[W][R];
-#pragma GCC unroll 3
+#pragma GCC unroll 6
   for (int i = 0; i < W; ++i) {
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) acc[i][r] = _mm512_setzero_ps();
   }
   for (int64_t k = 0; k < n; k += 32) {
     __m512i wv[W];
-#pragma GCC unroll 3
+#pragma GCC unroll 6
     for (int i = 0; i < W; ++i) wv[i] = Load(w + i * w_stride + k);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const __m512i xv = Load(x[r] + k);
-#pragma GCC unroll 3
+#pragma GCC unroll 6
       for (int i = 0; i < W; ++i) acc[i][r] = Dp(acc[i][r], xv, wv[i]);
     }
   }
-#pragma GCC unroll 3
+#pragma GCC unroll 6
   for (int i = 0; i < W; ++i) {
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) out[i * R + r] = _mm512_reduce_add_ps(acc[i][r]);
@@ -197,6 +198,78 @@ void E4m3Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_b
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
+// GEMM panels (dot.h): weight rows decoded once per batch, unscaled, in the packed
+// order; prefetching ahead keeps the decode pass from stalling on each new row.
+void DecodeE4m3RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
+  static const E4m3Tables tables;
+  const E4m3Tables t = tables;
+  for (int64_t k = 0; k < n; k += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(w + k + 4096), _MM_HINT_T0);
+    __m512i a, b;
+    DecodeE4m3x64(t, w + k, &a, &b);
+    _mm512_storeu_si512(out + k, a);
+    _mm512_storeu_si512(out + k + 32, b);
+  }
+}
+
+void DecodeE2m1RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
+  for (int64_t k = 0; k < n; k += 128) {
+    _mm_prefetch(reinterpret_cast<const char*>(w + k / 2 + 4096), _MM_HINT_T0);
+    __m512i lo, hi;
+    DecodeE2m1x64(w + k / 2, &lo, &hi);
+    _mm512_storeu_si512(out + k, lo);
+    _mm512_storeu_si512(out + k + 32, hi);
+    DecodeE2m1x64(w + k / 2 + 32, &lo, &hi);
+    _mm512_storeu_si512(out + k + 64, lo);
+    _mm512_storeu_si512(out + k + 96, hi);
+  }
+}
+
+// W panel rows x R activation rows with per-block scales, S dot steps (of 32 values) per
+// block: 4 for e4m3 (one scale per 128), 2 for e2m1 (fp32 lanes 0..7 / 8..15 of a
+// 64-value step hold the first / second 32-block: scales [s0 x8, s1 x8]). Per output
+// exactly E4m3Rows / E2m1Rows: part = dot steps of the block from zero, acc += part · s.
+template <int S, int W, int R>
+void ScaledPanelTile(const uint16_t* const* x, const uint16_t* panel, int64_t stride,
+                     const float* const* scales, int64_t n, float* out) {
+  const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  __m512 acc[W][R];
+#pragma GCC unroll 6
+  for (int i = 0; i < W; ++i) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) acc[i][r] = _mm512_setzero_ps();
+  }
+  for (int64_t k = 0; k < n; k += 32 * S) {
+    __m512 part[W][R];
+#pragma GCC unroll 4
+    for (int j = 0; j < S; ++j) {
+      __m512i wv[W];
+#pragma GCC unroll 6
+      for (int i = 0; i < W; ++i) wv[i] = Load(panel + i * stride + k + 32 * j);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const __m512i xv = Load(x[r] + k + 32 * j);
+#pragma GCC unroll 6
+        for (int i = 0; i < W; ++i) part[i][r] = Dp(j == 0 ? _mm512_setzero_ps() : part[i][r], xv, wv[i]);
+      }
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < W; ++i) {
+      const __m512 s =
+          S == 4 ? _mm512_set1_ps(scales[i][k / 128])
+                 : _mm512_permutexvar_ps(pick, _mm512_castpd_ps(_mm512_castpd128_pd512(
+                                                   _mm_load_sd(reinterpret_cast<const double*>(&scales[i][k / 32])))));
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[i][r] = _mm512_fmadd_ps(part[i][r], s, acc[i][r]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < W; ++i) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) out[i * R + r] = _mm512_reduce_add_ps(acc[i][r]);
+  }
+}
+
 // rows (1..kPackedRowsMax) -> the template instance with that many accumulators.
 template <template <int> class K, typename... A>
 void ByRows(int rows, A... args) {
@@ -211,6 +284,16 @@ void ByRows(int rows, A... args) {
     default: return K<8>::Run(args...);
   }
 }
+// rows (1..4) -> the template instance (tiles of more than 3 weight rows).
+template <template <int> class K, typename... A>
+void ByRows4(int rows, A... args) {
+  switch (rows) {
+    case 1: return K<1>::Run(args...);
+    case 2: return K<2>::Run(args...);
+    case 3: return K<3>::Run(args...);
+    default: return K<4>::Run(args...);
+  }
+}
 template <int W> struct Bf16TileOp {
   template <int R> struct Op {
     static void Run(const uint16_t* const* x, const uint16_t* w, int64_t ws, int64_t n, float* o) {
@@ -221,12 +304,23 @@ template <int W> struct Bf16TileOp {
 template <int R> struct E2m1Op { static void Run(const uint16_t* const* x, const uint8_t* w, const uint8_t* s, int64_t n, float* o) { E2m1Rows<R>(x, w, s, n, o); } };
 template <int R> struct E4m3Op { static void Run(const uint16_t* const* x, const uint8_t* w, const uint8_t* s, int64_t n, float* o) { E4m3Rows<R>(x, w, s, n, o); } };
 
+// W x R tiles with W * R <= 24 accumulators: up to 6 weight rows for up to 4 activation
+// rows (few activation rows still keep 6+ independent accumulator chains in flight),
+// else 3. Each output's arithmetic is the same in every tile shape.
 void Bf16RowsPacked(const uint16_t* const* x, int rows, const uint16_t* w, int64_t w_stride,
                     int wrows, int64_t n, float* out) {
-  switch (wrows) {
-    case 1: return ByRows<Bf16TileOp<1>::Op>(rows, x, w, w_stride, n, out);
-    case 2: return ByRows<Bf16TileOp<2>::Op>(rows, x, w, w_stride, n, out);
-    default: return ByRows<Bf16TileOp<3>::Op>(rows, x, w, w_stride, n, out);
+  const int wmax = rows <= 4 ? 6 : 3;
+  for (int i0 = 0; i0 < wrows; i0 += wmax) {
+    const uint16_t* wi = w + i0 * w_stride;
+    float* o = out + i0 * rows;
+    switch (std::min(wmax, wrows - i0)) {
+      case 1: ByRows<Bf16TileOp<1>::Op>(rows, x, wi, w_stride, n, o); break;
+      case 2: ByRows<Bf16TileOp<2>::Op>(rows, x, wi, w_stride, n, o); break;
+      case 3: ByRows<Bf16TileOp<3>::Op>(rows, x, wi, w_stride, n, o); break;
+      case 4: ByRows4<Bf16TileOp<4>::Op>(rows, x, wi, w_stride, n, o); break;
+      case 5: ByRows4<Bf16TileOp<5>::Op>(rows, x, wi, w_stride, n, o); break;
+      default: ByRows4<Bf16TileOp<6>::Op>(rows, x, wi, w_stride, n, o); break;
+    }
   }
 }
 void E2m1RowsPacked(const uint16_t* const* x, int rows, const uint8_t* w, const uint8_t* s,
@@ -278,6 +372,43 @@ void DotBf16KeysAvx512(const float* q, int64_t heads, const uint16_t* const* key
   }
 }
 
+template <int S, int W> struct PanelOp {
+  template <int R> struct Op {
+    static void Run(const uint16_t* const* x, const uint16_t* p, int64_t st, const float* const* s, int64_t n, float* o) {
+      ScaledPanelTile<S, W, R>(x, p, st, s, n, o);
+    }
+  };
+};
+
+// Tiles of at most 12 output pairs (each needs a part and an acc register): 3 weight rows
+// for up to 4 activation rows, 2 for up to 6, else 1; same arithmetic in every shape.
+template <int S>
+void ScaledPanelRows(const uint16_t* const* x, int rows, const uint16_t* panel, int64_t stride,
+                     int wrows, const float* const* scales, int64_t n, float* out) {
+  for (int r0 = 0; r0 < rows; r0 += 6) {
+    const int rr = std::min(6, rows - r0);
+    const int wmax = rr <= 4 ? 3 : 2;
+    for (int i0 = 0; i0 < wrows; i0 += wmax) {
+      const int wi = std::min(wmax, wrows - i0);
+      float o[kPackedWeightRowsMax * 6];
+      switch (wi) {
+        case 1: ByRows<PanelOp<S, 1>::template Op>(rr, x + r0, panel + i0 * stride, stride, scales + i0, n, o); break;
+        case 2: ByRows<PanelOp<S, 2>::template Op>(rr, x + r0, panel + i0 * stride, stride, scales + i0, n, o); break;
+        default: ByRows4<PanelOp<S, 3>::template Op>(rr, x + r0, panel + i0 * stride, stride, scales + i0, n, o); break;
+      }
+      for (int i = 0; i < wi; ++i) {
+        for (int r = 0; r < rr; ++r) out[(i0 + i) * rows + r0 + r] = o[i * rr + r];
+      }
+    }
+  }
+}
+
+void PanelTileAvx512(PackedFormat format, const uint16_t* const* x, int rows, const uint16_t* panel,
+                     int64_t stride, int wrows, const float* const* scales, int64_t n, float* out) {
+  if (format == PackedFormat::kE4m3) return ScaledPanelRows<4>(x, rows, panel, stride, wrows, scales, n, out);
+  ScaledPanelRows<2>(x, rows, panel, stride, wrows, scales, n, out);
+}
+
 }  // namespace
 
 const DotKernels* Avx512DotKernels() {
@@ -294,6 +425,9 @@ const DotKernels* Avx512DotKernels() {
     k.e4m3_rows_packed = E4m3RowsPacked;
     k.e2m1_rows_packed = E2m1RowsPacked;
     k.dot_bf16_keys = DotBf16KeysAvx512;
+    k.decode_e4m3_row = DecodeE4m3RowAvx512;
+    k.decode_e2m1_row = DecodeE2m1RowAvx512;
+    k.panel_tile = PanelTileAvx512;
     return &k;
   }();
   return kernels;

@@ -1,6 +1,7 @@
 // Scalar reference dot products: the definition every SIMD version must match.
 // They accumulate in double and round once (the precise mode uses them directly).
 #include "core/dtype.h"
+#include "core/status.h"
 #include "kernels/dot.h"
 
 namespace dsv4::kernels {
@@ -105,6 +106,32 @@ void E2m1RowsPackedRef(const uint16_t* const* x, int rows, const uint8_t* w,
   }
 }
 
+// Panels in the natural order; the double sums below are term for term those of the
+// rows kernels above, so a panel gives the same bits.
+void DecodeE4m3RowRef(const uint8_t* w, int64_t n, uint16_t* out) {
+  for (int64_t k = 0; k < n; ++k) out[k] = FloatToBf16(E4m3ToFloat(w[k]));
+}
+
+void DecodeE2m1RowRef(const uint8_t* w, int64_t n, uint16_t* out) {
+  for (int64_t k = 0; k < n; ++k) out[k] = FloatToBf16(E2m1ToFloat((k & 1) ? (w[k / 2] >> 4) : (w[k / 2] & 15)));
+}
+
+void PanelTileRef(PackedFormat format, const uint16_t* const* x, int rows, const uint16_t* panel,
+                  int64_t stride, int wrows, const float* const* scales, int64_t n, float* out) {
+  DSV4_CHECK(format != PackedFormat::kBf16);
+  const int64_t block = format == PackedFormat::kE4m3 ? 128 : 32;
+  for (int i = 0; i < wrows; ++i) {
+    for (int r = 0; r < rows; ++r) {
+      double acc = 0.0;
+      for (int64_t k = 0; k < n; ++k) {
+        acc += double(Bf16ToFloat(x[r][k])) * double(Bf16ToFloat(panel[i * stride + k])) *
+               double(scales[i][k / block]);
+      }
+      out[i * rows + r] = float(acc);
+    }
+  }
+}
+
 }  // namespace
 
 void DotBf16KeysRef(const float* q, int64_t heads, const uint16_t* const* keys, int64_t n, int64_t d,
@@ -119,7 +146,8 @@ const DotKernels& RefDotKernels() {
                             DotE4m3Ref,    DotE2m1x32Ref,        DotE2m1RowRef,
                             DotE2m1ScaledRowsRef, DotE4m3ScaledRowsRef,
                             PackActsRef,   Bf16RowsPackedRef,    E4m3RowsPackedRef,
-                            E2m1RowsPackedRef, DotBf16KeysRef};
+                            E2m1RowsPackedRef, DotBf16KeysRef,    DecodeE4m3RowRef,
+                            DecodeE2m1RowRef,  PanelTileRef};
   return k;
 }
 
