@@ -5,11 +5,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
+#include "core/thread_pool.h"
+
 namespace dsv4 {
+namespace {
+
+// Reads one word of every 4 KiB page, split over the thread pool. MAP_POPULATE fills the
+// guest's page tables, but on virtual machines that shadow them (the development VM) the
+// first read of each page of a new mapping still costs ~2 us: 9.3 GB of benchmark
+// checkpoint read 1.8 GB/s on a first pass, 14-35 GB/s after. Paying that at load keeps
+// it out of the first prefill and the first decode steps.
+void TouchPages(const uint8_t* data, size_t size) {
+  constexpr size_t kPage = 4096;
+  const size_t pages = (size + kPage - 1) / kPage;
+  std::atomic<uint64_t> sink{0};
+  ParallelFor(pages, 4096, [&](size_t p0, size_t p1) {
+    uint64_t acc = 0;
+    for (size_t p = p0; p < p1; ++p) acc += static_cast<const volatile uint8_t*>(data)[p * kPage];
+    sink.fetch_add(acc, std::memory_order_relaxed);
+  });
+}
+
+}  // namespace
 
 Result<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -37,6 +59,7 @@ Result<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
       return Result<std::unique_ptr<MappedFile>>::Fail(path + ": mmap failed: " + err);
     }
     file->data_ = static_cast<const uint8_t*>(p);
+    if (!(lazy && lazy[0] == '1')) TouchPages(file->data_, file->size_);
   }
   ::close(fd);
   return file;

@@ -80,8 +80,12 @@ struct DotKernels {
   // e4m3_rows_packed / e2m1_rows_packed on that weight row.
   void (*decode_e4m3_row)(const uint8_t* w, int64_t n, uint16_t* out);
   void (*decode_e2m1_row)(const uint8_t* w, int64_t n, uint16_t* out);
+  // prefetch (may be null): a cursor over bytes [*prefetch, prefetch_end) — the next
+  // panel's weights — fetched into L2 one cache line per step of the tile loop, so the
+  // next decode finds them without stalling; *prefetch advances.
   void (*panel_tile)(PackedFormat format, const uint16_t* const* x, int rows, const uint16_t* panel,
-                     int64_t stride, int wrows, const float* const* scales, int64_t n, float* out);
+                     int64_t stride, int wrows, const float* const* scales, int64_t n, float* out,
+                     const uint8_t** prefetch, const uint8_t* prefetch_end);
 };
 
 // Scalar reference kernels.

@@ -137,6 +137,20 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
           dk.decode_e2m1_row(w.data + r * (K / 2), K, &panel[size_t(j * K)]);
         }
       }
+      // The next panel's weights (and FP4 scales), fetched while this panel's tiles
+      // compute (a line per tile step): a decode pass that waited on memory for every
+      // line took longer than the tiles.
+      const int64_t next_rows = std::min<int64_t>(panel_rows, int64_t(n1) - g - g_rows);
+      const uint8_t* prefetch = nullptr;
+      const uint8_t* prefetch_end = nullptr;
+      if (panels && next_rows > 0) {
+        const int64_t r = row_begin + g + g_rows, row_bytes = format == PackedFormat::kE4m3 ? K : K / 2;
+        prefetch = w.data + r * row_bytes;
+        prefetch_end = prefetch + next_rows * row_bytes;
+        if (format == PackedFormat::kE2m1) {
+          for (int64_t off = 0; off < next_rows * n_scales; off += 64) __builtin_prefetch(w.scale + r * n_scales + off, 0, 2);
+        }
+      }
       for (int64_t tile = 0; tile < T; tile += kTokenTile) {
         const int64_t tile_end = std::min(T, tile + kTokenTile);
         // Up to kPackedWeightRowsMax weight rows at a time (one activation load for all).
@@ -150,7 +164,8 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
             if (bf16) {
               dk.bf16_rows_packed(xs, rows, reinterpret_cast<const uint16_t*>(w.data) + r * K, K, wrows, K, out);
             } else if (panels) {
-              dk.panel_tile(format, xs, rows, &panel[size_t(j * K)], K, wrows, scale_rows + j, K, out);
+              dk.panel_tile(format, xs, rows, &panel[size_t(j * K)], K, wrows, scale_rows + j, K, out,
+                            &prefetch, prefetch_end);
             } else if (format == PackedFormat::kE4m3) {
               dk.e4m3_rows_packed(xs, rows, w.data + r * K, w.scale + (r / kBlock) * nb, K, out);
             } else {

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/status.h"
 #include "kernels/dot.h"
 
 namespace dsv4::kernels {
@@ -198,13 +199,11 @@ void E4m3Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_b
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
-// GEMM panels (dot.h): weight rows decoded once per batch, unscaled, in the packed
-// order; prefetching ahead keeps the decode pass from stalling on each new row.
+// GEMM panels (dot.h): weight rows decoded once per batch, unscaled, in the packed order.
 void DecodeE4m3RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
   static const E4m3Tables tables;
   const E4m3Tables t = tables;
   for (int64_t k = 0; k < n; k += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(w + k + 4096), _MM_HINT_T0);
     __m512i a, b;
     DecodeE4m3x64(t, w + k, &a, &b);
     _mm512_storeu_si512(out + k, a);
@@ -214,7 +213,6 @@ void DecodeE4m3RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
 
 void DecodeE2m1RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
   for (int64_t k = 0; k < n; k += 128) {
-    _mm_prefetch(reinterpret_cast<const char*>(w + k / 2 + 4096), _MM_HINT_T0);
     __m512i lo, hi;
     DecodeE2m1x64(w + k / 2, &lo, &hi);
     _mm512_storeu_si512(out + k, lo);
@@ -231,7 +229,8 @@ void DecodeE2m1RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
 // exactly E4m3Rows / E2m1Rows: part = dot steps of the block from zero, acc += part · s.
 template <int S, int W, int R>
 void ScaledPanelTile(const uint16_t* const* x, const uint16_t* panel, int64_t stride,
-                     const float* const* scales, int64_t n, float* out) {
+                     const float* const* scales, int64_t n, float* out, const uint8_t** pf,
+                     const uint8_t* pf_end) {
   const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   __m512 acc[W][R];
 #pragma GCC unroll 6
@@ -240,6 +239,10 @@ void ScaledPanelTile(const uint16_t* const* x, const uint16_t* panel, int64_t st
     for (int r = 0; r < R; ++r) acc[i][r] = _mm512_setzero_ps();
   }
   for (int64_t k = 0; k < n; k += 32 * S) {
+    if (*pf < pf_end) {
+      _mm_prefetch(reinterpret_cast<const char*>(*pf), _MM_HINT_T1);
+      *pf += 64;
+    }
     __m512 part[W][R];
 #pragma GCC unroll 4
     for (int j = 0; j < S; ++j) {
@@ -374,8 +377,9 @@ void DotBf16KeysAvx512(const float* q, int64_t heads, const uint16_t* const* key
 
 template <int S, int W> struct PanelOp {
   template <int R> struct Op {
-    static void Run(const uint16_t* const* x, const uint16_t* p, int64_t st, const float* const* s, int64_t n, float* o) {
-      ScaledPanelTile<S, W, R>(x, p, st, s, n, o);
+    static void Run(const uint16_t* const* x, const uint16_t* p, int64_t st, const float* const* s, int64_t n, float* o,
+                    const uint8_t** pf, const uint8_t* pf_end) {
+      ScaledPanelTile<S, W, R>(x, p, st, s, n, o, pf, pf_end);
     }
   };
 };
@@ -384,7 +388,10 @@ template <int S, int W> struct PanelOp {
 // for up to 4 activation rows, 2 for up to 6, else 1; same arithmetic in every shape.
 template <int S>
 void ScaledPanelRows(const uint16_t* const* x, int rows, const uint16_t* panel, int64_t stride,
-                     int wrows, const float* const* scales, int64_t n, float* out) {
+                     int wrows, const float* const* scales, int64_t n, float* out,
+                     const uint8_t** pf, const uint8_t* pf_end) {
+  const uint8_t* no_prefetch = nullptr;
+  if (pf == nullptr) pf = &no_prefetch;
   for (int r0 = 0; r0 < rows; r0 += 6) {
     const int rr = std::min(6, rows - r0);
     const int wmax = rr <= 4 ? 3 : 2;
@@ -392,9 +399,9 @@ void ScaledPanelRows(const uint16_t* const* x, int rows, const uint16_t* panel, 
       const int wi = std::min(wmax, wrows - i0);
       float o[kPackedWeightRowsMax * 6];
       switch (wi) {
-        case 1: ByRows<PanelOp<S, 1>::template Op>(rr, x + r0, panel + i0 * stride, stride, scales + i0, n, o); break;
-        case 2: ByRows<PanelOp<S, 2>::template Op>(rr, x + r0, panel + i0 * stride, stride, scales + i0, n, o); break;
-        default: ByRows4<PanelOp<S, 3>::template Op>(rr, x + r0, panel + i0 * stride, stride, scales + i0, n, o); break;
+        case 1: ByRows<PanelOp<S, 1>::template Op>(rr, x + r0, panel + i0 * stride, stride, scales + i0, n, o, pf, pf_end); break;
+        case 2: ByRows<PanelOp<S, 2>::template Op>(rr, x + r0, panel + i0 * stride, stride, scales + i0, n, o, pf, pf_end); break;
+        default: ByRows4<PanelOp<S, 3>::template Op>(rr, x + r0, panel + i0 * stride, stride, scales + i0, n, o, pf, pf_end); break;
       }
       for (int i = 0; i < wi; ++i) {
         for (int r = 0; r < rr; ++r) out[(i0 + i) * rows + r0 + r] = o[i * rr + r];
@@ -404,9 +411,11 @@ void ScaledPanelRows(const uint16_t* const* x, int rows, const uint16_t* panel, 
 }
 
 void PanelTileAvx512(PackedFormat format, const uint16_t* const* x, int rows, const uint16_t* panel,
-                     int64_t stride, int wrows, const float* const* scales, int64_t n, float* out) {
-  if (format == PackedFormat::kE4m3) return ScaledPanelRows<4>(x, rows, panel, stride, wrows, scales, n, out);
-  ScaledPanelRows<2>(x, rows, panel, stride, wrows, scales, n, out);
+                     int64_t stride, int wrows, const float* const* scales, int64_t n, float* out,
+                     const uint8_t** pf, const uint8_t* pf_end) {
+  DSV4_CHECK(format != PackedFormat::kBf16);
+  if (format == PackedFormat::kE4m3) return ScaledPanelRows<4>(x, rows, panel, stride, wrows, scales, n, out, pf, pf_end);
+  ScaledPanelRows<2>(x, rows, panel, stride, wrows, scales, n, out, pf, pf_end);
 }
 
 }  // namespace

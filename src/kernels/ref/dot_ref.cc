@@ -117,7 +117,8 @@ void DecodeE2m1RowRef(const uint8_t* w, int64_t n, uint16_t* out) {
 }
 
 void PanelTileRef(PackedFormat format, const uint16_t* const* x, int rows, const uint16_t* panel,
-                  int64_t stride, int wrows, const float* const* scales, int64_t n, float* out) {
+                  int64_t stride, int wrows, const float* const* scales, int64_t n, float* out,
+                  const uint8_t**, const uint8_t*) {
   DSV4_CHECK(format != PackedFormat::kBf16);
   const int64_t block = format == PackedFormat::kE4m3 ? 128 : 32;
   for (int i = 0; i < wrows; ++i) {
