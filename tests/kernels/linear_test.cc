@@ -182,19 +182,24 @@ INSTANTIATE_TEST_SUITE_P(
                       LinearCase{DType::kI8, 33, 96, false, false}),
     CaseName);
 
-// Each activation-row dot product depends only on its own row (no cross-row mixing).
+// Each activation-row dot product depends only on its own row (no cross-row mixing),
+// whatever the batch: T = 5 (one token tile) and T = 70 (two tiles, multi-row GEMM
+// panels) against single rows, with N = 47 not a multiple of any tile width.
 TEST(LinearRowsTest, RowsAreIndependent) {
   std::mt19937 rng(7);
+  constexpr int64_t N = 47, K = 256;
   for (DType dtype : {DType::kBF16, DType::kF32, DType::kF8E4M3, DType::kI8}) {
-    TestWeights w = MakeWeights(dtype, 48, 256, rng);
-    std::vector<float> x = MakeActs(5, 256, rng);
-    std::vector<float> y_all(5 * 48);
-    Linear(x.data(), 5, w.m, y_all.data(), LinearOptions{});
-    for (int64_t t = 0; t < 5; ++t) {
-      std::vector<float> y_one(48);
-      Linear(&x[size_t(t * 256)], 1, w.m, y_one.data(), LinearOptions{});
-      for (int64_t n = 0; n < 48; ++n) {
-        EXPECT_EQ(y_one[n], y_all[size_t(t * 48 + n)]) << DTypeName(dtype) << " t=" << t;
+    TestWeights w = MakeWeights(dtype, N, K, rng);
+    for (int64_t T : {5, 70}) {
+      std::vector<float> x = MakeActs(T, K, rng);
+      std::vector<float> y_all(size_t(T * N));
+      Linear(x.data(), T, w.m, y_all.data(), LinearOptions{});
+      for (int64_t t = 0; t < T; ++t) {
+        std::vector<float> y_one(N);
+        Linear(&x[size_t(t * K)], 1, w.m, y_one.data(), LinearOptions{});
+        for (int64_t n = 0; n < N; ++n) {
+          ASSERT_EQ(y_one[n], y_all[size_t(t * N + n)]) << DTypeName(dtype) << " T=" << T << " t=" << t << " n=" << n;
+        }
       }
     }
   }

@@ -280,5 +280,64 @@ TEST_F(PackedDotTest, Bf16KeysMatchReference) {
   }
 }
 
+
+// GEMM panels: weight rows decoded once (decode_*_row) and multiplied by panel_tile give,
+// for every tile shape, the bits of the rows kernels on the raw weights (so a batch and
+// a single token agree), in both kernel sets; NaN codes stay NaN; the prefetch cursor
+// advances within its range.
+TEST_F(PackedDotTest, PanelTilesMatchRowsKernelsBitForBit) {
+  for (const DotKernels* k : {&ref_, simd_}) {
+    for (PackedFormat f : {PackedFormat::kE4m3, PackedFormat::kE2m1}) {
+      const bool fp4 = f == PackedFormat::kE2m1;
+      const int64_t block = fp4 ? 32 : 128;
+      for (int64_t n : {128, 512}) {
+        std::vector<std::vector<uint8_t>> w(kPackedWeightRowsMax), s(kPackedWeightRowsMax);
+        for (int i = 0; i < kPackedWeightRowsMax; ++i) RandomWeights(f, n, rng_, &w[size_t(i)], &s[size_t(i)]);
+        if (!fp4) w[1][5] = 0x7F;  // a NaN code
+        std::vector<uint16_t> panel(size_t(kPackedWeightRowsMax * n));
+        std::vector<std::vector<float>> scales(kPackedWeightRowsMax);
+        std::vector<const float*> scale_rows;
+        for (int i = 0; i < kPackedWeightRowsMax; ++i) {
+          (fp4 ? k->decode_e2m1_row : k->decode_e4m3_row)(w[size_t(i)].data(), n, &panel[size_t(i * n)]);
+          for (int64_t b = 0; b < n / block; ++b) scales[size_t(i)].push_back(Ue8m0ToFloat(s[size_t(i)][size_t(b)]));
+          scale_rows.push_back(scales[size_t(i)].data());
+        }
+        std::vector<std::vector<float>> x;
+        for (int r = 0; r < kPackedRowsMax; ++r) x.push_back(RandomRow(n));
+        auto p = Pack(*k, f, x);
+        std::vector<const uint16_t*> xs;
+        for (const auto& row : p) xs.push_back(row.data());
+        const std::vector<uint8_t> ahead(4096);
+        for (int rows = 1; rows <= kPackedRowsMax; ++rows) {
+          std::vector<std::vector<float>> want(kPackedWeightRowsMax, std::vector<float>(size_t(rows)));
+          for (int i = 0; i < kPackedWeightRowsMax; ++i) {
+            (fp4 ? k->e2m1_rows_packed : k->e4m3_rows_packed)(xs.data(), rows, w[size_t(i)].data(), s[size_t(i)].data(), n, want[size_t(i)].data());
+          }
+          for (int wrows = 1; wrows <= kPackedWeightRowsMax; ++wrows) {
+            std::vector<float> out(size_t(rows * wrows));
+            const uint8_t* cursor = ahead.data();
+            k->panel_tile(f, xs.data(), rows, panel.data(), n, wrows, scale_rows.data(), n, out.data(), &cursor,
+                          ahead.data() + ahead.size());
+            EXPECT_GE(cursor, ahead.data());
+            EXPECT_LE(cursor, ahead.data() + ahead.size());
+            for (int i = 0; i < wrows; ++i) {
+              for (int r = 0; r < rows; ++r) {
+                const float got = out[size_t(i * rows + r)], expect = want[size_t(i)][size_t(r)];
+                if (std::isnan(expect)) {
+                  EXPECT_TRUE(std::isnan(got)) << k->isa << " " << Name(f) << " i " << i << " r " << r;
+                } else {
+                  ASSERT_EQ(got, expect) << k->isa << " " << Name(f) << " n " << n << " rows " << rows << " wrows " << wrows
+                                         << " i " << i << " r " << r;
+                }
+              }
+            }
+            if (!fp4 && wrows > 1) EXPECT_TRUE(std::isnan(out[size_t(1 * rows)])) << k->isa << " NaN code of row 1";
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dsv4::kernels
