@@ -7,7 +7,15 @@
 namespace dsv4 {
 namespace {
 
-constexpr int64_t kSpinMicros = 50;
+// How long idle workers and the waiting caller spin before sleeping (DSV4_POOL_SPIN_US
+// overrides, for experiments).
+int64_t SpinMicros() {
+  static const int64_t us = [] {
+    const char* env = std::getenv("DSV4_POOL_SPIN_US");
+    return env ? int64_t(std::atoll(env)) : int64_t(50);
+  }();
+  return us;
+}
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -17,10 +25,10 @@ inline void CpuRelax() {
 #endif
 }
 
-// Spins until done() or kSpinMicros pass; true if done() became true.
+// Spins until done() or SpinMicros() pass; true if done() became true.
 template <typename Done>
 bool SpinUntil(Done done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(SpinMicros());
   for (;;) {
     for (int i = 0; i < 64; ++i) {
       if (done()) return true;
@@ -59,7 +67,9 @@ void ThreadPool::RunChunks() {
 void ThreadPool::WorkerLoop() {
   uint64_t seen = 0;
   for (;;) {
-    SpinUntil([&] { return stop_.load(std::memory_order_relaxed) || generation_.load() != seen; });
+    if (!SpinUntil([&] { return stop_.load(std::memory_order_relaxed) || generation_.load() != seen; })) {
+      worker_sleeps_.fetch_add(1, std::memory_order_relaxed);
+    }
     {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -83,9 +93,11 @@ void ThreadPool::ParallelFor(size_t n, size_t min_chunk,
   // About 4 chunks per thread balances uneven work without much overhead.
   size_t chunk = std::max(min_chunk, (n + threads * 4 - 1) / (threads * 4));
   if (workers_.empty() || chunk >= n) {
+    if (stats_) ++stats_->inline_loops;
     fn(0, n);
     return;
   }
+  const auto t0 = stats_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
   {
     std::unique_lock<std::mutex> lock(mu_);
     // A worker that woke late for the previous loop may still be scanning its chunk
@@ -106,6 +118,12 @@ void ThreadPool::ParallelFor(size_t n, size_t min_chunk,
   std::unique_lock<std::mutex> lock(mu_);
   done_.wait(lock, finished);
   fn_ = nullptr;
+  if (stats_) {
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++stats_->parallel_loops;
+    stats_->parallel_seconds += seconds;
+    if (stats_->record_loops) stats_->loops.emplace_back(n, seconds);
+  }
 }
 
 ThreadPool& GlobalThreadPool() {

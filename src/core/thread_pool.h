@@ -12,9 +12,22 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace dsv4 {
+
+// Accounting of the loops a pool runs, for profiling tools (bench/decode_profile): the
+// wall time spent inside loops handed to the workers, and how many there were; loops
+// too small to split (run inline by the caller) are only counted.
+struct PoolLoopStats {
+  int64_t parallel_loops = 0;
+  int64_t inline_loops = 0;
+  double parallel_seconds = 0;
+  // When record_loops: (n, seconds) of each parallel loop, in order.
+  bool record_loops = false;
+  std::vector<std::pair<size_t, double>> loops;
+};
 
 class ThreadPool {
  public:
@@ -28,6 +41,11 @@ class ThreadPool {
 
   // Calls fn(begin, end) over [0, n) split into chunks of at least min_chunk items.
   void ParallelFor(size_t n, size_t min_chunk, const std::function<void(size_t, size_t)>& fn);
+
+  // While set (non-null), every ParallelFor adds to *stats (same thread as ParallelFor).
+  void set_loop_stats(PoolLoopStats* stats) { stats_ = stats; }
+  // Times a worker went to sleep (spin window over with no new loop), since creation.
+  int64_t worker_sleeps() const { return worker_sleeps_.load(std::memory_order_relaxed); }
 
  private:
   void WorkerLoop();
@@ -43,6 +61,8 @@ class ThreadPool {
   std::atomic<size_t> active_{0};        // workers inside the current loop (changed under mu_)
   std::atomic<uint64_t> generation_{0};  // one per loop (changed under mu_)
   std::atomic<bool> stop_{false};
+  PoolLoopStats* stats_ = nullptr;
+  std::atomic<int64_t> worker_sleeps_{0};
 };
 
 // The process-wide pool (sized by DSV4_THREADS or the hardware).

@@ -1,0 +1,261 @@
+// Where a batch-1 decode step's time goes (issue 6), on the V4-Flash-shaped benchmark
+// checkpoint (or --model DIR):
+//   decode_profile [--model DIR] [--steps 32] [--reps 5] [--stat median|min]
+// 1. Plain reads: a 2-thread sum over the head's mapped bytes (the checkpoint's own pages)
+//    and over a huge-page buffer of the same size: the speed a weight stream can reach.
+// 2. Each weight GEMV of one decode step (every dense matrix of every layer, six routed
+//    experts + the shared one per MoE layer, the head), called through kernels::Linear at
+//    T = 1 in step order, `reps` rounds: ms and GB/s per matrix (weights exceed the
+//    caches, so each call streams from memory as in decode).
+// 3. Full decode steps (Model::Forward, one token): p50/p99, and step time minus the sum
+//    of the GEMV times = the time outside weight GEMVs (attention, norms, HC mixers,
+//    compressors, indexer, pool hand-offs).
+// Prints a table and one JSON line. Hold /tmp/dsv4-bench.lock while running.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/bandwidth.h"
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+#include "kernels/linear.h"
+#include "model/forward/costs.h"
+#include "model/forward/model.h"
+#include "model/synthetic_checkpoint.h"
+
+namespace dsv4 {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string Flag(int argc, char** argv, const std::string& name, const std::string& def) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (argv[i] == "--" + name) return argv[i + 1];
+  }
+  return def;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, size_t(p * double(v.size())))];
+}
+
+// Seconds for the pool to sum `bytes` bytes at p (64-bit words, 4 accumulators).
+double PlainRead(const uint8_t* p, size_t bytes) {
+  const uint64_t* w = reinterpret_cast<const uint64_t*>(p);
+  const size_t n = bytes / 8;
+  std::vector<uint64_t> partial(64, 0);
+  const auto t0 = Clock::now();
+  ParallelFor(n, 1 << 16, [&](size_t b, size_t e) {
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    size_t i = b;
+    for (; i + 4 <= e; i += 4) a0 += w[i], a1 += w[i + 1], a2 += w[i + 2], a3 += w[i + 3];
+    partial[(b / (n / 32 + 1)) % 64] += a0 + a1 + a2 + a3;
+  });
+  const double s = Since(t0);
+  volatile uint64_t sink = 0;
+  for (uint64_t v : partial) sink = sink + v;
+  return s;
+}
+
+struct Gemv {
+  std::string name;
+  const WeightMatrix* w;
+  kernels::LinearOptions options;
+  std::vector<double> seconds;
+};
+
+}  // namespace
+}  // namespace dsv4
+
+int main(int argc, char** argv) {
+  using namespace dsv4;
+  const std::string dir = Flag(argc, argv, "model", "");
+  const int steps = std::atoi(Flag(argc, argv, "steps", "32").c_str());
+  const int reps = std::atoi(Flag(argc, argv, "reps", "5").c_str());
+  // --stat min: the fastest of the rounds per matrix (closest to an idle machine's speed).
+  const bool min_stat = Flag(argc, argv, "stat", "median") == "min";
+  auto loaded = Model::Load(dir.empty() ? EnsureFlashShapedCheckpoint("", 2) : dir);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s\n", loaded.error().c_str());
+    return 1;
+  }
+  const Model& model = *loaded.value();
+  const ModelConfig& c = model.config();
+  const ModelWeights& mw = model.weights();
+  nlohmann::ordered_json j;
+  j["threads"] = GlobalThreadPool().size();
+
+  // 1. Plain reads.
+  const BandwidthResult bw = MeasureBandwidth(size_t(512) << 20, 3);
+  j["bandwidth_copy_gb_s"] = bw.copy_gb_s;
+  j["bandwidth_read_gb_s"] = bw.read_gb_s;
+  const size_t head_bytes = size_t(mw.head.bytes());
+  double best_mapped = 1e30;
+  for (int r = 0; r < 5; ++r) best_mapped = std::min(best_mapped, PlainRead(mw.head.data, head_bytes));
+  j["plain_read_head_mapped_gb_s"] = double(head_bytes) / best_mapped / 1e9;
+  double best_head = 1e30;
+  {
+    std::vector<float> hx(size_t(mw.head.cols), 0.5f), hy(size_t(mw.head.rows));
+    for (int r = 0; r < 5; ++r) {
+      const auto t0 = Clock::now();
+      kernels::Linear(hx.data(), 1, mw.head, hy.data(), {.act_quant = false, .round_bf16 = false});
+      best_head = std::min(best_head, Since(t0));
+    }
+  }
+  j["head_gemv_best_gb_s"] = double(head_bytes) / best_head / 1e9;
+
+  // 2. The GEMVs of one decode step, in step order.
+  const kernels::LinearOptions quant{.act_quant = true, .round_bf16 = true};
+  const kernels::LinearOptions plain{.act_quant = false, .round_bf16 = true};
+  const kernels::LinearOptions fp32{.act_quant = false, .round_bf16 = false};
+  std::vector<Gemv> gemvs;
+  for (const BlockWeights& b : mw.layers) {
+    const std::string l = "L" + std::to_string(b.layer) + ".";
+    const AttentionWeights& a = b.attn;
+    gemvs.push_back({l + "hc_attn.fn", &b.hc_attn.fn, fp32, {}});
+    gemvs.push_back({l + "wq_a", &a.wq_a, quant, {}});
+    gemvs.push_back({l + "wq_b", &a.wq_b, quant, {}});
+    gemvs.push_back({l + "wkv", &a.wkv, quant, {}});
+    if (a.has_compressor) {
+      gemvs.push_back({l + "compressor.wkv", &a.compressor.wkv, fp32, {}});
+      gemvs.push_back({l + "compressor.wgate", &a.compressor.wgate, fp32, {}});
+    }
+    if (a.has_indexer) {
+      gemvs.push_back({l + "indexer.wq_b", &a.indexer.wq_b, quant, {}});
+      gemvs.push_back({l + "indexer.weights_proj", &a.indexer.weights_proj, quant, {}});
+      gemvs.push_back({l + "indexer.compressor.wkv", &a.indexer.compressor.wkv, fp32, {}});
+      gemvs.push_back({l + "indexer.compressor.wgate", &a.indexer.compressor.wgate, fp32, {}});
+    }
+    gemvs.push_back({l + "wo_a", &a.wo_a, plain, {}});
+    gemvs.push_back({l + "wo_b", &a.wo_b, quant, {}});
+    gemvs.push_back({l + "hc_ffn.fn", &b.hc_ffn.fn, fp32, {}});
+    gemvs.push_back({l + "gate", &b.ffn.gate, fp32, {}});
+    for (int64_t e = 0; e < c.num_experts_per_tok; ++e) {
+      const ExpertWeights& x = b.ffn.experts[size_t((e * 37 + b.layer * 11) % c.n_routed_experts)];
+      for (const WeightMatrix* m : {&x.w1, &x.w3, &x.w2}) gemvs.push_back({l + "expert.w", m, quant, {}});
+    }
+    for (const WeightMatrix* m : {&b.ffn.shared.w1, &b.ffn.shared.w3, &b.ffn.shared.w2}) {
+      gemvs.push_back({l + "shared.w", m, quant, {}});
+    }
+  }
+  gemvs.push_back({"hc_head.fn", &mw.hc_head.fn, fp32, {}});
+  gemvs.push_back({"head", &mw.head, fp32, {}});
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(size_t(1) << 16), y(size_t(mw.head.rows) + 1024);
+  for (float& v : x) v = RoundBf16(nd(rng));
+  for (int r = 0; r < reps; ++r) {
+    for (Gemv& g : gemvs) {
+      const auto t0 = Clock::now();
+      kernels::Linear(x.data(), 1, *g.w, y.data(), g.options);
+      g.seconds.push_back(Since(t0));
+    }
+  }
+  // Aggregate by name (experts of a layer summed), medians per call.
+  std::map<std::string, std::pair<double, double>> by_name;  // seconds, bytes per step
+  std::vector<std::string> order;
+  double gemv_s = 0, gemv_bytes = 0;
+  for (const Gemv& g : gemvs) {
+    const double s = Percentile(g.seconds, min_stat ? 0.0 : 0.5);
+    if (!by_name.count(g.name)) order.push_back(g.name);
+    by_name[g.name].first += s;
+    by_name[g.name].second += double(g.w->bytes());
+    gemv_s += s;
+    gemv_bytes += double(g.w->bytes());
+  }
+  std::printf("%-32s %10s %10s %8s\n", "gemv (T=1, step order)", "ms", "MB", "GB/s");
+  for (const std::string& n : order) {
+    const auto [s, b] = by_name[n];
+    std::printf("%-32s %10.3f %10.2f %8.1f\n", n.c_str(), s * 1e3, b / 1e6, b / s / 1e9);
+    j["gemv"][n] = {{"ms", s * 1e3}, {"mb", b / 1e6}, {"gb_s", b / s / 1e9}};
+  }
+  j["gemv_total_ms"] = gemv_s * 1e3;
+  j["gemv_total_gb"] = gemv_bytes / 1e9;
+  j["gemv_gb_s"] = gemv_bytes / gemv_s / 1e9;
+
+  // 3. Full decode steps.
+  auto state = model.NewState(false);
+  std::vector<ForwardSegment> segs(1);
+  segs[0].state = state.get();
+  for (int i = 0; i < 16; ++i) segs[0].tokens.push_back(int32_t((i * 7919) % c.vocab_size));
+  const ForwardOptions options;
+  model.Forward(segs, options);
+  std::vector<float> logits;
+  std::vector<double> step_ms;
+  PoolLoopStats loops;
+  const int64_t sleeps0 = GlobalThreadPool().worker_sleeps();
+  struct rusage ru0, ru1;
+  getrusage(RUSAGE_SELF, &ru0);
+  GlobalThreadPool().set_loop_stats(&loops);
+  for (int s = 0; s < steps; ++s) {
+    segs[0].tokens = {int32_t((s * 7 + 1) % c.vocab_size)};
+    segs[0].logits = &logits;
+    const auto t0 = Clock::now();
+    model.Forward(segs, options);
+    step_ms.push_back(Since(t0) * 1e3);
+  }
+  GlobalThreadPool().set_loop_stats(nullptr);
+  getrusage(RUSAGE_SELF, &ru1);
+  const double cpu_s = double(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+                       1e-6 * double(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec);
+  j["cpu_ms_per_step"] = cpu_s * 1e3 / steps;
+  j["page_faults_per_step"] = double(ru1.ru_minflt - ru0.ru_minflt) / steps;
+  j["worker_sleeps_per_step"] = double(GlobalThreadPool().worker_sleeps() - sleeps0) / steps;
+  std::printf("per step: %.2f CPU ms, %.1f page faults, %.1f worker sleeps\n", double(j["cpu_ms_per_step"]),
+              double(j["page_faults_per_step"]), double(j["worker_sleeps_per_step"]));
+  {  // One more step with every loop logged: the slowest loops.
+    PoolLoopStats one;
+    one.record_loops = true;
+    segs[0].tokens = {3};
+    GlobalThreadPool().set_loop_stats(&one);
+    const auto t0 = Clock::now();
+    model.Forward(segs, options);
+    const double step = Since(t0);
+    GlobalThreadPool().set_loop_stats(nullptr);
+    std::string seq;
+    for (size_t i = 0; i < one.loops.size(); ++i) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%zu:n%zu=%.2f ", i, one.loops[i].first, one.loops[i].second * 1e3);
+      seq += buf;
+    }
+    std::printf("one step %.2f ms, loops (index:n=ms): %s\n", step * 1e3, seq.c_str());
+  }
+  double total_ms = 0;
+  for (double v : step_ms) total_ms += v;
+  // Per step: loops handed to the pool and their wall time; the rest of the step ran on
+  // the engine thread alone (serial work, inline loops, allocation).
+  j["pool_loops_per_step"] = double(loops.parallel_loops) / steps;
+  j["inline_loops_per_step"] = double(loops.inline_loops) / steps;
+  j["parallel_ms_per_step"] = loops.parallel_seconds * 1e3 / steps;
+  j["serial_ms_per_step"] = total_ms / steps - loops.parallel_seconds * 1e3 / steps;
+  std::printf("per step (mean of %d): %.1f pool loops (%.2f ms), %.1f inline loops, %.2f ms "
+              "serial (engine thread alone), %.2f ms total\n",
+              steps, double(j["pool_loops_per_step"]), double(j["parallel_ms_per_step"]),
+              double(j["inline_loops_per_step"]), double(j["serial_ms_per_step"]), total_ms / steps);
+  const double p50 = Percentile(step_ms, 0.5);
+  j["step_ms_p50"] = p50;
+  j["step_ms_p99"] = Percentile(step_ms, 0.99);
+  j["step_ms_min"] = Percentile(step_ms, 0.0);
+  j["outside_gemv_ms"] = p50 - gemv_s * 1e3;
+  j["ideal_step_ms_read_bw"] = gemv_bytes / (bw.read_gb_s * 1e9) * 1e3;
+  std::printf("gemv total %.2f ms for %.3f GB (%.1f GB/s); step p50 %.2f p99 %.2f min %.2f ms; "
+              "outside gemv %.2f ms; read bw %.1f GB/s (ideal %.2f ms); plain read of the "
+              "mapped head %.1f GB/s (head GEMV alone, best of 5: %.1f GB/s)\n",
+              gemv_s * 1e3, gemv_bytes / 1e9, gemv_bytes / gemv_s / 1e9, p50,
+              double(j["step_ms_p99"]), double(j["step_ms_min"]), p50 - gemv_s * 1e3,
+              bw.read_gb_s, double(j["ideal_step_ms_read_bw"]),
+              double(j["plain_read_head_mapped_gb_s"]), double(j["head_gemv_best_gb_s"]));
+  std::printf("%s\n", j.dump().c_str());
+  return 0;
+}
