@@ -8,6 +8,7 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "kernels/dot.h"
+#include "kernels/gemv.h"
 #include "kernels/precision.h"
 
 namespace dsv4::kernels {
@@ -108,6 +109,19 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
   packed.resize(size_t(T * K));
   for (int64_t t = 0; t < T; ++t) dk.pack_bf16_acts(a + t * K, K, format, &packed[size_t(t * K)]);
   const int64_t nb = CeilDiv(K, kBlock);
+  const Bf16GemvFn gemv = ActiveBf16Gemv();
+  if (T == 1 && format == PackedFormat::kBf16 && gemv != nullptr) {
+    // Decode: one sequential weight stream per thread (kernels/gemv.h), same arithmetic.
+    ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
+      float* out = y + n0;
+      gemv(packed.data(), reinterpret_cast<const uint16_t*>(w.data) + (row_begin + int64_t(n0)) * K, K,
+           int64_t(n1 - n0), out);
+      if (round_bf16) {
+        for (size_t i = 0; i < n1 - n0; ++i) out[i] = RoundBf16(out[i]);
+      }
+    });
+    return true;
+  }
   const bool bf16 = format == PackedFormat::kBf16;
   // T = 1 leaves decoding to the rows kernels (in registers, one pass over the weights).
   const bool panels = !bf16 && T > 1 && dk.panel_tile != nullptr;
