@@ -6,14 +6,55 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 #include "core/thread_pool.h"
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
 namespace dsv4 {
 namespace {
+
+constexpr size_t kHugePage = size_t(2) << 20;
+// Smaller files are not worth a page-cache drop and re-read.
+constexpr size_t kRereadMinBytes = size_t(64) << 20;
+
+bool EnvIs(const char* name, char value) {
+  const char* v = std::getenv(name);
+  return v != nullptr && v[0] == value;
+}
+
+// Maps fd read-only at a 2 MiB-aligned address inside a reserved range of `region` bytes
+// (so file offset 0 sits on a huge-page boundary and 2 MiB folios can be mapped whole).
+void* MapAligned(int fd, size_t size, size_t region, bool huge, std::string* err) {
+  void* raw = ::mmap(nullptr, region + kHugePage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED) {
+    *err = std::strerror(errno);
+    return nullptr;
+  }
+  uint8_t* base = static_cast<uint8_t*>(raw);
+  uint8_t* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + kHugePage - 1) &
+                                                ~uintptr_t(kHugePage - 1));
+  if (aligned > base) ::munmap(base, size_t(aligned - base));
+  const size_t tail = size_t(base + kHugePage - aligned);
+  if (tail > 0) ::munmap(aligned + region, tail);
+  // The file over the start of the reservation; the rest of it stays PROT_NONE.
+  void* p = ::mmap(aligned, size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
+  if (p == MAP_FAILED) {
+    *err = std::strerror(errno);
+    ::munmap(aligned, region);
+    return nullptr;
+  }
+  if (huge) ::madvise(p, size, MADV_HUGEPAGE);  // advisory: kernels without file THP ignore it
+  return p;
+}
 
 // Reads one word of every 4 KiB page, split over the thread pool. MAP_POPULATE fills the
 // guest's page tables, but on virtual machines that shadow them (the development VM) the
@@ -31,42 +72,87 @@ void TouchPages(const uint8_t* data, size_t size) {
   });
 }
 
+// Faults the whole map in (page cache + page tables); MADV_POPULATE_READ where the
+// kernel has it (5.14+), else a read of one byte per page.
+void Populate(const uint8_t* p, size_t size) {
+  if (::madvise(const_cast<uint8_t*>(p), size, MADV_POPULATE_READ) == 0) return;
+  volatile uint8_t sink = 0;
+  for (size_t off = 0; off < size; off += 4096) sink = sink + p[off];
+}
+
 }  // namespace
 
 Result<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
+  using R = Result<std::unique_ptr<MappedFile>>;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Result<std::unique_ptr<MappedFile>>::Fail(path + ": " + std::strerror(errno));
+  if (fd < 0) return R::Fail(path + ": " + std::strerror(errno));
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     std::string err = std::strerror(errno);
     ::close(fd);
-    return Result<std::unique_ptr<MappedFile>>::Fail(path + ": " + err);
+    return R::Fail(path + ": " + err);
   }
   std::unique_ptr<MappedFile> file(new MappedFile());
   file->path_ = path;
   file->size_ = size_t(st.st_size);
   if (file->size_ > 0) {
-    // Pre-fault the whole mapping (page cache + page tables) at load: otherwise every
-    // decode step that reaches experts not yet touched pays 4 KiB page faults, which
-    // measured at 4-25x the step's arithmetic on the Flash-shaped benchmark.
-    // DSV4_LAZY_MMAP=1 maps lazily (for checkpoints larger than RAM).
-    const char* lazy = std::getenv("DSV4_LAZY_MMAP");
-    const int flags = MAP_PRIVATE | ((lazy && lazy[0] == '1') ? 0 : MAP_POPULATE);
-    void* p = ::mmap(nullptr, file->size_, PROT_READ, flags, fd, 0);
-    if (p == MAP_FAILED) {
-      std::string err = std::strerror(errno);
+    const bool lazy = EnvIs("DSV4_LAZY_MMAP", '1');
+    const bool huge = !EnvIs("DSV4_MAP_HUGE", '0');
+    file->region_size_ = (file->size_ + kHugePage - 1) / kHugePage * kHugePage;
+    std::string err;
+    void* p = MapAligned(fd, file->size_, file->region_size_, huge, &err);
+    if (p == nullptr) {
       ::close(fd);
-      return Result<std::unique_ptr<MappedFile>>::Fail(path + ": mmap failed: " + err);
+      return R::Fail(path + ": mmap failed: " + err);
     }
     file->data_ = static_cast<const uint8_t*>(p);
-    if (!(lazy && lazy[0] == '1')) TouchPages(file->data_, file->size_);
+    // Pre-fault the whole mapping at load: otherwise every decode step that reaches
+    // experts not yet touched pays page faults, which measured at 4-25x the step's
+    // arithmetic on the Flash-shaped benchmark.
+    if (!lazy) {
+      Populate(file->data_, file->size_);
+      if (huge && file->size_ >= kRereadMinBytes && file->huge_mapped_bytes() < file->size_ / 2) {
+        // Cached in 4 KiB pages: drop them (pages other processes map stay) and fault the
+        // file in again, now read ahead into 2 MiB folios.
+        ::munmap(p, file->region_size_);
+        ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        p = MapAligned(fd, file->size_, file->region_size_, huge, &err);
+        if (p == nullptr) {
+          file->data_ = nullptr;
+          ::close(fd);
+          return R::Fail(path + ": mmap failed: " + err);
+        }
+        file->data_ = static_cast<const uint8_t*>(p);
+        Populate(file->data_, file->size_);
+      }
+      TouchPages(file->data_, file->size_);
+    }
   }
   ::close(fd);
   return file;
 }
 
+size_t MappedFile::huge_mapped_bytes() const {
+  if (data_ == nullptr) return 0;
+  // smaps lists each mapping as "start-end perms ..." followed by "Key: N kB" lines.
+  std::ifstream smaps("/proc/self/smaps");
+  char range[64];
+  std::snprintf(range, sizeof range, "%lx-", static_cast<unsigned long>(reinterpret_cast<uintptr_t>(data_)));
+  std::string line;
+  bool ours = false;
+  while (std::getline(smaps, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find('-') != std::string::npos &&
+        line.find(' ') > line.find('-')) {
+      ours = line.rfind(range, 0) == 0;
+    } else if (ours && line.rfind("FilePmdMapped:", 0) == 0) {
+      return size_t(std::strtoull(line.c_str() + 14, nullptr, 10)) * 1024;
+    }
+  }
+  return 0;
+}
+
 MappedFile::~MappedFile() {
-  if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (data_) ::munmap(const_cast<uint8_t*>(data_), region_size_);
 }
 
 }  // namespace dsv4
