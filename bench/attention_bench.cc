@@ -5,6 +5,8 @@
 //   attention_pv/<isa>: P·V of one 64-key block of 512-dim bf16 rows (V4-Flash's head
 //     dim) for 8 heads (a decode thread's share of a chunk; at 1M context an HCA layer
 //     runs 128 blocks x 64 heads per token); items/s = key-head pairs.
+//   scores/avx512: attention scores (DotKernels::dot_bf16_keys) of 16 heads (a decode
+//     task's chunk) against one 64-key block of 512-dim bf16 rows; items/s = key-head pairs.
 //   ./build/bench/attention_bench [--benchmark_filter=indexer]
 #include <benchmark/benchmark.h>
 
@@ -14,6 +16,7 @@
 
 #include "core/dtype.h"
 #include "kernels/attention_pv.h"
+#include "kernels/dot.h"
 #include "kernels/indexer_score.h"
 
 namespace dsv4::kernels {
@@ -66,10 +69,32 @@ void BM_AttentionPv(benchmark::State& state, AttentionPvFn fn) {
   state.SetItemsProcessed(state.iterations() * kKeys * kHeads);
 }
 
+void BM_Scores(benchmark::State& state, const DotKernels* dk) {
+  if (!dk || !dk->dot_bf16_keys) {
+    state.SkipWithError("kernel not available on this CPU");
+    return;
+  }
+  constexpr int64_t kKeys = 64, kDim = 512, kHeads = 16;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<uint16_t> rows(size_t(kKeys * kDim));
+  for (uint16_t& v : rows) v = FloatToBf16(normal(rng));
+  std::vector<const uint16_t*> ptrs;
+  for (int64_t u = 0; u < kKeys; ++u) ptrs.push_back(&rows[size_t(u * kDim)]);
+  std::vector<float> q(static_cast<size_t>(kHeads * kDim)), out(static_cast<size_t>(kHeads * kKeys));
+  for (float& v : q) v = RoundBf16(normal(rng));
+  for (auto _ : state) {
+    dk->dot_bf16_keys(q.data(), kHeads, ptrs.data(), kKeys, kDim, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kKeys * kHeads);
+}
+
 BENCHMARK_CAPTURE(BM_Indexer, avx2, IndexerScoreFp4Avx2());
 BENCHMARK_CAPTURE(BM_Indexer, avx512, IndexerScoreFp4Avx512());
 BENCHMARK_CAPTURE(BM_AttentionPv, avx2, AttentionPvAvx2());
 BENCHMARK_CAPTURE(BM_AttentionPv, avx512, AttentionPvAvx512());
+BENCHMARK_CAPTURE(BM_Scores, avx512, Avx512DotKernels());
 
 }  // namespace
 }  // namespace dsv4::kernels

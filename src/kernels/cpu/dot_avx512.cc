@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "core/dtype.h"
@@ -335,27 +336,64 @@ void E4m3RowsPacked(const uint16_t* const* x, int rows, const uint8_t* w, const 
   ByRows<E4m3Op>(rows, x, w, s, n, out);
 }
 
-// Scores of one head's packed bf16 query qb (d values) against K keys: K accumulators,
-// the query vector loaded once for the K keys; the tail (d % 32) through masked loads.
-template <int K>
-inline void DotBf16KeysGroup(const uint16_t* qb, const uint16_t* const* keys, int64_t d, float* out) {
-  __m512 acc[K];
+// Sum of 16 lanes in a fixed tree: y[i] = a[i] + a[i+8], then ((y0+y1)+(y2+y3)) +
+// ((y4+y5)+(y6+y7)). Reduce4 gives four accumulators' sums with the same tree (hadd
+// pairs), so a score does not depend on which keys share its group.
+inline float Reduce1(__m512 a) {
+  const __m256 y = _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(y, y), y);
+  return _mm_cvtss_f32(_mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+}
+inline __m128 Reduce4(const __m512* a) {
+  __m256 y[4];
+  for (int j = 0; j < 4; ++j) y[j] = _mm256_add_ps(_mm512_castps512_ps256(a[j]), _mm512_extractf32x8_ps(a[j], 1));
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(y[0], y[1]), _mm256_hadd_ps(y[2], y[3]));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+// Scores of HH heads' packed bf16 queries (qb, qb + d) against K keys (K = 4 or 1):
+// HH·K accumulators, each query vector loaded once for the K keys and each key vector
+// once for the HH heads; the tail (d % 32) through masked loads. out[h·n + j].
+template <int HH, int K>
+inline void DotBf16KeysGroup(const uint16_t* qb, const uint16_t* const* keys, int64_t d, int64_t n, float* out) {
+  __m512 acc[HH][K];
+#pragma GCC unroll 2
+  for (int i = 0; i < HH; ++i) {
 #pragma GCC unroll 4
-  for (int j = 0; j < K; ++j) acc[j] = _mm512_setzero_ps();
+    for (int j = 0; j < K; ++j) acc[i][j] = _mm512_setzero_ps();
+  }
   int64_t k = 0;
   for (; k + 32 <= d; k += 32) {
-    const __m512i qv = Load(qb + k);
+    __m512i kv[K];
 #pragma GCC unroll 4
-    for (int j = 0; j < K; ++j) acc[j] = Dp(acc[j], Load(keys[j] + k), qv);
+    for (int j = 0; j < K; ++j) kv[j] = Load(keys[j] + k);
+#pragma GCC unroll 2
+    for (int i = 0; i < HH; ++i) {
+      const __m512i qv = Load(qb + i * d + k);
+#pragma GCC unroll 4
+      for (int j = 0; j < K; ++j) acc[i][j] = Dp(acc[i][j], kv[j], qv);
+    }
   }
   if (k < d) {
     const __mmask32 m = __mmask32((uint64_t(1) << (d - k)) - 1);
-    const __m512i qv = _mm512_maskz_loadu_epi16(m, qb + k);
+    __m512i kv[K];
 #pragma GCC unroll 4
-    for (int j = 0; j < K; ++j) acc[j] = Dp(acc[j], _mm512_maskz_loadu_epi16(m, keys[j] + k), qv);
+    for (int j = 0; j < K; ++j) kv[j] = _mm512_maskz_loadu_epi16(m, keys[j] + k);
+#pragma GCC unroll 2
+    for (int i = 0; i < HH; ++i) {
+      const __m512i qv = _mm512_maskz_loadu_epi16(m, qb + i * d + k);
+#pragma GCC unroll 4
+      for (int j = 0; j < K; ++j) acc[i][j] = Dp(acc[i][j], kv[j], qv);
+    }
   }
-#pragma GCC unroll 4
-  for (int j = 0; j < K; ++j) out[j] = _mm512_reduce_add_ps(acc[j]);
+#pragma GCC unroll 2
+  for (int i = 0; i < HH; ++i) {
+    if constexpr (K == 4) {
+      _mm_storeu_ps(out + i * n, Reduce4(acc[i]));
+    } else {
+      for (int j = 0; j < K; ++j) out[i * n + j] = Reduce1(acc[i][j]);
+    }
+  }
 }
 
 void DotBf16KeysAvx512(const float* q, int64_t heads, const uint16_t* const* keys, int64_t n, int64_t d,
@@ -365,14 +403,16 @@ void DotBf16KeysAvx512(const float* q, int64_t heads, const uint16_t* const* key
   qb.resize(size_t(heads * d));
   for (int64_t i = 0; i < heads * d; ++i) qb[size_t(i)] = Bf16Bits(q[i]);
   // Keys outer, heads inner: a group of 4 keys (4 KiB at d = 512) stays in L1 while
-  // every head's query runs over it.
+  // every head's query runs over it, two heads at a time.
+  auto group = [&](int64_t u, auto keys_const) {
+    constexpr int K = decltype(keys_const)::value;
+    int64_t h = 0;
+    for (; h + 2 <= heads; h += 2) DotBf16KeysGroup<2, K>(&qb[size_t(h * d)], keys + u, d, n, out + h * n + u);
+    for (; h < heads; ++h) DotBf16KeysGroup<1, K>(&qb[size_t(h * d)], keys + u, d, n, out + h * n + u);
+  };
   int64_t u = 0;
-  for (; u + 4 <= n; u += 4) {
-    for (int64_t h = 0; h < heads; ++h) DotBf16KeysGroup<4>(&qb[size_t(h * d)], keys + u, d, out + h * n + u);
-  }
-  for (; u < n; ++u) {
-    for (int64_t h = 0; h < heads; ++h) DotBf16KeysGroup<1>(&qb[size_t(h * d)], keys + u, d, out + h * n + u);
-  }
+  for (; u + 4 <= n; u += 4) group(u, std::integral_constant<int, 4>{});
+  for (; u < n; ++u) group(u, std::integral_constant<int, 1>{});
 }
 
 template <int S, int W> struct PanelOp {
