@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "kernels/act_quant.h"
 #include "kernels/dot.h"
 #include "kernels/gemv.h"
 #include "kernels/precision.h"
@@ -265,6 +267,14 @@ float WeightAt(const WeightMatrix& w, int64_t n, int64_t k) {
 }
 
 void QuantizeActFp8(const float* x, int64_t K, float* q, float* s) {
+  // Bit-identical SIMD version where the active kernel set has AVX-512 (DSV4_ISA caps it).
+  static const QuantizeActFp8Fn simd =
+      std::string(ActiveDotKernels().isa) == "avx512" ? QuantizeActFp8Avx512() : nullptr;
+  if (simd != nullptr) return simd(x, K, q, s);
+  QuantizeActFp8Ref(x, K, q, s);
+}
+
+void QuantizeActFp8Ref(const float* x, int64_t K, float* q, float* s) {
   for (int64_t b = 0; b < K / kBlock; ++b) {
     const float* xb = x + b * kBlock;
     float amax = 0.0f;

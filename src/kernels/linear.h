@@ -49,6 +49,9 @@ float WeightAt(const WeightMatrix& w, int64_t n, int64_t k);
 // FP8 activation quantisation of one row (spec §2.5 step 1): for each 128-block of x
 // (K must be a multiple of 128), q[k] = e4m3(x[k] / s) with s the power-of-two scale.
 // q: [K] e4m3 values as floats, s: [K/128].
+// Uses the bit-identical AVX-512 version (kernels/act_quant.h) where available.
 void QuantizeActFp8(const float* x, int64_t K, float* q, float* s);
+// The scalar reference of QuantizeActFp8.
+void QuantizeActFp8Ref(const float* x, int64_t K, float* q, float* s);
 
 }  // namespace dsv4::kernels
