@@ -56,7 +56,12 @@ PreparedActs& PrepareActs(const float* x, int64_t T, int64_t K, bool act_quant) 
 void ApplyActScales(PreparedActs& acts, int64_t T, int64_t K) {
   const int64_t nb = CeilDiv(K, kBlock);
   for (int64_t t = 0; t < T; ++t) {
-    for (int64_t k = 0; k < K; ++k) acts.q[size_t(t * K + k)] *= acts.s[size_t(t * nb + k / kBlock)];
+    for (int64_t b = 0; b < nb; ++b) {  // one scale per block: a loop the compiler vectorises
+      float* q = &acts.q[size_t(t * K + b * kBlock)];
+      const float s = acts.s[size_t(t * nb + b)];
+      const int64_t len = std::min(kBlock, K - b * kBlock);
+      for (int64_t k = 0; k < len; ++k) q[k] *= s;
+    }
   }
 }
 
@@ -125,8 +130,10 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
     return true;
   }
   const bool bf16 = format == PackedFormat::kBf16;
-  // T = 1 leaves decoding to the rows kernels (in registers, one pass over the weights).
-  const bool panels = !bf16 && T > 1 && dk.panel_tile != nullptr;
+  // Up to kPackedRowsMax activation rows the rows kernels decode each weight vector once
+  // for all of them in registers, streaming the weights (a batch-16 step's experts see
+  // 1-3 tokens each); panels pay off when a decoded row is reused for more.
+  const bool panels = !bf16 && T > kPackedRowsMax && dk.panel_tile != nullptr;
   // bf16 weights are used in place: one group of all the thread's rows, token tiles
   // outside, so a tile's activations stay in L2 while the weights stream past.
   const int64_t panel_rows = bf16 ? N : panels ? PanelRows(T, K) : 1;
