@@ -47,6 +47,17 @@ void BM_Indexer(benchmark::State& state, IndexerScoreFn fn) {
   state.SetItemsProcessed(state.iterations() * kKeys);
 }
 
+// A block of n random bf16 rows of d values and pointers to them.
+struct KeyBlock {
+  KeyBlock(int64_t n, int64_t d, std::mt19937& rng) : rows(static_cast<size_t>(n * d)) {
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (uint16_t& v : rows) v = FloatToBf16(normal(rng));
+    for (int64_t u = 0; u < n; ++u) ptrs.push_back(&rows[size_t(u * d)]);
+  }
+  std::vector<uint16_t> rows;
+  std::vector<const uint16_t*> ptrs;
+};
+
 void BM_AttentionPv(benchmark::State& state, AttentionPvFn fn) {
   if (!fn) {
     state.SkipWithError("kernel not available on this CPU");
@@ -55,10 +66,8 @@ void BM_AttentionPv(benchmark::State& state, AttentionPvFn fn) {
   constexpr int64_t kKeys = 64, kDim = 512, kHeads = 8;
   std::mt19937 rng(2);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<uint16_t> rows(size_t(kKeys * kDim));
-  for (uint16_t& v : rows) v = FloatToBf16(normal(rng));
-  std::vector<const uint16_t*> ptrs;
-  for (int64_t u = 0; u < kKeys; ++u) ptrs.push_back(&rows[size_t(u * kDim)]);
+  const KeyBlock block(kKeys, kDim, rng);
+  const std::vector<const uint16_t*>& ptrs = block.ptrs;
   std::vector<float> p;
   for (int64_t i = 0; i < kHeads * kKeys; ++i) p.push_back(RoundBf16(std::exp(-float(rng() % 8))));
   std::vector<double> out(static_cast<size_t>(kHeads * kDim));
@@ -77,10 +86,8 @@ void BM_Scores(benchmark::State& state, const DotKernels* dk) {
   constexpr int64_t kKeys = 64, kDim = 512, kHeads = 16;
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<uint16_t> rows(size_t(kKeys * kDim));
-  for (uint16_t& v : rows) v = FloatToBf16(normal(rng));
-  std::vector<const uint16_t*> ptrs;
-  for (int64_t u = 0; u < kKeys; ++u) ptrs.push_back(&rows[size_t(u * kDim)]);
+  const KeyBlock block(kKeys, kDim, rng);
+  const std::vector<const uint16_t*>& ptrs = block.ptrs;
   std::vector<float> q(static_cast<size_t>(kHeads * kDim)), out(static_cast<size_t>(kHeads * kKeys));
   for (float& v : q) v = RoundBf16(normal(rng));
   for (auto _ : state) {

@@ -1,9 +1,28 @@
 #include "kernels/indexer_score.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
 namespace dsv4::kernels {
+
+KeyGroups::KeyGroups(const uint8_t* codes, const uint8_t* scales, int64_t n, int64_t dim, int64_t group)
+    : codes_(codes), scales_(scales), n_(n), row_(dim / 2), blocks_(dim / 32), group_(group) {}
+
+int64_t KeyGroups::At(int64_t j0, const uint8_t** codes, const uint8_t** scales) {
+  const int64_t valid = std::min(group_, n_ - j0);
+  *codes = codes_ + j0 * row_;
+  *scales = scales_ + j0 * blocks_;
+  if (valid < group_) {  // zero-padded copy of the last keys
+    tail_codes_.assign(size_t(group_ * row_), uint8_t(0));
+    tail_scales_.assign(size_t(group_ * blocks_), uint8_t(127));
+    std::memcpy(tail_codes_.data(), *codes, size_t(valid * row_));
+    std::memcpy(tail_scales_.data(), *scales, size_t(valid * blocks_));
+    *codes = tail_codes_.data();
+    *scales = tail_scales_.data();
+  }
+  return valid;
+}
 
 IndexerScoreFn ActiveIndexerScore(const Fp4IndexQuery& q) {
   static const IndexerScoreFn avx512 = [] {

@@ -33,6 +33,22 @@ void IndexerScoreFp4Ref(const Fp4IndexQuery& q, const uint8_t* codes, const uint
 IndexerScoreFn IndexerScoreFp4Avx2();
 // AVX-512 VNNI version (F/BW/VNNI/VBMI), or nullptr without them. Needs dim % 32 == 0.
 IndexerScoreFn IndexerScoreFp4Avx512();
+// For the SIMD kernels (defined in a plain translation unit, so either may call it): the
+// keys in groups of `group`, the last partial group as a zero-padded copy (codes 0,
+// scales 127), so a kernel always reads whole groups.
+class KeyGroups {
+ public:
+  KeyGroups(const uint8_t* codes, const uint8_t* scales, int64_t n, int64_t dim, int64_t group);
+  // Keys j0 .. j0 + group - 1 (j0 < n): their codes and scales; returns how many are real.
+  int64_t At(int64_t j0, const uint8_t** codes, const uint8_t** scales);
+
+ private:
+  const uint8_t* codes_;
+  const uint8_t* scales_;
+  int64_t n_, row_, blocks_, group_;
+  std::vector<uint8_t> tail_codes_, tail_scales_;
+};
+
 // The best kernel for q's shape on this CPU (DSV4_ISA=ref forces the reference,
 // DSV4_ISA=avx2 caps the choice at AVX2).
 IndexerScoreFn ActiveIndexerScore(const Fp4IndexQuery& q);

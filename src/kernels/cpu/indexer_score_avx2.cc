@@ -64,20 +64,12 @@ void IndexerScoreFp4Avx2Impl(const Fp4IndexQuery& q, const uint8_t* codes, const
   // Key scales of one group: [block][key] as doubles 2^(e-127).
   std::vector<double> kf(static_cast<size_t>(blocks * kKeys));
   auto kx_at = [&](int64_t k, int64_t p, int64_t half) { return &kx[size_t(((k * pairs + p) * 2 + half) * 32)]; };
-  std::vector<uint8_t> tail_codes(size_t(kKeys * row)), tail_scales(size_t(kKeys * blocks));
+  KeyGroups groups_of_keys(codes, scales, n, dim, kKeys);
 
   for (int64_t j0 = 0; j0 < n; j0 += kKeys) {
-    const int64_t valid = std::min<int64_t>(kKeys, n - j0);
-    const uint8_t* c = codes + j0 * row;
-    const uint8_t* s = scales + j0 * blocks;
-    if (valid < kKeys) {  // zero-padded copy of the last keys
-      std::fill(tail_codes.begin(), tail_codes.end(), uint8_t(0));
-      std::fill(tail_scales.begin(), tail_scales.end(), uint8_t(127));
-      std::memcpy(tail_codes.data(), c, size_t(valid * row));
-      std::memcpy(tail_scales.data(), s, size_t(valid * blocks));
-      c = tail_codes.data();
-      s = tail_scales.data();
-    }
+    const uint8_t* c = nullptr;
+    const uint8_t* s = nullptr;
+    const int64_t valid = groups_of_keys.At(j0, &c, &s);
     for (int64_t k = 0; k < kKeys; ++k) {
       for (int64_t p = 0; p < pairs; ++p) {
         const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + k * row + 32 * p));

@@ -192,20 +192,12 @@ void IndexerScoreFp4Avx512Impl(const Fp4IndexQuery& q, const uint8_t* codes, con
   }
   std::vector<int32_t> kt(size_t(groups * kTileKeys));
   std::vector<double> kf(size_t(blocks * kTileKeys));  // [block][key] 2^(s-127)
-  std::vector<uint8_t> tail_codes(size_t(kTileKeys * row)), tail_scales(size_t(kTileKeys * blocks));
+  KeyGroups groups_of_keys(codes, scales, n, dim, kTileKeys);
 
   for (int64_t j0 = 0; j0 < n; j0 += kTileKeys) {
-    const int64_t valid = std::min<int64_t>(kTileKeys, n - j0);
-    const uint8_t* c = codes + j0 * row;
-    const uint8_t* s = scales + j0 * blocks;
-    if (valid < kTileKeys) {  // zero-padded copy of the last keys
-      std::fill(tail_codes.begin(), tail_codes.end(), uint8_t(0));
-      std::fill(tail_scales.begin(), tail_scales.end(), uint8_t(127));
-      std::memcpy(tail_codes.data(), c, size_t(valid * row));
-      std::memcpy(tail_scales.data(), s, size_t(valid * blocks));
-      c = tail_codes.data();
-      s = tail_scales.data();
-    }
+    const uint8_t* c = nullptr;
+    const uint8_t* s = nullptr;
+    const int64_t valid = groups_of_keys.At(j0, &c, &s);
     DecodeTile(c, row, dim, kt.data());
     for (int64_t k = 0; k < kTileKeys; ++k) {
       for (int64_t b = 0; b < blocks; ++b) kf[size_t(b * kTileKeys + k)] = Pow2(int(s[k * blocks + b]) - 127);
