@@ -425,15 +425,17 @@ template <int S, int W> struct PanelOp {
 };
 
 // Tiles of at most 12 output pairs (each needs a part and an acc register): 3 weight rows
-// for up to 4 activation rows, 2 for up to 6, else 1; same arithmetic in every shape.
+// for up to 4 activation rows, 2 for 5-6; same arithmetic in every shape.
 template <int S>
 void ScaledPanelRows(const uint16_t* const* x, int rows, const uint16_t* panel, int64_t stride,
                      int wrows, const float* const* scales, int64_t n, float* out,
                      const uint8_t** pf, const uint8_t* pf_end) {
   const uint8_t* no_prefetch = nullptr;
   if (pf == nullptr) pf = &no_prefetch;
-  for (int r0 = 0; r0 < rows; r0 += 6) {
-    const int rr = std::min(6, rows - r0);
+  // 5-8 rows split evenly (8 = 4 + 4 with 3 weight rows each, not 6 + 2).
+  const int step = rows <= 4 ? 4 : rows <= 6 ? rows : (rows + 1) / 2;
+  for (int r0 = 0; r0 < rows; r0 += step) {
+    const int rr = std::min(step, rows - r0);
     const int wmax = rr <= 4 ? 3 : 2;
     for (int i0 = 0; i0 < wrows; i0 += wmax) {
       const int wi = std::min(wmax, wrows - i0);
