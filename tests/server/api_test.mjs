@@ -363,15 +363,54 @@ await check('thinking mode: free reasoning (up to half the budget), then the enf
   checkWeatherCall(c.message.tool_calls[0]);
 });
 
-await check('tool_choice auto: whatever the model chooses comes back well-formed (reported)', async () => {
+await check('tool_choice auto: the bundled model calls get_weather on its own, then answers the result (both APIs)', async () => {
+  // The tools as the model card's demo (tools/train/demo_weather.sh) declares them; nothing
+  // is enforced, so this is the trained model's own behaviour (greedy). It picks the tool and
+  // the argument name and ends its turns properly; it does not yet copy the city from the
+  // question (models/README.md), so the value is checked for type only.
+  const tools = [{type: 'function', function: {name: 'get_weather', description: 'Get the current weather for a city',
+    parameters: {type: 'object', properties: {city: {type: 'string', description: 'City name'}}, required: ['city']}}}];
   const r = await openai.chat.completions.create({model: 'deepseek-chat', messages: weatherAsk,
-    tools: weatherTools, max_tokens: 200, temperature: 0});
+    tools, max_tokens: 200, temperature: 0});
   const c = r.choices[0];
+  assert.ok(!(c.message.content ?? '').includes('DSML'), 'raw DSML leaked into content');
   if (c.finish_reason === 'tool_calls') for (const call of c.message.tool_calls) JSON.parse(call.function.arguments);
-  assert.ok(!c.message.content.includes('DSML'), 'raw DSML leaked into content');
-  console.log(`note: with tool_choice auto the ${model.trained ? 'bundled' : 'random test'} model ` +
-              (c.finish_reason === 'tool_calls' ? `called ${c.message.tool_calls.map((t) => t.function.name + t.function.arguments).join(', ')}`
-                                                : `answered without a call (${c.finish_reason}): ${JSON.stringify(c.message.content.slice(0, 80))}`));
+  if (!model.trained) {   // the random test model says anything; only the shape is checked
+    console.log(`note: random test model finished with ${c.finish_reason}`);
+    return;
+  }
+  assert.equal(c.finish_reason, 'tool_calls', JSON.stringify(c.message));
+  assert.equal(c.message.tool_calls.length, 1);
+  const call = c.message.tool_calls[0];
+  assert.equal(call.function.name, 'get_weather');
+  assert.deepEqual(Object.keys(JSON.parse(call.function.arguments)), ['city']);
+  assert.equal(typeof JSON.parse(call.function.arguments).city, 'string');
+  const result = '{"city": "Paris", "temperature_c": 18, "condition": "cloudy"}';
+  const answer = await openai.chat.completions.create({model: 'deepseek-chat', tools, max_tokens: 200,
+    temperature: 0, messages: [...weatherAsk, c.message, {role: 'tool', tool_call_id: call.id, content: result}]});
+  const a = answer.choices[0];
+  assert.equal(a.finish_reason, 'stop', JSON.stringify(a.message));
+  assert.equal(a.message.tool_calls, undefined);
+  assert.match(a.message.content, /^[A-Z][^<>｜]{8,}$/, 'a plain sentence, no chat markers');
+  console.log(`note: OpenAI answer after the tool result: ${JSON.stringify(a.message.content)}`);
+
+  const atools = tools.map((t) => ({name: t.function.name, description: t.function.description,
+                                    input_schema: t.function.parameters}));
+  const m = await anthropic.messages.create({model: 'deepseek-chat', max_tokens: 200, temperature: 0,
+    tools: atools, messages: weatherAsk});
+  assert.equal(m.stop_reason, 'tool_use', JSON.stringify(m.content));
+  const use = m.content.find((b) => b.type === 'tool_use');
+  assert.equal(use.name, 'get_weather');
+  assert.deepEqual(Object.keys(use.input), ['city']);
+  assert.equal(typeof use.input.city, 'string');
+  const m2 = await anthropic.messages.create({model: 'deepseek-chat', max_tokens: 200, temperature: 0,
+    tools: atools, messages: [...weatherAsk, {role: 'assistant', content: m.content},
+      {role: 'user', content: [{type: 'tool_result', tool_use_id: use.id, content: result}]}]});
+  assert.equal(m2.stop_reason, 'end_turn', JSON.stringify(m2.content));
+  const text = m2.content.filter((b) => b.type === 'text').map((b) => b.text).join('');
+  assert.ok(!m2.content.some((b) => b.type === 'tool_use'));
+  assert.match(text, /^[A-Z][^<>｜]{8,}$/, 'a plain sentence, no chat markers');
+  console.log(`note: Anthropic answer after the tool result: ${JSON.stringify(text)}`);
 });
 
 await check('Anthropic tool_choice tool / any force a tool_use block (streamed and not)', async () => {

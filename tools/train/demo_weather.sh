@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 MODEL=${1:-models/dsv4-mini}
 THINK=${2:-enabled}
 tmp=$(mktemp -d)
-build/apps/dsv4/dsv4 serve --model "$MODEL" --port 0 --port-file "$tmp/port" >"$tmp/log" 2>&1 &
+${DSV4:-build/apps/dsv4/dsv4} serve --model "$MODEL" --port 0 --port-file "$tmp/port" >"$tmp/log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done

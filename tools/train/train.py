@@ -148,6 +148,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init-from", default="",
+                    help="start from this checkpoint's weights (fresh optimizer and schedule): "
+                         "a second, shorter run continuing a finished one")
     ap.add_argument("--yield-to-lock", default="",
                     help="a flock(1) lock file: while another process holds it (a benchmark), "
                          "pause between steps so the measurement is not disturbed")
@@ -172,7 +175,11 @@ def main():
         opt.load_state_dict(ck["opt"])
         step, elapsed0, tokens = ck["step"], ck["elapsed"], ck["tokens"]
         print(f"resumed at step {step}, {elapsed0 / 60:.1f} min", flush=True)
-    rng = np.random.default_rng(args.seed + step)
+    elif args.init_from:
+        for name, t in torch.load(args.init_from)["tensors"].items():
+            model.t(name).data.copy_(t)
+        print(f"weights from {args.init_from}", flush=True)
+    rng = np.random.default_rng(args.seed + step + (7919 if args.init_from else 0))
     budget = args.minutes * 60
     log_path = os.path.join(args.run, "log.csv")
     new_log = not (args.resume and os.path.exists(log_path))
