@@ -19,9 +19,16 @@ def main():
     held = [(t, float(r["heldout"])) for t, r in zip(tok, rows) if r["heldout"]]
     if held:
         ax.plot(*zip(*held), "o-", ms=3, label="held-out: next token")
-    qat = [t for t, r in zip(tok, rows) if r["qat"] == "1"]
-    if qat:
-        ax.axvspan(qat[0], tok[-1], color="grey", alpha=0.15, label="QAT (FP8/FP4 fake quant)")
+    # one shaded span per stretch of QAT rows (a joined log of two runs has two)
+    label = "QAT (FP8/FP4 fake quant)"
+    start = None
+    for i, r in enumerate(rows):
+        if r["qat"] == "1" and start is None:
+            start = tok[i]
+        last_of_stretch = r["qat"] == "1" and (i + 1 == len(rows) or rows[i + 1]["qat"] != "1")
+        if last_of_stretch:
+            ax.axvspan(start, tok[i], color="grey", alpha=0.15, label=label)
+            start, label = None, None
     ax.set_xlabel("training tokens (M)")
     ax.set_ylabel("cross-entropy (nats)")
     ax.set_title("dsv4-mini training")
