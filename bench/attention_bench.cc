@@ -65,7 +65,6 @@ void BM_AttentionPv(benchmark::State& state, AttentionPvFn fn) {
   }
   constexpr int64_t kKeys = 64, kDim = 512, kHeads = 8;
   std::mt19937 rng(2);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   const KeyBlock block(kKeys, kDim, rng);
   const std::vector<const uint16_t*>& ptrs = block.ptrs;
   std::vector<float> p;
