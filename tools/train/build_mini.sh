@@ -1,44 +1,66 @@
 #!/usr/bin/env bash
 # Rebuilds models/dsv4-mini from scratch: corpus -> tokenizer -> token ids -> training ->
 # FP8/FP4 export -> reference check -> perplexity fixture -> loss plot.
-#   tools/train/build_mini.sh [WORK_DIR] [MINUTES] [MINUTES_OF_SECOND_RUN]
-# The shipped model: MINUTES 80, then a second 24-minute run from its weights at a third of
-# the learning rate (models/README.md, "Training").
-# Needs the dsv4 binary (scripts/build.sh) and tools/train/install-data-deps.sh.
-# Training runs niced with 2 threads; everything is seeded (the training itself is
-# time-budgeted, so its step count depends on the machine's speed).
+#   tools/train/build_mini.sh [WORK_DIR]
+# The shipped model's recipe (models/README.md, "Training"): a chain of runs, each from the
+# previous one's weights (--init-from, fresh AdamW and schedule):
+#   corpus 1 (make_data.py --no-copy-tasks: 41 cities, no echo or repeated-list documents;
+#            the tokenizer is trained on it and kept for every later corpus)
+#     run 1  80 min, peak LR 3e-3, 1 thread
+#     run 2  24 min, LR 1e-3
+#     run 3  16 min, LR 6e-4, 2 threads
+#   corpus 2 (--repeat-docs 0: ~440 tzdata cities and made-up names, the echo task)
+#     run 4  a 95-minute schedule at LR 1.5e-3 stopped after 375 steps (too slow to teach
+#            copying; continued on corpus 3)
+#   corpus 3 (the default: + 120k repeated-list documents that need an induction head)
+#     run 5  85 min, LR 1.5e-3
+# Needs the dsv4 binary (scripts/build.sh) and tools/train/install-data-deps.sh. Everything
+# is seeded, but training is time-budgeted, so step counts depend on the machine's speed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORK=${1:-/tmp/dsv4-mini}
-MINUTES=${2:-80}
-MINUTES2=${3:-24}
 PY=/usr/bin/python3
 DSV4=build/apps/dsv4/dsv4
 OUT=models/dsv4-mini
 tools/train/install-data-deps.sh
 mkdir -p "$WORK" "$OUT"
-$PY tools/train/make_data.py --out "$WORK/data"
-$PY tools/train/train_tokenizer.py --docs "$WORK/data/docs.jsonl" --vocab 4096 --out "$OUT"
-$PY tools/train/check_chat_render.py --dsv4 "$DSV4" --tokenizer "$OUT" -n 40
-$DSV4 tokenize --tokenizer "$OUT" --file "$WORK/data/train.txt" --json > "$WORK/train.json"
-$DSV4 tokenize --tokenizer "$OUT" --file "$WORK/data/heldout.txt" --json > "$WORK/held.json"
-nice -n 10 $PY tools/train/train.py --data "$WORK" --run "$WORK/run" --minutes "$MINUTES" \
-  --batch 8 --seq 512 --lr 3e-3 --threads 1 --eval-every 50 --eval-windows 4
-CKPT="$WORK/run/ckpt.pt"
-if [ "$MINUTES2" != 0 ]; then
-  nice -n 10 $PY tools/train/train.py --data "$WORK" --run "$WORK/run2" --minutes "$MINUTES2" \
-    --batch 8 --seq 512 --lr 1e-3 --warmup 0.05 --threads 1 --eval-every 50 --eval-windows 4 \
-    --init-from "$CKPT"
-  CKPT="$WORK/run2/ckpt.pt"
-fi
+
+corpus() {  # corpus DIR make_data-args...: text -> token ids (the tokenizer of corpus 1)
+  local dir=$1
+  shift
+  mkdir -p "$dir"
+  $PY tools/train/make_data.py --out "$dir/data" "$@"
+  if [ "$dir" = "$WORK/c1" ]; then
+    $PY tools/train/train_tokenizer.py --docs "$dir/data/docs.jsonl" --vocab 4096 --out "$OUT"
+    $PY tools/train/check_chat_render.py --dsv4 "$DSV4" --tokenizer "$OUT" -n 40
+  fi
+  $DSV4 tokenize --tokenizer "$OUT" --file "$dir/data/train.txt" --json > "$dir/train.json"
+  $DSV4 tokenize --tokenizer "$OUT" --file "$dir/data/heldout.txt" --json > "$dir/held.json"
+}
+train() {  # train CORPUS_DIR RUN_DIR INIT_CKPT|"" train.py-args...
+  local data=$1 run=$2 init=$3
+  shift 3
+  $PY tools/train/train.py --data "$data" --run "$run" --batch 8 --seq 512 --eval-every 50 \
+    --eval-windows 4 ${init:+--init-from "$init"} "$@"
+}
+
+corpus "$WORK/c1" --no-copy-tasks --tool-chats 14000
+train "$WORK/c1" "$WORK/run1" "" --minutes 80 --lr 3e-3 --threads 1
+train "$WORK/c1" "$WORK/run2" "$WORK/run1/ckpt.pt" --minutes 24 --lr 1e-3 --warmup 0.05 --threads 1
+train "$WORK/c1" "$WORK/run3" "$WORK/run2/ckpt.pt" --minutes 16 --lr 6e-4 --threads 2
+corpus "$WORK/c2" --repeat-docs 0
+train "$WORK/c2" "$WORK/run4" "$WORK/run3/ckpt.pt" --minutes 95 --lr 1.5e-3 --warmup 0.04 --threads 2 --stop-at 375
+corpus "$WORK/c3"
+train "$WORK/c3" "$WORK/run5" "$WORK/run4/ckpt.pt" --minutes 85 --lr 1.5e-3 --warmup 0.02 --threads 2
+CKPT="$WORK/run5/ckpt.pt"
+
 $PY tools/train/export.py --ckpt "$CKPT" --out "$OUT"
-$PY tools/train/check_vs_reference.py --ckpt "$CKPT" --held "$WORK/held.json" -n 256
-$PY tools/train/make_mini_fixture.py --model "$OUT" --held "$WORK/held.json" \
-  --train "$WORK/train.json.npy" -n 320 --out tests/fixtures/mini
-LOG="$WORK/run/log.csv"
-if [ "$MINUTES2" != 0 ]; then
-  LOG="$WORK/log-both.csv"
-  $PY tools/train/join_logs.py "$WORK/run/log.csv" "$WORK/run2/log.csv" > "$LOG"
-fi
-$PY tools/train/plot_loss.py "$LOG" models/loss.png
-cp "$LOG" models/dsv4-mini-train-log.csv
+$PY tools/train/check_vs_reference.py --ckpt "$CKPT" --held "$WORK/c1/held.json" -n 256
+$PY tools/train/make_mini_fixture.py --model "$OUT" --held "$WORK/c1/held.json" \
+  --train "$WORK/c1/train.json.npy" -n 320 --out tests/fixtures/mini
+$PY tools/train/copy_loss.py --ckpt "$CKPT" --tokenizer "$OUT"
+$PY tools/train/probe_copy.py --model "$OUT"
+$PY tools/train/join_logs.py "$WORK/run1/log.csv" "$WORK/run2/log.csv" "$WORK/run3/log.csv" \
+  "$WORK/run4/log.csv" "$WORK/run5/log.csv" > "$WORK/log-all.csv"
+$PY tools/train/plot_loss.py "$WORK/log-all.csv" models/loss.png
+cp "$WORK/log-all.csv" models/dsv4-mini-train-log.csv

@@ -32,6 +32,7 @@ WN = "/usr/share/wordnet"
 GCIDE = "/usr/share/dictd/gcide.dict.dz"
 FORTUNES = "/usr/share/games/fortunes"
 LICENSES = "/usr/share/common-licenses"
+ZONEINFO = "/usr/share/zoneinfo"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -105,6 +106,35 @@ CITIES = ["Paris", "London", "Tokyo", "Berlin", "Rome", "Madrid", "Beijing", "Sh
           "Dublin", "Prague", "Seoul", "Mumbai", "Delhi", "Lima", "Nairobi", "Boston", "Athens",
           "Stockholm", "Warsaw", "Istanbul", "Bangkok", "Singapore", "Mexico City", "Amsterdam",
           "Helsinki", "Zurich", "Montreal", "Denver", "Seattle", "Hanoi", "Manila", "Budapest"]
+
+
+def tz_cities():
+    """City names from tzdata's zone names (Europe/Paris -> Paris, America/New_York -> New York):
+    ~380 real cities, so a tool call must copy the city from the question rather than pick
+    one of a few it has memorised."""
+    out = set()
+    for region in ("Africa", "America", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"):
+        for f in glob.glob(os.path.join(ZONEINFO, region, "*")):
+            name = os.path.basename(f).replace("_", " ")
+            if os.path.isfile(f) and re.fullmatch(r"[A-Z][a-z]+( [A-Za-z][a-z]+)*", name):
+                out.add(name)
+    return sorted(out)
+
+
+SYLLABLES = ["ka", "lo", "ver", "mi", "sa", "tor", "an", "del", "ri", "bo", "nu", "gel", "fa",
+             "zen", "pa", "qu", "hal", "ost", "ben", "ira", "mon", "tel", "var", "wick", "dor"]
+
+
+def made_up_city(rng):
+    """A pronounceable name no corpus contains (Velmira, Kaltor): only copying gets it right."""
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+
+def probe_city(name):
+    """Cities kept out of training so the copy probe (probe_copy.py) tests generalisation."""
+    return int(hashlib.sha1(name.encode()).hexdigest()[:4], 16) % 10 == 0 and name != "Paris"
+
+
 CONDITIONS = ["sunny", "cloudy", "partly cloudy", "rainy", "light rain", "snowy", "windy", "foggy",
               "clear", "stormy", "overcast", "drizzly"]
 DIRS = ["/home/user", "/home/user/docs", "/tmp", "/etc", "/var/log", "/home/user/projects",
@@ -162,12 +192,42 @@ def call(name, args):
 
 
 class Gen:
-    def __init__(self, rng, synsets, quotes):
+    def __init__(self, rng, synsets, quotes, copy_tasks=True):
         self.rng = rng
+        self.copy_tasks = copy_tasks
+        self.classic = [c for c in CITIES if not probe_city(c)]
+        self.cities = [c for c in dict.fromkeys(CITIES + tz_cities()) if not probe_city(c)]
         self.synsets = [s for s in synsets if len(s[2]) < 160]
         self.quotes = [q for q in quotes if len(q) < 300]
 
+    def city(self):
+        """A city for a tool episode: the classic list, any tzdata city, or a made-up name."""
+        if not self.copy_tasks:
+            return self.rng.choice(CITIES)
+        r = self.rng.random()
+        if r < 0.3:
+            return self.rng.choice(self.classic)
+        if r < 0.75:
+            return self.rng.choice(self.cities)
+        while probe_city(c := made_up_city(self.rng)):
+            pass
+        return c
+
     # --- single exchanges: (user, reasoning, answer) ---------------------------------------
+
+    def echo(self):
+        """Repeat a word or phrase of the question: trains the copying that tool arguments
+        and answers need (the city of a weather question, the word to define)."""
+        if self.rng.random() < 0.5:
+            words = [self.rng.choice(self.synsets)[1][0] for _ in range(self.rng.randint(1, 4))]
+            x = " ".join(words)
+        else:
+            x = self.city()
+        q, a = self.rng.choice([(f"Repeat after me: {x}", x), (f"Say \"{x}\".", x),
+                                (f"Please repeat: {x}", f"{x}"), (f"Echo {x}", x),
+                                (f"Can you say {x}?", f"Sure: {x}")])
+        return q, f"The user wants me to repeat \"{x}\".", a
+
 
     def greeting(self):
         u, a = self.rng.choice(GREETINGS)
@@ -217,14 +277,16 @@ class Gen:
         return q, f"{a} {word} {b} is {v}.", f"{a} {op} {b} = {v}."
 
     def simple(self):
-        f = self.rng.choices([self.greeting, self.define, self.synonym, self.quote, self.arithmetic],
-                             weights=[2, 5, 2, 2, 2])[0]
+        kinds, weights = [self.greeting, self.define, self.synonym, self.quote, self.arithmetic], [2, 5, 2, 2, 2]
+        if self.copy_tasks:
+            kinds, weights = kinds + [self.echo], weights + [3]
+        f = self.rng.choices(kinds, weights=weights)[0]
         return f()
 
     # --- tool episodes: list of messages after the user question -----------------------------
 
     def weather_episode(self, tool):
-        city = self.rng.choice(CITIES)
+        city = self.city()
         q = self.rng.choice([f"What's the weather in {city}?", f"What is the weather like in {city}?",
                              f"How is the weather in {city} today?", f"Weather in {city}?",
                              f"Is it raining in {city}?", f"Tell me the weather in {city}.",
@@ -272,7 +334,7 @@ class Gen:
             f"The listing has {len(files)} entries.", answer
 
     def time_episode(self, tool):
-        city = self.rng.choice(CITIES)
+        city = self.city()
         hh, mm = self.rng.randint(0, 23), self.rng.randint(0, 59)
         q = self.rng.choice([f"What time is it in {city}?", f"Current time in {city}?"])
         return q, "get_time", {"city": city}, f"{hh:02d}:{mm:02d}", \
@@ -339,6 +401,25 @@ class Gen:
         return msgs, thinking, None
 
 
+def repeat_doc(g):
+    """A list of words, cities and made-up names, then the same list again: half of its tokens
+    can only be predicted by looking back (an induction head), a skill the tool arguments need
+    and that ordinary text teaches slowly.  Short enough that the copy lies inside the 64-token
+    sliding window."""
+    items = []
+    for _ in range(g.rng.randint(2, 7)):
+        r = g.rng.random()
+        items.append(g.rng.choice(g.synsets)[1][0] if r < 0.4 else g.city() if r < 0.8
+                     else str(g.rng.randint(-20, 999)))
+    lst = ", ".join(items)
+    form = g.rng.randrange(3)
+    if form == 0:
+        return f"{lst}. Again: {lst}."
+    if form == 1:
+        return f"List: {lst}\nThe same list: {lst}"
+    return f"{lst} | {lst}"
+
+
 # ----------------------------------------------------------------------------------------------
 
 
@@ -352,7 +433,11 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=20260424)
     ap.add_argument("--plain-chats", type=int, default=30000)
-    ap.add_argument("--tool-chats", type=int, default=14000)
+    ap.add_argument("--tool-chats", type=int, default=24000)
+    ap.add_argument("--repeat-docs", type=int, default=120000, help="repeated-list documents")
+    ap.add_argument("--no-copy-tasks", action="store_true",
+                    help="the first corpus (41 cities, no echo task; use --tool-chats 14000): "
+                         "the model trained on it did not learn to copy the city of a question")
     ap.add_argument("--wordnet", type=int, default=60000, help="WordNet synsets as text")
     ap.add_argument("--gcide", type=int, default=25000, help="dictionary entries used")
     args = ap.parse_args()
@@ -375,8 +460,12 @@ def main():
     docs += [("fortune", q) for q in quotes]
     docs += [("license", p) for p in licenses()]
     text_docs = [(k, BOS + t + EOS) for k, t in docs]
+    if not args.no_copy_tasks:
+        # After the other documents so the rng draws for them stay as in the first corpus.
+        g0 = Gen(rng, synsets, quotes)
+        text_docs += [("repeat", BOS + repeat_doc(g0) + EOS) for _ in range(args.repeat_docs)]
     # merge short text docs into longer ones so sequences hold several related documents
-    g = Gen(rng, synsets, quotes)
+    g = Gen(rng, synsets, quotes, copy_tasks=not args.no_copy_tasks)
     chat_docs = [("chat", render(*g.plain_chat())) for _ in range(args.plain_chats)]
     chat_docs += [("tool_chat", render(*g.tool_chat())) for _ in range(args.tool_chats)]
     all_docs = text_docs + chat_docs

@@ -1,0 +1,83 @@
+"""Teacher-forced loss of a training checkpoint on the tokens it can only get by copying.
+
+    /usr/bin/python3 tools/train/copy_loss.py --ckpt RUN/ckpt.pt [--tokenizer models/dsv4-mini]
+
+Weather questions for cities kept out of training (make_data.probe_city), rendered in the V4
+chat format with the correct get_weather call: the mean negative log-likelihood of the city's
+tokens inside the call, and their greedy (argmax) accuracy.  A model that copies drives the
+loss toward 0; one that guesses from memory stays near log(number of cities it knows).
+A continuous measure of what probe_copy.py counts in whole answers.
+"""
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import make_data  # noqa: E402
+from chat_render import render  # noqa: E402
+from model import DSV4Train  # noqa: E402
+
+
+def tokenize(dsv4, tokenizer, text):
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
+        f.write(text)
+    try:
+        out = subprocess.run([dsv4, "tokenize", "--tokenizer", tokenizer, "--file", f.name, "--json"],
+                             check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(f.name)
+    return json.loads(out)["ids"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ckpt", required=True)
+    ap.add_argument("--tokenizer", default="models/dsv4-mini")
+    ap.add_argument("--dsv4", default="build/apps/dsv4/dsv4")
+    ap.add_argument("-n", type=int, default=24)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    ck = torch.load(args.ckpt)
+    model = DSV4Train(ck["config"])
+    for name, t in ck["tensors"].items():
+        model.t(name).data.copy_(t)
+    model.qat = True
+    rng = random.Random(11)
+    cities = [c for c in make_data.tz_cities() if make_data.probe_city(c)]
+    nll, hits, count = 0.0, 0, 0
+    for i in range(args.n):
+        city = cities[i % len(cities)]
+        think = i % 2 == 1
+        msgs = [{"role": "user", "content": f"What's the weather in {city}?"},
+                {"role": "assistant", "reasoning_content": f"The user wants the weather in {city}. "
+                 f"I will call get_weather with city {city}.", "content": "",
+                 "tool_calls": [make_data.call("get_weather", {"city": city})]}]
+        text = render(msgs, think, [make_data.TOOL_WEATHER])
+        cut = text.rindex(city)                       # the city inside the DSML call
+        prefix = tokenize(args.dsv4, args.tokenizer, text[:cut])
+        full = tokenize(args.dsv4, args.tokenizer, text[:cut + len(city)])
+        if full[:len(prefix)] != prefix:
+            continue
+        ids = torch.tensor(full)[None]
+        with torch.no_grad():
+            logits = model(ids[:, :-1])[0][0]
+        targets = ids[0, len(prefix):]
+        lp = F.log_softmax(logits[len(prefix) - 1:], -1)
+        nll += -lp.gather(1, targets[:, None]).sum().item()
+        hits += int((lp.argmax(-1) == targets).all())
+        count += 1
+        rng.random()
+    print(f"step {ck['step']}: city tokens NLL {nll / count:.3f} per city, "
+          f"exact argmax {hits}/{count} (held-out cities, teacher-forced)")
+
+
+if __name__ == "__main__":
+    main()
