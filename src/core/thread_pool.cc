@@ -38,6 +38,10 @@ bool SpinUntil(Done done) {
   }
 }
 
+// Set while this thread runs a chunk of some loop: a ParallelFor from inside a chunk (a
+// loop over experts whose matrix products are loops themselves) runs inline on this thread.
+thread_local bool tls_in_chunk = false;
+
 }  // namespace
 
 ThreadPool::ThreadPool(size_t threads) {
@@ -60,7 +64,9 @@ void ThreadPool::RunChunks() {
     if (c >= num_chunks_) return;
     size_t begin = c * chunk_;
     size_t end = std::min(n_, begin + chunk_);
+    tls_in_chunk = true;
     (*fn_)(begin, end);
+    tls_in_chunk = false;
   }
 }
 
@@ -86,12 +92,16 @@ void ThreadPool::WorkerLoop() {
 }
 
 void ThreadPool::ParallelFor(size_t n, size_t min_chunk,
-                             const std::function<void(size_t, size_t)>& fn) {
+                             const std::function<void(size_t, size_t)>& fn, size_t max_chunk) {
   if (n == 0) return;
+  if (tls_in_chunk) {  // nested: this thread's share of an outer loop
+    fn(0, n);
+    return;
+  }
   min_chunk = std::max<size_t>(1, min_chunk);
   size_t threads = size();
   // About 4 chunks per thread balances uneven work without much overhead.
-  size_t chunk = std::max(min_chunk, (n + threads * 4 - 1) / (threads * 4));
+  size_t chunk = std::max(min_chunk, std::min(max_chunk, (n + threads * 4 - 1) / (threads * 4)));
   if (workers_.empty() || chunk >= n) {
     if (stats_) ++stats_->inline_loops;
     fn(0, n);

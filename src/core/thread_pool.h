@@ -1,6 +1,7 @@
 // A fixed pool of worker threads for data-parallel loops over the big matrix work.
 // Threading: ParallelFor may be called from one thread at a time per pool (the
 // engine thread); the calling thread works too and returns when all chunks are done.
+// A ParallelFor called from inside a chunk runs inline on the calling thread.
 // A decode step issues ~100 short loops (a few hundred microseconds each), so idle
 // workers and the waiting caller spin briefly (kSpinMicros) before sleeping on the
 // condition variables: a futex wake-up per loop would cost tens of microseconds.
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -40,7 +42,11 @@ class ThreadPool {
   size_t size() const { return workers_.size() + 1; }
 
   // Calls fn(begin, end) over [0, n) split into chunks of at least min_chunk items.
-  void ParallelFor(size_t n, size_t min_chunk, const std::function<void(size_t, size_t)>& fn);
+  // max_chunk caps the chunk size when the loop is split (default ~4 chunks per thread):
+  // 1 for a few dozen tasks of uneven cost, handed out one at a time. A pool without
+  // workers runs the whole range as one call.
+  void ParallelFor(size_t n, size_t min_chunk, const std::function<void(size_t, size_t)>& fn,
+                   size_t max_chunk = SIZE_MAX);
 
   // While set (non-null), every ParallelFor adds to *stats (same thread as ParallelFor).
   void set_loop_stats(PoolLoopStats* stats) { stats_ = stats; }
