@@ -2,11 +2,14 @@
 
     /usr/bin/python3 tools/train/copy_loss.py --ckpt RUN/ckpt.pt [--tokenizer models/dsv4-mini]
 
-Weather questions for cities kept out of training (make_data.probe_city), rendered in the V4
-chat format with the correct get_weather call: the mean negative log-likelihood of the city's
-tokens inside the call, and their greedy (argmax) accuracy.  A model that copies drives the
-loss toward 0; one that guesses from memory stays near log(number of cities it knows).
-A continuous measure of what probe_copy.py counts in whole answers.
+1. Weather questions for cities kept out of training (make_data.probe_city), rendered in the
+V4 chat format with the correct get_weather call: the mean negative log-likelihood of the
+city's tokens inside the call, and their greedy (argmax) accuracy.  A model that copies
+drives the loss toward 0; one that guesses from memory stays near log(number of cities it
+knows).  A continuous measure of what probe_copy.py counts in whole answers.
+2. Lists of held-out cities followed by the same list again (make_data.repeat_doc's form):
+NLL per token of the first and of the repeated half.  Without an induction head the two are
+about equal; with one the repeated half falls toward 0.
 """
 import argparse
 import json
@@ -74,9 +77,27 @@ def main():
         nll += -lp.gather(1, targets[:, None]).sum().item()
         hits += int((lp.argmax(-1) == targets).all())
         count += 1
-        rng.random()
     print(f"step {ck['step']}: city tokens NLL {nll / count:.3f} per city, "
           f"exact argmax {hits}/{count} (held-out cities, teacher-forced)")
+    # Lists after 160 tokens of text (the HCA layer needs at least one 128-token block).
+    pad = tokenize(args.dsv4, args.tokenizer, "A dictionary entry. " * 40)[:160]
+    first = second = 0.0
+    n1 = n2 = 0
+    for i in range(args.n):
+        lst = ", ".join(rng.sample(cities, 5))
+        head = tokenize(args.dsv4, args.tokenizer, lst + " | ")
+        ids = pad + head + tokenize(args.dsv4, args.tokenizer, lst)
+        x = torch.tensor(ids)[None]
+        with torch.no_grad():
+            logits = model(x[:, :-1])[0][0]
+        nll_tok = -F.log_softmax(logits, -1).gather(1, x[0, 1:, None])[:, 0]
+        a, b = len(pad), len(pad) + len(head)          # first list: ids[a:b], repeat: ids[b:]
+        first += nll_tok[a:b - 1].sum().item()
+        n1 += b - 1 - a
+        second += nll_tok[b - 1:].sum().item()
+        n2 += len(ids) - b
+    print(f"step {ck['step']}: repeated lists NLL per token: first {first / n1:.3f}, "
+          f"repeat {second / n2:.3f}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 # reference BLAS (~2 GFLOP/s) unless OpenBLAS provides it through update-alternatives;
 # with OpenBLAS a dsv4-mini training step is ~35x faster (measured: 20 s -> 0.58 s for 2x512).
 set -euo pipefail
-pkgs=(wordnet-base dict-gcide fortunes fortunes-min python3-regex python3-matplotlib python3-torch python3-numpy libopenblas0-openmp)
+pkgs=(wordnet-base dict-gcide fortunes fortunes-min tzdata python3-regex python3-matplotlib python3-torch python3-numpy libopenblas0-openmp)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -435,6 +435,8 @@ def main():
     ap.add_argument("--plain-chats", type=int, default=30000)
     ap.add_argument("--tool-chats", type=int, default=24000)
     ap.add_argument("--repeat-docs", type=int, default=120000, help="repeated-list documents")
+    ap.add_argument("--repeat-only", action="store_true",
+                    help="a corpus of repeated-list documents alone (a short copying curriculum)")
     ap.add_argument("--no-copy-tasks", action="store_true",
                     help="the first corpus (41 cities, no echo task; use --tool-chats 14000): "
                          "the model trained on it did not learn to copy the city of a question")
@@ -460,6 +462,9 @@ def main():
     docs += [("fortune", q) for q in quotes]
     docs += [("license", p) for p in licenses()]
     text_docs = [(k, BOS + t + EOS) for k, t in docs]
+    if args.repeat_only:
+        args.plain_chats = args.tool_chats = 0
+        text_docs = []
     if not args.no_copy_tasks:
         # After the other documents so the rng draws for them stay as in the first corpus.
         g0 = Gen(rng, synsets, quotes)

@@ -130,9 +130,6 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--run", required=True)
     ap.add_argument("--steps", type=int, default=100000, help="upper bound; --minutes usually ends it")
-    ap.add_argument("--stop-at", type=int, default=0,
-                    help="end at this step, schedule unfinished (build_mini.sh: a run that was "
-                         "interrupted there and continued with other data)")
     ap.add_argument("--minutes", type=float, default=75)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--seq", type=int, default=1024)
@@ -193,7 +190,7 @@ def main():
                       "heldout"])
     t0 = time.time() - elapsed0
     last_ckpt = time.time()
-    while step < args.steps and not (args.stop_at and step >= args.stop_at):
+    while step < args.steps:
         if args.yield_to_lock:
             t0 += wait_while_locked(args.yield_to_lock)   # paused time is not training time
         elapsed = time.time() - t0
