@@ -124,6 +124,12 @@ void SinkAttention(const float* q, int64_t heads, const std::vector<const uint16
   }
 }
 
+// AttentionForward's per-call buffers (ReuseBuffer).
+struct AttentionBuffers {
+  std::vector<float> cq, q, kv, o, og, ug, u;
+  std::vector<uint16_t> kv_bits;
+};
+
 }  // namespace
 
 void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const RopeTable& rope,
@@ -138,13 +144,18 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
   const std::vector<int64_t> positions = RowPositions(segs);
   const int64_t N = int64_t(positions.size());  // rows of all sequences
 
+  // Buffers reused across calls (ReuseBuffer): a 512-row prefill chunk of V4-Flash needs
+  // 67 MB each for q and o. References, so the worker lambdas below see these instances.
+  thread_local AttentionBuffers buffers;
+  AttentionBuffers& b = buffers;
+
   // Query path (§6.2): c_q = q_norm(wq_a·y); q = wq_b·c_q, per-head rescale, RoPE.
-  std::vector<float> cq(size_t(N * q_r));
+  std::vector<float>& cq = ReuseBuffer(b.cq, size_t(N * q_r));
   kernels::Linear(y, N, w.wq_a, cq.data(), lin);
   for (int64_t t = 0; t < N; ++t) {
     RmsNorm(&cq[size_t(t * q_r)], w.q_norm.data(), q_r, float(c.rms_norm_eps), &cq[size_t(t * q_r)]);
   }
-  std::vector<float> q(size_t(N * H * d));
+  std::vector<float>& q = ReuseBuffer(b.q, size_t(N * H * d));
   kernels::Linear(cq.data(), N, w.wq_b, q.data(), lin);
   for (int64_t t = 0; t < N; ++t) {
     for (int64_t h = 0; h < H; ++h) {
@@ -156,9 +167,9 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
 
   // KV path (§6.3): kv = kv_norm(wkv·y), RoPE, Q8_64 on the non-rope dims. The values
   // are bf16 (and on the FP8 entry grid with act_quant), so the bf16 bits are exact.
-  std::vector<float> kv(size_t(N * d));
+  std::vector<float>& kv = ReuseBuffer(b.kv, size_t(N * d));
   kernels::Linear(y, N, w.wkv, kv.data(), lin);
-  std::vector<uint16_t> kv_bits(kv.size());
+  std::vector<uint16_t>& kv_bits = ReuseBuffer(b.kv_bits, kv.size());
   for (int64_t t = 0; t < N; ++t) {
     float* kt = &kv[size_t(t * d)];
     RmsNorm(kt, w.kv_norm.data(), d, float(c.rms_norm_eps), kt);
@@ -184,7 +195,7 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
   if (ratio == 4) selected = IndexerSelect(w.indexer, c, rope, y, cq.data(), segs, act_quant);
 
   // Sparse attention with sink (§6.8, §6.9), then inverse RoPE (§6.10 step 1).
-  std::vector<float> o(size_t(N * H * d));
+  std::vector<float>& o = ReuseBuffer(b.o, size_t(N * H * d));
   const float scale = float(std::pow(double(d), -0.5));
   for (const LayerRows& s : segs) {
     const LayerState* state = s.state;
@@ -285,7 +296,9 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
   // Grouped low-rank output projection (§6.10): u_g = wo_a[g] · O_g (bf16 einsum in the
   // reference: no activation quantisation), f = wo_b · concat(u).
   const int64_t gin = H / G * d;
-  std::vector<float> og(size_t(N * gin)), ug(size_t(N * o_r)), u(size_t(N * G * o_r));
+  std::vector<float>& og = ReuseBuffer(b.og, size_t(N * gin));
+  std::vector<float>& ug = ReuseBuffer(b.ug, size_t(N * o_r));
+  std::vector<float>& u = ReuseBuffer(b.u, size_t(N * G * o_r));
   const kernels::LinearOptions plain{.act_quant = false, .round_bf16 = true};
   for (int64_t g = 0; g < G; ++g) {
     for (int64_t t = 0; t < N; ++t) {

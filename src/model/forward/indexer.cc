@@ -82,7 +82,8 @@ std::vector<std::vector<int32_t>> IndexerSelect(const IndexerWeights& w, const M
   const kernels::LinearOptions lin{.act_quant = act_quant, .round_bf16 = true};
 
   // Queries: [T, nh, hd], RoPE on each head's tail, Hadamard, Q4_32.
-  std::vector<float> q(size_t(T * nh * hd));
+  thread_local std::vector<float> q_buffer, hw_buffer;  // ReuseBuffer
+  std::vector<float>& q = ReuseBuffer(q_buffer, size_t(T * nh * hd));
   kernels::Linear(cq, T, w.wq_b, q.data(), lin);
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t h = 0; h < nh; ++h) {
@@ -93,7 +94,7 @@ std::vector<std::vector<int32_t>> IndexerSelect(const IndexerWeights& w, const M
     }
   }
   // Head weights: bf16(bf16(x · W_wᵀ) · (hd · nh)^-1/2).
-  std::vector<float> hw(size_t(T * nh));
+  std::vector<float>& hw = ReuseBuffer(hw_buffer, size_t(T * nh));
   kernels::Linear(x, T, w.weights_proj, hw.data(), lin);
   const float scale = float(std::pow(double(hd), -0.5) * std::pow(double(nh), -0.5));
   for (float& v : hw) v = RoundBf16(v * scale);

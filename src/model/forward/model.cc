@@ -40,7 +40,10 @@ void Model::Block(const BlockWeights& w, const std::vector<LayerRows>& segs, flo
                   const int32_t* tokens, int64_t N, const ForwardOptions& options) const {
   const ModelConfig& c = config_;
   const int64_t D = c.hidden_size;
-  std::vector<float> y(size_t(N * D)), f(size_t(N * D));
+  // Reused across layers and calls (ReuseBuffer); every element is written before use.
+  thread_local std::vector<float> y_buffer, f_buffer;
+  std::vector<float>& y = ReuseBuffer(y_buffer, size_t(N * D));
+  std::vector<float>& f = ReuseBuffer(f_buffer, size_t(N * D));
   HcMix mix;
   // Attention half (§5 steps 1-2).
   HcPre(x, N, w.hc_attn, c, y.data(), &mix);
