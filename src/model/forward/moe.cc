@@ -16,9 +16,11 @@ namespace {
 // Buffers of one MoE call, kept per thread so the steady state allocates nothing
 // (vectors keep their capacity across steps).
 struct MoeScratch {
-  std::vector<float> logits, weights, acc, xe, ye, g, u, scores;
+  std::vector<float> logits, weights, acc, xe, ye, g, u, scores, g_all, u_all, y_all;
   std::vector<int32_t> ids, order, active;
   std::vector<int64_t> offsets;
+  std::vector<const ExpertWeights*> experts;
+  std::vector<const float*> row_weights;
   std::vector<std::vector<int64_t>> rows_of;
   std::vector<std::vector<float>> weight_of;
 };
@@ -27,8 +29,24 @@ MoeScratch& Scratch() {
   return scratch;
 }
 
-// out: [T, D] bf16 = w2 · bf16(weight · silu(min(w1·x, λ)) · clamp(w3·x, ±λ)).
+// g[t, i] = bf16(weight_t · silu(min(g, λ)) · clamp(u, ±λ)), in place over g: [T, I].
 // row_weights may be null (shared expert: weight 1, not applied).
+void SwiGlu(float* g, const float* u, int64_t T, int64_t I, const float* row_weights, float lim) {
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t i = 0; i < I; ++i) {
+      float gv = g[t * I + i], uv = u[t * I + i];
+      if (lim > 0) {
+        uv = std::clamp(uv, -lim, lim);
+        gv = std::min(gv, lim);
+      }
+      float h = Silu32(gv) * uv;
+      if (row_weights) h = row_weights[t] * h;
+      g[t * I + i] = RoundBf16(h);
+    }
+  }
+}
+
+// out: [T, D] bf16 = w2 · SwiGlu(w1·x, w3·x).
 void ExpertForward(const ExpertWeights& w, const ModelConfig& c, const float* x, int64_t T,
                    const float* row_weights, bool act_quant, float* out) {
   const int64_t I = c.moe_intermediate_size;
@@ -39,20 +57,46 @@ void ExpertForward(const ExpertWeights& w, const ModelConfig& c, const float* x,
   u.resize(size_t(T * I));
   kernels::Linear(x, T, w.w1, g.data(), lin);
   kernels::Linear(x, T, w.w3, u.data(), lin);
-  const float lim = float(c.swiglu_limit);
-  for (int64_t t = 0; t < T; ++t) {
-    for (int64_t i = 0; i < I; ++i) {
-      float gv = g[size_t(t * I + i)], uv = u[size_t(t * I + i)];
-      if (lim > 0) {
-        uv = std::clamp(uv, -lim, lim);
-        gv = std::min(gv, lim);
-      }
-      float h = Silu32(gv) * uv;
-      if (row_weights) h = row_weights[t] * h;
-      g[size_t(t * I + i)] = RoundBf16(h);
-    }
-  }
+  SwiGlu(g.data(), u.data(), T, I, row_weights, float(c.swiglu_limit));
   kernels::Linear(g.data(), T, w.w2, out, lin);
+}
+
+// One token (decode at batch 1): the routed experts and the shared one, each
+// ExpertForward's arithmetic, as two pool loops over slices of rows (all gate/up rows,
+// then all down rows) instead of three loops per expert: 2 hand-offs instead of 21 a layer.
+// ye: [experts.size(), D], one row per expert.
+void ExpertsOneToken(const std::vector<const ExpertWeights*>& experts,
+                     const std::vector<const float*>& row_weights, const ModelConfig& c,
+                     const float* x, bool act_quant, float* ye) {
+  constexpr int64_t kSlice = 512;  // rows per task (each task prepares x again)
+  const int64_t I = c.moe_intermediate_size, D = c.hidden_size;
+  const int64_t J = int64_t(experts.size());
+  const kernels::LinearOptions lin{.act_quant = act_quant, .round_bf16 = true};
+  MoeScratch& s = Scratch();
+  std::vector<float>& g = s.g_all;
+  std::vector<float>& u = s.u_all;
+  g.resize(size_t(J * I));
+  u.resize(size_t(J * I));
+  const int64_t up_slices = (I + kSlice - 1) / kSlice;
+  ParallelFor(size_t(J * 2 * up_slices), 1, [&](size_t b, size_t end) {
+    for (size_t task = b; task < end; ++task) {
+      const int64_t j = int64_t(task) / (2 * up_slices), m = int64_t(task) / up_slices % 2;
+      const int64_t r0 = int64_t(task) % up_slices * kSlice, r1 = std::min(I, r0 + kSlice);
+      float* dst = (m == 0 ? g : u).data() + j * I + r0;
+      kernels::LinearRows(x, 1, m == 0 ? experts[size_t(j)]->w1 : experts[size_t(j)]->w3, r0, r1, dst, lin);
+    }
+  });
+  for (int64_t j = 0; j < J; ++j) {
+    SwiGlu(&g[size_t(j * I)], &u[size_t(j * I)], 1, I, row_weights[size_t(j)], float(c.swiglu_limit));
+  }
+  const int64_t down_slices = (D + kSlice - 1) / kSlice;
+  ParallelFor(size_t(J * down_slices), 1, [&](size_t b, size_t end) {
+    for (size_t task = b; task < end; ++task) {
+      const int64_t j = int64_t(task) / down_slices;
+      const int64_t r0 = int64_t(task) % down_slices * kSlice, r1 = std::min(D, r0 + kSlice);
+      kernels::LinearRows(&g[size_t(j * I)], 1, experts[size_t(j)]->w2, r0, r1, ye + j * D + r0, lin);
+    }
+  });
 }
 
 }  // namespace
@@ -125,6 +169,27 @@ void MoeForward(const MoeWeights& w, const ModelConfig& c, const float* y, const
     if (!rows_of[size_t(e)].empty()) active.push_back(int32_t(e));
   }
   ThreadPool& pool = GlobalThreadPool();
+  if (T == 1 && pool.size() > 1) {
+    // Decode at batch 1: the routed experts (ascending id) and then the shared one (no
+    // routing weight) in two pool loops; summed as below, so the result is bit-identical.
+    s.experts.clear();
+    s.row_weights.clear();
+    for (int32_t e : active) {
+      s.experts.push_back(&w.experts[size_t(e)]);
+      s.row_weights.push_back(weight_of[size_t(e)].data());
+    }
+    s.experts.push_back(&w.shared);
+    s.row_weights.push_back(nullptr);
+    std::vector<float>& y_all = s.y_all;
+    y_all.resize(s.experts.size() * size_t(D));
+    ExpertsOneToken(s.experts, s.row_weights, c, y, act_quant, y_all.data());
+    for (size_t i = 0; i < active.size(); ++i) {
+      for (int64_t d = 0; d < D; ++d) acc[size_t(d)] += y_all[i * size_t(D) + size_t(d)];
+    }
+    const float* shared = &y_all[active.size() * size_t(D)];
+    for (int64_t d = 0; d < D; ++d) out[d] = RoundBf16(acc[size_t(d)] + shared[d]);
+    return;
+  }
   if (pool.size() > 1 && active.size() >= 4 * pool.size()) {
     // Many experts (batched decode: ~80 of 256 per layer at 16 streams; prefill: all): one
     // expert per task, its three products on one thread (nested loops run inline), instead
