@@ -55,11 +55,8 @@ struct DotKernels {
   void (*pack_bf16_acts)(const float* x, int64_t n, PackedFormat format, uint16_t* out);
   // bf16: wrows (1..kPackedWeightRowsMax) weight rows w + i * w_stride at once,
   // out[i * rows + r]; each output's arithmetic is the same whatever rows and wrows are.
-  // prefetch (may be null): as panel_tile's, the next weight rows, here one cache line per
-  // weight row and step of 32 values (as many lines as the tile itself reads from w).
   void (*bf16_rows_packed)(const uint16_t* const* x, int rows, const uint16_t* w,
-                           int64_t w_stride, int wrows, int64_t n, float* out,
-                           const uint8_t** prefetch, const uint8_t* prefetch_end);
+                           int64_t w_stride, int wrows, int64_t n, float* out);
   void (*e4m3_rows_packed)(const uint16_t* const* x, int rows, const uint8_t* w,
                            const uint8_t* scale_bytes, int64_t n, float* out);
   void (*e2m1_rows_packed)(const uint16_t* const* x, int rows, const uint8_t* w,

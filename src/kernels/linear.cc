@@ -181,22 +181,11 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
         for (int64_t j = 0; j < g_rows; j += wstep) {
           const int64_t n = g + j, r = row_begin + n;
           const int wrows = int(std::min<int64_t>(wstep, g_rows - j));
-          // bf16: the next weight rows are fetched into L2 while these compute; without it
-          // the tiles waited on memory for each line (a batch-16 head at 2x the time of
-          // its arithmetic alone, linear_bench T = 8 twice T = 4).
-          const uint8_t* bf16_prefetch = nullptr;
-          const uint8_t* bf16_prefetch_end = nullptr;
-          if (bf16 && j + wrows < g_rows) {
-            const int64_t next = std::min<int64_t>(wstep, g_rows - j - wrows);
-            bf16_prefetch = w.data + (r + wrows) * K * 2;
-            bf16_prefetch_end = bf16_prefetch + next * K * 2;
-          }
           for (int64_t t0 = tile; t0 < tile_end; t0 += kPackedRowsMax) {
             const int rows = int(std::min<int64_t>(kPackedRowsMax, tile_end - t0));
             for (int i = 0; i < rows; ++i) xs[i] = &packed[size_t((t0 + i) * K)];
             if (bf16) {
-              dk.bf16_rows_packed(xs, rows, reinterpret_cast<const uint16_t*>(w.data) + r * K, K, wrows, K, out,
-                                  &bf16_prefetch, bf16_prefetch_end);
+              dk.bf16_rows_packed(xs, rows, reinterpret_cast<const uint16_t*>(w.data) + r * K, K, wrows, K, out);
             } else if (panels) {
               dk.panel_tile(format, xs, rows, &panel[size_t(j * K)], K, wrows, scale_rows + j, K, out,
                             &prefetch, prefetch_end);

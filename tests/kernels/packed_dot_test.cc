@@ -46,7 +46,7 @@ class PackedDotTest : public ::testing::Test {
     const int rows = int(x.size());
     switch (f) {
       case PackedFormat::kBf16:
-        k.bf16_rows_packed(xs.data(), rows, static_cast<const uint16_t*>(w), n, 1, n, out.data(), nullptr, nullptr);
+        k.bf16_rows_packed(xs.data(), rows, static_cast<const uint16_t*>(w), n, 1, n, out.data());
         break;
       case PackedFormat::kE4m3:
         k.e4m3_rows_packed(xs.data(), rows, static_cast<const uint8_t*>(w), scales, n, out.data());
@@ -157,10 +157,10 @@ TEST_F(PackedDotTest, Bf16WeightTilesMatchOneRowCalls) {
     for (int rows = 1; rows <= kPackedRowsMax; ++rows) {
       for (int wrows = 1; wrows <= kPackedWeightRowsMax; ++wrows) {
         std::vector<float> out(static_cast<size_t>(rows * wrows));
-        k->bf16_rows_packed(xs.data(), rows, tile.data(), n, wrows, n, out.data(), nullptr, nullptr);
+        k->bf16_rows_packed(xs.data(), rows, tile.data(), n, wrows, n, out.data());
         for (int i = 0; i < wrows; ++i) {
           std::vector<float> one(static_cast<size_t>(rows));
-          k->bf16_rows_packed(xs.data(), rows, &tile[size_t(i * n)], n, 1, n, one.data(), nullptr, nullptr);
+          k->bf16_rows_packed(xs.data(), rows, &tile[size_t(i * n)], n, 1, n, one.data());
           for (int r = 0; r < rows; ++r) {
             ASSERT_EQ(out[size_t(i * rows + r)], one[size_t(r)])
                 << k->isa << " rows " << rows << " wrows " << wrows << " i " << i << " r " << r;
@@ -169,7 +169,7 @@ TEST_F(PackedDotTest, Bf16WeightTilesMatchOneRowCalls) {
       }
     }
     std::vector<float> out(static_cast<size_t>(kPackedRowsMax * kPackedWeightRowsMax));
-    k->bf16_rows_packed(xs.data(), kPackedRowsMax, tile.data(), n, kPackedWeightRowsMax, n, out.data(), nullptr, nullptr);
+    k->bf16_rows_packed(xs.data(), kPackedRowsMax, tile.data(), n, kPackedWeightRowsMax, n, out.data());
     for (int i = 0; i < kPackedWeightRowsMax; ++i) {
       const std::vector<float> want = Run(ref_, PackedFormat::kBf16, x, w[size_t(i)].data(), nullptr, n);
       for (int r = 0; r < kPackedRowsMax; ++r) {

@@ -83,8 +83,7 @@ inline __m512i Load(const uint16_t* p) { return _mm512_loadu_si512(p); }
 // W weight rows x R activation rows: W * R accumulators (at most 24 of the 32 registers),
 // each activation vector loaded once for the W weight rows.
 template <int W, int R>
-void Bf16Tile(const uint16_t* const* x, const uint16_t* w, int64_t w_stride, int64_t n, float* out,
-              const uint8_t** pf, const uint8_t* pf_end) {
+void Bf16Tile(const uint16_t* const* x, const uint16_t* w, int64_t w_stride, int64_t n, float* out) {
   __m512 acc[W][R];
 #pragma GCC unroll 6
   for (int i = 0; i < W; ++i) {
@@ -92,13 +91,6 @@ void Bf16Tile(const uint16_t* const* x, const uint16_t* w, int64_t w_stride, int
     for (int r = 0; r < R; ++r) acc[i][r] = _mm512_setzero_ps();
   }
   for (int64_t k = 0; k < n; k += 32) {
-#pragma GCC unroll 6
-    for (int i = 0; i < W; ++i) {
-      if (*pf < pf_end) {
-        _mm_prefetch(reinterpret_cast<const char*>(*pf), _MM_HINT_T1);
-        *pf += 64;
-      }
-    }
     __m512i wv[W];
 #pragma GCC unroll 6
     for (int i = 0; i < W; ++i) wv[i] = Load(w + i * w_stride + k);
@@ -308,9 +300,8 @@ void ByRows4(int rows, A... args) {
 }
 template <int W> struct Bf16TileOp {
   template <int R> struct Op {
-    static void Run(const uint16_t* const* x, const uint16_t* w, int64_t ws, int64_t n, float* o,
-                    const uint8_t** pf, const uint8_t* pf_end) {
-      Bf16Tile<W, R>(x, w, ws, n, o, pf, pf_end);
+    static void Run(const uint16_t* const* x, const uint16_t* w, int64_t ws, int64_t n, float* o) {
+      Bf16Tile<W, R>(x, w, ws, n, o);
     }
   };
 };
@@ -321,20 +312,18 @@ template <int R> struct E4m3Op { static void Run(const uint16_t* const* x, const
 // rows (few activation rows still keep 6+ independent accumulator chains in flight),
 // else 3. Each output's arithmetic is the same in every tile shape.
 void Bf16RowsPacked(const uint16_t* const* x, int rows, const uint16_t* w, int64_t w_stride,
-                    int wrows, int64_t n, float* out, const uint8_t** pf, const uint8_t* pf_end) {
-  const uint8_t* no_prefetch = nullptr;
-  if (pf == nullptr) pf = &no_prefetch;
+                    int wrows, int64_t n, float* out) {
   const int wmax = rows <= 4 ? 6 : 3;
   for (int i0 = 0; i0 < wrows; i0 += wmax) {
     const uint16_t* wi = w + i0 * w_stride;
     float* o = out + i0 * rows;
     switch (std::min(wmax, wrows - i0)) {
-      case 1: ByRows<Bf16TileOp<1>::Op>(rows, x, wi, w_stride, n, o, pf, pf_end); break;
-      case 2: ByRows<Bf16TileOp<2>::Op>(rows, x, wi, w_stride, n, o, pf, pf_end); break;
-      case 3: ByRows<Bf16TileOp<3>::Op>(rows, x, wi, w_stride, n, o, pf, pf_end); break;
-      case 4: ByRows4<Bf16TileOp<4>::Op>(rows, x, wi, w_stride, n, o, pf, pf_end); break;
-      case 5: ByRows4<Bf16TileOp<5>::Op>(rows, x, wi, w_stride, n, o, pf, pf_end); break;
-      default: ByRows4<Bf16TileOp<6>::Op>(rows, x, wi, w_stride, n, o, pf, pf_end); break;
+      case 1: ByRows<Bf16TileOp<1>::Op>(rows, x, wi, w_stride, n, o); break;
+      case 2: ByRows<Bf16TileOp<2>::Op>(rows, x, wi, w_stride, n, o); break;
+      case 3: ByRows<Bf16TileOp<3>::Op>(rows, x, wi, w_stride, n, o); break;
+      case 4: ByRows4<Bf16TileOp<4>::Op>(rows, x, wi, w_stride, n, o); break;
+      case 5: ByRows4<Bf16TileOp<5>::Op>(rows, x, wi, w_stride, n, o); break;
+      default: ByRows4<Bf16TileOp<6>::Op>(rows, x, wi, w_stride, n, o); break;
     }
   }
 }

@@ -69,7 +69,7 @@ void PackActsRef(const float* x, int64_t n, PackedFormat, uint16_t* out) {
 }
 
 void Bf16RowsPackedRef(const uint16_t* const* x, int rows, const uint16_t* w, int64_t w_stride,
-                       int wrows, int64_t n, float* out, const uint8_t**, const uint8_t*) {
+                       int wrows, int64_t n, float* out) {
   for (int i = 0; i < wrows; ++i) {
     for (int r = 0; r < rows; ++r) {
       double acc = 0.0;
