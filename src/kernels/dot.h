@@ -17,6 +17,8 @@ constexpr int kPackedRowsMax = 8;
 // once for all of them: at batch 16 the bf16 head is most of the step's arithmetic; with
 // few activation rows, several weight rows keep enough accumulator chains in flight).
 constexpr int kPackedWeightRowsMax = 6;
+// Most weight rows one e4m3_weight_rows call takes.
+constexpr int kE4m3WeightRowsMax = 4;
 
 struct DotKernels {
   const char* isa;
@@ -86,6 +88,13 @@ struct DotKernels {
   void (*panel_tile)(PackedFormat format, const uint16_t* const* x, int rows, const uint16_t* panel,
                      int64_t stride, int wrows, const float* const* scales, int64_t n, float* out,
                      const uint8_t** prefetch, const uint8_t* prefetch_end);
+  // Decode's e4m3 product (one packed activation row) over wrows (1..kE4m3WeightRowsMax)
+  // weight rows w + i * w_stride with their scale rows scale_rows[i]: out[i], each exactly
+  // e4m3_rows_packed's arithmetic for rows = 1. Several independent rows, their next lines
+  // prefetched: one row's stream waited on memory (17 vs 23 GB/s per thread from 2 MiB
+  // pages). Last member (nullptr in the sets without it).
+  void (*e4m3_weight_rows)(const uint16_t* x, const uint8_t* w, int64_t w_stride,
+                           const uint8_t* const* scale_rows, int wrows, int64_t n, float* out);
 };
 
 // Scalar reference kernels.

@@ -177,7 +177,9 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
       for (int64_t tile = 0; tile < T; tile += kTokenTile) {
         const int64_t tile_end = std::min(T, tile + kTokenTile);
         // Up to kPackedWeightRowsMax weight rows at a time (one activation load for all).
-        const int64_t wstep = panels || bf16 ? kPackedWeightRowsMax : 1;
+        // One token against e4m3 rows: several weight rows per call (their streams overlap).
+        const bool e4m3_rows = format == PackedFormat::kE4m3 && !panels && T == 1 && dk.e4m3_weight_rows != nullptr;
+        const int64_t wstep = panels || bf16 ? kPackedWeightRowsMax : e4m3_rows ? kE4m3WeightRowsMax : 1;
         for (int64_t j = 0; j < g_rows; j += wstep) {
           const int64_t n = g + j, r = row_begin + n;
           const int wrows = int(std::min<int64_t>(wstep, g_rows - j));
@@ -195,6 +197,10 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
             } else if (panels) {
               dk.panel_tile(format, xs, rows, &panel[size_t(j * K)], K, wrows, scale_rows + j, K, out,
                             &prefetch, prefetch_end);
+            } else if (e4m3_rows) {
+              const uint8_t* scale_rows[kE4m3WeightRowsMax];
+              for (int i = 0; i < wrows; ++i) scale_rows[i] = w.scale + ((r + i) / kBlock) * nb;
+              dk.e4m3_weight_rows(xs[0], w.data + r * K, K, scale_rows, wrows, K, out);
             } else if (format == PackedFormat::kE4m3) {
               dk.e4m3_rows_packed(xs, rows, w.data + r * K, w.scale + (r / kBlock) * nb, K, out);
             } else {

@@ -200,6 +200,46 @@ void E4m3Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_b
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
+// E4m3Rows<1>'s arithmetic for W weight rows at once (DotKernels::e4m3_weight_rows), each
+// row's lines fetched 1 KiB ahead.
+template <int W>
+void E4m3WeightRows(const uint16_t* x, const uint8_t* w, int64_t w_stride, const uint8_t* const* scale_rows,
+                    int64_t n, float* out) {
+  static const E4m3Tables tables;
+  const E4m3Tables t = tables;
+  __m512 acc[W];
+#pragma GCC unroll 4
+  for (int i = 0; i < W; ++i) acc[i] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < n; k += 128) {
+#pragma GCC unroll 4
+    for (int i = 0; i < W; ++i) {
+      const uint8_t* wi = w + i * w_stride + k;
+      _mm_prefetch(reinterpret_cast<const char*>(wi + 1024), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(wi + 1024 + 64), _MM_HINT_T0);
+      __m512i a0, b0, a1, b1;
+      DecodeE4m3x64(t, wi, &a0, &b0);
+      DecodeE4m3x64(t, wi + 64, &a1, &b1);
+      const __m512 s = _mm512_set1_ps(Ue8m0ToFloat(scale_rows[i][k / 128]));
+      __m512 part = Dp(_mm512_setzero_ps(), Load(x + k), a0);
+      part = Dp(part, Load(x + k + 32), b0);
+      part = Dp(part, Load(x + k + 64), a1);
+      part = Dp(part, Load(x + k + 96), b1);
+      acc[i] = _mm512_fmadd_ps(part, s, acc[i]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < W; ++i) out[i] = _mm512_reduce_add_ps(acc[i]);
+}
+void E4m3WeightRowsAvx512(const uint16_t* x, const uint8_t* w, int64_t w_stride, const uint8_t* const* scale_rows,
+                          int wrows, int64_t n, float* out) {
+  switch (wrows) {
+    case 1: return E4m3WeightRows<1>(x, w, w_stride, scale_rows, n, out);
+    case 2: return E4m3WeightRows<2>(x, w, w_stride, scale_rows, n, out);
+    case 3: return E4m3WeightRows<3>(x, w, w_stride, scale_rows, n, out);
+    default: return E4m3WeightRows<4>(x, w, w_stride, scale_rows, n, out);
+  }
+}
+
 // GEMM panels (dot.h): weight rows decoded once per batch, unscaled, in the packed order.
 void DecodeE4m3RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
   static const E4m3Tables tables;
@@ -479,6 +519,7 @@ const DotKernels* Avx512DotKernels() {
     k.decode_e4m3_row = DecodeE4m3RowAvx512;
     k.decode_e2m1_row = DecodeE2m1RowAvx512;
     k.panel_tile = PanelTileAvx512;
+    k.e4m3_weight_rows = E4m3WeightRowsAvx512;
     return &k;
   }();
   return kernels;
