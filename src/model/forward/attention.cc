@@ -305,23 +305,22 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
     // pool loop over slices of rows instead of one loop per group (8 hand-offs a layer).
     constexpr int64_t kSlice = 512;
     const int64_t slices = (o_r + kSlice - 1) / kSlice;
-    ParallelFor(size_t(G * slices), 1, [&](size_t b, size_t e) {
-      for (size_t task = b; task < e; ++task) {
+    ParallelFor(size_t(G * slices), 1, [&](size_t first, size_t last) {
+      for (size_t task = first; task < last; ++task) {
         const int64_t g = int64_t(task) / slices;
         const int64_t r0 = int64_t(task) % slices * kSlice, r1 = std::min(o_r, r0 + kSlice);
         kernels::LinearRows(&o[size_t(g * gin)], 1, w.wo_a, g * o_r + r0, g * o_r + r1, &u[size_t(g * o_r + r0)], plain);
       }
     });
-    kernels::Linear(u.data(), N, w.wo_b, out, lin);
-    return;
-  }
-  for (int64_t g = 0; g < G; ++g) {
-    for (int64_t t = 0; t < N; ++t) {
-      std::copy(&o[size_t(t * H * d + g * gin)], &o[size_t(t * H * d + (g + 1) * gin)], &og[size_t(t * gin)]);
-    }
-    kernels::LinearRows(og.data(), N, w.wo_a, g * o_r, (g + 1) * o_r, ug.data(), plain);
-    for (int64_t t = 0; t < N; ++t) {
-      std::copy(&ug[size_t(t * o_r)], &ug[size_t((t + 1) * o_r)], &u[size_t(t * G * o_r + g * o_r)]);
+  } else {
+    for (int64_t g = 0; g < G; ++g) {
+      for (int64_t t = 0; t < N; ++t) {
+        std::copy(&o[size_t(t * H * d + g * gin)], &o[size_t(t * H * d + (g + 1) * gin)], &og[size_t(t * gin)]);
+      }
+      kernels::LinearRows(og.data(), N, w.wo_a, g * o_r, (g + 1) * o_r, ug.data(), plain);
+      for (int64_t t = 0; t < N; ++t) {
+        std::copy(&ug[size_t(t * o_r)], &ug[size_t((t + 1) * o_r)], &u[size_t(t * G * o_r + g * o_r)]);
+      }
     }
   }
   kernels::Linear(u.data(), N, w.wo_b, out, lin);

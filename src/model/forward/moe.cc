@@ -16,7 +16,7 @@ namespace {
 // Buffers of one MoE call, kept per thread so the steady state allocates nothing
 // (vectors keep their capacity across steps).
 struct MoeScratch {
-  std::vector<float> logits, weights, acc, xe, ye, g, u, scores, g_all, u_all, y_all;
+  std::vector<float> logits, weights, acc, xe, ye, g, u, scores, g_all, u_all;
   std::vector<int32_t> ids, order, active;
   std::vector<int64_t> offsets;
   std::vector<const ExpertWeights*> experts;
@@ -159,19 +159,32 @@ void MoeForward(const MoeWeights& w, const ModelConfig& c, const float* y, const
       weight_of[size_t(ids[size_t(t * k + i)])].push_back(weights[size_t(t * k + i)]);
     }
   }
-  std::vector<float>& acc = s.acc;
-  std::vector<float>& xe = s.xe;
-  std::vector<float>& ye = s.ye;
-  acc.assign(size_t(T * D), 0.0f);
   std::vector<int32_t>& active = s.active;
   active.clear();
   for (int64_t e = 0; e < E; ++e) {
     if (!rows_of[size_t(e)].empty()) active.push_back(int32_t(e));
   }
+  // Each active expert's rows gathered into one block of xe; its outputs go to the same
+  // block of ye. Three ways to run the experts, all with each expert's own arithmetic (so
+  // the result does not depend on the way or on the batch).
+  std::vector<int64_t>& off = s.offsets;
+  off.assign(active.size() + 1, 0);
+  for (size_t i = 0; i < active.size(); ++i) off[i + 1] = off[i] + int64_t(rows_of[size_t(active[i])].size());
+  std::vector<float>& xe = s.xe;
+  std::vector<float>& ye = s.ye;
+  xe.resize(size_t(off.back() * D));
+  ye.resize(size_t((off.back() + T) * D));  // + the shared expert's T rows
+  float* shared_out = &ye[size_t(off.back() * D)];
+  for (size_t i = 0; i < active.size(); ++i) {
+    const auto& rows = rows_of[size_t(active[i])];
+    for (size_t r = 0; r < rows.size(); ++r) {
+      std::copy(y + rows[r] * D, y + (rows[r] + 1) * D, &xe[size_t((off[i] + int64_t(r)) * D)]);
+    }
+  }
   ThreadPool& pool = GlobalThreadPool();
   if (T == 1 && pool.size() > 1) {
-    // Decode at batch 1: the routed experts (ascending id) and then the shared one (no
-    // routing weight) in two pool loops; summed as below, so the result is bit-identical.
+    // Decode at batch 1: the routed experts and the shared one (no routing weight) in two
+    // pool loops over slices of their rows (ExpertsOneToken); ye's blocks are in order.
     s.experts.clear();
     s.row_weights.clear();
     for (int32_t e : active) {
@@ -180,65 +193,36 @@ void MoeForward(const MoeWeights& w, const ModelConfig& c, const float* y, const
     }
     s.experts.push_back(&w.shared);
     s.row_weights.push_back(nullptr);
-    std::vector<float>& y_all = s.y_all;
-    y_all.resize(s.experts.size() * size_t(D));
-    ExpertsOneToken(s.experts, s.row_weights, c, y, act_quant, y_all.data());
-    for (size_t i = 0; i < active.size(); ++i) {
-      for (int64_t d = 0; d < D; ++d) acc[size_t(d)] += y_all[i * size_t(D) + size_t(d)];
+    ExpertsOneToken(s.experts, s.row_weights, c, y, act_quant, ye.data());
+  } else {
+    auto run_expert = [&](size_t i) {
+      const int32_t e = active[i];
+      ExpertForward(w.experts[size_t(e)], c, &xe[size_t(off[i] * D)], off[i + 1] - off[i],
+                    weight_of[size_t(e)].data(), act_quant, &ye[size_t(off[i] * D)]);
+    };
+    if (pool.size() > 1 && active.size() >= 4 * pool.size()) {
+      // Many experts (batched decode: ~80 of 256 per layer at 16 streams; prefill: all):
+      // one expert per task, its three products on one thread (nested loops run inline),
+      // instead of three pool loops of a few hundred microseconds per expert.
+      pool.ParallelFor(active.size(), 1, [&](size_t b, size_t end) {
+        for (size_t i = b; i < end; ++i) run_expert(i);
+      }, /*max_chunk=*/1);
+    } else {
+      for (size_t i = 0; i < active.size(); ++i) run_expert(i);  // each product split across threads
     }
-    const float* shared = &y_all[active.size() * size_t(D)];
-    for (int64_t d = 0; d < D; ++d) out[d] = RoundBf16(acc[size_t(d)] + shared[d]);
-    return;
+    ExpertForward(w.shared, c, y, T, nullptr, act_quant, shared_out);
   }
-  if (pool.size() > 1 && active.size() >= 4 * pool.size()) {
-    // Many experts (batched decode: ~80 of 256 per layer at 16 streams; prefill: all): one
-    // expert per task, its three products on one thread (nested loops run inline), instead
-    // of three pool loops of a few hundred microseconds per expert. Same per-expert
-    // arithmetic, same summation order below, so the result is bit-identical.
-    std::vector<int64_t>& off = s.offsets;
-    off.assign(active.size() + 1, 0);
-    for (size_t i = 0; i < active.size(); ++i) off[i + 1] = off[i] + int64_t(rows_of[size_t(active[i])].size());
-    xe.resize(size_t(off.back() * D));
-    ye.resize(size_t(off.back() * D));
-    for (size_t i = 0; i < active.size(); ++i) {
-      const auto& rows = rows_of[size_t(active[i])];
-      for (size_t r = 0; r < rows.size(); ++r) {
-        std::copy(y + rows[r] * D, y + (rows[r] + 1) * D, &xe[size_t((off[i] + int64_t(r)) * D)]);
-      }
-    }
-    pool.ParallelFor(active.size(), 1, [&](size_t b, size_t end) {
-      for (size_t i = b; i < end; ++i) {
-        const int32_t e = active[i];
-        ExpertForward(w.experts[size_t(e)], c, &xe[size_t(off[i] * D)], off[i + 1] - off[i],
-                      weight_of[size_t(e)].data(), act_quant, &ye[size_t(off[i] * D)]);
-      }
-    }, /*max_chunk=*/1);
-    for (size_t i = 0; i < active.size(); ++i) {  // ascending expert id, as the reference sums
-      const auto& rows = rows_of[size_t(active[i])];
-      for (size_t r = 0; r < rows.size(); ++r) {
-        float* a = &acc[size_t(rows[r] * D)];
-        const float* v = &ye[size_t((off[i] + int64_t(r)) * D)];
-        for (int64_t d = 0; d < D; ++d) a[d] += v[d];
-      }
-    }
-    active.clear();  // the loop below has nothing left to do
-  }
-  for (int32_t e : active) {  // ascending expert id, as the reference sums
-    const auto& rows = rows_of[size_t(e)];
-    if (rows.empty()) continue;
-    const int64_t n = int64_t(rows.size());
-    xe.resize(size_t(n * D));
-    ye.resize(size_t(n * D));
-    for (int64_t r = 0; r < n; ++r) std::copy(y + rows[size_t(r)] * D, y + (rows[size_t(r)] + 1) * D, &xe[size_t(r * D)]);
-    ExpertForward(w.experts[size_t(e)], c, xe.data(), n, weight_of[size_t(e)].data(), act_quant, ye.data());
-    for (int64_t r = 0; r < n; ++r) {
-      float* a = &acc[size_t(rows[size_t(r)] * D)];
-      for (int64_t d = 0; d < D; ++d) a[d] += ye[size_t(r * D + d)];
+  std::vector<float>& acc = s.acc;
+  acc.assign(size_t(T * D), 0.0f);
+  for (size_t i = 0; i < active.size(); ++i) {  // ascending expert id, as the reference sums
+    const auto& rows = rows_of[size_t(active[i])];
+    for (size_t r = 0; r < rows.size(); ++r) {
+      float* a = &acc[size_t(rows[r] * D)];
+      const float* v = &ye[size_t((off[i] + int64_t(r)) * D)];
+      for (int64_t d = 0; d < D; ++d) a[d] += v[d];
     }
   }
-  ye.resize(size_t(T * D));
-  ExpertForward(w.shared, c, y, T, nullptr, act_quant, ye.data());
-  for (int64_t i = 0; i < T * D; ++i) out[i] = RoundBf16(acc[size_t(i)] + ye[size_t(i)]);
+  for (int64_t i = 0; i < T * D; ++i) out[i] = RoundBf16(acc[size_t(i)] + shared_out[i]);
 }
 
 }  // namespace dsv4
