@@ -173,6 +173,17 @@ inline void DecodeE4m3x64(const E4m3Tables& t, const uint8_t* w, __m512i* a, __m
   *b = _mm512_unpackhi_epi8(lo, hi);
 }
 
+// One 128-code block (decoded: a0 b0 a1 b1) against packed activations xr: the four dot
+// steps from zero, then acc + part · s — the per-block arithmetic of the e4m3 kernels.
+inline __m512 E4m3Block(const uint16_t* xr, __m512i a0, __m512i b0, __m512i a1, __m512i b1, __m512 s,
+                        __m512 acc) {
+  __m512 part = Dp(_mm512_setzero_ps(), Load(xr), a0);
+  part = Dp(part, Load(xr + 32), b0);
+  part = Dp(part, Load(xr + 64), a1);
+  part = Dp(part, Load(xr + 96), b1);
+  return _mm512_fmadd_ps(part, s, acc);
+}
+
 template <int R>
 void E4m3Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_bytes, int64_t n,
               float* out) {
@@ -187,14 +198,7 @@ void E4m3Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_b
     DecodeE4m3x64(t, w + k + 64, &a1, &b1);
     const __m512 s = _mm512_set1_ps(Ue8m0ToFloat(scale_bytes[k / 128]));
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const uint16_t* xr = x[r] + k;
-      __m512 part = Dp(_mm512_setzero_ps(), Load(xr), a0);
-      part = Dp(part, Load(xr + 32), b0);
-      part = Dp(part, Load(xr + 64), a1);
-      part = Dp(part, Load(xr + 96), b1);
-      acc[r] = _mm512_fmadd_ps(part, s, acc[r]);
-    }
+    for (int r = 0; r < R; ++r) acc[r] = E4m3Block(x[r] + k, a0, b0, a1, b1, s, acc[r]);
   }
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
@@ -219,12 +223,7 @@ void E4m3WeightRows(const uint16_t* x, const uint8_t* w, int64_t w_stride, const
       __m512i a0, b0, a1, b1;
       DecodeE4m3x64(t, wi, &a0, &b0);
       DecodeE4m3x64(t, wi + 64, &a1, &b1);
-      const __m512 s = _mm512_set1_ps(Ue8m0ToFloat(scale_rows[i][k / 128]));
-      __m512 part = Dp(_mm512_setzero_ps(), Load(x + k), a0);
-      part = Dp(part, Load(x + k + 32), b0);
-      part = Dp(part, Load(x + k + 64), a1);
-      part = Dp(part, Load(x + k + 96), b1);
-      acc[i] = _mm512_fmadd_ps(part, s, acc[i]);
+      acc[i] = E4m3Block(x + k, a0, b0, a1, b1, _mm512_set1_ps(Ue8m0ToFloat(scale_rows[i][k / 128])), acc[i]);
     }
   }
 #pragma GCC unroll 4
