@@ -9,7 +9,7 @@
 #   run 3  16 min, LR 6e-4, 2 threads
 #   run 4  72 min, LR 6e-4, 1 thread
 # The corpus is make_data.py --no-copy-tasks (41 cities, no echo or repeated-list documents).
-# The copy tasks of make_data.py's default corpus were tried from run 3's weights (~850
+# The copy tasks of make_data.py's default corpus were tried from run 3's weights (734
 # steps, tools/train/README.md) and did not teach the model to copy; they are not in it.
 # Needs the dsv4 binary (scripts/build.sh) and tools/train/install-data-deps.sh. Everything
 # is seeded, but training is time-budgeted, so step counts depend on the machine's speed.
