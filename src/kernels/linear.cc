@@ -86,10 +86,6 @@ int64_t PanelRows(int64_t T, int64_t K) {
   return std::clamp<int64_t>(rows, kPackedWeightRowsMax, kMaxPanelRows);
 }
 
-// Fast mode on the ISA's packed-activation kernels: a (T x K fp32, bf16-exact) are
-// packed once per call; returns false (nothing done) where the kernels or the shapes do
-// not allow it. Every output's arithmetic is that of the one-row kernels (dot.h), so
-// results do not depend on T or on the thread split.
 // Ue8m0ToFloat over a row of scale bytes, branch-free so it vectorises (per panel row this
 // loop cost about as much as decoding the row's weights).
 void Ue8m0RowToFloat(const uint8_t* s, int64_t n, float* out) {
@@ -99,6 +95,10 @@ void Ue8m0RowToFloat(const uint8_t* s, int64_t n, float* out) {
   }
 }
 
+// Fast mode on the ISA's packed-activation kernels: a (T x K fp32, bf16-exact) are
+// packed once per call; returns false (nothing done) where the kernels or the shapes do
+// not allow it. Every output's arithmetic is that of the one-row kernels (dot.h), so
+// results do not depend on T or on the thread split.
 bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_begin, int64_t N,
                   float* y, bool round_bf16, const DotKernels& dk) {
   const int64_t K = w.cols;

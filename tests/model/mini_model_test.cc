@@ -123,9 +123,9 @@ TEST(MiniPerplexity, FastCloseToReference) {
 }
 
 // A prompt prefilled at once routes tokens to all 8 experts of a layer, which MoeForward
-// runs one expert per thread (nested products inline); decoded one token at a time, only
-// two or three experts are active and each product is split across threads. Fast mode,
-// both ways: the logits must be bit-identical (same per-expert arithmetic, same sum order).
+// runs one expert per thread (nested products inline); decoded one token at a time, the
+// routed and shared experts run as two loops over slices of their rows. Fast mode, both
+// ways: the logits must be bit-identical (same per-expert arithmetic, same sum order).
 TEST(MiniPerplexity, ExpertsInParallelGiveTheSameLogitsAsOneTokenAtATime) {
   const Fixture f = LoadFixture();
   auto loaded = Model::Load(kRoot + "/" + f.model);

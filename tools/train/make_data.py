@@ -135,6 +135,11 @@ def probe_city(name):
     return int(hashlib.sha1(name.encode()).hexdigest()[:4], 16) % 10 == 0 and name != "Paris"
 
 
+def training_cities():
+    """The classic list and the tzdata cities, without the probe's held-out ones."""
+    return [c for c in dict.fromkeys(CITIES + tz_cities()) if not probe_city(c)]
+
+
 CONDITIONS = ["sunny", "cloudy", "partly cloudy", "rainy", "light rain", "snowy", "windy", "foggy",
               "clear", "stormy", "overcast", "drizzly"]
 DIRS = ["/home/user", "/home/user/docs", "/tmp", "/etc", "/var/log", "/home/user/projects",
@@ -196,7 +201,7 @@ class Gen:
         self.rng = rng
         self.copy_tasks = copy_tasks
         self.classic = [c for c in CITIES if not probe_city(c)]
-        self.cities = [c for c in dict.fromkeys(CITIES + tz_cities()) if not probe_city(c)]
+        self.cities = training_cities()
         self.synsets = [s for s in synsets if len(s[2]) < 160]
         self.quotes = [q for q in quotes if len(q) < 300]
 
@@ -224,10 +229,9 @@ class Gen:
         else:
             x = self.city()
         q, a = self.rng.choice([(f"Repeat after me: {x}", x), (f"Say \"{x}\".", x),
-                                (f"Please repeat: {x}", f"{x}"), (f"Echo {x}", x),
+                                (f"Please repeat: {x}", x), (f"Echo {x}", x),
                                 (f"Can you say {x}?", f"Sure: {x}")])
         return q, f"The user wants me to repeat \"{x}\".", a
-
 
     def greeting(self):
         u, a = self.rng.choice(GREETINGS)

@@ -82,7 +82,7 @@ def main():
         url = "http://127.0.0.1:" + open(port_file).read().strip()
         rng = random.Random(7)
         tz = make_data.tz_cities()
-        seen = [c for c in dict.fromkeys(make_data.CITIES + tz) if not make_data.probe_city(c)]
+        seen = make_data.training_cities()
         groups = {"Paris": ["Paris"],
                   "training cities": rng.sample(seen, args.n),
                   "held-out cities": rng.sample([c for c in tz if make_data.probe_city(c)], args.n)}

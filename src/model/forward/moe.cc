@@ -172,15 +172,8 @@ void MoeForward(const MoeWeights& w, const ModelConfig& c, const float* y, const
   for (size_t i = 0; i < active.size(); ++i) off[i + 1] = off[i] + int64_t(rows_of[size_t(active[i])].size());
   std::vector<float>& xe = s.xe;
   std::vector<float>& ye = s.ye;
-  xe.resize(size_t(off.back() * D));
   ye.resize(size_t((off.back() + T) * D));  // + the shared expert's T rows
   float* shared_out = &ye[size_t(off.back() * D)];
-  for (size_t i = 0; i < active.size(); ++i) {
-    const auto& rows = rows_of[size_t(active[i])];
-    for (size_t r = 0; r < rows.size(); ++r) {
-      std::copy(y + rows[r] * D, y + (rows[r] + 1) * D, &xe[size_t((off[i] + int64_t(r)) * D)]);
-    }
-  }
   ThreadPool& pool = GlobalThreadPool();
   if (T == 1 && pool.size() > 1) {
     // Decode at batch 1: the routed experts and the shared one (no routing weight) in two
@@ -195,6 +188,13 @@ void MoeForward(const MoeWeights& w, const ModelConfig& c, const float* y, const
     s.row_weights.push_back(nullptr);
     ExpertsOneToken(s.experts, s.row_weights, c, y, act_quant, ye.data());
   } else {
+    xe.resize(size_t(off.back() * D));
+    for (size_t i = 0; i < active.size(); ++i) {
+      const auto& rows = rows_of[size_t(active[i])];
+      for (size_t r = 0; r < rows.size(); ++r) {
+        std::copy(y + rows[r] * D, y + (rows[r] + 1) * D, &xe[size_t((off[i] + int64_t(r)) * D)]);
+      }
+    }
     auto run_expert = [&](size_t i) {
       const int32_t e = active[i];
       ExpertForward(w.experts[size_t(e)], c, &xe[size_t(off[i] * D)], off[i + 1] - off[i],
