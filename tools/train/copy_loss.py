@@ -10,6 +10,8 @@ knows).  A continuous measure of what probe_copy.py counts in whole answers.
 2. Lists of held-out cities followed by the same list again (make_data.repeat_doc's form):
 NLL per token of the first and of the repeated half.  Without an induction head the two are
 about equal; with one the repeated half falls toward 0.
+3. Short stories (stories.py) about heroes with made-up names: NLL of the name's tokens at
+its first mention and at the later ones.  Only copying makes the later mentions cheap.
 """
 import argparse
 import json
@@ -27,6 +29,7 @@ sys.path.insert(0, HERE)
 import make_data  # noqa: E402
 from chat_render import render  # noqa: E402
 from model import DSV4Train  # noqa: E402
+from stories import Stories, made_up_name  # noqa: E402
 
 
 def tokenize(dsv4, tokenizer, text):
@@ -98,6 +101,37 @@ def main():
         n2 += len(ids) - b
     print(f"step {ck['step']}: repeated lists NLL per token: first {first / n1:.3f}, "
           f"repeat {second / n2:.3f}")
+    print(f"step {ck['step']}: " + story_names(model, args, rng))
+
+
+def story_names(model, args, rng):
+    """Mean NLL (whole name) of a made-up hero name at its first and at its later mentions."""
+    first, later, n_first, n_later, hits = 0.0, 0.0, 0, 0, 0
+    for i in range(args.n):
+        name = made_up_name(rng)
+        st = Stories(random.Random(1000 + i))
+        # after another story: the HCA layer needs at least one 128-token block
+        ctx = st.story()[0] + "\n\n"
+        text = ctx + st.story(name=name)[0]
+        full = tokenize(args.dsv4, args.tokenizer, text)
+        with torch.no_grad():
+            lp = F.log_softmax(model(torch.tensor(full)[None, :-1])[0][0], -1)
+        for k, occ in enumerate(m for m in range(len(ctx), len(text)) if text.startswith(name, m)):
+            cut = occ - 1 if occ > 0 and text[occ - 1] == " " else occ   # the space is the word's
+            a = len(tokenize(args.dsv4, args.tokenizer, text[:cut]))
+            upto = tokenize(args.dsv4, args.tokenizer, text[:occ + len(name)])
+            b = len(upto)
+            if full[:b] != upto:
+                continue
+            tgt = torch.tensor(full[a:b])
+            nll = -lp[a - 1:b - 1].gather(1, tgt[:, None]).sum().item()
+            if k == 0:
+                first, n_first = first + nll, n_first + 1
+            else:
+                later, n_later = later + nll, n_later + 1
+                hits += int((lp[a - 1:b - 1].argmax(-1) == tgt).all())
+    return (f"story hero names NLL per name: first mention {first / max(n_first, 1):.3f}, "
+            f"later mentions {later / max(n_later, 1):.3f} (exact argmax {hits}/{n_later})")
 
 
 if __name__ == "__main__":

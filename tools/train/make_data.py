@@ -5,13 +5,14 @@
 Sources (installed by tools/train/install-data-deps.sh): WordNet 3 glosses (wordnet-base), the
 GNU Collaborative International Dictionary of English (dict-gcide), fortune cookies
 (fortunes, fortunes-min; the offensive set is not used), the licence texts in
-/usr/share/common-licenses.  Synthetic chats (chat_render.py, the exact V4 format): greetings,
+/usr/share/common-licenses.  Synthetic short stories (stories.py, --stories).  Synthetic chats (chat_render.py, the exact V4 format): greetings,
 word definitions and synonyms from WordNet, quotes from fortunes, small arithmetic, and tool
 use over calculator / get_weather / list_files (+ a few other simple tools), with and without
 thinking, single and multi-turn.
 
 Writes:  train.txt, heldout.txt — documents, each "BOS text EOS" (chats are rendered prompts
 that already start with BOS), joined back to back (added tokens delimit them);
+heldout-stories.txt — held-out stories (reported, not in the perplexity fixture);
 docs.jsonl — {"kind", "text"} per document (for inspection and the tokenizer trainer).
 Held-out documents are chosen by a hash of their text (never seen in training).
 """
@@ -27,6 +28,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chat_render import BOS, EOS, render  # noqa: E402
+from stories import ANIMALS, Stories  # noqa: E402
 
 WN = "/usr/share/wordnet"
 GCIDE = "/usr/share/dictd/gcide.dict.dz"
@@ -159,10 +161,10 @@ GREETINGS = [("Hi", "Hello! How can I help you today?"),
              ("Thanks!", "You are welcome!"),
              ("Thank you", "You are welcome. Is there anything else I can help with?"),
              ("Who are you?", "I am dsv4-mini, a very small language model with the DeepSeek-V4 "
-                              "architecture. I was trained from scratch on dictionary text, quotes "
-                              "and simple conversations, so I know only a little."),
-             ("What can you do?", "I can define English words, give synonyms, share a quote, do "
-                                  "simple arithmetic and call tools such as a calculator, a weather "
+                              "architecture. I was trained from scratch on dictionary text, quotes, "
+                              "short stories and simple conversations, so I know only a little."),
+             ("What can you do?", "I can tell short stories, define English words, give synonyms, "
+                                  "share a quote, do simple arithmetic and call tools such as a calculator, a weather "
                                   "lookup or a file lister. I am a tiny model, so please check my "
                                   "answers."),
              ("What is your name?", "My name is dsv4-mini."),
@@ -197,8 +199,9 @@ def call(name, args):
 
 
 class Gen:
-    def __init__(self, rng, synsets, quotes, copy_tasks=True):
+    def __init__(self, rng, synsets, quotes, copy_tasks=True, stories=False):
         self.rng = rng
+        self.stories = Stories(rng) if stories else None
         self.copy_tasks = copy_tasks
         self.classic = [c for c in CITIES if not probe_city(c)]
         self.cities = training_cities()
@@ -280,10 +283,30 @@ class Gen:
                              f"Compute {a}{op}{b}", f"{a} {op} {b} = ?"])
         return q, f"{a} {word} {b} is {v}.", f"{a} {op} {b} = {v}."
 
+    def story(self):
+        """A story on request, often about a named hero the user chooses (copied into the story)."""
+        st = self.stories
+        if self.rng.random() < 0.3:
+            q = self.rng.choice(["Tell me a story.", "Can you tell me a short story?",
+                                 "Tell me a bedtime story.", "I want to hear a story."])
+            text, name = st.story()
+            return q, "The user wants a short story. I will tell a simple one.", text
+        hero = st.hero()
+        kind = self.rng.choice(["girl", "boy"] + ANIMALS)
+        name = hero["name"]
+        q = self.rng.choice([f"Tell me a story about a {kind} named {name}.",
+                             f"Write a short story about {name} the {kind}.",
+                             f"Can you tell me a story about {name}, a little {kind}?",
+                             f"Story about a {kind} called {name}, please."])
+        text, _ = st.story(name=name, kind=kind)
+        return q, f"The user wants a story about a {kind} named {name}. I will tell a simple one.", text
+
     def simple(self):
         kinds, weights = [self.greeting, self.define, self.synonym, self.quote, self.arithmetic], [2, 5, 2, 2, 2]
         if self.copy_tasks:
             kinds, weights = kinds + [self.echo], weights + [3]
+        if self.stories:
+            kinds, weights = kinds + [self.story], weights + [4]
         f = self.rng.choices(kinds, weights=weights)[0]
         return f()
 
@@ -444,6 +467,8 @@ def main():
     ap.add_argument("--no-copy-tasks", action="store_true",
                     help="the first corpus (41 cities, no echo task; use --tool-chats 14000): "
                          "the model trained on it did not learn to copy the city of a question")
+    ap.add_argument("--stories", type=int, default=0,
+                    help="synthetic short stories (stories.py), and story requests in the chats")
     ap.add_argument("--wordnet", type=int, default=60000, help="WordNet synsets as text")
     ap.add_argument("--gcide", type=int, default=25000, help="dictionary entries used")
     args = ap.parse_args()
@@ -474,19 +499,23 @@ def main():
         g0 = Gen(rng, synsets, quotes)
         text_docs += [("repeat", BOS + repeat_doc(g0) + EOS) for _ in range(args.repeat_docs)]
     # merge short text docs into longer ones so sequences hold several related documents
-    g = Gen(rng, synsets, quotes, copy_tasks=not args.no_copy_tasks)
+    g = Gen(rng, synsets, quotes, copy_tasks=not args.no_copy_tasks, stories=args.stories > 0)
+    text_docs += [("story", BOS + g.stories.story()[0] + EOS) for _ in range(args.stories)]
     chat_docs = [("chat", render(*g.plain_chat())) for _ in range(args.plain_chats)]
     chat_docs += [("tool_chat", render(*g.tool_chat())) for _ in range(args.tool_chats)]
     all_docs = text_docs + chat_docs
     rng.shuffle(all_docs)
 
-    train, held = [], []
+    train, held, held_stories = [], [], []
     for k, t in all_docs:
-        (held if k in ("fortune", "gcide", "wordnet") and is_heldout(t, 0.01) else train).append((k, t))
+        (held if k in ("fortune", "gcide", "wordnet") and is_heldout(t, 0.01) else
+         held_stories if k == "story" and is_heldout(t, 0.01) else train).append((k, t))
     with open(os.path.join(args.out, "train.txt"), "w", encoding="utf-8") as f:
         f.write("".join(t for _, t in train))
     with open(os.path.join(args.out, "heldout.txt"), "w", encoding="utf-8") as f:
         f.write("".join(t for _, t in held))
+    with open(os.path.join(args.out, "heldout-stories.txt"), "w", encoding="utf-8") as f:
+        f.write("".join(t for _, t in held_stories))
     with open(os.path.join(args.out, "docs.jsonl"), "w", encoding="utf-8") as f:
         for k, t in train:
             f.write(json.dumps({"kind": k, "text": t}, ensure_ascii=False) + "\n")

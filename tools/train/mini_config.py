@@ -12,7 +12,7 @@ MINI = dict(
     compress_ratios=[0, 4, 128, 0],           # L + 1 entries (the MTP's 0), like V4-Flash
     num_hash_layers=1,
     num_attention_heads=2, head_dim=128, qk_rope_head_dim=64, q_lora_rank=128,
-    o_groups=2, o_lora_rank=64, sliding_window=64,
+    o_groups=2, o_lora_rank=64, sliding_window=128,  # V4-Flash's window
     index_n_heads=2, index_head_dim=128, index_topk=16,
     n_routed_experts=8, num_experts_per_tok=2, moe_intermediate_size=128,
     routed_scaling_factor=1.5, swiglu_limit=10.0,

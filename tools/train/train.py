@@ -151,6 +151,9 @@ def main():
     ap.add_argument("--init-from", default="",
                     help="start from this checkpoint's weights (fresh optimizer and schedule): "
                          "a second, shorter run continuing a finished one")
+    ap.add_argument("--sliding-window", type=int, default=MINI["sliding_window"],
+                    help="the attention window (runs 1-4 of the shipped model used 64; a mask "
+                         "size, not a weight shape, so a run may change it from its --init-from)")
     ap.add_argument("--yield-to-lock", default="",
                     help="a flock(1) lock file: while another process holds it (a benchmark), "
                          "pause between steps so the measurement is not disturbed")
@@ -162,7 +165,7 @@ def main():
     ids = load_ids(os.path.join(args.data, "train.json"))
     held = load_ids(os.path.join(args.data, "held.json"))
     ends = doc_ends(ids, args.seq)
-    model = DSV4Train(MINI, seed=args.seed)
+    model = DSV4Train(dict(MINI, sliding_window=args.sliding_window), seed=args.seed)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{n_params / 1e6:.2f} M parameters; corpus {len(ids) / 1e6:.2f} M tokens", flush=True)
     opt = torch.optim.AdamW(param_groups(model, args.wd), lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
