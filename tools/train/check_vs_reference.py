@@ -39,9 +39,11 @@ def main():
     ap.add_argument("--out", help="keep the exported checkpoint here")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    model = DSV4Train(MINI, seed=5)
-    if args.ckpt:
-        for name, t in torch.load(args.ckpt)["tensors"].items():
+    ck = torch.load(args.ckpt) if args.ckpt else None
+    config = ck["config"] if ck else MINI      # a run's own config (its window may differ)
+    model = DSV4Train(config, seed=5)
+    if ck:
+        for name, t in ck["tensors"].items():
             model.t(name).data.copy_(t)
     # bf16-stored tensors are rounded by the export: give the trainer the same values
     with torch.no_grad():
@@ -52,7 +54,7 @@ def main():
     tokens = torch.tensor(ids[:-1])
     target = torch.tensor(ids[1:])
     out = args.out or tempfile.mkdtemp()
-    export(model.state_tensors(), MINI, out)
+    export(model.state_tensors(), config, out)
     for act_quant in (True, False):
         model.qat = act_quant
         if not act_quant:   # weights quantised only
