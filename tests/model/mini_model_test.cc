@@ -135,6 +135,10 @@ TEST(MiniPerplexity, ExpertsInParallelGiveTheSameLogitsAsOneTokenAtATime) {
   EvalOptions whole;
   whole.prefill = int64_t(tokens.size());
   whole.all_positions = true;
+  // The engine's key layout: the reference's prefill layout lists min(T, window) window
+  // slots, a decode step the whole window, so with the 128-token window and 96 tokens the
+  // compressed entries would fall into other 64-key softmax blocks than when decoding.
+  whole.forward.reference_prefill_layout = false;
   const std::vector<float> a = EvalLogits(model, tokens, whole);
   EvalOptions decode = whole;
   decode.prefill = 1;
