@@ -366,8 +366,9 @@ await check('thinking mode: free reasoning (up to half the budget), then the enf
 await check('tool_choice auto: the bundled model calls get_weather on its own, then answers the result (both APIs)', async () => {
   // The tools as the model card's demo (tools/train/demo_weather.sh) declares them; nothing
   // is enforced, so this is the trained model's own behaviour (greedy). It picks the tool and
-  // the argument name and ends its turns properly; it does not yet copy the city from the
-  // question (models/README.md), so the value is checked for type only.
+  // the argument name and ends its turns properly; it copies the city from the question only
+  // sometimes (Paris here, 6 of 50 cities in models/README.md's probe, and a CPU with other
+  // SIMD kernels may round a close call the other way), so the value is checked for type.
   const tools = [{type: 'function', function: {name: 'get_weather', description: 'Get the current weather for a city',
     parameters: {type: 'object', properties: {city: {type: 'string', description: 'City name'}}, required: ['city']}}}];
   const r = await openai.chat.completions.create({model: 'deepseek-chat', messages: weatherAsk,
@@ -392,7 +393,7 @@ await check('tool_choice auto: the bundled model calls get_weather on its own, t
   assert.equal(a.finish_reason, 'stop', JSON.stringify(a.message));
   assert.equal(a.message.tool_calls, undefined);
   assert.match(a.message.content, /^[A-Z][^<>｜]{8,}$/, 'a plain sentence, no chat markers');
-  console.log(`note: OpenAI answer after the tool result: ${JSON.stringify(a.message.content)}`);
+  console.log(`note: OpenAI call ${call.function.arguments}, answer after the tool result: ${JSON.stringify(a.message.content)}`);
 
   const atools = tools.map((t) => ({name: t.function.name, description: t.function.description,
                                     input_schema: t.function.parameters}));
