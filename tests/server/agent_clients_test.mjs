@@ -68,8 +68,12 @@ async function turn(modelName) {
   const logStart = server.log().length;
   let result;
   if (client === 'claude') {
+    // Up to 6 turns: the bundled model, trained on tool chats, may first call one of Claude
+    // Code's tools; print mode runs the read-only ones in the empty project and denies the
+    // rest (nobody to ask), sends the tool results back and the model answers (tool_use ->
+    // tool_result -> text through /v1/messages).
     result = await run(bin('claude'), ['-p', 'Say hello in one short sentence.', '--model', modelName,
-                                       '--max-turns', '1', '--output-format', 'json'], {
+                                       '--max-turns', '6', '--output-format', 'json'], {
       ANTHROPIC_BASE_URL: server.base,
       ANTHROPIC_API_KEY: KEY,
       ANTHROPIC_SMALL_FAST_MODEL: 'deepseek-chat',
@@ -122,8 +126,9 @@ async function turn(modelName) {
   } else {
     assert.ok(agent.body.stream, 'OpenCode streams');
   }
+  const agentTurns = claudeOut ? `, ${claudeOut.num_turns} agent turns` : '';
   console.log(`ok   ${client} with ${modelName} (${model.trained ? 'bundled' : 'random test'} model) ` +
-              `completed a turn in ${seconds} s: ${requests.length} requests (${turns.length} to ${api}), ` +
+              `completed a turn in ${seconds} s: ${requests.length} requests (${turns.length} to ${api}${agentTurns}), ` +
               `the agent request ${size} bytes with ${agent.body.tools.length} tools`);
 }
 
