@@ -117,7 +117,7 @@ def story_names(model, args, rng):
         with torch.no_grad():
             lp = F.log_softmax(model(torch.tensor(full)[None, :-1])[0][0], -1)
         for k, occ in enumerate(m for m in range(len(ctx), len(text)) if text.startswith(name, m)):
-            cut = occ - 1 if occ > 0 and text[occ - 1] == " " else occ   # the space is the word's
+            cut = occ - 1 if text[occ - 1] == " " else occ   # the space belongs to the word
             a = len(tokenize(args.dsv4, args.tokenizer, text[:cut]))
             upto = tokenize(args.dsv4, args.tokenizer, text[:occ + len(name)])
             b = len(upto)

@@ -5,10 +5,11 @@
 Sources (installed by tools/train/install-data-deps.sh): WordNet 3 glosses (wordnet-base), the
 GNU Collaborative International Dictionary of English (dict-gcide), fortune cookies
 (fortunes, fortunes-min; the offensive set is not used), the licence texts in
-/usr/share/common-licenses.  Synthetic short stories (stories.py, --stories).  Synthetic chats (chat_render.py, the exact V4 format): greetings,
-word definitions and synonyms from WordNet, quotes from fortunes, small arithmetic, and tool
-use over calculator / get_weather / list_files (+ a few other simple tools), with and without
-thinking, single and multi-turn.
+/usr/share/common-licenses.  Synthetic short stories (stories.py, --stories).  Synthetic chats
+(chat_render.py, the exact V4 format): greetings, word definitions and synonyms from WordNet,
+quotes from fortunes, small arithmetic, story requests (with --stories), and tool use over
+calculator / get_weather / list_files (+ a few other simple tools), with and without thinking,
+single and multi-turn.
 
 Writes:  train.txt, heldout.txt — documents, each "BOS text EOS" (chats are rendered prompts
 that already start with BOS), joined back to back (added tokens delimit them);
@@ -289,11 +290,9 @@ class Gen:
         if self.rng.random() < 0.3:
             q = self.rng.choice(["Tell me a story.", "Can you tell me a short story?",
                                  "Tell me a bedtime story.", "I want to hear a story."])
-            text, name = st.story()
-            return q, "The user wants a short story. I will tell a simple one.", text
-        hero = st.hero()
+            return q, "The user wants a short story. I will tell a simple one.", st.story()[0]
+        name = st.hero()["name"]
         kind = self.rng.choice(["girl", "boy"] + ANIMALS)
-        name = hero["name"]
         q = self.rng.choice([f"Tell me a story about a {kind} named {name}.",
                              f"Write a short story about {name} the {kind}.",
                              f"Can you tell me a story about {name}, a little {kind}?",
