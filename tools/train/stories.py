@@ -98,7 +98,7 @@ class Stories:
     def story(self, name=None, kind=None):
         r = self.rng
         h = self.hero(name, kind)
-        n, he, him, his = h["name"], h["he"], h["him"], h["his"]
+        n, he, his = h["name"], h["he"], h["his"]
         He = he.capitalize()
         adj = self.pick(ADJ_HERO)
         place, where = self.pick(PLACES)
@@ -118,9 +118,9 @@ class Stories:
         if r.random() < 0.5:
             s.append(self.pick(["From that day on, ", "After that, ", "Since then, "]) +
                      f"{n} " + self.pick([f"was always {self.pick(FEELINGS_GOOD)}.",
-                                          f"remembered that day.",
+                                          "remembered that day.",
                                           f"and {his} friends played together every day.",
-                                          f"knew what to do."]))
+                                          "knew what to do."]))
         if r.random() < 0.3:
             s.append(self.pick(["The lesson is: ", "The moral of the story is: "]) + self.pick(LESSONS))
         if r.random() < 0.3:
@@ -128,7 +128,7 @@ class Stories:
         return " ".join(s), n
 
     def plot_find(self, h, place):
-        n, he, him, his = h["name"], h["he"], h["him"], h["his"]
+        n, he = h["name"], h["he"]
         col, obj = self.pick(COLORS), self.pick(OBJECTS)
         s = [f"One day, {n} found {a_or_an(col)} {obj} {at(place)}.",
              self.pick([f"\"What a nice {obj}!\" said {n}.", f"{n} was very {self.pick(FEELINGS_GOOD)}.",
@@ -144,7 +144,7 @@ class Stories:
         return s
 
     def plot_lost(self, h, place):
-        n, he, him, his = h["name"], h["he"], h["him"], h["his"]
+        n, he, his = h["name"], h["he"], h["his"]
         col, obj = self.pick(COLORS), self.pick(OBJECTS)
         s = [f"{n} had {a_or_an(col)} {obj}. It was {his} favorite {obj}.",
              f"One day, {n} went to the {place} with the {obj}.",
@@ -152,7 +152,7 @@ class Stories:
              f"{n} felt {self.pick(FEELINGS_BAD)}. \"Where is my {obj}?\" {he} asked."]
         f = self.friend(n)
         s.append(f"{f['name']} the {f['kind']} came to help.")
-        s.append(self.pick([f"They looked under a tree and behind a big rock.",
+        s.append(self.pick(["They looked under a tree and behind a big rock.",
                             f"They looked everywhere {at(place)}."]))
         s.append(self.pick([f"At last, {f['name']} found the {obj}.",
                             f"Then {n} saw something {col}. It was the {obj}!"]))
@@ -160,7 +160,7 @@ class Stories:
         return s
 
     def plot_friend(self, h, place):
-        n, he, him, his = h["name"], h["he"], h["him"], h["his"]
+        n, he = h["name"], h["he"]
         f = self.friend(n)
         act = self.pick(ACTIVITIES)
         s = [f"One day, {n} went to the {place}. {he.capitalize()} felt {self.pick(['lonely', 'a little sad', 'bored'])}.",
@@ -173,7 +173,7 @@ class Stories:
         return s
 
     def plot_weather(self, h, place):
-        n, he, him, his = h["name"], h["he"], h["him"], h["his"]
+        n, he = h["name"], h["he"]
         w = self.pick(WEATHER)
         f = self.friend(n)
         s = [f"One day, {n} was playing {at(place)} when {w}.",
@@ -185,7 +185,7 @@ class Stories:
         return s
 
     def plot_food(self, h, place):
-        n, he, him, his = h["name"], h["he"], h["him"], h["his"]
+        n, he = h["name"], h["he"]
         food = self.pick(FOODS)
         f = self.friend(n)
         s = [f"One day, {n} was very hungry. {he.capitalize()} wanted some {food}.",
