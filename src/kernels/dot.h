@@ -49,7 +49,7 @@ struct DotKernels {
   // Fast-mode kernels on packed bf16 activations (nullptr in sets without them; the
   // caller falls back to the kernels above). pack_bf16_acts stores n bf16-exact fp32
   // values (the caller checks) as bf16 in `format`'s layout; n a multiple of 32 (bf16),
-  // 64 (e2m1) or 128 (e4m3). The rows kernels compute, for `rows` (1..kPackedRowsMax)
+  // 128 (e2m1, e4m3). The rows kernels compute, for `rows` (1..kPackedRowsMax)
   // packed activation rows x[r] and one weight row w of n values, out[r] = sum_k x[r][k]
   // · value(w[k]) · scale(k) with scale bytes ue8m0 per 32 (e2m1) or per 128 (e4m3)
   // values; fp32 accumulation, each weight vector decoded once for all rows, a row's
@@ -92,9 +92,12 @@ struct DotKernels {
   // weight rows w + i * w_stride with their scale rows scale_rows[i]: out[i], each exactly
   // e4m3_rows_packed's arithmetic for rows = 1. Several independent rows, their next lines
   // prefetched: one row's stream waited on memory (17 vs 23 GB/s per thread from 2 MiB
-  // pages). Last member (nullptr in the sets without it).
+  // pages). nullptr in the sets without it.
   void (*e4m3_weight_rows)(const uint16_t* x, const uint8_t* w, int64_t w_stride,
                            const uint8_t* const* scale_rows, int wrows, int64_t n, float* out);
+  // out[i] = Ue8m0ToFloat(s[i]) for a row of scale bytes (the panels' fp32 scales; nullptr
+  // in sets without it: the caller converts one at a time). Last member.
+  void (*ue8m0_to_float)(const uint8_t* s, int64_t n, float* out);
 };
 
 // Scalar reference kernels.

@@ -148,7 +148,8 @@ const DotKernels& RefDotKernels() {
                             DotE2m1ScaledRowsRef, DotE4m3ScaledRowsRef,
                             PackActsRef,   Bf16RowsPackedRef,    E4m3RowsPackedRef,
                             E2m1RowsPackedRef, DotBf16KeysRef,    DecodeE4m3RowRef,
-                            DecodeE2m1RowRef,  PanelTileRef,         nullptr};
+                            DecodeE2m1RowRef,  PanelTileRef,         nullptr,
+                            nullptr};
   return k;
 }
 
