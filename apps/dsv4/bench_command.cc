@@ -105,6 +105,17 @@ int BenchCommand(int argc, char** argv) {
   j["weight_bytes_per_token"] = weight_bytes;
   j["kv_bytes_per_token"] = KvBytesPerToken(c);
 
+  // Warm-up, untimed: a process's first forward pass grows the reused forward buffers and
+  // faults their pages in (4 KiB faults cost microseconds each in a VM): a 512-token chunk
+  // of the benchmark model took ~5.3 s first and ~3.4 s after. A server pays that once,
+  // not per prompt, so the prefill figures below are of a warm process.
+  if (!prefills.empty()) {
+    auto state = model.NewState(false);
+    std::vector<ForwardSegment> segs(1);
+    segs[0].state = state.get();
+    segs[0].tokens = RandomTokens(std::min<int64_t>(512, prefills.front()), c.vocab_size, 2);
+    model.Forward(segs, options);
+  }
   // Prefill: one sequence, the prompt in chunks of 512 tokens (the engine's default).
   for (int64_t n : prefills) {
     auto state = model.NewState(false);
