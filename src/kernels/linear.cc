@@ -122,7 +122,9 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
   if (!AllBf16Exact(a, T * K)) return false;
   std::vector<uint16_t>& packed = LocalScratch().packed;
   packed.resize(size_t(T * K));
-  for (int64_t t = 0; t < T; ++t) dk.pack_bf16_acts(a + t * K, K, format, &packed[size_t(t * K)]);
+  ParallelFor(size_t(T), 4, [&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) dk.pack_bf16_acts(a + t * size_t(K), K, format, &packed[t * size_t(K)]);
+  });
   const int64_t nb = CeilDiv(K, kBlock);
   const Bf16GemvFn gemv = ActiveBf16Gemv();
   if (T == 1 && format == PackedFormat::kBf16 && gemv != nullptr) {

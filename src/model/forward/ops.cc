@@ -33,6 +33,7 @@ RopeTable::RopeTable(int64_t rope_dim, double base, double factor, int64_t origi
                      double beta_fast, double beta_slow)
     : rope_dim_(rope_dim) {
   const int64_t half = rope_dim / 2;
+  DSV4_CHECK(half <= kMaxRopePairs);
   freqs_.resize(size_t(half));
   // fp32 as the reference: 1 / base ** (arange(0, dim, 2) / dim).
   for (int64_t i = 0; i < half; ++i) {
@@ -57,16 +58,28 @@ RopeTable::RopeTable(int64_t rope_dim, double base, double factor, int64_t origi
   }
 }
 
-void RopeTable::Apply(float* v, int64_t pos, bool inverse) const {
+void RopeTable::Angles(int64_t pos, float* cos, float* sin) const {
   const float p = float(pos);
   for (size_t i = 0; i < freqs_.size(); ++i) {
-    float angle = p * freqs_[i];
-    float c = float(std::cos(double(angle))), s = float(std::sin(double(angle)));
-    if (inverse) s = -s;
-    float a = v[2 * i], b = v[2 * i + 1];
+    const float angle = p * freqs_[i];
+    cos[i] = float(std::cos(double(angle)));
+    sin[i] = float(std::sin(double(angle)));
+  }
+}
+
+void RopeTable::ApplyAngles(float* v, const float* cos, const float* sin, bool inverse) const {
+  for (size_t i = 0; i < freqs_.size(); ++i) {
+    const float c = cos[i], s = inverse ? -sin[i] : sin[i];
+    const float a = v[2 * i], b = v[2 * i + 1];
     v[2 * i] = RoundBf16(a * c - b * s);
     v[2 * i + 1] = RoundBf16(a * s + b * c);
   }
+}
+
+void RopeTable::Apply(float* v, int64_t pos, bool inverse) const {
+  float cos[kMaxRopePairs], sin[kMaxRopePairs];
+  Angles(pos, cos, sin);
+  ApplyAngles(v, cos, sin, inverse);
 }
 
 namespace {

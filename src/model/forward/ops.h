@@ -29,6 +29,9 @@ void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* y);
 // Per-head query rescale in bf16 tensor arithmetic (spec §6.2 step 3), in place.
 void RescaleHeadBf16(float* q, int64_t n, float eps);
 
+// Most interleaved RoPE pairs a table has (V4: 32), for callers' stack arrays of angles.
+constexpr int64_t kMaxRopePairs = 128;
+
 // Rotary embedding tables of one layer kind (spec §6.4): inverse frequencies for the
 // rope_dim/2 interleaved pairs, with optional YaRN interpolation.
 class RopeTable {
@@ -39,6 +42,11 @@ class RopeTable {
   // Rotates the interleaved pairs of v[0:rope_dim] by the angles of `pos` (inverse: by
   // minus them) in fp32 and rounds to bf16, in place.
   void Apply(float* v, int64_t pos, bool inverse) const;
+  // Apply in two parts, so rows with many heads compute the angles once: Angles writes
+  // the rope_dim / 2 fp32 cos / sin of `pos` (exactly as Apply computes them),
+  // ApplyAngles rotates v by them. Apply(v, pos, inv) == Angles + ApplyAngles, bit for bit.
+  void Angles(int64_t pos, float* cos, float* sin) const;
+  void ApplyAngles(float* v, const float* cos, const float* sin, bool inverse) const;
   int64_t rope_dim() const { return rope_dim_; }
   const std::vector<float>& freqs() const { return freqs_; }
 
