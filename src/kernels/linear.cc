@@ -113,7 +113,7 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
       format = PackedFormat::kE4m3;
       break;
     case DType::kI8:
-      if (K % 128 != 0 || K / kFp4Block > 512) return false;  // 128-value blocks
+      if (K % 64 != 0 || K / kFp4Block > 512) return false;
       format = PackedFormat::kE2m1;
       break;
     default:

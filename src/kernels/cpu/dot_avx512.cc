@@ -10,12 +10,11 @@
 //
 // Packed layouts (pack_bf16_acts), chosen so the weight decoders need no lane shuffles:
 //   bf16: natural order.
-//   e2m1: per 128 values, four runs of 32: run c holds k = 4j + c (j = 0..31) — the
-//         decoder reads the 64 bytes as 32 words and takes nibble c of each (k = 4j..4j+3).
+//   e2m1: per 64 values, the 32 even k then the 32 odd k (the decoder's low and high
+//         nibbles of 32 bytes, zero-extended to words).
 //   e4m3: per 64 codes, the order of unpacklo_epi8 / unpackhi_epi8 per 128-bit lane:
 //         for lane L the codes 16L+0..7 (in the first half), 16L+8..15 (second half).
-// Weight decoding: e2m1 nibble -> bf16 with vpermw on a 32-entry table (two copies of the
-// 16 values, so the index bit above a nibble needs no mask); e4m3 code ->
+// Weight decoding: e2m1 nibble -> bf16 with vpermw on a 16-entry table; e4m3 code ->
 // bf16 high and low bytes with two vpermi2b on 128-entry tables of |code| (NaN codes give
 // bf16 NaN, as in the reference table), the sign OR-ed in.
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as pass-through operands, which
@@ -58,9 +57,10 @@ void PackActsAvx512(const float* x, int64_t n, PackedFormat format, uint16_t* ou
       for (int64_t k = 0; k < n; ++k) out[k] = Bf16Bits(x[k]);
       return;
     case PackedFormat::kE2m1:
-      for (int64_t c = 0; c < n; c += 128) {
+      for (int64_t c = 0; c < n; c += 64) {
         for (int j = 0; j < 32; ++j) {
-          for (int q = 0; q < 4; ++q) out[c + 32 * q + j] = Bf16Bits(x[c + 4 * j + q]);
+          out[c + j] = Bf16Bits(x[c + 2 * j]);
+          out[c + 32 + j] = Bf16Bits(x[c + 2 * j + 1]);
         }
       }
       return;
@@ -108,60 +108,39 @@ void Bf16Tile(const uint16_t* const* x, const uint16_t* w, int64_t w_stride, int
   }
 }
 
-// 128 e2m1 values (64 bytes, read as 32 words: nibble c of word j is k = 4j + c) ->
-// bf16 words, d[c] = the values k = 4j + c. 3 shifts + 4 vpermw per 128 values (the
-// 64-value byte -> word decode took 5 ops per 64: 24.5 -> see bench/RESULTS.md).
-inline void DecodeE2m1x128(const uint8_t* w, __m512i* d) {
-  // Word i = bf16(e2m1(i & 15)): 0, 0.5, 1, 1.5, 2, 3, 4, 6, then the negatives; twice.
+// 64 e2m1 values (32 bytes) -> bf16 words: lo = even k, hi = odd k.
+inline void DecodeE2m1x64(const uint8_t* w, __m512i* lo, __m512i* hi) {
   const __m512i table = _mm512_setr_epi32(0x3F000000, 0x3FC03F80, 0x40404000, 0x40C04080,
                                           int32_t(0xBF008000), int32_t(0xBFC0BF80),
-                                          int32_t(0xC040C000), int32_t(0xC0C0C080), 0x3F000000,
-                                          0x3FC03F80, 0x40404000, 0x40C04080, int32_t(0xBF008000),
-                                          int32_t(0xBFC0BF80), int32_t(0xC040C000), int32_t(0xC0C0C080));
-  const __m512i b = _mm512_loadu_si512(w);
-  d[0] = _mm512_permutexvar_epi16(b, table);
-  d[1] = _mm512_permutexvar_epi16(_mm512_srli_epi16(b, 4), table);
-  d[2] = _mm512_permutexvar_epi16(_mm512_srli_epi16(b, 8), table);
-  d[3] = _mm512_permutexvar_epi16(_mm512_srli_epi16(b, 12), table);
+                                          int32_t(0xC040C000), int32_t(0xC0C0C080), 0, 0, 0, 0,
+                                          0, 0, 0, 0);
+  const __m512i b = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
+  *lo = _mm512_permutexvar_epi16(_mm512_and_si512(b, _mm512_set1_epi16(0x0F)), table);
+  *hi = _mm512_permutexvar_epi16(_mm512_srli_epi16(b, 4), table);
 }
 
-// One 128-value block (decoded: d[0..3], packed order) against packed activations xr: the
-// four dot steps from zero, then acc + part · s — the per-block arithmetic of every e4m3
-// and e2m1 kernel. e4m3: s = the block's scale in all lanes; e2m1: fp32 lane l sums
-// k = 8l..8l+7 of the block, inside 32-block l / 4, so s = [s0 x4, s1 x4, s2 x4, s3 x4].
-inline __m512 ScaledBlock(const uint16_t* xr, const __m512i* d, __m512 s, __m512 acc) {
-  __m512 part = Dp(_mm512_setzero_ps(), Load(xr), d[0]);
-  part = Dp(part, Load(xr + 32), d[1]);
-  part = Dp(part, Load(xr + 64), d[2]);
-  part = Dp(part, Load(xr + 96), d[3]);
-  return _mm512_fmadd_ps(part, s, acc);
-}
-
-// The four 32-block scales of a 128-value e2m1 block, each in 4 lanes.
-inline __m512 E2m1BlockScales(const float* scales4) {
-  const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  return _mm512_permutexvar_ps(pick, _mm512_castps128_ps512(_mm_loadu_ps(scales4)));
-}
-
-// E2m1 rows kernel: each 128-value block (one cache line of weights) decoded once for the
-// R activation rows; the line kE2m1PrefetchBytes ahead in the flat weight stream (rows are
-// contiguous) fetched meanwhile.
-constexpr int64_t kE2m1PrefetchBytes = 4096;
+// Per 64 values: the products of each row in `part` (fp32 lanes 0..7 hold the first
+// 32-block, 8..15 the second), then acc += part · [s0 x8, s1 x8].
 template <int R>
 void E2m1Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_bytes, int64_t n,
               float* out) {
   float scales[512];
   ScalesToFloat(scale_bytes, n / 32, scales);
+  const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   __m512 acc[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < n; k += 128) {
-    _mm_prefetch(reinterpret_cast<const char*>(w + k / 2 + kE2m1PrefetchBytes), _MM_HINT_T0);
-    __m512i d[4];
-    DecodeE2m1x128(w + k / 2, d);
-    const __m512 s = E2m1BlockScales(&scales[k / 32]);
+  for (int64_t k = 0; k < n; k += 64) {
+    __m512i lo, hi;
+    DecodeE2m1x64(w + k / 2, &lo, &hi);
+    const __m512 s = _mm512_permutexvar_ps(
+        pick, _mm512_castpd_ps(_mm512_castpd128_pd512(_mm_load_sd(reinterpret_cast<const double*>(&scales[k / 32])))));
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) acc[r] = ScaledBlock(x[r] + k, d, s, acc[r]);
+    for (int r = 0; r < R; ++r) {
+      __m512 part = Dp(_mm512_setzero_ps(), Load(x[r] + k), lo);
+      part = Dp(part, Load(x[r] + k + 32), hi);
+      acc[r] = _mm512_fmadd_ps(part, s, acc[r]);
+    }
   }
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
@@ -194,6 +173,17 @@ inline void DecodeE4m3x64(const E4m3Tables& t, const uint8_t* w, __m512i* a, __m
   *b = _mm512_unpackhi_epi8(lo, hi);
 }
 
+// One 128-code block (decoded: a0 b0 a1 b1) against packed activations xr: the four dot
+// steps from zero, then acc + part · s — the per-block arithmetic of the e4m3 kernels.
+inline __m512 E4m3Block(const uint16_t* xr, __m512i a0, __m512i b0, __m512i a1, __m512i b1, __m512 s,
+                        __m512 acc) {
+  __m512 part = Dp(_mm512_setzero_ps(), Load(xr), a0);
+  part = Dp(part, Load(xr + 32), b0);
+  part = Dp(part, Load(xr + 64), a1);
+  part = Dp(part, Load(xr + 96), b1);
+  return _mm512_fmadd_ps(part, s, acc);
+}
+
 template <int R>
 void E4m3Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_bytes, int64_t n,
               float* out) {
@@ -203,12 +193,12 @@ void E4m3Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_b
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t k = 0; k < n; k += 128) {
-    __m512i d[4];
-    DecodeE4m3x64(t, w + k, &d[0], &d[1]);
-    DecodeE4m3x64(t, w + k + 64, &d[2], &d[3]);
+    __m512i a0, b0, a1, b1;
+    DecodeE4m3x64(t, w + k, &a0, &b0);
+    DecodeE4m3x64(t, w + k + 64, &a1, &b1);
     const __m512 s = _mm512_set1_ps(Ue8m0ToFloat(scale_bytes[k / 128]));
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) acc[r] = ScaledBlock(x[r] + k, d, s, acc[r]);
+    for (int r = 0; r < R; ++r) acc[r] = E4m3Block(x[r] + k, a0, b0, a1, b1, s, acc[r]);
   }
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
@@ -217,8 +207,8 @@ void E4m3Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_b
 // E4m3Rows<1>'s arithmetic for wrows weight rows (DotKernels::e4m3_weight_rows), one row
 // after another, each line fetched kE4m3PrefetchBytes ahead in the flat weight stream (the
 // rows of a matrix are contiguous). One stream with a far prefetch beat 4 interleaved rows
-// with a 1 KiB one: 1 thread, [65536, 4096] from memory, 30.0 vs 22.4 GB/s (a plain
-// 1-thread read: 30-33 GB/s); from L2 both ~60 GB/s, so decode is memory-bound.
+// with a 1 KiB one on one thread: [65536, 4096] from memory 27-30 vs 21-22 GB/s (a plain
+// 1-thread read: 30-33 GB/s); from L2 both ~60 GB/s. With 2 threads both ~37 GB/s.
 constexpr int64_t kE4m3PrefetchBytes = 4096;
 void E4m3WeightRowsAvx512(const uint16_t* x, const uint8_t* w, int64_t w_stride, const uint8_t* const* scale_rows,
                           int wrows, int64_t n, float* out) {
@@ -230,10 +220,10 @@ void E4m3WeightRowsAvx512(const uint16_t* x, const uint8_t* w, int64_t w_stride,
     for (int64_t k = 0; k < n; k += 128) {
       _mm_prefetch(reinterpret_cast<const char*>(wi + k + kE4m3PrefetchBytes), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(wi + k + kE4m3PrefetchBytes + 64), _MM_HINT_T0);
-      __m512i d[4];
-      DecodeE4m3x64(t, wi + k, &d[0], &d[1]);
-      DecodeE4m3x64(t, wi + k + 64, &d[2], &d[3]);
-      acc = ScaledBlock(x + k, d, _mm512_set1_ps(Ue8m0ToFloat(scale_rows[i][k / 128])), acc);
+      __m512i a0, b0, a1, b1;
+      DecodeE4m3x64(t, wi + k, &a0, &b0);
+      DecodeE4m3x64(t, wi + k + 64, &a1, &b1);
+      acc = E4m3Block(x + k, a0, b0, a1, b1, _mm512_set1_ps(Ue8m0ToFloat(scale_rows[i][k / 128])), acc);
     }
     out[i] = _mm512_reduce_add_ps(acc);
   }
@@ -253,33 +243,39 @@ void DecodeE4m3RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
 
 void DecodeE2m1RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
   for (int64_t k = 0; k < n; k += 128) {
-    __m512i d[4];
-    DecodeE2m1x128(w + k / 2, d);
-    for (int c = 0; c < 4; ++c) _mm512_storeu_si512(out + k + 32 * c, d[c]);
+    __m512i lo, hi;
+    DecodeE2m1x64(w + k / 2, &lo, &hi);
+    _mm512_storeu_si512(out + k, lo);
+    _mm512_storeu_si512(out + k + 32, hi);
+    DecodeE2m1x64(w + k / 2 + 32, &lo, &hi);
+    _mm512_storeu_si512(out + k + 64, lo);
+    _mm512_storeu_si512(out + k + 96, hi);
   }
 }
 
-// W panel rows x R activation rows with per-128-block scales (e4m3: one per block in all
-// lanes; Fp4: e2m1's four 32-block scales, E2m1BlockScales). Per output exactly the rows
-// kernels' ScaledBlock: part = the block's four dot steps from zero, acc += part · s.
-template <bool Fp4, int W, int R>
+// W panel rows x R activation rows with per-block scales, S dot steps (of 32 values) per
+// block: 4 for e4m3 (one scale per 128), 2 for e2m1 (fp32 lanes 0..7 / 8..15 of a
+// 64-value step hold the first / second 32-block: scales [s0 x8, s1 x8]). Per output
+// exactly E4m3Rows / E2m1Rows: part = dot steps of the block from zero, acc += part · s.
+template <int S, int W, int R>
 void ScaledPanelTile(const uint16_t* const* x, const uint16_t* panel, int64_t stride,
                      const float* const* scales, int64_t n, float* out, const uint8_t** pf,
                      const uint8_t* pf_end) {
+  const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   __m512 acc[W][R];
 #pragma GCC unroll 6
   for (int i = 0; i < W; ++i) {
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) acc[i][r] = _mm512_setzero_ps();
   }
-  for (int64_t k = 0; k < n; k += 128) {
+  for (int64_t k = 0; k < n; k += 32 * S) {
     if (*pf < pf_end) {
-      _mm_prefetch(reinterpret_cast<const char*>(*pf), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(*pf), _MM_HINT_T1);
       *pf += 64;
     }
     __m512 part[W][R];
 #pragma GCC unroll 4
-    for (int j = 0; j < 4; ++j) {
+    for (int j = 0; j < S; ++j) {
       __m512i wv[W];
 #pragma GCC unroll 6
       for (int i = 0; i < W; ++i) wv[i] = Load(panel + i * stride + k + 32 * j);
@@ -292,7 +288,10 @@ void ScaledPanelTile(const uint16_t* const* x, const uint16_t* panel, int64_t st
     }
 #pragma GCC unroll 6
     for (int i = 0; i < W; ++i) {
-      const __m512 s = Fp4 ? E2m1BlockScales(&scales[i][k / 32]) : _mm512_set1_ps(scales[i][k / 128]);
+      const __m512 s =
+          S == 4 ? _mm512_set1_ps(scales[i][k / 128])
+                 : _mm512_permutexvar_ps(pick, _mm512_castpd_ps(_mm512_castpd128_pd512(
+                                                   _mm_load_sd(reinterpret_cast<const double*>(&scales[i][k / 32])))));
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) acc[i][r] = _mm512_fmadd_ps(part[i][r], s, acc[i][r]);
     }
@@ -445,18 +444,18 @@ void DotBf16KeysAvx512(const float* q, int64_t heads, const uint16_t* const* key
   for (; u < n; ++u) group(u, std::integral_constant<int, 1>{});
 }
 
-template <bool Fp4, int W> struct PanelOp {
+template <int S, int W> struct PanelOp {
   template <int R> struct Op {
     static void Run(const uint16_t* const* x, const uint16_t* p, int64_t st, const float* const* s, int64_t n, float* o,
                     const uint8_t** pf, const uint8_t* pf_end) {
-      ScaledPanelTile<Fp4, W, R>(x, p, st, s, n, o, pf, pf_end);
+      ScaledPanelTile<S, W, R>(x, p, st, s, n, o, pf, pf_end);
     }
   };
 };
 
 // Tiles of at most 12 output pairs (each needs a part and an acc register): 3 weight rows
 // for up to 4 activation rows, 2 for 5-6; same arithmetic in every shape.
-template <bool Fp4>
+template <int S>
 void ScaledPanelRows(const uint16_t* const* x, int rows, const uint16_t* panel, int64_t stride,
                      int wrows, const float* const* scales, int64_t n, float* out,
                      const uint8_t** pf, const uint8_t* pf_end) {
@@ -471,9 +470,9 @@ void ScaledPanelRows(const uint16_t* const* x, int rows, const uint16_t* panel, 
       const int wi = std::min(wmax, wrows - i0);
       float o[kPackedWeightRowsMax * 6];
       switch (wi) {
-        case 1: ByRows<PanelOp<Fp4, 1>::template Op>(rr, x + r0, panel + i0 * stride, stride, scales + i0, n, o, pf, pf_end); break;
-        case 2: ByRows<PanelOp<Fp4, 2>::template Op>(rr, x + r0, panel + i0 * stride, stride, scales + i0, n, o, pf, pf_end); break;
-        default: ByRows4<PanelOp<Fp4, 3>::template Op>(rr, x + r0, panel + i0 * stride, stride, scales + i0, n, o, pf, pf_end); break;
+        case 1: ByRows<PanelOp<S, 1>::template Op>(rr, x + r0, panel + i0 * stride, stride, scales + i0, n, o, pf, pf_end); break;
+        case 2: ByRows<PanelOp<S, 2>::template Op>(rr, x + r0, panel + i0 * stride, stride, scales + i0, n, o, pf, pf_end); break;
+        default: ByRows4<PanelOp<S, 3>::template Op>(rr, x + r0, panel + i0 * stride, stride, scales + i0, n, o, pf, pf_end); break;
       }
       for (int i = 0; i < wi; ++i) {
         for (int r = 0; r < rr; ++r) out[(i0 + i) * rows + r0 + r] = o[i * rr + r];
@@ -486,8 +485,8 @@ void PanelTileAvx512(PackedFormat format, const uint16_t* const* x, int rows, co
                      int64_t stride, int wrows, const float* const* scales, int64_t n, float* out,
                      const uint8_t** pf, const uint8_t* pf_end) {
   DSV4_CHECK(format != PackedFormat::kBf16);
-  if (format == PackedFormat::kE4m3) return ScaledPanelRows<false>(x, rows, panel, stride, wrows, scales, n, out, pf, pf_end);
-  ScaledPanelRows<true>(x, rows, panel, stride, wrows, scales, n, out, pf, pf_end);
+  if (format == PackedFormat::kE4m3) return ScaledPanelRows<4>(x, rows, panel, stride, wrows, scales, n, out, pf, pf_end);
+  ScaledPanelRows<2>(x, rows, panel, stride, wrows, scales, n, out, pf, pf_end);
 }
 
 }  // namespace
