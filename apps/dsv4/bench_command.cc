@@ -1,9 +1,11 @@
 // dsv4 bench [--model DIR] [--json] [--layers N] [--prefill 512,4096] [--batch 1,4,16]
-//            [--steps N] [--context N] [--cache-dir DIR]
+//            [--steps N] [--context N] [--repeats N] [--cache-dir DIR]
 // Prefill and decode throughput of the serving forward (fast kernels), against this
 // machine's measured memory bandwidth (decode roofline) and FMA peak (prefill). Without
 // --model it generates, once, a checkpoint with V4-Flash's layer shapes and dtypes but
 // few layers (cached under --cache-dir, default $XDG_CACHE_HOME/dsv4 or ~/.cache/dsv4).
+// --repeats N: each prefill length N times (a fresh sequence each), the median reported
+// with the fastest and slowest (on a shared machine single runs vary by 15% and more).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -79,7 +81,7 @@ double Percentile(std::vector<double> v, double p) {
 
 int BenchCommand(int argc, char** argv) {
   Args args(argc, argv, 2, {"json"},
-            {"model", "layers", "prefill", "batch", "steps", "context", "cache-dir"});
+            {"model", "layers", "prefill", "batch", "steps", "context", "repeats", "cache-dir"});
   const int layers = int(args.GetInt("layers", 2));
   const std::string model_dir = args.Has("model") ? args.Get("model")
                                                   : EnsureFlashShapedCheckpoint(args.Get("cache-dir"), layers);
@@ -91,6 +93,8 @@ int BenchCommand(int argc, char** argv) {
   const std::vector<int64_t> batches = ParseList(args.Get("batch", "1,4,16"));
   const int64_t steps = args.GetInt("steps", 8);
   const int64_t context = args.GetInt("context", 64);  // prompt length before decoding
+  const int64_t repeats = args.GetInt("repeats", 1);
+  if (repeats < 1) throw Error("--repeats must be at least 1");
   const ForwardOptions options;
 
   nlohmann::ordered_json j;
@@ -118,23 +122,31 @@ int BenchCommand(int argc, char** argv) {
   }
   // Prefill: one sequence, the prompt in chunks of 512 tokens (the engine's default).
   for (int64_t n : prefills) {
-    auto state = model.NewState(false);
     const std::vector<int32_t> tokens = RandomTokens(n, c.vocab_size, 1);
-    const double t0 = Now();
-    for (int64_t b = 0; b < n; b += 512) {
-      std::vector<float> logits;
-      std::vector<ForwardSegment> segs(1);
-      segs[0].state = state.get();
-      segs[0].tokens.assign(tokens.begin() + b, tokens.begin() + std::min(n, b + 512));
-      segs[0].logits = b + 512 >= n ? &logits : nullptr;
-      model.Forward(segs, options);
+    std::vector<double> runs;  // seconds
+    for (int64_t rep = 0; rep < repeats; ++rep) {
+      auto state = model.NewState(false);
+      const double t0 = Now();
+      for (int64_t b = 0; b < n; b += 512) {
+        std::vector<float> logits;
+        std::vector<ForwardSegment> segs(1);
+        segs[0].state = state.get();
+        segs[0].tokens.assign(tokens.begin() + b, tokens.begin() + std::min(n, b + 512));
+        segs[0].logits = b + 512 >= n ? &logits : nullptr;
+        model.Forward(segs, options);
+      }
+      runs.push_back(Now() - t0);
     }
-    const double secs = Now() - t0;
+    const double secs = Percentile(runs, 0.5);
     double macs = 0;
     for (int64_t p = 0; p < n; ++p) macs += MacsPerToken(c, p + 1);
     const std::string key = "prefill" + std::to_string(n);
     j[key + "_tok_s"] = double(n) / secs;
     j[key + "_gflop_s"] = 2 * macs / secs / 1e9;
+    if (repeats > 1) {
+      j[key + "_tok_s_min"] = double(n) / Percentile(runs, 1.0);
+      j[key + "_tok_s_max"] = double(n) / Percentile(runs, 0.0);
+    }
     if (n == prefills.front()) {
       j["prefill_tok_s"] = double(n) / secs;
       j["prefill_fma_peak_ratio"] = fma_peak > 0 ? 2 * macs / secs / 1e9 / fma_peak : 0;

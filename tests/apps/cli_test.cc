@@ -91,6 +91,27 @@ TEST(CliTest, InspectReportsCosts) {
   EXPECT_EQ(j.at("layer_kinds").size(), j.at("num_hidden_layers").get<size_t>());
 }
 
+// The bench report's fields (the checks read them), on the tiny model: every
+// figure present and positive, and with --repeats the median between the extremes.
+TEST(CliTest, BenchJsonReportsEveryFigure) {
+  CommandResult r = Dsv4("bench --json --model " + kModel + " --prefill 64 --batch 1,16 --steps 2 --repeats 3");
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json j = nlohmann::json::parse(r.output);
+  for (const char* key : {"prefill_tok_s", "decode_tok_s", "decode_tok_s_batch16", "weight_bytes_per_token",
+                          "kv_bytes_per_token", "measured_bandwidth_gb_s", "roofline_ratio", "peak_rss_bytes",
+                          "measured_fma_peak_gflop_s", "prefill_fma_peak_ratio", "decode_tok_s_step_ms_p50",
+                          "decode_tok_s_step_ms_p99"}) {
+    ASSERT_TRUE(j.contains(key)) << key << " in " << r.output;
+    EXPECT_GT(j.at(key).get<double>(), 0) << key;
+  }
+  EXPECT_LE(j.at("prefill64_tok_s_min").get<double>(), j.at("prefill64_tok_s").get<double>());
+  EXPECT_GE(j.at("prefill64_tok_s_max").get<double>(), j.at("prefill64_tok_s").get<double>());
+  EXPECT_LE(j.at("decode_tok_s_step_ms_p50").get<double>(), j.at("decode_tok_s_step_ms_p99").get<double>());
+  r = Dsv4("bench --json --model " + kModel + " --prefill 64 --batch 1 --repeats 0");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--repeats"), std::string::npos) << r.output;
+}
+
 TEST(CliTest, BadInputFailsWithAMessage) {
   struct Case {
     std::string args, message;
