@@ -109,13 +109,16 @@ void Bf16Tile(const uint16_t* const* x, const uint16_t* w, int64_t w_stride, int
 }
 
 // 64 e2m1 values (32 bytes) -> bf16 words: lo = even k, hi = odd k.
+// The table holds the 16 values twice: vpermw reads 5 index bits, so the low nibble needs
+// no mask (bit 4, the high nibble's lowest bit, picks the copy).
 inline void DecodeE2m1x64(const uint8_t* w, __m512i* lo, __m512i* hi) {
   const __m512i table = _mm512_setr_epi32(0x3F000000, 0x3FC03F80, 0x40404000, 0x40C04080,
                                           int32_t(0xBF008000), int32_t(0xBFC0BF80),
-                                          int32_t(0xC040C000), int32_t(0xC0C0C080), 0, 0, 0, 0,
-                                          0, 0, 0, 0);
+                                          int32_t(0xC040C000), int32_t(0xC0C0C080), 0x3F000000,
+                                          0x3FC03F80, 0x40404000, 0x40C04080, int32_t(0xBF008000),
+                                          int32_t(0xBFC0BF80), int32_t(0xC040C000), int32_t(0xC0C0C080));
   const __m512i b = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
-  *lo = _mm512_permutexvar_epi16(_mm512_and_si512(b, _mm512_set1_epi16(0x0F)), table);
+  *lo = _mm512_permutexvar_epi16(b, table);
   *hi = _mm512_permutexvar_epi16(_mm512_srli_epi16(b, 4), table);
 }
 
