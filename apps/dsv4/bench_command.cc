@@ -100,11 +100,13 @@ int BenchCommand(int argc, char** argv) {
   nlohmann::ordered_json j;
   j["model"] = model_dir;
   j["threads"] = GlobalThreadPool().size();
-  const BandwidthResult bw = MeasureBandwidth(size_t(512) << 20, 3);
-  j["measured_bandwidth_gb_s"] = bw.copy_gb_s;
-  j["measured_read_bandwidth_gb_s"] = bw.read_gb_s;
-  const double fma_peak = kernels::MeasureFmaPeakGflops();
-  j["measured_fma_peak_gflop_s"] = fma_peak;
+  // Bandwidth and FMA peak are measured before and after the timed work and the higher
+  // reading is the roofline: on a shared machine one reading can fall far (copy 38 vs 69
+  // GB/s, FMA 353 vs 444 GFLOP/s within minutes here), which would inflate the ratios; the
+  // higher one is what the machine can do.
+  const BandwidthResult bw_start = MeasureBandwidth(size_t(512) << 20, 3);
+  const double fma_peak_start = kernels::MeasureFmaPeakGflops();  // and at the end, as bandwidth
+  double prefill_gflop_s = 0;  // of the first prefill length
   const int64_t weight_bytes = WeightBytesPerToken(model.checkpoint(), c);
   j["weight_bytes_per_token"] = weight_bytes;
   j["kv_bytes_per_token"] = KvBytesPerToken(c);
@@ -149,12 +151,12 @@ int BenchCommand(int argc, char** argv) {
     }
     if (n == prefills.front()) {
       j["prefill_tok_s"] = double(n) / secs;
-      j["prefill_fma_peak_ratio"] = fma_peak > 0 ? 2 * macs / secs / 1e9 / fma_peak : 0;
+      prefill_gflop_s = 2 * macs / secs / 1e9;
     }
   }
 
   // Decode: B sequences with `context` prompt tokens, then `steps` steps of one token each.
-  double decode1 = 0;
+  double decode1 = 0, decode1_bytes_per_s = 0;
   for (int64_t B : batches) {
     std::vector<std::unique_ptr<SequenceState>> states;
     std::vector<ForwardSegment> segs(static_cast<size_t>(B));
@@ -189,14 +191,27 @@ int BenchCommand(int argc, char** argv) {
       decode1 = tok_s;
       const int64_t bytes = weight_bytes + KvReadBytesPerToken(c, context + steps / 2);
       j["decode_bytes_per_token"] = bytes;
-      j["roofline_ratio"] = double(bytes) * tok_s / (bw.copy_gb_s * 1e9);
-      j["roofline_ratio_read_bandwidth"] = double(bytes) * tok_s / (bw.read_gb_s * 1e9);
+      decode1_bytes_per_s = double(bytes) * tok_s;
     } else if (decode1 > 0) {
       j[key + "_vs_1"] = tok_s / decode1;
       // The most batching can gain when each step is bound by the weight bytes it reads.
       j[key + "_bytes_bound_vs_1"] = double(B) * ExpectedStepWeightBytes(model, weight_bytes, 1) /
                                      ExpectedStepWeightBytes(model, weight_bytes, B);
     }
+  }
+  const BandwidthResult bw_end = MeasureBandwidth(size_t(512) << 20, 3);
+  const double copy_gb_s = std::max(bw_start.copy_gb_s, bw_end.copy_gb_s);
+  const double read_gb_s = std::max(bw_start.read_gb_s, bw_end.read_gb_s);
+  j["measured_bandwidth_gb_s"] = copy_gb_s;
+  j["measured_read_bandwidth_gb_s"] = read_gb_s;
+  j["measured_bandwidth_gb_s_start"] = bw_start.copy_gb_s;
+  j["measured_bandwidth_gb_s_end"] = bw_end.copy_gb_s;
+  const double fma_peak = std::max(fma_peak_start, kernels::MeasureFmaPeakGflops());
+  j["measured_fma_peak_gflop_s"] = fma_peak;
+  if (prefill_gflop_s > 0) j["prefill_fma_peak_ratio"] = fma_peak > 0 ? prefill_gflop_s / fma_peak : 0;
+  if (decode1_bytes_per_s > 0) {
+    j["roofline_ratio"] = decode1_bytes_per_s / (copy_gb_s * 1e9);
+    j["roofline_ratio_read_bandwidth"] = decode1_bytes_per_s / (read_gb_s * 1e9);
   }
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
