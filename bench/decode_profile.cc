@@ -1,15 +1,16 @@
 // Where a batch-1 decode step's time goes (issue 6), on the V4-Flash-shaped benchmark
 // checkpoint (or --model DIR):
-//   decode_profile [--model DIR] [--steps 32] [--reps 5] [--stat median|min]
+//   decode_profile [--model DIR] [--steps 32] [--reps 5] [--stat median|min] [--batch B]
 // 1. Plain reads: a 2-thread sum over the head's mapped bytes (the checkpoint's own pages)
 //    and over a huge-page buffer of the same size: the speed a weight stream can reach.
 // 2. Each weight GEMV of one decode step (every dense matrix of every layer, six routed
 //    experts + the shared one per MoE layer, the head), called through kernels::Linear at
 //    T = 1 in step order, `reps` rounds: ms and GB/s per matrix (weights exceed the
 //    caches, so each call streams from memory as in decode).
-// 3. Full decode steps (Model::Forward, one token): p50/p99, and step time minus the sum
-//    of the GEMV times = the time outside weight GEMVs (attention, norms, HC mixers,
-//    compressors, indexer, pool hand-offs).
+// 3. Full decode steps (Model::Forward, one token for each of --batch B sequences, default
+//    1): p50/p99, the engine thread's time alone (serial), the slowest pool loops of one
+//    step, and (B = 1) step time minus the sum of the GEMV times = the time outside weight
+//    GEMVs (attention, norms, HC mixers, compressors, indexer, pool hand-offs).
 // Prints a table and one JSON line. Hold /tmp/dsv4-bench.lock while running.
 #include <sys/resource.h>
 
@@ -18,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -85,6 +87,11 @@ int main(int argc, char** argv) {
   const int reps = std::atoi(Flag(argc, argv, "reps", "5").c_str());
   // --stat min: the fastest of the rounds per matrix (closest to an idle machine's speed).
   const bool min_stat = Flag(argc, argv, "stat", "median") == "min";
+  const int batch = std::atoi(Flag(argc, argv, "batch", "1").c_str());
+  if (batch < 1 || steps < 1 || reps < 1) {
+    std::fprintf(stderr, "--batch, --steps and --reps must be at least 1\n");
+    return 1;
+  }
   auto loaded = Model::Load(dir.empty() ? EnsureFlashShapedCheckpoint("", 2) : dir);
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s\n", loaded.error().c_str());
@@ -184,14 +191,24 @@ int main(int argc, char** argv) {
   j["gemv_total_gb"] = gemv_bytes / 1e9;
   j["gemv_gb_s"] = gemv_bytes / gemv_s / 1e9;
 
-  // 3. Full decode steps.
-  auto state = model.NewState(false);
-  std::vector<ForwardSegment> segs(1);
-  segs[0].state = state.get();
-  for (int i = 0; i < 16; ++i) segs[0].tokens.push_back(int32_t((i * 7919) % c.vocab_size));
+  // 3. Full decode steps, `batch` sequences of a 16-token prompt each.
+  j["batch"] = batch;
+  std::vector<std::unique_ptr<SequenceState>> states;
+  std::vector<ForwardSegment> segs(static_cast<size_t>(batch));
+  for (int b = 0; b < batch; ++b) {
+    states.push_back(model.NewState(false));
+    segs[size_t(b)].state = states.back().get();
+    for (int i = 0; i < 16; ++i) segs[size_t(b)].tokens.push_back(int32_t((i * 7919 + b * 131) % c.vocab_size));
+  }
   const ForwardOptions options;
   model.Forward(segs, options);
-  std::vector<float> logits;
+  std::vector<std::vector<float>> logits(static_cast<size_t>(batch));
+  auto next_tokens = [&](int s) {
+    for (int b = 0; b < batch; ++b) {
+      segs[size_t(b)].tokens = {int32_t((s * 7 + 1 + b) % c.vocab_size)};
+      segs[size_t(b)].logits = &logits[size_t(b)];
+    }
+  };
   std::vector<double> step_ms;
   PoolLoopStats loops;
   const int64_t sleeps0 = GlobalThreadPool().worker_sleeps();
@@ -199,8 +216,7 @@ int main(int argc, char** argv) {
   getrusage(RUSAGE_SELF, &ru0);
   GlobalThreadPool().set_loop_stats(&loops);
   for (int s = 0; s < steps; ++s) {
-    segs[0].tokens = {int32_t((s * 7 + 1) % c.vocab_size)};
-    segs[0].logits = &logits;
+    next_tokens(s);
     const auto t0 = Clock::now();
     model.Forward(segs, options);
     step_ms.push_back(Since(t0) * 1e3);
@@ -217,7 +233,7 @@ int main(int argc, char** argv) {
   {  // One more step with every loop logged: the slowest loops.
     PoolLoopStats one;
     one.record_loops = true;
-    segs[0].tokens = {3};
+    next_tokens(steps);
     GlobalThreadPool().set_loop_stats(&one);
     const auto t0 = Clock::now();
     model.Forward(segs, options);
@@ -247,13 +263,14 @@ int main(int argc, char** argv) {
   j["step_ms_p50"] = p50;
   j["step_ms_p99"] = Percentile(step_ms, 0.99);
   j["step_ms_min"] = Percentile(step_ms, 0.0);
-  j["outside_gemv_ms"] = p50 - gemv_s * 1e3;
+  if (batch == 1) j["outside_gemv_ms"] = p50 - gemv_s * 1e3;
   j["ideal_step_ms_read_bw"] = gemv_bytes / (bw.read_gb_s * 1e9) * 1e3;
-  std::printf("gemv total %.2f ms for %.3f GB (%.1f GB/s); step p50 %.2f p99 %.2f min %.2f ms; "
-              "outside gemv %.2f ms; read bw %.1f GB/s (ideal %.2f ms); plain read of the "
+  std::printf("gemv total %.2f ms for %.3f GB (%.1f GB/s); batch %d step p50 %.2f p99 %.2f min %.2f ms; "
+              "outside gemv %s; read bw %.1f GB/s (ideal %.2f ms); plain read of the "
               "mapped head %.1f GB/s (head GEMV alone, best of 5: %.1f GB/s)\n",
-              gemv_s * 1e3, gemv_bytes / 1e9, gemv_bytes / gemv_s / 1e9, p50,
-              double(j["step_ms_p99"]), double(j["step_ms_min"]), p50 - gemv_s * 1e3,
+              gemv_s * 1e3, gemv_bytes / 1e9, gemv_bytes / gemv_s / 1e9, batch, p50,
+              double(j["step_ms_p99"]), double(j["step_ms_min"]),
+              batch == 1 ? (std::to_string(p50 - gemv_s * 1e3) + " ms").c_str() : "(batch 1 only)",
               bw.read_gb_s, double(j["ideal_step_ms_read_bw"]),
               double(j["plain_read_head_mapped_gb_s"]), double(j["head_gemv_best_gb_s"]));
   std::printf("%s\n", j.dump().c_str());
