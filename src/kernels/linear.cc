@@ -140,10 +140,15 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
     return true;
   }
   const bool bf16 = format == PackedFormat::kBf16;
-  // Up to kPackedRowsMax activation rows the rows kernels decode each weight vector once
-  // for all of them in registers, streaming the weights (a batch-16 step's experts see
-  // 1-3 tokens each); panels pay off when a decoded row is reused for more.
-  const bool panels = !bf16 && T > kPackedRowsMax && dk.panel_tile != nullptr;
+  // Up to kPanelMinRows - 1 activation rows the rows kernels decode each weight vector
+  // once for all of them in registers, streaming the weights (a batch-16 step's experts
+  // see 1-3 tokens each); from 6 rows the panels win: the rows kernels re-read every
+  // activation row from L2 for each weight row (1 thread, GFLOP/s, rows -> panels, FP4
+  // [2048, 4096]: T=3 110 -> 50, T=5 70-102 -> 84-86, T=6 73-82 -> 94-105, T=7 75-80 ->
+  // 93, T=8 74-81 -> 122-136; FP8 [4096, 4096]: T=5 54-74 -> 62-64, T=6 62 -> 70-84, T=8
+  // 70-82 -> 113-114). Both give the same bits.
+  constexpr int64_t kPanelMinRows = 6;
+  const bool panels = !bf16 && T >= kPanelMinRows && dk.panel_tile != nullptr;
   // bf16 weights are used in place: one group of all the thread's rows, token tiles
   // outside, so a tile's activations stay in L2 while the weights stream past.
   const int64_t panel_rows = bf16 ? N : panels ? PanelRows(T, K) : 1;
