@@ -17,6 +17,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <fstream>
+#include <string>
 #include <random>
 
 #include "args.h"
@@ -72,6 +73,19 @@ double ExpectedStepWeightBytes(const Model& model, int64_t per_token, int64_t B)
   return dense + experts * (1.0 - std::pow(1.0 - share, double(B)));
 }
 
+// The process's peak resident set: VmHWM from /proc/self/status (reset after the first
+// bandwidth measurement), else getrusage's high-water mark.
+int64_t PeakRssBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // "VmHWM:  123 kB"
+  }
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return int64_t(usage.ru_maxrss) * 1024;
+}
+
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[std::min(v.size() - 1, size_t(p * double(v.size())))];
@@ -83,12 +97,6 @@ int BenchCommand(int argc, char** argv) {
   Args args(argc, argv, 2, {"json"},
             {"model", "layers", "prefill", "batch", "steps", "context", "repeats", "cache-dir"});
   const int layers = int(args.GetInt("layers", 2));
-  const std::string model_dir = args.Has("model") ? args.Get("model")
-                                                  : EnsureFlashShapedCheckpoint(args.Get("cache-dir"), layers);
-  auto loaded = Model::Load(model_dir);
-  if (!loaded.ok()) throw Error(loaded.error());
-  const Model& model = *loaded.value();
-  const ModelConfig& c = model.config();
   const std::vector<int64_t> prefills = ParseList(args.Get("prefill", "512,4096"));
   const std::vector<int64_t> batches = ParseList(args.Get("batch", "1,4,16"));
   const int64_t steps = args.GetInt("steps", 8);
@@ -96,16 +104,26 @@ int BenchCommand(int argc, char** argv) {
   const int64_t repeats = args.GetInt("repeats", 1);
   if (repeats < 1) throw Error("--repeats must be at least 1");
   const ForwardOptions options;
+  const std::string model_dir = args.Has("model") ? args.Get("model")
+                                                  : EnsureFlashShapedCheckpoint(args.Get("cache-dir"), layers);
 
-  nlohmann::ordered_json j;
-  j["model"] = model_dir;
-  j["threads"] = GlobalThreadPool().size();
   // Bandwidth and FMA peak are measured before and after the timed work and the higher
   // reading is the roofline: on a shared machine one reading can fall far (copy 38 vs 69
   // GB/s, FMA 353 vs 444 GFLOP/s within minutes here), which would inflate the ratios; the
-  // higher one is what the machine can do.
+  // higher one is what the machine can do. Peak RSS is counted after the first measurement
+  // and read before the second, so their 1 GB of buffers is not in it.
   const BandwidthResult bw_start = MeasureBandwidth(size_t(512) << 20, 3);
-  const double fma_peak_start = kernels::MeasureFmaPeakGflops();  // and at the end, as bandwidth
+  const double fma_peak_start = kernels::MeasureFmaPeakGflops();
+  // Peak RSS from here on: Linux resets the high-water mark (VmHWM) on "5" to clear_refs.
+  std::ofstream("/proc/self/clear_refs") << "5";
+
+  auto loaded = Model::Load(model_dir);
+  if (!loaded.ok()) throw Error(loaded.error());
+  const Model& model = *loaded.value();
+  const ModelConfig& c = model.config();
+  nlohmann::ordered_json j;
+  j["model"] = model_dir;
+  j["threads"] = GlobalThreadPool().size();
   double prefill_gflop_s = 0;  // of the first prefill length
   const int64_t weight_bytes = WeightBytesPerToken(model.checkpoint(), c);
   j["weight_bytes_per_token"] = weight_bytes;
@@ -199,6 +217,7 @@ int BenchCommand(int argc, char** argv) {
                                      ExpectedStepWeightBytes(model, weight_bytes, B);
     }
   }
+  const int64_t peak_rss_bytes = PeakRssBytes();
   const BandwidthResult bw_end = MeasureBandwidth(size_t(512) << 20, 3);
   const double copy_gb_s = std::max(bw_start.copy_gb_s, bw_end.copy_gb_s);
   const double read_gb_s = std::max(bw_start.read_gb_s, bw_end.read_gb_s);
@@ -213,9 +232,7 @@ int BenchCommand(int argc, char** argv) {
     j["roofline_ratio"] = decode1_bytes_per_s / (copy_gb_s * 1e9);
     j["roofline_ratio_read_bandwidth"] = decode1_bytes_per_s / (read_gb_s * 1e9);
   }
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  j["peak_rss_bytes"] = int64_t(usage.ru_maxrss) * 1024;
+  j["peak_rss_bytes"] = peak_rss_bytes;
 
   PrintReport(j, args.Has("json"));
   return 0;
