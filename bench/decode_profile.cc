@@ -8,8 +8,8 @@
 //    T = 1 in step order, `reps` rounds: ms and GB/s per matrix (weights exceed the
 //    caches, so each call streams from memory as in decode).
 // 3. Full decode steps (Model::Forward, one token for each of --batch B sequences, default
-//    1): p50/p99, the engine thread's time alone (serial), the slowest pool loops of one
-//    step, and (B = 1) step time minus the sum of the GEMV times = the time outside weight
+//    1): p50/p99, the engine thread's time alone (serial), every pool loop of one step
+//    (index, items, ms), and (B = 1) step time minus the sum of the GEMV times = the time outside weight
 //    GEMVs (attention, norms, HC mixers, compressors, indexer, pool hand-offs).
 // Prints a table and one JSON line. Hold /tmp/dsv4-bench.lock while running.
 #include <sys/resource.h>

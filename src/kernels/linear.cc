@@ -196,7 +196,7 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
       for (int64_t tile = 0; tile < T; tile += kTokenTile) {
         const int64_t tile_end = std::min(T, tile + kTokenTile);
         // Up to kPackedWeightRowsMax weight rows at a time (one activation load for all).
-        // One token against e4m3 rows: several weight rows per call (their streams overlap).
+        // One token against e4m3 rows: several weight rows per call (dot.h e4m3_weight_rows).
         const bool e4m3_rows = format == PackedFormat::kE4m3 && !panels && T == 1 && dk.e4m3_weight_rows != nullptr;
         const int64_t wstep = panels || bf16 ? kPackedWeightRowsMax : e4m3_rows ? kE4m3WeightRowsMax : 1;
         for (int64_t j = 0; j < g_rows; j += wstep) {
