@@ -61,19 +61,25 @@ Weights Make(DType dtype, int64_t N, int64_t K) {
   return w;
 }
 
-void BM_Linear(benchmark::State& state, DType dtype, int64_t N, int64_t K, int64_t T) {
-  Weights w = Make(dtype, N, K);
+// `copies` distinct matrices, one Linear call on each per iteration: with enough of them
+// the weights come from memory every call, as a prefill chunk's experts do (one matrix
+// reused stays in the last-level cache).
+void BM_Linear(benchmark::State& state, DType dtype, int64_t N, int64_t K, int64_t T, int copies) {
+  std::vector<Weights> ws;
+  for (int c = 0; c < copies; ++c) ws.push_back(Make(dtype, N, K));
   std::mt19937 rng(5);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   std::vector<float> x(size_t(T * K)), y(size_t(T * N));
   for (auto& v : x) v = RoundBf16(dist(rng));
   LinearOptions options;  // act_quant and round_bf16 on, as in the model
   for (auto _ : state) {
-    Linear(x.data(), T, w.m, y.data(), options);
+    for (const Weights& w : ws) Linear(x.data(), T, w.m, y.data(), options);
     benchmark::ClobberMemory();
   }
-  const double gb = double(w.m.bytes()) / 1e9 * double(state.iterations());
+  const double calls = double(state.iterations()) * double(copies);
+  const double gb = double(ws[0].m.bytes()) / 1e9 * calls;
   state.counters["wGB/s"] = benchmark::Counter(gb, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(N * K * T) / 1e9 * calls, benchmark::Counter::kIsRate);
   if (T > 1) {
     state.counters["rowGB/s"] = benchmark::Counter(gb * double(T), benchmark::Counter::kIsRate);
   }
@@ -85,16 +91,22 @@ void RegisterAll() {
     const char* name;
     DType dtype;
     int64_t N, K;
+    int copies;
   };
-  for (Shape s : {Shape{"fp8_4096x4096", DType::kF8E4M3, 4096, 4096},
-                  Shape{"fp4_2048x4096", DType::kI8, 2048, 4096},
+  for (Shape s : {Shape{"fp8_4096x4096", DType::kF8E4M3, 4096, 4096, 1},
+                  Shape{"fp4_2048x4096", DType::kI8, 2048, 4096, 1},
                   // 8 experts' worth: more than the last-level cache, like decode's experts
-                  Shape{"fp4_16384x4096", DType::kI8, 16384, 4096},
-                  Shape{"bf16_4096x4096", DType::kBF16, 4096, 4096}}) {
-    // 16 = a 16-stream decode step, 512 = a prefill chunk (the engine's default).
-    for (int64_t T : {1, 8, 16, 32, 512}) {
+                  Shape{"fp4_16384x4096", DType::kI8, 16384, 4096, 1},
+                  // 16 experts' gate projections, each called once per iteration: a prefill
+                  // chunk's experts (~12 tokens each at 512 tokens) from memory
+                  Shape{"fp4_2048x4096_x16", DType::kI8, 2048, 4096, 16},
+                  Shape{"fp8_4096x4096_x8", DType::kF8E4M3, 4096, 4096, 8},
+                  Shape{"bf16_4096x4096", DType::kBF16, 4096, 4096, 1}}) {
+    // 2-12: experts' token counts (and the rows-kernel / panel boundary at 6), 16 = a
+    // 16-stream decode step, 512 = a prefill chunk (the engine's default).
+    for (int64_t T : {1, 2, 4, 6, 8, 12, 16, 32, 512}) {
       std::string name = std::string("linear_") + s.name + "/T" + std::to_string(T);
-      benchmark::RegisterBenchmark(name.c_str(), BM_Linear, s.dtype, s.N, s.K, T)
+      benchmark::RegisterBenchmark(name.c_str(), BM_Linear, s.dtype, s.N, s.K, T, s.copies)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }
