@@ -162,16 +162,10 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
   });
   std::vector<float>& q = ReuseBuffer(b.q, size_t(N * H * d));
   kernels::Linear(cq.data(), N, w.wq_b, q.data(), lin);
-  ParallelFor(size_t(N * H), 8, [&](size_t i0, size_t i1) {
-    float cos[kMaxRopePairs], sin[kMaxRopePairs];
-    int64_t angles_of = -1;  // the row whose angles cos / sin hold
-    for (size_t i = i0; i < i1; ++i) {
-      const int64_t t = int64_t(i) / H;
-      if (t != angles_of) rope.Angles(positions[size_t(t)], cos, sin), angles_of = t;
-      float* qh = &q[i * size_t(d)];
-      RescaleHeadBf16(qh, d, float(c.rms_norm_eps));
-      rope.ApplyAngles(qh + nope, cos, sin, false);
-    }
+  ForEachHeadWithAngles(rope, positions, H, [&](size_t i, const float* cos, const float* sin) {
+    float* qh = &q[i * size_t(d)];
+    RescaleHeadBf16(qh, d, float(c.rms_norm_eps));
+    rope.ApplyAngles(qh + nope, cos, sin, false);
   });
 
   // KV path (§6.3): kv = kv_norm(wkv·y), RoPE, Q8_64 on the non-rope dims. The values

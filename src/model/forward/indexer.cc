@@ -85,17 +85,11 @@ std::vector<std::vector<int32_t>> IndexerSelect(const IndexerWeights& w, const M
   thread_local std::vector<float> q_buffer, hw_buffer;  // ReuseBuffer
   std::vector<float>& q = ReuseBuffer(q_buffer, size_t(T * nh * hd));
   kernels::Linear(cq, T, w.wq_b, q.data(), lin);
-  ParallelFor(size_t(T * nh), 8, [&](size_t i0, size_t i1) {
-    float cos[kMaxRopePairs], sin[kMaxRopePairs];
-    int64_t angles_of = -1;  // the row whose angles cos / sin hold
-    for (size_t i = i0; i < i1; ++i) {
-      const int64_t t = int64_t(i) / nh;
-      if (t != angles_of) rope.Angles(positions[size_t(t)], cos, sin), angles_of = t;
-      float* qh = &q[i * size_t(hd)];
-      rope.ApplyAngles(qh + hd - rd, cos, sin, false);
-      HadamardBf16(qh, hd);
-      if (act_quant) SimulateFp4Blocks(qh, hd, 32);
-    }
+  ForEachHeadWithAngles(rope, positions, nh, [&](size_t i, const float* cos, const float* sin) {
+    float* qh = &q[i * size_t(hd)];
+    rope.ApplyAngles(qh + hd - rd, cos, sin, false);
+    HadamardBf16(qh, hd);
+    if (act_quant) SimulateFp4Blocks(qh, hd, 32);
   });
   // Head weights: bf16(bf16(x · W_wᵀ) · (hd · nh)^-1/2).
   std::vector<float>& hw = ReuseBuffer(hw_buffer, size_t(T * nh));

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/thread_pool.h"
+
 namespace dsv4 {
 
 // `v` (a thread_local buffer of a forward function) resized to n and returned: kept from
@@ -54,6 +56,23 @@ class RopeTable {
   int64_t rope_dim_ = 0;
   std::vector<float> freqs_;
 };
+
+// Calls head_fn(i, cos, sin) on the pool for every query head i of positions.size() rows x
+// `heads` heads (head i belongs to row i / heads), with the RoPE angles of that row's
+// position, computed once per row and chunk rather than per head.
+template <typename HeadFn>
+void ForEachHeadWithAngles(const RopeTable& rope, const std::vector<int64_t>& positions, int64_t heads,
+                           HeadFn&& head_fn) {
+  ParallelFor(positions.size() * size_t(heads), 8, [&](size_t i0, size_t i1) {
+    float cos[kMaxRopePairs], sin[kMaxRopePairs];
+    size_t angles_of = SIZE_MAX;  // the row whose angles cos / sin hold
+    for (size_t i = i0; i < i1; ++i) {
+      const size_t row = i / size_t(heads);
+      if (row != angles_of) rope.Angles(positions[row], cos, sin), angles_of = row;
+      head_fn(i, cos, sin);
+    }
+  });
+}
 
 // Block quantise–dequantise simulations (spec §2.4), in place on bf16-valued data:
 // Q8_B (e4m3 codes, power-of-two scales) and Q4_B (e2m1 codes). n % block == 0.
