@@ -1,10 +1,12 @@
 #include "server/generation.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "engine/prefill_progress.h"
 #include "server/api_error.h"
 #include "tokenizer/chat_encoder.h"
+#include "tokenizer/chat_format.h"
 
 namespace dsv4::server {
 namespace {
@@ -23,6 +25,23 @@ tokenizer::OutputParserOptions ParserOptions(const tokenizer::ChatRequest& chat,
     }
   }
   return o;
+}
+
+// A request that offers no tools (none given, or tool_choice "none" hid them) cannot get a
+// tool call back: the DSML token that opens a tool block is never sampled, so the model
+// says what it has to say as text (chat-format §4.4 #14, "suppress"). Without this a
+// sampled block came back as finish_reason "tool_calls" naming a tool nobody offered.
+SamplingParams WithoutToolCalls(const tokenizer::Tokenizer& tokenizer, SamplingParams sampling) {
+  if (const auto dsml = tokenizer.TokenId(tokenizer::v4::kDsml)) {
+    sampling.logit_bias[*dsml] = -std::numeric_limits<float>::infinity();
+  }
+  return sampling;
+}
+
+bool OffersTools(const tokenizer::ChatRequest& chat) {
+  auto some = [](const auto& tools) { return tools.is_array() && !tools.empty(); };
+  return some(chat.tools) || std::any_of(chat.messages.begin(), chat.messages.end(),
+                                         [&](const auto& m) { return some(m.tools); });
 }
 
 }  // namespace
@@ -52,16 +71,17 @@ Generation::Generation(Engine& engine, const tokenizer::Tokenizer& tokenizer, co
     constraint_ = OutputConstraint::ToolCalls(tokenizer, thinking_, std::move(tools),
                                               job.parallel_tool_calls, reasoning_budget);
   }
-  Submit(job, std::move(prompt.ids));
+  Submit(job, std::move(prompt.ids),
+         OffersTools(job.chat) ? job.sampling : WithoutToolCalls(tokenizer, job.sampling));
 }
 
 Generation::Generation(Engine& engine, const tokenizer::Tokenizer& tokenizer, const ChatJob& job,
                        std::vector<int32_t> prompt)
     : engine_(engine), tokenizer_(tokenizer), raw_(true) {
-  Submit(job, std::move(prompt));
+  Submit(job, std::move(prompt), job.sampling);
 }
 
-void Generation::Submit(const ChatJob& job, std::vector<int32_t> prompt) {
+void Generation::Submit(const ChatJob& job, std::vector<int32_t> prompt, SamplingParams sampling) {
   eos_ = int32_t(engine_.model().config().eos_token_id);
   prompt_tokens_ = int64_t(prompt.size());
   const int64_t context = engine_.context_length();
@@ -73,7 +93,7 @@ void Generation::Submit(const ChatJob& job, std::vector<int32_t> prompt) {
   }
   GenerationRequest request;
   request.prompt = std::move(prompt);
-  request.sampling = job.sampling;
+  request.sampling = std::move(sampling);
   // A completion budget over what the context has room for is cut to fit (clients such as
   // OpenCode ask for 32000 by default); the output then ends with "length".
   const int64_t room = context - prompt_tokens_;

@@ -110,7 +110,7 @@ class Generation {
   bool thinking_ = false;
   int32_t eos_ = -1;
   int64_t prompt_tokens_ = 0;
-  void Submit(const ChatJob& job, std::vector<int32_t> prompt);
+  void Submit(const ChatJob& job, std::vector<int32_t> prompt, SamplingParams sampling);
 
   bool raw_ = false;
   std::string raw_text_;

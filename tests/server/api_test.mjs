@@ -414,6 +414,31 @@ await check('tool_choice auto: the bundled model calls get_weather on its own, t
   console.log(`note: Anthropic answer after the tool result: ${JSON.stringify(text)}`);
 });
 
+await check('no tools offered: no tool call comes back, even from a model pushed to one', async () => {
+  // The DSML token opens every tool block; a +100 bias makes the model want it at every
+  // step. Without tools (or with tool_choice none) it is never sampled, so the answer is
+  // text and never finish_reason tool_calls naming a tool nobody offered.
+  const dsml = tokenId(model.tokenizer, '｜DSML｜');
+  assert.equal(typeof dsml, 'number');
+  const bias = {...NO_EOS, [dsml]: 100};
+  for (const extra of [{}, {tools: weatherTools, tool_choice: 'none'}]) {
+    const r = await openai.chat.completions.create({model: 'deepseek-chat', messages: weatherAsk,
+      max_tokens: 12, temperature: 0, logit_bias: bias, ...extra});
+    const c = r.choices[0];
+    assert.equal(c.finish_reason, 'length', JSON.stringify(c));
+    assert.equal(c.message.tool_calls, undefined);
+    assert.ok(!c.message.content.includes('DSML'), c.message.content);
+  }
+  const m = await anthropic.messages.create({model: 'deepseek-chat', max_tokens: 12, temperature: 0,
+    messages: weatherAsk});
+  assert.ok(!m.content.some((b) => b.type === 'tool_use'), JSON.stringify(m.content));
+  // With tools offered the same bias does reach the tool block (the ban is only for no tools).
+  const t = await openai.chat.completions.create({model: 'deepseek-chat', messages: weatherAsk,
+    tools: weatherTools, max_tokens: 12, temperature: 0, logit_bias: bias, logprobs: true});
+  assert.ok(t.choices[0].logprobs.content.some((x) => x.token === '｜DSML｜'),
+            JSON.stringify(t.choices[0].logprobs.content.map((x) => x.token)));
+});
+
 await check('Anthropic tool_choice tool / any force a tool_use block (streamed and not)', async () => {
   const tools = weatherTools.map((t) => ({name: t.function.name, description: t.function.description,
                                           input_schema: t.function.parameters}));
