@@ -110,14 +110,15 @@ int ServeCommand(int argc, char** argv) {
 
   server::ApiServer api(engine, tok.value(), options);
   const int port = api.Bind();
+  std::fprintf(stderr, "dsv4 serve: listening on http://%s:%d (model %s)\n",
+               options.host.c_str(), port, dir.c_str());
   if (args.Has("port-file")) {
-    // Written after binding: a test that reads it can connect at once.
+    // Written after binding (a test that reads it can connect at once) and after the
+    // "listening" line (which is already in the log pipe when the file appears).
     const std::string path = args.Get("port-file");
     std::ofstream(path + ".tmp") << port << "\n";
     std::filesystem::rename(path + ".tmp", path);
   }
-  std::fprintf(stderr, "dsv4 serve: listening on http://%s:%d (model %s)\n",
-               options.host.c_str(), port, dir.c_str());
 
   std::atomic<bool> serving{true};
   const int64_t grace_s = args.GetInt("shutdown-grace", 30);

@@ -82,6 +82,8 @@ async function metric(name) {
 
 // ---------------------------------------------------------------- probes and models
 await check('serve without --model serves the bundled model', async () => {
+  // The log arrives through a pipe: give it a moment rather than racing the port file.
+  for (let i = 0; i < 50 && !/listening on/.test(served.log()); ++i) await new Promise((r) => setTimeout(r, 100));
   if (model.trained) assert.match(served.log(), /listening on .*\(model models\/dsv4-mini\)/);
 });
 

@@ -13,7 +13,8 @@ export async function startServer(binary, args, cwd = undefined) {
                       {cwd, stdio: ['ignore', 'inherit', 'pipe']});
   let log = '';
   child.stderr.on('data', (d) => (log += d));
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({code, signal})));
+  // 'close', not 'exit': the log pipe is drained by then, so checks of the last lines hold.
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({code, signal})));
   let port = 0;
   for (let i = 0; i < 600 && !port; ++i) {  // the model loads in about a second; be generous
     if (fs.existsSync(portFile)) port = Number(fs.readFileSync(portFile, 'utf8').trim());
