@@ -93,7 +93,8 @@ void RegisterAll() {
     int64_t N, K;
     int copies;
   };
-  for (Shape s : {Shape{"fp8_4096x4096", DType::kF8E4M3, 4096, 4096, 1},
+  for (Shape s : {Shape{"fp8_128x4096", DType::kF8E4M3, 128, 4096, 1}, Shape{"fp4_256x4096", DType::kI8, 256, 4096, 1}, Shape{"bf16_64x4096", DType::kBF16, 64, 4096, 1},
+                  Shape{"fp8_4096x4096", DType::kF8E4M3, 4096, 4096, 1},
                   Shape{"fp4_2048x4096", DType::kI8, 2048, 4096, 1},
                   // 8 experts' worth: more than the last-level cache, like decode's experts
                   Shape{"fp4_16384x4096", DType::kI8, 16384, 4096, 1},
@@ -101,7 +102,9 @@ void RegisterAll() {
                   // chunk's experts (~12 tokens each at 512 tokens) from memory
                   Shape{"fp4_2048x4096_x16", DType::kI8, 2048, 4096, 16},
                   Shape{"fp8_4096x4096_x8", DType::kF8E4M3, 4096, 4096, 8},
-                  Shape{"bf16_4096x4096", DType::kBF16, 4096, 4096, 1}}) {
+                  Shape{"bf16_4096x4096", DType::kBF16, 4096, 4096, 1},
+                  // a quarter of the head (256 MiB, from memory): the batch-16 head's tiles
+                  Shape{"bf16_32768x4096", DType::kBF16, 32768, 4096, 1}}) {
     // 2-12: experts' token counts (and the rows-kernel / panel boundary at 6), 16 = a
     // 16-stream decode step, 512 = a prefill chunk (the engine's default).
     for (int64_t T : {1, 2, 4, 6, 8, 12, 16, 32, 512}) {

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "core/dtype.h"
@@ -44,8 +45,9 @@ TEST(GemvTest, Avx512MatchesReferenceAndTheTileBitForBit) {
   const Bf16GemvFn simd = Bf16GemvAvx512();
   const DotKernels* tiles = Avx512DotKernels();
   if (simd == nullptr || tiles == nullptr) GTEST_SKIP() << "AVX-512 BF16 not available on this CPU";
-  for (int64_t K : {32, 96, 128, 4096}) {  // 32 and 96: the 32-value tail after the 64-steps
-    const int64_t rows = 7;
+  // 32 and 96: the 32-value tail after the 64-steps; rows: fewer than the 4 streams, and
+  // 4 streams of 1 and 9 rows with 3 and 1 rows left over.
+  for (auto [K, rows] : {std::pair<int64_t, int64_t>{32, 3}, {96, 7}, {128, 37}, {4096, 7}, {4096, 39}}) {
     Case c = RandomCase(K, rows, uint32_t(K));
     std::vector<float> ref(static_cast<size_t>(rows)), fast(static_cast<size_t>(rows), -1.0f);
     Bf16GemvRef(c.x.data(), c.w.data(), K, rows, ref.data());
@@ -60,7 +62,7 @@ TEST(GemvTest, Avx512MatchesReferenceAndTheTileBitForBit) {
       for (int64_t k = 0; k < K; ++k) {
         abs_sum += std::fabs(double(Bf16ToFloat(c.x[size_t(k)])) * Bf16ToFloat(c.w[size_t(i * K + k)]));
       }
-      EXPECT_NEAR(fast[size_t(i)], ref[size_t(i)], 1e-5 * abs_sum + 1e-6) << "K " << K << " row " << i;
+      EXPECT_NEAR(fast[size_t(i)], ref[size_t(i)], 1e-5 * abs_sum + 1e-6) << "K " << K << " rows " << rows << " row " << i;
       float tile = 0;
       tiles->bf16_rows_packed(xs, 1, &c.w[size_t(i * K)], K, 1, K, &tile);
       EXPECT_EQ(fast[size_t(i)], tile) << "K " << K << " row " << i;
