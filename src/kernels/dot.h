@@ -90,9 +90,9 @@ struct DotKernels {
                      const uint8_t** prefetch, const uint8_t* prefetch_end);
   // Decode's e4m3 product (one packed activation row) over wrows (1..kE4m3WeightRowsMax)
   // weight rows w + i * w_stride with their scale rows scale_rows[i]: out[i], each exactly
-  // e4m3_rows_packed's arithmetic for rows = 1. One call per several rows (the AVX-512 set
-  // walks them in turn, its lines prefetched ahead in the flat weight stream). nullptr in
-  // the sets without it.
+  // e4m3_rows_packed's arithmetic for rows = 1. The rows are walked in lockstep as
+  // separate weight streams (Linear passes rows far apart: more DRAM pages in flight),
+  // prefetched ahead. nullptr in the sets without it.
   void (*e4m3_weight_rows)(const uint16_t* x, const uint8_t* w, int64_t w_stride,
                            const uint8_t* const* scale_rows, int wrows, int64_t n, float* out);
   // out[i] = Ue8m0ToFloat(s[i]) for a row of scale bytes (the panels' fp32 scales; nullptr

@@ -139,6 +139,26 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
     });
     return true;
   }
+  if (T == 1 && format == PackedFormat::kE4m3 && dk.e4m3_weight_rows != nullptr) {
+    // Decode: rows i, q + i, 2q + i, 3q + i of a thread's range together (q = a quarter of
+    // it): four weight streams far apart (dot.h e4m3_weight_rows); the rows left over alone.
+    ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
+      constexpr int kStreams = kE4m3WeightRowsMax;
+      const int64_t q = int64_t(n1 - n0) / kStreams;
+      auto rows = [&](int64_t first, int64_t stride_rows, int wrows) {
+        const uint8_t* scale_rows[kStreams];
+        float out[kStreams];
+        for (int i = 0; i < wrows; ++i) scale_rows[i] = w.scale + ((row_begin + first + i * stride_rows) / kBlock) * nb;
+        dk.e4m3_weight_rows(packed.data(), w.data + (row_begin + first) * K, stride_rows * K, scale_rows, wrows, K, out);
+        for (int i = 0; i < wrows; ++i) {
+          y[first + i * stride_rows] = round_bf16 ? RoundBf16(out[i]) : out[i];
+        }
+      };
+      for (int64_t i = 0; i < q; ++i) rows(int64_t(n0) + i, q, kStreams);
+      for (int64_t n = int64_t(n0) + q * kStreams; n < int64_t(n1); ++n) rows(n, 0, 1);
+    });
+    return true;
+  }
   const bool bf16 = format == PackedFormat::kBf16;
   // Up to kPanelMinRows - 1 activation rows the rows kernels decode each weight vector
   // once for all of them in registers, streaming the weights (a batch-16 step's experts
@@ -196,9 +216,7 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
       for (int64_t tile = 0; tile < T; tile += kTokenTile) {
         const int64_t tile_end = std::min(T, tile + kTokenTile);
         // Up to kPackedWeightRowsMax weight rows at a time (one activation load for all).
-        // One token against e4m3 rows: several weight rows per call (dot.h e4m3_weight_rows).
-        const bool e4m3_rows = format == PackedFormat::kE4m3 && !panels && T == 1 && dk.e4m3_weight_rows != nullptr;
-        const int64_t wstep = panels || bf16 ? kPackedWeightRowsMax : e4m3_rows ? kE4m3WeightRowsMax : 1;
+        const int64_t wstep = panels || bf16 ? kPackedWeightRowsMax : 1;
         for (int64_t j = 0; j < g_rows; j += wstep) {
           const int64_t n = g + j, r = row_begin + n;
           const int wrows = int(std::min<int64_t>(wstep, g_rows - j));
@@ -216,10 +234,6 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
             } else if (panels) {
               dk.panel_tile(format, xs, rows, &panel[size_t(j * K)], K, wrows, scale_rows + j, K, out,
                             &prefetch, prefetch_end);
-            } else if (e4m3_rows) {
-              const uint8_t* scale_rows[kE4m3WeightRowsMax];
-              for (int i = 0; i < wrows; ++i) scale_rows[i] = w.scale + ((r + i) / kBlock) * nb;
-              dk.e4m3_weight_rows(xs[0], w.data + r * K, K, scale_rows, wrows, K, out);
             } else if (format == PackedFormat::kE4m3) {
               dk.e4m3_rows_packed(xs, rows, w.data + r * K, w.scale + (r / kBlock) * nb, K, out);
             } else {
