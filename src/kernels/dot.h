@@ -17,7 +17,7 @@ constexpr int kPackedRowsMax = 8;
 // once for all of them: at batch 16 the bf16 head is most of the step's arithmetic; with
 // few activation rows, several weight rows keep enough accumulator chains in flight).
 constexpr int kPackedWeightRowsMax = 6;
-// Most weight rows one e4m3_weight_rows call takes.
+// Most weight rows one e4m3_weight_rows / e2m1_weight_rows call takes.
 constexpr int kE4m3WeightRowsMax = 4;
 
 struct DotKernels {
@@ -96,8 +96,13 @@ struct DotKernels {
   void (*e4m3_weight_rows)(const uint16_t* x, const uint8_t* w, int64_t w_stride,
                            const uint8_t* const* scale_rows, int wrows, int64_t n, float* out);
   // out[i] = Ue8m0ToFloat(s[i]) for a row of scale bytes (the panels' fp32 scales; nullptr
-  // in sets without it: the caller converts one at a time). Last member.
+  // in sets without it: the caller converts one at a time).
   void (*ue8m0_to_float)(const uint8_t* s, int64_t n, float* out);
+  // e4m3_weight_rows for e2m1 rows (w_stride in bytes, scale_rows[i] the row's K/32 scale
+  // bytes): out[i], each exactly e2m1_rows_packed's arithmetic for rows = 1. nullptr in the
+  // sets without it. Last member.
+  void (*e2m1_weight_rows)(const uint16_t* x, const uint8_t* w, int64_t w_stride,
+                           const uint8_t* const* scale_rows, int wrows, int64_t n, float* out);
 };
 
 // Scalar reference kernels.

@@ -182,30 +182,41 @@ TEST_F(PackedDotTest, Bf16WeightTilesMatchOneRowCalls) {
   }
 }
 
-// Decode's e4m3 rows several at a time: each output has the bits of the rows kernel with
-// one activation row, for every count of weight rows and per-row scale rows (as across a
-// 128-row block boundary), and K of one or many blocks.
-TEST_F(PackedDotTest, E4m3WeightRowsMatchRowsKernelBitForBit) {
-  ASSERT_NE(simd_->e4m3_weight_rows, nullptr);
-  for (int64_t n : {int64_t(128), int64_t(4096 + 128)}) {
-    std::vector<uint8_t> w(size_t(kE4m3WeightRowsMax * n)), row, s;
-    std::vector<std::vector<uint8_t>> scales(kE4m3WeightRowsMax);
-    for (int i = 0; i < kE4m3WeightRowsMax; ++i) {
-      RandomWeights(PackedFormat::kE4m3, n, rng_, &row, &scales[size_t(i)]);
-      std::memcpy(&w[size_t(i * n)], row.data(), size_t(n));
-    }
-    const std::vector<std::vector<float>> x = {RandomRow(n)};
-    const auto p = Pack(*simd_, PackedFormat::kE4m3, x);
-    const uint16_t* xs[1] = {p[0].data()};
-    const uint8_t* scale_rows[kE4m3WeightRowsMax];
-    for (int i = 0; i < kE4m3WeightRowsMax; ++i) scale_rows[i] = scales[size_t(i)].data();
-    for (int wrows = 1; wrows <= kE4m3WeightRowsMax; ++wrows) {
-      std::vector<float> out(size_t(wrows), -1.0f);
-      simd_->e4m3_weight_rows(xs[0], w.data(), n, scale_rows, wrows, n, out.data());
-      for (int i = 0; i < wrows; ++i) {
-        float one = 0;
-        simd_->e4m3_rows_packed(xs, 1, &w[size_t(i * n)], scale_rows[i], n, &one);
-        ASSERT_EQ(out[size_t(i)], one) << "n " << n << " wrows " << wrows << " i " << i;
+// Decode's e4m3 / e2m1 rows several at a time (lockstep weight streams): each output has
+// the bits of the rows kernel with one activation row, for every count of weight rows and
+// per-row scale rows (as across a 128-row block boundary), and K of one or many blocks.
+TEST_F(PackedDotTest, WeightRowsMatchRowsKernelBitForBit) {
+  for (PackedFormat f : {PackedFormat::kE4m3, PackedFormat::kE2m1}) {
+    const bool e4m3 = f == PackedFormat::kE4m3;
+    const auto weight_rows = e4m3 ? simd_->e4m3_weight_rows : simd_->e2m1_weight_rows;
+    ASSERT_NE(weight_rows, nullptr) << Name(f);
+    for (int64_t n : {int64_t(128), int64_t(4096 + 128)}) {
+      const int64_t row_bytes = e4m3 ? n : n / 2;
+      // Rows a few bytes more than a row apart: the kernel must use the stride it is given.
+      const int64_t stride = row_bytes + 64;
+      std::vector<uint8_t> w(size_t(kE4m3WeightRowsMax * stride)), row;
+      std::vector<std::vector<uint8_t>> scales(kE4m3WeightRowsMax);
+      for (int i = 0; i < kE4m3WeightRowsMax; ++i) {
+        RandomWeights(f, n, rng_, &row, &scales[size_t(i)]);
+        std::memcpy(&w[size_t(i * stride)], row.data(), size_t(row_bytes));
+      }
+      const std::vector<std::vector<float>> x = {RandomRow(n)};
+      const auto p = Pack(*simd_, f, x);
+      const uint16_t* xs[1] = {p[0].data()};
+      const uint8_t* scale_rows[kE4m3WeightRowsMax];
+      for (int i = 0; i < kE4m3WeightRowsMax; ++i) scale_rows[i] = scales[size_t(i)].data();
+      for (int wrows = 1; wrows <= kE4m3WeightRowsMax; ++wrows) {
+        std::vector<float> out(size_t(wrows), -1.0f);
+        weight_rows(xs[0], w.data(), stride, scale_rows, wrows, n, out.data());
+        for (int i = 0; i < wrows; ++i) {
+          float one = 0;
+          if (e4m3) {
+            simd_->e4m3_rows_packed(xs, 1, &w[size_t(i * stride)], scale_rows[i], n, &one);
+          } else {
+            simd_->e2m1_rows_packed(xs, 1, &w[size_t(i * stride)], scale_rows[i], n, &one);
+          }
+          ASSERT_EQ(out[size_t(i)], one) << Name(f) << " n " << n << " wrows " << wrows << " i " << i;
+        }
       }
     }
   }

@@ -247,6 +247,49 @@ void E4m3WeightRowsAvx512(const uint16_t* x, const uint8_t* w, int64_t w_stride,
   }
 }
 
+// E2m1Rows<1>'s arithmetic for wrows weight rows (DotKernels::e2m1_weight_rows) walked in
+// lockstep, like E4m3Streams: S weight streams w_stride bytes apart, each line fetched
+// kE2m1StreamPrefetchBytes / S ahead; S independent accumulator chains instead of one.
+constexpr int64_t kE2m1StreamPrefetchBytes = 4096;
+template <int S>
+void E2m1Streams(const uint16_t* x, const uint8_t* w, int64_t w_stride, const uint8_t* const* scale_rows,
+                 int64_t n, float* out) {
+  constexpr int64_t kAhead = kE2m1StreamPrefetchBytes / S;
+  float scales[S][512];
+#pragma GCC unroll 4
+  for (int s = 0; s < S; ++s) ScalesToFloat(scale_rows[s], n / 32, scales[s]);
+  const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  __m512 acc[S];
+#pragma GCC unroll 4
+  for (int s = 0; s < S; ++s) acc[s] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < n; k += 64) {
+    const __m512i x0 = Load(x + k), x1 = Load(x + k + 32);
+#pragma GCC unroll 4
+    for (int s = 0; s < S; ++s) {
+      const uint8_t* ws = w + s * w_stride + k / 2;
+      if (k % 128 == 0) _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead), _MM_HINT_T0);
+      __m512i lo, hi;
+      DecodeE2m1x64(ws, &lo, &hi);
+      const __m512 sc = _mm512_permutexvar_ps(
+          pick, _mm512_castpd_ps(_mm512_castpd128_pd512(_mm_load_sd(reinterpret_cast<const double*>(&scales[s][k / 32])))));
+      __m512 part = Dp(_mm512_setzero_ps(), x0, lo);
+      part = Dp(part, x1, hi);
+      acc[s] = _mm512_fmadd_ps(part, sc, acc[s]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int s = 0; s < S; ++s) out[s] = _mm512_reduce_add_ps(acc[s]);
+}
+void E2m1WeightRowsAvx512(const uint16_t* x, const uint8_t* w, int64_t w_stride, const uint8_t* const* scale_rows,
+                          int wrows, int64_t n, float* out) {
+  switch (wrows) {
+    case 1: return E2m1Streams<1>(x, w, w_stride, scale_rows, n, out);
+    case 2: return E2m1Streams<2>(x, w, w_stride, scale_rows, n, out);
+    case 3: return E2m1Streams<3>(x, w, w_stride, scale_rows, n, out);
+    default: return E2m1Streams<4>(x, w, w_stride, scale_rows, n, out);
+  }
+}
+
 // GEMM panels (dot.h): weight rows decoded once per batch, unscaled, in the packed order.
 void DecodeE4m3RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
   static const E4m3Tables tables;
@@ -527,6 +570,7 @@ const DotKernels* Avx512DotKernels() {
     k.decode_e2m1_row = DecodeE2m1RowAvx512;
     k.panel_tile = PanelTileAvx512;
     k.e4m3_weight_rows = E4m3WeightRowsAvx512;
+    k.e2m1_weight_rows = E2m1WeightRowsAvx512;
     k.ue8m0_to_float = ScalesToFloat;
     return &k;
   }();
