@@ -17,8 +17,8 @@ constexpr int kPackedRowsMax = 8;
 // once for all of them: at batch 16 the bf16 head is most of the step's arithmetic; with
 // few activation rows, several weight rows keep enough accumulator chains in flight).
 constexpr int kPackedWeightRowsMax = 6;
-// Most weight rows one e4m3_weight_rows / e2m1_weight_rows call takes.
-constexpr int kE4m3WeightRowsMax = 4;
+// Most weight rows (and activation rows) one e4m3_weight_rows / e2m1_weight_rows call takes.
+constexpr int kWeightRowsMax = 4;
 
 struct DotKernels {
   const char* isa;
@@ -88,20 +88,20 @@ struct DotKernels {
   void (*panel_tile)(PackedFormat format, const uint16_t* const* x, int rows, const uint16_t* panel,
                      int64_t stride, int wrows, const float* const* scales, int64_t n, float* out,
                      const uint8_t** prefetch, const uint8_t* prefetch_end);
-  // Decode's e4m3 product (one packed activation row) over wrows (1..kE4m3WeightRowsMax)
-  // weight rows w + i * w_stride with their scale rows scale_rows[i]: out[i], each exactly
-  // e4m3_rows_packed's arithmetic for rows = 1. The rows are walked in lockstep as
-  // separate weight streams (Linear passes rows far apart: more DRAM pages in flight),
-  // prefetched ahead. nullptr in the sets without it.
-  void (*e4m3_weight_rows)(const uint16_t* x, const uint8_t* w, int64_t w_stride,
+  // Decode's e4m3 product: rows (1..kWeightRowsMax) packed activation rows x[r] against
+  // wrows (1..kWeightRowsMax) weight rows w + i * w_stride with their scale rows
+  // scale_rows[i]: out[i * rows + r], each exactly e4m3_rows_packed's arithmetic. The
+  // weight rows are walked in lockstep as separate streams (Linear passes rows far apart:
+  // more DRAM pages in flight), prefetched ahead. nullptr in the sets without it.
+  void (*e4m3_weight_rows)(const uint16_t* const* x, int rows, const uint8_t* w, int64_t w_stride,
                            const uint8_t* const* scale_rows, int wrows, int64_t n, float* out);
   // out[i] = Ue8m0ToFloat(s[i]) for a row of scale bytes (the panels' fp32 scales; nullptr
   // in sets without it: the caller converts one at a time).
   void (*ue8m0_to_float)(const uint8_t* s, int64_t n, float* out);
   // e4m3_weight_rows for e2m1 rows (w_stride in bytes, scale_rows[i] the row's K/32 scale
-  // bytes): out[i], each exactly e2m1_rows_packed's arithmetic for rows = 1. nullptr in the
-  // sets without it. Last member.
-  void (*e2m1_weight_rows)(const uint16_t* x, const uint8_t* w, int64_t w_stride,
+  // bytes), each output exactly e2m1_rows_packed's arithmetic. nullptr in the sets without
+  // it. Last member.
+  void (*e2m1_weight_rows)(const uint16_t* const* x, int rows, const uint8_t* w, int64_t w_stride,
                            const uint8_t* const* scale_rows, int wrows, int64_t n, float* out);
 };
 

@@ -142,24 +142,30 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
   const auto weight_rows = format == PackedFormat::kE4m3 ? dk.e4m3_weight_rows
                            : format == PackedFormat::kE2m1 ? dk.e2m1_weight_rows
                                                             : nullptr;
-  if (T == 1 && weight_rows != nullptr) {
-    // Decode: rows i, q + i, 2q + i, 3q + i of a thread's range together (q = a quarter of
-    // it): four weight streams far apart (dot.h e4m3_weight_rows); the rows left over alone.
+  if (T <= kWeightRowsMax && weight_rows != nullptr) {
+    // Decode (and experts with a few tokens): rows i, q + i, 2q + i, 3q + i of a thread's
+    // range together (q = a quarter of it), four weight streams far apart, each decoded
+    // once for the T activation rows (dot.h e4m3_weight_rows); the rows left over alone.
     const int64_t row_bytes = format == PackedFormat::kE4m3 ? K : K / 2;
+    const uint16_t* xs[kWeightRowsMax];
+    for (int64_t t = 0; t < T; ++t) xs[t] = &packed[size_t(t * K)];
     ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
-      constexpr int kStreams = kE4m3WeightRowsMax;
+      constexpr int kStreams = kWeightRowsMax;
       const int64_t q = int64_t(n1 - n0) / kStreams;
       auto rows = [&](int64_t first, int64_t stride_rows, int wrows) {
         const uint8_t* scale_rows[kStreams];
-        float out[kStreams];
+        float out[kStreams * kWeightRowsMax];
         for (int i = 0; i < wrows; ++i) {
           const int64_t r = row_begin + first + i * stride_rows;
           scale_rows[i] = format == PackedFormat::kE4m3 ? w.scale + (r / kBlock) * nb : w.scale + r * (K / kFp4Block);
         }
-        weight_rows(packed.data(), w.data + (row_begin + first) * row_bytes, stride_rows * row_bytes, scale_rows, wrows,
+        weight_rows(xs, int(T), w.data + (row_begin + first) * row_bytes, stride_rows * row_bytes, scale_rows, wrows,
                     K, out);
         for (int i = 0; i < wrows; ++i) {
-          y[first + i * stride_rows] = round_bf16 ? RoundBf16(out[i]) : out[i];
+          for (int64_t t = 0; t < T; ++t) {
+            const float v = out[i * T + t];
+            y[t * N + first + i * stride_rows] = round_bf16 ? RoundBf16(v) : v;
+          }
         }
       };
       for (int64_t i = 0; i < q; ++i) rows(int64_t(n0) + i, q, kStreams);

@@ -183,14 +183,14 @@ INSTANTIATE_TEST_SUITE_P(
     CaseName);
 
 // Each activation-row dot product depends only on its own row (no cross-row mixing),
-// whatever the batch: T = 5 (rows kernels), 12 (GEMM panels, one token tile) and 70
-// (two tiles, 48-row panels) against single rows, N = 47 not a multiple of any tile width.
+// whatever the batch: T = 3 (FP8/FP4: lockstep weight streams), 5 (rows kernels), 12
+// (GEMM panels, one token tile) and 70 (two tiles, 48-row panels) against single rows, N = 47 not a multiple of any tile width.
 TEST(LinearRowsTest, RowsAreIndependent) {
   std::mt19937 rng(7);
   constexpr int64_t N = 47, K = 256;
   for (DType dtype : {DType::kBF16, DType::kF32, DType::kF8E4M3, DType::kI8}) {
     TestWeights w = MakeWeights(dtype, N, K, rng);
-    for (int64_t T : {5, 12, 70}) {
+    for (int64_t T : {3, 5, 12, 70}) {
       std::vector<float> x = MakeActs(T, K, rng);
       std::vector<float> y_all(size_t(T * N));
       Linear(x.data(), T, w.m, y_all.data(), LinearOptions{});

@@ -183,8 +183,8 @@ TEST_F(PackedDotTest, Bf16WeightTilesMatchOneRowCalls) {
 }
 
 // Decode's e4m3 / e2m1 rows several at a time (lockstep weight streams): each output has
-// the bits of the rows kernel with one activation row, for every count of weight rows and
-// per-row scale rows (as across a 128-row block boundary), and K of one or many blocks.
+// the bits of the rows kernel with one activation row, for every count of activation rows,
+// of weight rows and per-row scale rows (as across a 128-row block boundary), and K of one or many blocks.
 TEST_F(PackedDotTest, WeightRowsMatchRowsKernelBitForBit) {
   for (PackedFormat f : {PackedFormat::kE4m3, PackedFormat::kE2m1}) {
     const bool e4m3 = f == PackedFormat::kE4m3;
@@ -194,28 +194,36 @@ TEST_F(PackedDotTest, WeightRowsMatchRowsKernelBitForBit) {
       const int64_t row_bytes = e4m3 ? n : n / 2;
       // Rows a few bytes more than a row apart: the kernel must use the stride it is given.
       const int64_t stride = row_bytes + 64;
-      std::vector<uint8_t> w(size_t(kE4m3WeightRowsMax * stride)), row;
-      std::vector<std::vector<uint8_t>> scales(kE4m3WeightRowsMax);
-      for (int i = 0; i < kE4m3WeightRowsMax; ++i) {
+      std::vector<uint8_t> w(size_t(kWeightRowsMax * stride)), row;
+      std::vector<std::vector<uint8_t>> scales(kWeightRowsMax);
+      for (int i = 0; i < kWeightRowsMax; ++i) {
         RandomWeights(f, n, rng_, &row, &scales[size_t(i)]);
         std::memcpy(&w[size_t(i * stride)], row.data(), size_t(row_bytes));
       }
-      const std::vector<std::vector<float>> x = {RandomRow(n)};
+      std::vector<std::vector<float>> x;
+      for (int r = 0; r < kWeightRowsMax; ++r) x.push_back(RandomRow(n));
       const auto p = Pack(*simd_, f, x);
-      const uint16_t* xs[1] = {p[0].data()};
-      const uint8_t* scale_rows[kE4m3WeightRowsMax];
-      for (int i = 0; i < kE4m3WeightRowsMax; ++i) scale_rows[i] = scales[size_t(i)].data();
-      for (int wrows = 1; wrows <= kE4m3WeightRowsMax; ++wrows) {
-        std::vector<float> out(size_t(wrows), -1.0f);
-        weight_rows(xs[0], w.data(), stride, scale_rows, wrows, n, out.data());
-        for (int i = 0; i < wrows; ++i) {
-          float one = 0;
-          if (e4m3) {
-            simd_->e4m3_rows_packed(xs, 1, &w[size_t(i * stride)], scale_rows[i], n, &one);
-          } else {
-            simd_->e2m1_rows_packed(xs, 1, &w[size_t(i * stride)], scale_rows[i], n, &one);
+      const uint16_t* xs[kWeightRowsMax];
+      for (int r = 0; r < kWeightRowsMax; ++r) xs[r] = p[size_t(r)].data();
+      const uint8_t* scale_rows[kWeightRowsMax];
+      for (int i = 0; i < kWeightRowsMax; ++i) scale_rows[i] = scales[size_t(i)].data();
+      for (int rows = 1; rows <= kWeightRowsMax; ++rows) {
+        for (int wrows = 1; wrows <= kWeightRowsMax; ++wrows) {
+          std::vector<float> out(size_t(wrows * rows), -1.0f);
+          weight_rows(xs, rows, w.data(), stride, scale_rows, wrows, n, out.data());
+          for (int i = 0; i < wrows; ++i) {
+            for (int r = 0; r < rows; ++r) {
+              float one = 0;
+              const uint16_t* x1[1] = {xs[r]};
+              if (e4m3) {
+                simd_->e4m3_rows_packed(x1, 1, &w[size_t(i * stride)], scale_rows[i], n, &one);
+              } else {
+                simd_->e2m1_rows_packed(x1, 1, &w[size_t(i * stride)], scale_rows[i], n, &one);
+              }
+              ASSERT_EQ(out[size_t(i * rows + r)], one)
+                  << Name(f) << " n " << n << " rows " << rows << " wrows " << wrows << " i " << i << " r " << r;
+            }
           }
-          ASSERT_EQ(out[size_t(i)], one) << Name(f) << " n " << n << " wrows " << wrows << " i " << i;
         }
       }
     }

@@ -207,19 +207,26 @@ void E4m3Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_b
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
-// E4m3Rows<1>'s arithmetic for wrows weight rows (DotKernels::e4m3_weight_rows) walked in
-// lockstep: S weight streams w_stride apart (Linear passes rows far apart), each line
-// fetched kE4m3StreamPrefetchBytes / S ahead. One stream with a 4 KiB prefetch streamed
-// 15-17 GB/s per thread from memory here; two streams half a range apart with 2 KiB each
-// 20-22 (2 threads 30-33 -> 38-44; 4 streams with 1 KiB each about the same as 2).
+// E4m3Rows<R>'s arithmetic for wrows weight rows and R activation rows
+// (DotKernels::e4m3_weight_rows), the weight rows walked in lockstep: S weight streams
+// w_stride apart (Linear passes rows far apart), each line fetched
+// kE4m3StreamPrefetchBytes / S ahead. One stream with a 4 KiB prefetch streamed 15-17 GB/s
+// per thread from memory here; two streams half a range apart with 2 KiB each 20-22
+// (2 threads 30-33 -> 38-44); 4 streams with 1 KiB each 57-65 on 2 threads against 45-56
+// for one.
 constexpr int64_t kE4m3StreamPrefetchBytes = 4096;
-template <int S>
-void E4m3Streams(const E4m3Tables& t, const uint16_t* x, const uint8_t* w, int64_t w_stride,
+template <int S, int R>
+void E4m3Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
                  const uint8_t* const* scale_rows, int64_t n, float* out) {
+  static const E4m3Tables tables;
+  const E4m3Tables t = tables;
   constexpr int64_t kAhead = kE4m3StreamPrefetchBytes / S;
-  __m512 acc[S];
+  __m512 acc[S][R];
 #pragma GCC unroll 4
-  for (int s = 0; s < S; ++s) acc[s] = _mm512_setzero_ps();
+  for (int s = 0; s < S; ++s) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) acc[s][r] = _mm512_setzero_ps();
+  }
   for (int64_t k = 0; k < n; k += 128) {
 #pragma GCC unroll 4
     for (int s = 0; s < S; ++s) {
@@ -229,41 +236,37 @@ void E4m3Streams(const E4m3Tables& t, const uint16_t* x, const uint8_t* w, int64
       __m512i a0, b0, a1, b1;
       DecodeE4m3x64(t, ws, &a0, &b0);
       DecodeE4m3x64(t, ws + 64, &a1, &b1);
-      acc[s] = E4m3Block(x + k, a0, b0, a1, b1, _mm512_set1_ps(Ue8m0ToFloat(scale_rows[s][k / 128])), acc[s]);
+      const __m512 sc = _mm512_set1_ps(Ue8m0ToFloat(scale_rows[s][k / 128]));
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) acc[s][r] = E4m3Block(x[r] + k, a0, b0, a1, b1, sc, acc[s][r]);
     }
   }
 #pragma GCC unroll 4
-  for (int s = 0; s < S; ++s) out[s] = _mm512_reduce_add_ps(acc[s]);
-}
-void E4m3WeightRowsAvx512(const uint16_t* x, const uint8_t* w, int64_t w_stride, const uint8_t* const* scale_rows,
-                          int wrows, int64_t n, float* out) {
-  static const E4m3Tables tables;
-  const E4m3Tables t = tables;
-  switch (wrows) {
-    case 1: return E4m3Streams<1>(t, x, w, w_stride, scale_rows, n, out);
-    case 2: return E4m3Streams<2>(t, x, w, w_stride, scale_rows, n, out);
-    case 3: return E4m3Streams<3>(t, x, w, w_stride, scale_rows, n, out);
-    default: return E4m3Streams<4>(t, x, w, w_stride, scale_rows, n, out);
+  for (int s = 0; s < S; ++s) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) out[s * R + r] = _mm512_reduce_add_ps(acc[s][r]);
   }
 }
 
-// E2m1Rows<1>'s arithmetic for wrows weight rows (DotKernels::e2m1_weight_rows) walked in
-// lockstep, like E4m3Streams: S weight streams w_stride bytes apart, each line fetched
-// kE2m1StreamPrefetchBytes / S ahead; S independent accumulator chains instead of one.
+// E2m1Rows<R>'s arithmetic, walked like E4m3Streams: S weight streams w_stride bytes
+// apart, each line fetched kE2m1StreamPrefetchBytes / S ahead; S x R independent
+// accumulator chains instead of R per-64-value FMA chains.
 constexpr int64_t kE2m1StreamPrefetchBytes = 4096;
-template <int S>
-void E2m1Streams(const uint16_t* x, const uint8_t* w, int64_t w_stride, const uint8_t* const* scale_rows,
-                 int64_t n, float* out) {
+template <int S, int R>
+void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
+                 const uint8_t* const* scale_rows, int64_t n, float* out) {
   constexpr int64_t kAhead = kE2m1StreamPrefetchBytes / S;
   float scales[S][512];
 #pragma GCC unroll 4
   for (int s = 0; s < S; ++s) ScalesToFloat(scale_rows[s], n / 32, scales[s]);
   const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-  __m512 acc[S];
+  __m512 acc[S][R];
 #pragma GCC unroll 4
-  for (int s = 0; s < S; ++s) acc[s] = _mm512_setzero_ps();
+  for (int s = 0; s < S; ++s) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) acc[s][r] = _mm512_setzero_ps();
+  }
   for (int64_t k = 0; k < n; k += 64) {
-    const __m512i x0 = Load(x + k), x1 = Load(x + k + 32);
 #pragma GCC unroll 4
     for (int s = 0; s < S; ++s) {
       const uint8_t* ws = w + s * w_stride + k / 2;
@@ -272,22 +275,59 @@ void E2m1Streams(const uint16_t* x, const uint8_t* w, int64_t w_stride, const ui
       DecodeE2m1x64(ws, &lo, &hi);
       const __m512 sc = _mm512_permutexvar_ps(
           pick, _mm512_castpd_ps(_mm512_castpd128_pd512(_mm_load_sd(reinterpret_cast<const double*>(&scales[s][k / 32])))));
-      __m512 part = Dp(_mm512_setzero_ps(), x0, lo);
-      part = Dp(part, x1, hi);
-      acc[s] = _mm512_fmadd_ps(part, sc, acc[s]);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        __m512 part = Dp(_mm512_setzero_ps(), Load(x[r] + k), lo);
+        part = Dp(part, Load(x[r] + k + 32), hi);
+        acc[s][r] = _mm512_fmadd_ps(part, sc, acc[s][r]);
+      }
     }
   }
 #pragma GCC unroll 4
-  for (int s = 0; s < S; ++s) out[s] = _mm512_reduce_add_ps(acc[s]);
-}
-void E2m1WeightRowsAvx512(const uint16_t* x, const uint8_t* w, int64_t w_stride, const uint8_t* const* scale_rows,
-                          int wrows, int64_t n, float* out) {
-  switch (wrows) {
-    case 1: return E2m1Streams<1>(x, w, w_stride, scale_rows, n, out);
-    case 2: return E2m1Streams<2>(x, w, w_stride, scale_rows, n, out);
-    case 3: return E2m1Streams<3>(x, w, w_stride, scale_rows, n, out);
-    default: return E2m1Streams<4>(x, w, w_stride, scale_rows, n, out);
+  for (int s = 0; s < S; ++s) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) out[s * R + r] = _mm512_reduce_add_ps(acc[s][r]);
   }
+}
+
+// (wrows, rows) -> the template instance; both in 1..kWeightRowsMax.
+template <template <int, int> class K, int S>
+void ByStreamRows(int rows, const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
+                  const uint8_t* const* scale_rows, int64_t n, float* out) {
+  switch (rows) {
+    case 1: return K<S, 1>::Run(x, w, w_stride, scale_rows, n, out);
+    case 2: return K<S, 2>::Run(x, w, w_stride, scale_rows, n, out);
+    case 3: return K<S, 3>::Run(x, w, w_stride, scale_rows, n, out);
+    default: return K<S, 4>::Run(x, w, w_stride, scale_rows, n, out);
+  }
+}
+template <template <int, int> class K>
+void ByStreams(int wrows, int rows, const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
+               const uint8_t* const* scale_rows, int64_t n, float* out) {
+  switch (wrows) {
+    case 1: return ByStreamRows<K, 1>(rows, x, w, w_stride, scale_rows, n, out);
+    case 2: return ByStreamRows<K, 2>(rows, x, w, w_stride, scale_rows, n, out);
+    case 3: return ByStreamRows<K, 3>(rows, x, w, w_stride, scale_rows, n, out);
+    default: return ByStreamRows<K, 4>(rows, x, w, w_stride, scale_rows, n, out);
+  }
+}
+template <int S, int R> struct E4m3StreamsOp {
+  static void Run(const uint16_t* const* x, const uint8_t* w, int64_t ws, const uint8_t* const* sr, int64_t n, float* o) {
+    E4m3Streams<S, R>(x, w, ws, sr, n, o);
+  }
+};
+template <int S, int R> struct E2m1StreamsOp {
+  static void Run(const uint16_t* const* x, const uint8_t* w, int64_t ws, const uint8_t* const* sr, int64_t n, float* o) {
+    E2m1Streams<S, R>(x, w, ws, sr, n, o);
+  }
+};
+void E4m3WeightRowsAvx512(const uint16_t* const* x, int rows, const uint8_t* w, int64_t w_stride,
+                          const uint8_t* const* scale_rows, int wrows, int64_t n, float* out) {
+  ByStreams<E4m3StreamsOp>(wrows, rows, x, w, w_stride, scale_rows, n, out);
+}
+void E2m1WeightRowsAvx512(const uint16_t* const* x, int rows, const uint8_t* w, int64_t w_stride,
+                          const uint8_t* const* scale_rows, int wrows, int64_t n, float* out) {
+  ByStreams<E2m1StreamsOp>(wrows, rows, x, w, w_stride, scale_rows, n, out);
 }
 
 // GEMM panels (dot.h): weight rows decoded once per batch, unscaled, in the packed order.
