@@ -128,7 +128,7 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
   const int64_t nb = CeilDiv(K, kBlock);
   const Bf16GemvFn gemv = ActiveBf16Gemv();
   if (T == 1 && format == PackedFormat::kBf16 && gemv != nullptr) {
-    // Decode: one sequential weight stream per thread (kernels/gemv.h), same arithmetic.
+    // Decode: four weight streams far apart per thread (kernels/gemv.h), same arithmetic.
     ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
       float* out = y + n0;
       gemv(packed.data(), reinterpret_cast<const uint16_t*>(w.data) + (row_begin + int64_t(n0)) * K, K,
