@@ -74,8 +74,9 @@ class ThreadPool {
 // The process-wide pool (sized by DSV4_THREADS or the hardware).
 ThreadPool& GlobalThreadPool();
 
-inline void ParallelFor(size_t n, size_t min_chunk, const std::function<void(size_t, size_t)>& fn) {
-  GlobalThreadPool().ParallelFor(n, min_chunk, fn);
+inline void ParallelFor(size_t n, size_t min_chunk, const std::function<void(size_t, size_t)>& fn,
+                        size_t max_chunk = SIZE_MAX) {
+  GlobalThreadPool().ParallelFor(n, min_chunk, fn, max_chunk);
 }
 
 }  // namespace dsv4

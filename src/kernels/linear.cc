@@ -10,6 +10,7 @@
 #include "core/thread_pool.h"
 #include "kernels/act_quant.h"
 #include "kernels/dot.h"
+#include "kernels/weight_streams.h"
 #include "kernels/gemv.h"
 #include "kernels/precision.h"
 
@@ -134,7 +135,7 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
     // interleaved runs: head alone 53.2-54.3 -> 55.6-58.4 GB/s, step mean 44.2-46.9 ->
     // 42.0-45.4 ms).
     constexpr size_t kChunksPerThread = 16;
-    GlobalThreadPool().ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
+    ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
       float* out = y + n0;
       gemv(packed.data(), reinterpret_cast<const uint16_t*>(w.data) + (row_begin + int64_t(n0)) * K, K,
            int64_t(n1 - n0), out);
@@ -148,16 +149,16 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
                            : format == PackedFormat::kE2m1 ? dk.e2m1_weight_rows
                                                             : nullptr;
   if (T <= kWeightRowsMax && weight_rows != nullptr) {
-    // Decode (and experts with a few tokens): rows i, q + i, 2q + i, 3q + i of a thread's
-    // range together (q = a quarter of it), four weight streams far apart, each decoded
-    // once for the T activation rows (dot.h e4m3_weight_rows); the rows left over alone.
+    // Decode (and experts with a few tokens): four weight streams far apart in a thread's
+    // range (weight_streams.h), each weight vector decoded once for the T activation rows
+    // (dot.h e4m3_weight_rows).
     const int64_t row_bytes = format == PackedFormat::kE4m3 ? K : K / 2;
     const uint16_t* xs[kWeightRowsMax];
     for (int64_t t = 0; t < T; ++t) xs[t] = &packed[size_t(t * K)];
     ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
       constexpr int kStreams = kWeightRowsMax;
-      const int64_t q = int64_t(n1 - n0) / kStreams;
-      auto rows = [&](int64_t first, int64_t stride_rows, int wrows) {
+      ForEachStreamGroup(int64_t(n1 - n0), kStreams, [&](int64_t offset, int64_t stride_rows, int wrows) {
+        const int64_t first = int64_t(n0) + offset;
         const uint8_t* scale_rows[kStreams];
         float out[kStreams * kWeightRowsMax];
         for (int i = 0; i < wrows; ++i) {
@@ -172,9 +173,7 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
             y[t * N + first + i * stride_rows] = round_bf16 ? RoundBf16(v) : v;
           }
         }
-      };
-      for (int64_t i = 0; i < q; ++i) rows(int64_t(n0) + i, q, kStreams);
-      for (int64_t n = int64_t(n0) + q * kStreams; n < int64_t(n1); ++n) rows(n, 0, 1);
+      });
     });
     return true;
   }

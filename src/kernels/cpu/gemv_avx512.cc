@@ -1,7 +1,12 @@
 // AVX-512 BF16 decode GEMV (see kernels/gemv.h); this file alone is compiled for it.
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as pass-through operands, which
+// its own -W(maybe-)uninitialized then reports inside the header (as in dot_avx512.cc).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include "kernels/gemv.h"
+#include "kernels/weight_streams.h"
 
 namespace dsv4::kernels {
 namespace {
@@ -38,13 +43,16 @@ void Bf16GemvStreams(const uint16_t* x, const uint16_t* w, int64_t stride, int64
   for (int s = 0; s < S; ++s) out[s * out_stride] = _mm512_reduce_add_ps(acc[s]);
 }
 
-// Rows i, q + i, 2q + i, 3q + i together (q = rows / 4): four streams a quarter of the
-// range apart, each walking its quarter front to back; the rows left over one at a time.
+// Four streams a quarter of the range apart (weight_streams.h); the rows left over alone.
 void Bf16Gemv(const uint16_t* x, const uint16_t* w, int64_t K, int64_t rows, float* out) {
   constexpr int kStreams = 4;
-  const int64_t q = rows / kStreams;
-  for (int64_t i = 0; i < q; ++i) Bf16GemvStreams<kStreams>(x, w + i * K, q * K, K, out + i, q);
-  for (int64_t i = q * kStreams; i < rows; ++i) Bf16GemvStreams<1>(x, w + i * K, 0, K, out + i, 0);
+  ForEachStreamGroup(rows, kStreams, [&](int64_t first, int64_t stride, int count) {
+    if (count == kStreams) {
+      Bf16GemvStreams<kStreams>(x, w + first * K, stride * K, K, out + first, stride);
+    } else {
+      Bf16GemvStreams<1>(x, w + first * K, 0, K, out + first, 0);
+    }
+  });
 }
 
 }  // namespace
