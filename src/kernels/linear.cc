@@ -77,6 +77,13 @@ bool AllBf16Exact(const float* a, int64_t n) {
 // tile and decoded once per kPackedRowsMax tokens.
 constexpr int64_t kTokenTile = 64;
 
+// Most tokens an FP4 product takes on the weight-stream kernels (in passes of
+// kWeightRowsMax over each thread's rows) instead of the GEMM panels: a prefill chunk's
+// experts see ~12 tokens each. linear_bench FP4 [2048, 4096] x16, 2 threads, GFLOP/s,
+// panels -> streams: T=6 163-166 -> 303-308, T=8 200-203 -> 342-347, T=12 243-255 ->
+// 339-348, T=16 258-266 -> 281-362, T=32 281-289 -> 311-371, T=48-64 about equal.
+constexpr int64_t kStreamTokensMaxFp4 = 32;
+
 // FP8/FP4 weight rows decoded per panel when T > 1: a batch decodes each row once (into
 // bf16 with its scales folded in) and runs the bf16 tile kernel on it for every token
 // tile; beyond one tile the panel holds ~128 KiB of rows so the tiles reuse it from L2.
@@ -148,39 +155,47 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
   const auto weight_rows = format == PackedFormat::kE4m3 ? dk.e4m3_weight_rows
                            : format == PackedFormat::kE2m1 ? dk.e2m1_weight_rows
                                                             : nullptr;
-  if (T <= kWeightRowsMax && weight_rows != nullptr) {
+  // FP4 up to kStreamTokensMaxFp4 tokens in passes of kWeightRowsMax over each thread's
+  // rows (decoded again per pass, the rows then in L2) beat the panels; FP8 only up to
+  // kWeightRowsMax (its decode costs more per value: T = 4 154, panels at T = 6 142, T = 8
+  // 182-187 GFLOP/s, FP8 [4096, 4096] x8).
+  const int64_t stream_tokens_max = format == PackedFormat::kE2m1 ? kStreamTokensMaxFp4 : kWeightRowsMax;
+  if (T <= stream_tokens_max && weight_rows != nullptr) {
     // Decode (and experts with a few tokens): four weight streams far apart in a thread's
-    // range (weight_streams.h), each weight vector decoded once for the T activation rows
-    // (dot.h e4m3_weight_rows).
+    // range (weight_streams.h), each weight vector decoded once for up to kWeightRowsMax
+    // activation rows (dot.h e4m3_weight_rows).
     const int64_t row_bytes = format == PackedFormat::kE4m3 ? K : K / 2;
-    const uint16_t* xs[kWeightRowsMax];
+    const uint16_t* xs[kStreamTokensMaxFp4];
     for (int64_t t = 0; t < T; ++t) xs[t] = &packed[size_t(t * K)];
     ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
       constexpr int kStreams = kWeightRowsMax;
-      ForEachStreamGroup(int64_t(n1 - n0), kStreams, [&](int64_t offset, int64_t stride_rows, int wrows) {
-        const int64_t first = int64_t(n0) + offset;
-        const uint8_t* scale_rows[kStreams];
-        float out[kStreams * kWeightRowsMax];
-        for (int i = 0; i < wrows; ++i) {
-          const int64_t r = row_begin + first + i * stride_rows;
-          scale_rows[i] = format == PackedFormat::kE4m3 ? w.scale + (r / kBlock) * nb : w.scale + r * (K / kFp4Block);
-        }
-        weight_rows(xs, int(T), w.data + (row_begin + first) * row_bytes, stride_rows * row_bytes, scale_rows, wrows,
-                    K, out);
-        for (int i = 0; i < wrows; ++i) {
-          for (int64_t t = 0; t < T; ++t) {
-            const float v = out[i * T + t];
-            y[t * N + first + i * stride_rows] = round_bf16 ? RoundBf16(v) : v;
+      for (int64_t t0 = 0; t0 < T; t0 += kWeightRowsMax) {
+        const int64_t rows = std::min<int64_t>(kWeightRowsMax, T - t0);
+        ForEachStreamGroup(int64_t(n1 - n0), kStreams, [&](int64_t offset, int64_t stride_rows, int wrows) {
+          const int64_t first = int64_t(n0) + offset;
+          const uint8_t* scale_rows[kStreams];
+          float out[kStreams * kWeightRowsMax];
+          for (int i = 0; i < wrows; ++i) {
+            const int64_t r = row_begin + first + i * stride_rows;
+            scale_rows[i] = format == PackedFormat::kE4m3 ? w.scale + (r / kBlock) * nb : w.scale + r * (K / kFp4Block);
           }
-        }
-      });
+          weight_rows(xs + t0, int(rows), w.data + (row_begin + first) * row_bytes, stride_rows * row_bytes, scale_rows,
+                      wrows, K, out);
+          for (int i = 0; i < wrows; ++i) {
+            for (int64_t t = 0; t < rows; ++t) {
+              const float v = out[i * rows + t];
+              y[(t0 + t) * N + first + i * stride_rows] = round_bf16 ? RoundBf16(v) : v;
+            }
+          }
+        });
+      }
     });
     return true;
   }
   const bool bf16 = format == PackedFormat::kBf16;
-  // Up to kPanelMinRows - 1 activation rows the rows kernels decode each weight vector
-  // once for all of them in registers, streaming the weights (a batch-16 step's experts
-  // see 1-3 tokens each); from 6 rows the panels win: the rows kernels re-read every
+  // (Where the weight-stream kernels above do not apply: FP8 at 5 tokens, kernel sets
+  // without them.) Up to kPanelMinRows - 1 activation rows the rows kernels decode each
+  // weight vector once for all of them in registers; from 6 rows the panels win: the rows kernels re-read every
   // activation row from L2 for each weight row (1 thread, GFLOP/s, rows -> panels, FP4
   // [2048, 4096]: T=3 110 -> 50, T=5 70-102 -> 84-86, T=6 73-82 -> 94-105, T=7 75-80 ->
   // 93, T=8 74-81 -> 122-136; FP8 [4096, 4096]: T=5 54-74 -> 62-64, T=6 62 -> 70-84, T=8
