@@ -188,8 +188,8 @@ TEST_F(PackedDotTest, Bf16WeightTilesMatchOneRowCalls) {
 TEST_F(PackedDotTest, WeightRowsMatchRowsKernelBitForBit) {
   for (PackedFormat f : {PackedFormat::kE4m3, PackedFormat::kE2m1}) {
     const bool e4m3 = f == PackedFormat::kE4m3;
-    const auto weight_rows = e4m3 ? simd_->e4m3_weight_rows : simd_->e2m1_weight_rows;
-    ASSERT_NE(weight_rows, nullptr) << Name(f);
+    ASSERT_NE(simd_->e4m3_weight_rows, nullptr);
+    ASSERT_NE(simd_->e2m1_weight_rows, nullptr);
     for (int64_t n : {int64_t(128), int64_t(4096 + 128)}) {
       const int64_t row_bytes = e4m3 ? n : n / 2;
       // Rows a few bytes more than a row apart: the kernel must use the stride it is given.
@@ -207,10 +207,21 @@ TEST_F(PackedDotTest, WeightRowsMatchRowsKernelBitForBit) {
       for (int r = 0; r < kWeightRowsMax; ++r) xs[r] = p[size_t(r)].data();
       const uint8_t* scale_rows[kWeightRowsMax];
       for (int i = 0; i < kWeightRowsMax; ++i) scale_rows[i] = scales[size_t(i)].data();
+      // e2m1_weight_rows takes its scales as fp32.
+      std::vector<std::vector<float>> fp32_scales(kWeightRowsMax);
+      const float* fp32_rows[kWeightRowsMax];
+      for (int i = 0; i < kWeightRowsMax; ++i) {
+        for (uint8_t b : scales[size_t(i)]) fp32_scales[size_t(i)].push_back(Ue8m0ToFloat(b));
+        fp32_rows[i] = fp32_scales[size_t(i)].data();
+      }
       for (int rows = 1; rows <= kWeightRowsMax; ++rows) {
         for (int wrows = 1; wrows <= kWeightRowsMax; ++wrows) {
           std::vector<float> out(size_t(wrows * rows), -1.0f);
-          weight_rows(xs, rows, w.data(), stride, scale_rows, wrows, n, out.data());
+          if (e4m3) {
+            simd_->e4m3_weight_rows(xs, rows, w.data(), stride, scale_rows, wrows, n, out.data());
+          } else {
+            simd_->e2m1_weight_rows(xs, rows, w.data(), stride, fp32_rows, wrows, n, out.data());
+          }
           for (int i = 0; i < wrows; ++i) {
             for (int r = 0; r < rows; ++r) {
               float one = 0;

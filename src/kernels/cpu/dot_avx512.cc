@@ -250,15 +250,13 @@ void E4m3Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
 
 // E2m1Rows<R>'s arithmetic, walked like E4m3Streams: S weight streams w_stride bytes
 // apart, each line fetched kE2m1StreamPrefetchBytes / S ahead; S x R independent
-// accumulator chains instead of R per-64-value FMA chains.
+// accumulator chains instead of R per-64-value FMA chains. scales[s]: stream s's block
+// scales as fp32 (converted by the caller once for all its passes).
 constexpr int64_t kE2m1StreamPrefetchBytes = 4096;
 template <int S, int R>
 void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
-                 const uint8_t* const* scale_rows, int64_t n, float* out) {
+                 const float* const* scales, int64_t n, float* out) {
   constexpr int64_t kAhead = kE2m1StreamPrefetchBytes / S;
-  float scales[S][512];
-#pragma GCC unroll 4
-  for (int s = 0; s < S; ++s) ScalesToFloat(scale_rows[s], n / 32, scales[s]);
   const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   __m512 acc[S][R];
 #pragma GCC unroll 4
@@ -290,25 +288,24 @@ void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
   }
 }
 
-// (wrows, rows) -> the template instance; both in 1..kWeightRowsMax.
-template <template <int, int> class K, int S>
-void ByStreamRows(int rows, const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
-                  const uint8_t* const* scale_rows, int64_t n, float* out) {
+// (wrows, rows) -> the template instance K<wrows, rows>::Run(args...); both in
+// 1..kWeightRowsMax.
+template <template <int, int> class K, int S, typename... A>
+void ByStreamRows(int rows, A... args) {
   switch (rows) {
-    case 1: return K<S, 1>::Run(x, w, w_stride, scale_rows, n, out);
-    case 2: return K<S, 2>::Run(x, w, w_stride, scale_rows, n, out);
-    case 3: return K<S, 3>::Run(x, w, w_stride, scale_rows, n, out);
-    default: return K<S, 4>::Run(x, w, w_stride, scale_rows, n, out);
+    case 1: return K<S, 1>::Run(args...);
+    case 2: return K<S, 2>::Run(args...);
+    case 3: return K<S, 3>::Run(args...);
+    default: return K<S, 4>::Run(args...);
   }
 }
-template <template <int, int> class K>
-void ByStreams(int wrows, int rows, const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
-               const uint8_t* const* scale_rows, int64_t n, float* out) {
+template <template <int, int> class K, typename... A>
+void ByStreams(int wrows, int rows, A... args) {
   switch (wrows) {
-    case 1: return ByStreamRows<K, 1>(rows, x, w, w_stride, scale_rows, n, out);
-    case 2: return ByStreamRows<K, 2>(rows, x, w, w_stride, scale_rows, n, out);
-    case 3: return ByStreamRows<K, 3>(rows, x, w, w_stride, scale_rows, n, out);
-    default: return ByStreamRows<K, 4>(rows, x, w, w_stride, scale_rows, n, out);
+    case 1: return ByStreamRows<K, 1>(rows, args...);
+    case 2: return ByStreamRows<K, 2>(rows, args...);
+    case 3: return ByStreamRows<K, 3>(rows, args...);
+    default: return ByStreamRows<K, 4>(rows, args...);
   }
 }
 template <int S, int R> struct E4m3StreamsOp {
@@ -317,7 +314,7 @@ template <int S, int R> struct E4m3StreamsOp {
   }
 };
 template <int S, int R> struct E2m1StreamsOp {
-  static void Run(const uint16_t* const* x, const uint8_t* w, int64_t ws, const uint8_t* const* sr, int64_t n, float* o) {
+  static void Run(const uint16_t* const* x, const uint8_t* w, int64_t ws, const float* const* sr, int64_t n, float* o) {
     E2m1Streams<S, R>(x, w, ws, sr, n, o);
   }
 };
@@ -326,7 +323,7 @@ void E4m3WeightRowsAvx512(const uint16_t* const* x, int rows, const uint8_t* w, 
   ByStreams<E4m3StreamsOp>(wrows, rows, x, w, w_stride, scale_rows, n, out);
 }
 void E2m1WeightRowsAvx512(const uint16_t* const* x, int rows, const uint8_t* w, int64_t w_stride,
-                          const uint8_t* const* scale_rows, int wrows, int64_t n, float* out) {
+                          const float* const* scale_rows, int wrows, int64_t n, float* out) {
   ByStreams<E2m1StreamsOp>(wrows, rows, x, w, w_stride, scale_rows, n, out);
 }
 
