@@ -152,18 +152,18 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
     }, std::max<size_t>(8, size_t(N) / (GlobalThreadPool().size() * kChunksPerThread)));
     return true;
   }
-  const bool weight_rows = format == PackedFormat::kE4m3 ? dk.e4m3_weight_rows != nullptr
-                           : format == PackedFormat::kE2m1 ? dk.e2m1_weight_rows != nullptr
-                                                            : false;
+  const bool has_weight_rows = format == PackedFormat::kE4m3   ? dk.e4m3_weight_rows != nullptr
+                               : format == PackedFormat::kE2m1 ? dk.e2m1_weight_rows != nullptr
+                                                                : false;
   // FP4 up to kStreamTokensMaxFp4 tokens in passes of kWeightRowsMax over each thread's
   // rows (decoded again per pass, the rows then in L2) beat the panels; FP8 only up to
   // kWeightRowsMax (its decode costs more per value: T = 4 154, panels at T = 6 142, T = 8
   // 182-187 GFLOP/s, FP8 [4096, 4096] x8).
   const int64_t stream_tokens_max = format == PackedFormat::kE2m1 ? kStreamTokensMaxFp4 : kWeightRowsMax;
-  if (T <= stream_tokens_max && weight_rows) {
+  if (T <= stream_tokens_max && has_weight_rows) {
     // Decode (and experts with a few tokens): four weight streams far apart in a thread's
     // range (weight_streams.h), each weight vector decoded once for up to kWeightRowsMax
-    // activation rows (dot.h e4m3_weight_rows).
+    // activation rows (dot.h e4m3_weight_rows / e2m1_weight_rows).
     const int64_t row_bytes = format == PackedFormat::kE4m3 ? K : K / 2;
     const int64_t fp4_scales = K / kFp4Block;
     const uint16_t* xs[kStreamTokensMaxFp4];
