@@ -207,6 +207,24 @@ void E4m3Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_b
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
+// The stream kernels' S x R accumulators: zeroed, and reduced to out[s * R + r].
+template <int S, int R>
+inline void ZeroStreamAccumulators(__m512 (&acc)[S][R]) {
+#pragma GCC unroll 4
+  for (int s = 0; s < S; ++s) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) acc[s][r] = _mm512_setzero_ps();
+  }
+}
+template <int S, int R>
+inline void ReduceStreamAccumulators(const __m512 (&acc)[S][R], float* out) {
+#pragma GCC unroll 4
+  for (int s = 0; s < S; ++s) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) out[s * R + r] = _mm512_reduce_add_ps(acc[s][r]);
+  }
+}
+
 // E4m3Rows<R>'s arithmetic for wrows weight rows and R activation rows
 // (DotKernels::e4m3_weight_rows), the weight rows walked in lockstep: S weight streams
 // w_stride apart (Linear passes rows far apart), each line fetched
@@ -222,11 +240,7 @@ void E4m3Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
   const E4m3Tables t = tables;
   constexpr int64_t kAhead = kE4m3StreamPrefetchBytes / S;
   __m512 acc[S][R];
-#pragma GCC unroll 4
-  for (int s = 0; s < S; ++s) {
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) acc[s][r] = _mm512_setzero_ps();
-  }
+  ZeroStreamAccumulators(acc);
   for (int64_t k = 0; k < n; k += 128) {
 #pragma GCC unroll 4
     for (int s = 0; s < S; ++s) {
@@ -241,11 +255,7 @@ void E4m3Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
       for (int r = 0; r < R; ++r) acc[s][r] = E4m3Block(x[r] + k, a0, b0, a1, b1, sc, acc[s][r]);
     }
   }
-#pragma GCC unroll 4
-  for (int s = 0; s < S; ++s) {
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) out[s * R + r] = _mm512_reduce_add_ps(acc[s][r]);
-  }
+  ReduceStreamAccumulators(acc, out);
 }
 
 // E2m1Rows<R>'s arithmetic, walked like E4m3Streams: S weight streams w_stride bytes
@@ -259,11 +269,7 @@ void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
   constexpr int64_t kAhead = kE2m1StreamPrefetchBytes / S;
   const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   __m512 acc[S][R];
-#pragma GCC unroll 4
-  for (int s = 0; s < S; ++s) {
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) acc[s][r] = _mm512_setzero_ps();
-  }
+  ZeroStreamAccumulators(acc);
   for (int64_t k = 0; k < n; k += 64) {
 #pragma GCC unroll 4
     for (int s = 0; s < S; ++s) {
@@ -281,11 +287,7 @@ void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
       }
     }
   }
-#pragma GCC unroll 4
-  for (int s = 0; s < S; ++s) {
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) out[s * R + r] = _mm512_reduce_add_ps(acc[s][r]);
-  }
+  ReduceStreamAccumulators(acc, out);
 }
 
 // (wrows, rows) -> the template instance K<wrows, rows>::Run(args...); both in
