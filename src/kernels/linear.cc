@@ -10,9 +10,9 @@
 #include "core/thread_pool.h"
 #include "kernels/act_quant.h"
 #include "kernels/dot.h"
-#include "kernels/weight_streams.h"
 #include "kernels/gemv.h"
 #include "kernels/precision.h"
+#include "kernels/weight_streams.h"
 
 namespace dsv4::kernels {
 namespace {
@@ -155,10 +155,10 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
   const bool has_weight_rows = format == PackedFormat::kE4m3   ? dk.e4m3_weight_rows != nullptr
                                : format == PackedFormat::kE2m1 ? dk.e2m1_weight_rows != nullptr
                                                                 : false;
-  // FP4 up to kStreamTokensMaxFp4 tokens in passes of kWeightRowsMax over each thread's
-  // rows (decoded again per pass, the rows then in L2) beat the panels; FP8 only up to
-  // kWeightRowsMax (its decode costs more per value: T = 4 154, panels at T = 6 142, T = 8
-  // 182-187 GFLOP/s, FP8 [4096, 4096] x8).
+  // FP4 up to kStreamTokensMaxFp4 tokens, in passes of kWeightRowsMax over each thread's
+  // rows (decoded again per pass, the rows then in L2); FP8 only up to kWeightRowsMax (its
+  // decode costs more per value: T = 4 154, panels at T = 6 142, T = 8 182-187 GFLOP/s,
+  // FP8 [4096, 4096] x8).
   const int64_t stream_tokens_max = format == PackedFormat::kE2m1 ? kStreamTokensMaxFp4 : kWeightRowsMax;
   if (T <= stream_tokens_max && has_weight_rows) {
     // Decode (and experts with a few tokens): four weight streams far apart in a thread's
@@ -168,11 +168,11 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
     const int64_t fp4_scales = K / kFp4Block;
     const uint16_t* xs[kStreamTokensMaxFp4];
     for (int64_t t = 0; t < T; ++t) xs[t] = &packed[size_t(t * K)];
+    // FP4 with several passes: a chunk's scale rows as fp32 once for all of them
+    // (contiguous bytes); with one pass, each group's rows as they come (no second read).
+    const bool one_pass = T <= kWeightRowsMax;
     ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
       constexpr int kStreams = kWeightRowsMax;
-      // FP4 with several passes: the chunk's scale rows as fp32 once for all of them
-      // (contiguous bytes); with one pass, each group's rows as they come (no second read).
-      const bool one_pass = T <= kWeightRowsMax;
       thread_local std::vector<float> chunk_scales;
       if (format == PackedFormat::kE2m1 && !one_pass) {
         chunk_scales.resize(size_t(int64_t(n1 - n0) * fp4_scales));
@@ -215,9 +215,10 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
     return true;
   }
   const bool bf16 = format == PackedFormat::kBf16;
-  // (Where the weight-stream kernels above do not apply: FP8 at 5 tokens, kernel sets
-  // without them.) Up to kPanelMinRows - 1 activation rows the rows kernels decode each
-  // weight vector once for all of them in registers; from 6 rows the panels win: the rows kernels re-read every
+  // (Where the weight-stream kernels above do not apply: FP8 at 5 tokens, FP4 beyond
+  // kStreamTokensMaxFp4, kernel sets without them.) Up to kPanelMinRows - 1 activation
+  // rows the rows kernels decode each weight vector once for all of them in registers;
+  // from 6 rows the panels win: the rows kernels re-read every
   // activation row from L2 for each weight row (1 thread, GFLOP/s, rows -> panels, FP4
   // [2048, 4096]: T=3 110 -> 50, T=5 70-102 -> 84-86, T=6 73-82 -> 94-105, T=7 75-80 ->
   // 93, T=8 74-81 -> 122-136; FP8 [4096, 4096]: T=5 54-74 -> 62-64, T=6 62 -> 70-84, T=8
