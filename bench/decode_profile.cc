@@ -1,16 +1,18 @@
 // Where a batch-1 decode step's time goes (issue 6), on the V4-Flash-shaped benchmark
 // checkpoint (or --model DIR):
 //   decode_profile [--model DIR] [--steps 32] [--reps 5] [--stat median|min] [--batch B]
+//                  [--tokens N]
 // 1. Plain reads: a 2-thread sum over the head's mapped bytes (the checkpoint's own pages)
 //    and over a huge-page buffer of the same size: the speed a weight stream can reach.
 // 2. Each weight GEMV of one decode step (every dense matrix of every layer, six routed
 //    experts + the shared one per MoE layer, the head), called through kernels::Linear at
 //    T = 1 in step order, `reps` rounds: ms and GB/s per matrix (weights exceed the
 //    caches, so each call streams from memory as in decode).
-// 3. Full decode steps (Model::Forward, one token for each of --batch B sequences, default
-//    1): p50/p99, the engine thread's time alone (serial), every pool loop of one step
-//    (index, items, ms), and (B = 1) step time minus the sum of the GEMV times = the time outside weight
-//    GEMVs (attention, norms, HC mixers, compressors, indexer, pool hand-offs).
+// 3. Full decode steps (Model::Forward, --tokens N (default 1; 512: a prefill chunk) for
+//    each of --batch B sequences, default 1): p50/p99, the engine thread's time alone
+//    (serial), every pool loop of one step (index, items, ms), and (B = 1) step time minus
+//    the sum of the GEMV times = the time outside weight GEMVs (attention, norms, HC
+//    mixers, compressors, indexer, pool hand-offs).
 // Prints a table and one JSON line. Hold /tmp/dsv4-bench.lock while running.
 #include <sys/resource.h>
 
@@ -88,8 +90,9 @@ int main(int argc, char** argv) {
   // --stat min: the fastest of the rounds per matrix (closest to an idle machine's speed).
   const bool min_stat = Flag(argc, argv, "stat", "median") == "min";
   const int batch = std::atoi(Flag(argc, argv, "batch", "1").c_str());
-  if (batch < 1 || steps < 1 || reps < 1) {
-    std::fprintf(stderr, "--batch, --steps and --reps must be at least 1\n");
+  const int tokens = std::atoi(Flag(argc, argv, "tokens", "1").c_str());
+  if (batch < 1 || steps < 1 || reps < 1 || tokens < 1) {
+    std::fprintf(stderr, "--batch, --tokens, --steps and --reps must be at least 1\n");
     return 1;
   }
   auto loaded = Model::Load(dir.empty() ? EnsureFlashShapedCheckpoint("", 2) : dir);
@@ -193,19 +196,21 @@ int main(int argc, char** argv) {
 
   // 3. Full decode steps, `batch` sequences of a 16-token prompt each.
   j["batch"] = batch;
+  j["tokens_per_step"] = tokens;
   std::vector<std::unique_ptr<SequenceState>> states;
   std::vector<ForwardSegment> segs(static_cast<size_t>(batch));
   for (int b = 0; b < batch; ++b) {
     states.push_back(model.NewState(false));
     segs[size_t(b)].state = states.back().get();
-    for (int i = 0; i < 16; ++i) segs[size_t(b)].tokens.push_back(int32_t((i * 7919 + b * 131) % c.vocab_size));
+    for (int i = 0; i < std::max(16, tokens); ++i) segs[size_t(b)].tokens.push_back(int32_t((i * 7919 + b * 131) % c.vocab_size));
   }
   const ForwardOptions options;
   model.Forward(segs, options);
   std::vector<std::vector<float>> logits(static_cast<size_t>(batch));
   auto next_tokens = [&](int s) {
     for (int b = 0; b < batch; ++b) {
-      segs[size_t(b)].tokens = {int32_t((s * 7 + 1 + b) % c.vocab_size)};
+      segs[size_t(b)].tokens.clear();
+      for (int i = 0; i < tokens; ++i) segs[size_t(b)].tokens.push_back(int32_t((s * 7 + 1 + b + i * 7919) % c.vocab_size));
       segs[size_t(b)].logits = &logits[size_t(b)];
     }
   };

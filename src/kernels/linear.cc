@@ -1,6 +1,7 @@
 #include "kernels/linear.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <string>
@@ -39,37 +40,46 @@ Scratch& LocalScratch() {
   return scratch;
 }
 
-PreparedActs& PrepareActs(const float* x, int64_t T, int64_t K, bool act_quant) {
+// x row t at x + t * x_stride. With `dequantize`, q holds q · s_a (exact: s_a is a power
+// of two), the fast paths' activations. Rows split over the pool (serial, the engine
+// thread's copy, quantisation and scaling of a 512-row prefill chunk were ~4% of it).
+PreparedActs& PrepareActs(const float* x, int64_t x_stride, int64_t T, int64_t K, bool act_quant,
+                          bool dequantize) {
   PreparedActs& p = LocalScratch().acts;
-  int64_t nb = CeilDiv(K, kBlock);
-  p.s.assign(size_t(T * nb), 1.0f);
-  if (!act_quant) {
-    p.q.assign(x, x + T * K);
-    return p;
-  }
-  DSV4_CHECK(K % kBlock == 0);
+  const int64_t nb = CeilDiv(K, kBlock);
+  if (act_quant) DSV4_CHECK(K % kBlock == 0);
   p.q.resize(size_t(T * K));
-  for (int64_t t = 0; t < T; ++t) QuantizeActFp8(x + t * K, K, &p.q[t * K], &p.s[t * nb]);
+  p.s.resize(size_t(T * nb));
+  // (32 rows a chunk at least: a batched decode step's few rows stay on the calling thread.)
+  ParallelFor(size_t(T), 32, [&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
+      const float* xt = x + t * size_t(x_stride);
+      float* q = &p.q[t * size_t(K)];
+      float* sc = &p.s[t * size_t(nb)];
+      if (!act_quant) {
+        std::copy(xt, xt + K, q);
+        std::fill(sc, sc + nb, 1.0f);
+        continue;
+      }
+      QuantizeActFp8(xt, K, q, sc);
+      if (!dequantize) continue;
+      for (int64_t b = 0; b < nb; ++b) {  // one scale per block: a loop the compiler vectorises
+        const float scale = sc[b];
+        for (int64_t k = b * kBlock; k < (b + 1) * kBlock; ++k) q[k] *= scale;
+      }
+    }
+  });
   return p;
 }
 
-// Dequantised activations q · s_a in place (exact: s_a is a power of two).
-void ApplyActScales(PreparedActs& acts, int64_t T, int64_t K) {
-  const int64_t nb = CeilDiv(K, kBlock);
-  for (int64_t t = 0; t < T; ++t) {
-    for (int64_t b = 0; b < nb; ++b) {  // one scale per block: a loop the compiler vectorises
-      float* q = &acts.q[size_t(t * K + b * kBlock)];
-      const float s = acts.s[size_t(t * nb + b)];
-      const int64_t len = std::min(kBlock, K - b * kBlock);
-      for (int64_t k = 0; k < len; ++k) q[k] *= s;
-    }
-  }
-}
-
 bool AllBf16Exact(const float* a, int64_t n) {
-  uint32_t low = 0;
-  for (int64_t i = 0; i < n; ++i) low |= std::bit_cast<uint32_t>(a[i]) & 0xFFFFu;
-  return low == 0;
+  std::atomic<bool> exact{true};
+  ParallelFor(size_t(n), size_t(1) << 18, [&](size_t i0, size_t i1) {
+    uint32_t low = 0;
+    for (size_t i = i0; i < i1; ++i) low |= std::bit_cast<uint32_t>(a[i]) & 0xFFFFu;
+    if (low != 0) exact.store(false, std::memory_order_relaxed);
+  });
+  return exact.load();
 }
 
 // Token rows per tile: a tile of packed activations (64 x K bf16, 512 KiB at K = 4096)
@@ -107,7 +117,7 @@ void Ue8m0RowToFloat(const DotKernels& dk, const uint8_t* s, int64_t n, float* o
 // not allow it. Every output's arithmetic is that of the one-row kernels (dot.h), so
 // results do not depend on T or on the thread split.
 bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_begin, int64_t N,
-                  float* y, bool round_bf16, const DotKernels& dk) {
+                  float* y, int64_t ldy, bool round_bf16, const DotKernels& dk) {
   const int64_t K = w.cols;
   if (dk.pack_bf16_acts == nullptr) return false;
   PackedFormat format;
@@ -206,7 +216,7 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
           for (int i = 0; i < wrows; ++i) {
             for (int64_t t = 0; t < rows; ++t) {
               const float v = out[i * rows + t];
-              y[(t0 + t) * N + first + i * stride_rows] = round_bf16 ? RoundBf16(v) : v;
+              y[(t0 + t) * ldy + first + i * stride_rows] = round_bf16 ? RoundBf16(v) : v;
             }
           }
         });
@@ -298,7 +308,7 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
             for (int jj = 0; jj < wrows; ++jj) {
               for (int i = 0; i < rows; ++i) {
                 const float v = out[jj * rows + i];
-                y[(t0 + i) * N + n + jj] = round_bf16 ? RoundBf16(v) : v;
+                y[(t0 + i) * ldy + n + jj] = round_bf16 ? RoundBf16(v) : v;
               }
             }
           }
@@ -321,7 +331,7 @@ float DequantizedDotPrecise(const float* x, const WeightMatrix& w, int64_t row) 
 // activation rows (dequantised: q · s_a, exact), its power-of-two block scales folded in;
 // fp32 accumulation in a fixed per-row order, so a row's result does not depend on T.
 void LinearScaledRows(const PreparedActs& acts, int64_t T, const WeightMatrix& w, int64_t row_begin,
-                      int64_t N, float* y, bool round_bf16, const DotKernels& dk) {
+                      int64_t N, float* y, int64_t ldy, bool round_bf16, const DotKernels& dk) {
   const int64_t K = w.cols, nb = CeilDiv(K, kBlock);
   const bool fp4 = w.dtype == DType::kI8;
   const int64_t n_scales = fp4 ? K / kFp4Block : nb;
@@ -339,7 +349,7 @@ void LinearScaledRows(const PreparedActs& acts, int64_t T, const WeightMatrix& w
         const int rows = int(std::min<int64_t>(4, T - t0));
         for (int i = 0; i < rows; ++i) xs[i] = &acts.q[size_t((t0 + i) * K)];
         (fp4 ? dk.dot_e2m1_scaled_rows : dk.dot_e4m3_scaled_rows)(xs, rows, wrow, scales.data(), K, out);
-        for (int i = 0; i < rows; ++i) y[(t0 + i) * N + n] = round_bf16 ? RoundBf16(out[i]) : out[i];
+        for (int i = 0; i < rows; ++i) y[(t0 + i) * ldy + n] = round_bf16 ? RoundBf16(out[i]) : out[i];
       }
     }
   });
@@ -403,13 +413,23 @@ void Linear(const float* x, int64_t T, const WeightMatrix& w, float* y,
 
 void LinearRows(const float* x, int64_t T, const WeightMatrix& w, int64_t row_begin,
                 int64_t row_end, float* y, const LinearOptions& options) {
+  LinearRowsStrided(x, w.cols, T, w, row_begin, row_end, y, row_end - row_begin, options);
+}
+
+void LinearRowsStrided(const float* x, int64_t x_stride, int64_t T, const WeightMatrix& w,
+                       int64_t row_begin, int64_t row_end, float* y, int64_t y_stride,
+                       const LinearOptions& options) {
   const int64_t K = w.cols;
-  const int64_t N = row_end - row_begin;  // output row stride
+  const int64_t N = row_end - row_begin;
+  DSV4_CHECK(x_stride >= K && y_stride >= N);
   const DotKernels& dk = ActiveDotKernels();
   auto finish = [&](float v) { return options.round_bf16 ? RoundBf16(v) : v; };
 
   if (w.dtype == DType::kBF16 || w.dtype == DType::kF32) {
-    if (!PreciseMath() && LinearPacked(x, T, w, row_begin, N, y, options.round_bf16, dk)) return;
+    if (x_stride != K) {  // the rows made contiguous (the paths below read x[t * K])
+      x = PrepareActs(x, x_stride, T, K, /*act_quant=*/false, /*dequantize=*/false).q.data();
+    }
+    if (!PreciseMath() && LinearPacked(x, T, w, row_begin, N, y, y_stride, options.round_bf16, dk)) return;
     ParallelFor(size_t(N), 4, [&](size_t n0, size_t n1) {
       for (int64_t n = int64_t(n0); n < int64_t(n1); ++n) {
         const int64_t r = row_begin + n;
@@ -417,7 +437,7 @@ void LinearRows(const float* x, int64_t T, const WeightMatrix& w, int64_t row_be
           float v = w.dtype == DType::kBF16
                         ? dk.dot_bf16(x + t * K, reinterpret_cast<const uint16_t*>(w.data) + r * K, K)
                         : dk.dot_f32(x + t * K, reinterpret_cast<const float*>(w.data) + r * K, K);
-          y[t * N + n] = finish(v);
+          y[t * y_stride + n] = finish(v);
         }
       }
     });
@@ -428,18 +448,18 @@ void LinearRows(const float* x, int64_t T, const WeightMatrix& w, int64_t row_be
     ParallelFor(size_t(N), 4, [&](size_t n0, size_t n1) {
       for (int64_t n = int64_t(n0); n < int64_t(n1); ++n) {
         for (int64_t t = 0; t < T; ++t) {
-          y[t * N + n] = finish(DequantizedDotPrecise(x + t * K, w, row_begin + n));
+          y[t * y_stride + n] = finish(DequantizedDotPrecise(x + t * x_stride, w, row_begin + n));
         }
       }
     });
     return;
   }
 
-  PreparedActs& acts = PrepareActs(x, T, K, options.act_quant);
-  if (!PreciseMath() && K % 32 == 0) {
-    ApplyActScales(acts, T, K);
-    if (LinearPacked(acts.q.data(), T, w, row_begin, N, y, options.round_bf16, dk)) return;
-    LinearScaledRows(acts, T, w, row_begin, N, y, options.round_bf16, dk);
+  const bool fast = !PreciseMath() && K % 32 == 0;
+  PreparedActs& acts = PrepareActs(x, x_stride, T, K, options.act_quant, /*dequantize=*/fast);
+  if (fast) {
+    if (LinearPacked(acts.q.data(), T, w, row_begin, N, y, y_stride, options.round_bf16, dk)) return;
+    LinearScaledRows(acts, T, w, row_begin, N, y, y_stride, options.round_bf16, dk);
     return;
   }
   const int64_t nb = CeilDiv(K, kBlock);
@@ -458,7 +478,7 @@ void LinearRows(const float* x, int64_t T, const WeightMatrix& w, int64_t row_be
             const float partial = dk.dot_e4m3(&acts.q[size_t(t * K + b * kBlock)], wrow + b * kBlock, len);
             acc += partial * acts.s[size_t(t * nb + b)] * Ue8m0ToFloat(srow[b]);
           }
-          y[t * N + n] = finish(acc);
+          y[t * y_stride + n] = finish(acc);
         }
       }
     });
@@ -481,7 +501,7 @@ void LinearRows(const float* x, int64_t T, const WeightMatrix& w, int64_t row_be
         for (int64_t c = 0; c < ns; ++c) {
           scales[size_t(c)] = sa[(c * kFp4Block) / kBlock] * Ue8m0ToFloat(srow[c]);
         }
-        y[t * N + n] = finish(dk.dot_e2m1_row(&acts.q[size_t(t * K)], wrow, scales.data(), ns));
+        y[t * y_stride + n] = finish(dk.dot_e2m1_row(&acts.q[size_t(t * K)], wrow, scales.data(), ns));
       }
     }
   });

@@ -43,6 +43,13 @@ void Linear(const float* x, int64_t T, const WeightMatrix& w, float* y,
 void LinearRows(const float* x, int64_t T, const WeightMatrix& w, int64_t row_begin,
                 int64_t row_end, float* y, const LinearOptions& options);
 
+// LinearRows on strided rows: x row t at x + t * x_stride (>= K), y row t at
+// y + t * y_stride (>= row_end - row_begin); same results. Lets a caller multiply a
+// column block of a wider matrix without gathering it (the grouped wo_a projection).
+void LinearRowsStrided(const float* x, int64_t x_stride, int64_t T, const WeightMatrix& w,
+                       int64_t row_begin, int64_t row_end, float* y, int64_t y_stride,
+                       const LinearOptions& options);
+
 // Dequantised weight element W[n][k] (exact), for tests and slow paths.
 float WeightAt(const WeightMatrix& w, int64_t n, int64_t k);
 

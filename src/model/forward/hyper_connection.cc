@@ -16,10 +16,12 @@ std::vector<float> Mixes(const float* x, int64_t T, const WeightMatrix& fn, floa
   const int64_t width = fn.cols;
   std::vector<float> mixes(size_t(T * fn.rows));
   kernels::Linear(x, T, fn, mixes.data(), {.act_quant = false, .round_bf16 = false});
-  for (int64_t t = 0; t < T; ++t) {
-    const float r = Rsqrt32(MeanSquare(x + t * width, width) + eps);
-    for (int64_t m = 0; m < fn.rows; ++m) mixes[size_t(t * fn.rows + m)] *= r;
-  }
+  ParallelFor(size_t(T), 8, [&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
+      const float r = Rsqrt32(MeanSquare(x + t * size_t(width), width) + eps);
+      for (int64_t m = 0; m < fn.rows; ++m) mixes[t * size_t(fn.rows) + size_t(m)] *= r;
+    }
+  });
   return mixes;
 }
 

@@ -16,9 +16,10 @@ namespace {
 // Buffers of one MoE call, kept per thread so the steady state allocates nothing
 // (vectors keep their capacity across steps).
 struct MoeScratch {
-  std::vector<float> logits, weights, acc, xe, ye, g, u, scores, g_all, u_all;
+  std::vector<float> logits, weights, xe, ye, g, u, scores, g_all, u_all;
   std::vector<int32_t> ids, order, active;
-  std::vector<int64_t> offsets;
+  std::vector<int64_t> offsets, slots;
+  std::vector<int32_t> filled;
   std::vector<const ExpertWeights*> experts;
   std::vector<const float*> row_weights;
   std::vector<std::vector<int64_t>> rows_of;
@@ -189,14 +190,15 @@ void MoeForward(const MoeWeights& w, const ModelConfig& c, const float* y, const
     ExpertsOneToken(s.experts, s.row_weights, c, y, act_quant, ye.data());
   } else {
     xe.resize(size_t(off.back() * D));
-    for (size_t i = 0; i < active.size(); ++i) {
-      const auto& rows = rows_of[size_t(active[i])];
+    auto run_expert = [&](size_t i) {
+      const int32_t e = active[i];
+      // The expert's rows gathered by the task that runs it (in parallel, and into its
+      // cache just before use; gathering all 3072 rows of a prefill chunk up front was
+      // serial work of the engine thread).
+      const auto& rows = rows_of[size_t(e)];
       for (size_t r = 0; r < rows.size(); ++r) {
         std::copy(y + rows[r] * D, y + (rows[r] + 1) * D, &xe[size_t((off[i] + int64_t(r)) * D)]);
       }
-    }
-    auto run_expert = [&](size_t i) {
-      const int32_t e = active[i];
       ExpertForward(w.experts[size_t(e)], c, &xe[size_t(off[i] * D)], off[i + 1] - off[i],
                     weight_of[size_t(e)].data(), act_quant, &ye[size_t(off[i] * D)]);
     };
@@ -212,17 +214,31 @@ void MoeForward(const MoeWeights& w, const ModelConfig& c, const float* y, const
     }
     ExpertForward(w.shared, c, y, T, nullptr, act_quant, shared_out);
   }
-  std::vector<float>& acc = s.acc;
-  acc.assign(size_t(T * D), 0.0f);
-  for (size_t i = 0; i < active.size(); ++i) {  // ascending expert id, as the reference sums
+  // out[t] = bf16(Σ routed outputs in ascending expert id (as the reference sums) + the
+  // shared one). Each token's k rows of ye listed in that order, then tokens split over
+  // the pool.
+  std::vector<int64_t>& slots = s.slots;
+  std::vector<int32_t>& filled = s.filled;
+  slots.resize(size_t(T * k));
+  filled.assign(size_t(T), 0);
+  for (size_t i = 0; i < active.size(); ++i) {
     const auto& rows = rows_of[size_t(active[i])];
     for (size_t r = 0; r < rows.size(); ++r) {
-      float* a = &acc[size_t(rows[r] * D)];
-      const float* v = &ye[size_t((off[i] + int64_t(r)) * D)];
-      for (int64_t d = 0; d < D; ++d) a[d] += v[d];
+      slots[size_t(rows[r] * k + filled[size_t(rows[r])]++)] = off[i] + int64_t(r);
     }
   }
-  for (int64_t i = 0; i < T * D; ++i) out[i] = RoundBf16(acc[size_t(i)] + shared_out[i]);
+  ParallelFor(size_t(T), 4, [&](size_t t0, size_t t1) {
+    thread_local std::vector<float> acc;
+    acc.resize(size_t(D));
+    for (size_t t = t0; t < t1; ++t) {
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int64_t j = 0; j < k; ++j) {
+        const float* v = &ye[size_t(slots[t * size_t(k) + size_t(j)] * D)];
+        for (int64_t d = 0; d < D; ++d) acc[size_t(d)] += v[d];
+      }
+      for (int64_t d = 0; d < D; ++d) out[t * size_t(D) + size_t(d)] = RoundBf16(acc[size_t(d)] + shared_out[t * size_t(D) + size_t(d)]);
+    }
+  });
 }
 
 }  // namespace dsv4

@@ -19,6 +19,12 @@ void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = RoundBf16(w[i] * (x[i] * r));
 }
 
+void RmsNormRows(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* y) {
+  ParallelFor(size_t(rows), 16, [&](size_t r0, size_t r1) {
+    for (size_t r = r0; r < r1; ++r) RmsNorm(x + r * size_t(n), w, n, eps, y + r * size_t(n));
+  });
+}
+
 void RescaleHeadBf16(float* q, int64_t n, float eps) {
   // torch: q *= rsqrt(q.square().mean(-1) + eps), every intermediate a bf16 tensor.
   double sum = 0.0;
