@@ -152,7 +152,15 @@ void Model::Forward(std::vector<ForwardSegment>& segments, const ForwardOptions&
     }
   }
   if (head_rows.empty()) return;
-  std::vector<float> hx(head_rows.size() * size_t(hc * D)), logits(head_rows.size() * size_t(V));
+  // Reused across calls for decode-sized requests: the logits (517 KB a row at V4's
+  // vocabulary) were a fresh allocation, page faults and zero fill each decode step. All
+  // of a long chunk's logits (eval) get a vector of their own, not kept.
+  constexpr size_t kReusedHeadRows = 64;
+  thread_local std::vector<float> hx_buffer, logits_buffer;
+  std::vector<float> hx_own, logits_own;
+  const bool reuse = head_rows.size() <= kReusedHeadRows;
+  std::vector<float>& hx = ReuseBuffer(reuse ? hx_buffer : hx_own, head_rows.size() * size_t(hc * D));
+  std::vector<float>& logits = ReuseBuffer(reuse ? logits_buffer : logits_own, head_rows.size() * size_t(V));
   for (size_t r = 0; r < head_rows.size(); ++r) {
     std::copy(x.begin() + head_rows[r] * hc * D, x.begin() + (head_rows[r] + 1) * hc * D,
               hx.begin() + int64_t(r) * hc * D);
