@@ -2,9 +2,10 @@
 //   indexer/<isa>: FP4 indexer scoring of 2048 keys against a 64-head x 128-dim query
 //     (V4-Flash's indexer; at 1M context a CSA layer scores 262,144 keys per token);
 //     items/s = keys scored.
-//   attention_pv/<isa>: P·V of one 64-key block of 512-dim bf16 rows (V4-Flash's head
-//     dim) for 8 heads (a decode thread's share of a chunk; at 1M context an HCA layer
-//     runs 128 blocks x 64 heads per token); items/s = key-head pairs.
+//   BM_AttentionPv/<isa> (f64, precise mode), BM_AttentionPvF32/<isa> (fast mode): P·V
+//     of one 64-key block of 512-dim bf16 rows (V4-Flash's head dim) for 8 heads (a
+//     decode thread's share of a chunk; at 1M context an HCA layer runs 128 blocks x 64
+//     heads per token); items/s = key-head pairs.
 //   scores/avx512: attention scores (DotKernels::dot_bf16_keys) of 16 heads (a decode
 //     task's chunk) against one 64-key block of 512-dim bf16 rows; items/s = key-head pairs.
 //   ./build/bench/attention_bench [--benchmark_filter=indexer]
@@ -58,7 +59,9 @@ struct KeyBlock {
   std::vector<const uint16_t*> ptrs;
 };
 
-void BM_AttentionPv(benchmark::State& state, AttentionPvFn fn) {
+// Out: double (AttentionPvFn, precise mode) or float (AttentionPvF32Fn, fast mode).
+template <typename Out, typename Fn>
+void RunAttentionPv(benchmark::State& state, Fn fn) {
   if (!fn) {
     state.SkipWithError("kernel not available on this CPU");
     return;
@@ -69,7 +72,7 @@ void BM_AttentionPv(benchmark::State& state, AttentionPvFn fn) {
   const std::vector<const uint16_t*>& ptrs = block.ptrs;
   std::vector<float> p;
   for (int64_t i = 0; i < kHeads * kKeys; ++i) p.push_back(RoundBf16(std::exp(-float(rng() % 8))));
-  std::vector<double> out(static_cast<size_t>(kHeads * kDim));
+  std::vector<Out> out(static_cast<size_t>(kHeads * kDim));
   for (auto _ : state) {
     fn(p.data(), kKeys, kHeads, ptrs.data(), kKeys, kDim, out.data());
     benchmark::DoNotOptimize(out.data());
@@ -98,8 +101,13 @@ void BM_Scores(benchmark::State& state, const DotKernels* dk) {
 
 BENCHMARK_CAPTURE(BM_Indexer, avx2, IndexerScoreFp4Avx2());
 BENCHMARK_CAPTURE(BM_Indexer, avx512, IndexerScoreFp4Avx512());
+void BM_AttentionPv(benchmark::State& state, AttentionPvFn fn) { RunAttentionPv<double>(state, fn); }
+void BM_AttentionPvF32(benchmark::State& state, AttentionPvF32Fn fn) { RunAttentionPv<float>(state, fn); }
+
 BENCHMARK_CAPTURE(BM_AttentionPv, avx2, AttentionPvAvx2());
 BENCHMARK_CAPTURE(BM_AttentionPv, avx512, AttentionPvAvx512());
+BENCHMARK_CAPTURE(BM_AttentionPvF32, avx2, AttentionPvF32Avx2());
+BENCHMARK_CAPTURE(BM_AttentionPvF32, avx512, AttentionPvF32Avx512());
 BENCHMARK_CAPTURE(BM_Scores, avx512, Avx512DotKernels());
 
 }  // namespace

@@ -24,4 +24,21 @@ AttentionPvFn AttentionPvAvx512();  // nullptr without AVX-512 F
 // The best available (DSV4_ISA=ref forces the reference, DSV4_ISA=avx2 caps at AVX2).
 AttentionPvFn ActiveAttentionPv();
 
+// The fast mode's P·V (kernels/precision.h): the same block sums accumulated in fp32, as
+// the fast mode accumulates every other product. out[h][i] = Σ_u p[h][u] · v[u][i] over
+// the block's keys in order, each step one fused multiply-add in fp32 (a bf16-rounded
+// probability times a bf16 value is exact in fp32, so a step rounds once). Every version
+// is bit-identical to the reference (the same steps in the same order per dimension);
+// half the multiply-adds per step of the f64 kernels, which a 512-token prefill spent
+// ~8% of its time in. Precise mode keeps the f64 sums.
+using AttentionPvF32Fn = void (*)(const float* p, int64_t p_stride, int64_t heads,
+                                  const uint16_t* const* v, int64_t n, int64_t d, float* out);
+
+void AttentionPvF32Ref(const float* p, int64_t p_stride, int64_t heads, const uint16_t* const* v,
+                       int64_t n, int64_t d, float* out);
+AttentionPvF32Fn AttentionPvF32Avx2();    // nullptr without AVX2 and FMA
+AttentionPvF32Fn AttentionPvF32Avx512();  // nullptr without AVX-512 F
+// Chosen like ActiveAttentionPv.
+AttentionPvF32Fn ActiveAttentionPvF32();
+
 }  // namespace dsv4::kernels

@@ -12,7 +12,9 @@
 namespace dsv4::kernels {
 namespace {
 
-void ExpectBitIdentical(AttentionPvFn fast, uint32_t seed) {
+// Out = double (AttentionPvFn) or float (AttentionPvF32Fn), checked against its reference.
+template <typename Out, typename Fn>
+void ExpectBitIdenticalTo(Fn ref_fn, Fn fast, uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (int64_t d : {16, 96, 144, 512, 20, 71}) {  // 20, 71: tails of 4 and 7 dims
@@ -30,8 +32,8 @@ void ExpectBitIdentical(AttentionPvFn fast, uint32_t seed) {
         for (int64_t h = 0; h < heads; ++h) {
           for (int64_t u = 0; u < n; ++u) p[size_t(h * stride + u)] = RoundBf16(std::exp(-float(rng() % 100)));
         }
-        std::vector<double> ref(static_cast<size_t>(heads * d), -1.0), got(static_cast<size_t>(heads * d), -2.0);
-        AttentionPvRef(p.data(), stride, heads, ptrs.data(), n, d, ref.data());
+        std::vector<Out> ref(static_cast<size_t>(heads * d), Out(-1)), got(static_cast<size_t>(heads * d), Out(-2));
+        ref_fn(p.data(), stride, heads, ptrs.data(), n, d, ref.data());
         fast(p.data(), stride, heads, ptrs.data(), n, d, got.data());
         for (int64_t i = 0; i < heads * d; ++i) {
           ASSERT_EQ(ref[size_t(i)], got[size_t(i)]) << "d " << d << " n " << n << " heads " << heads << " at " << i;
@@ -39,6 +41,13 @@ void ExpectBitIdentical(AttentionPvFn fast, uint32_t seed) {
       }
     }
   }
+}
+
+void ExpectBitIdentical(AttentionPvFn fast, uint32_t seed) {
+  ExpectBitIdenticalTo<double>(AttentionPvFn(AttentionPvRef), fast, seed);
+}
+void ExpectBitIdenticalF32(AttentionPvF32Fn fast, uint32_t seed) {
+  ExpectBitIdenticalTo<float>(AttentionPvF32Fn(AttentionPvF32Ref), fast, seed);
 }
 
 TEST(AttentionPvTest, Avx2IsBitIdenticalToReference) {
@@ -51,6 +60,47 @@ TEST(AttentionPvTest, Avx512IsBitIdenticalToReference) {
   const AttentionPvFn avx512 = AttentionPvAvx512();
   if (!avx512) GTEST_SKIP() << "no AVX-512";
   ExpectBitIdentical(avx512, 5);
+}
+
+TEST(AttentionPvTest, F32Avx2IsBitIdenticalToReference) {
+  const AttentionPvF32Fn avx2 = AttentionPvF32Avx2();
+  if (!avx2) GTEST_SKIP() << "no AVX2";
+  ExpectBitIdenticalF32(avx2, 6);
+}
+
+TEST(AttentionPvTest, F32Avx512IsBitIdenticalToReference) {
+  const AttentionPvF32Fn avx512 = AttentionPvF32Avx512();
+  if (!avx512) GTEST_SKIP() << "no AVX-512";
+  ExpectBitIdenticalF32(avx512, 7);
+}
+
+// The fp32 sums stay within fp32 rounding of the f64 ones (a check that the fast kernels
+// compute the same quantity, not only the same bits as their own reference).
+TEST(AttentionPvTest, F32IsCloseToF64) {
+  std::mt19937 rng(8);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  constexpr int64_t d = 512, n = 130, heads = 4;
+  std::vector<std::vector<uint16_t>> rows(static_cast<size_t>(n));
+  std::vector<const uint16_t*> ptrs;
+  for (auto& r : rows) {
+    for (int64_t i = 0; i < d; ++i) r.push_back(FloatToBf16(normal(rng)));
+    ptrs.push_back(r.data());
+  }
+  std::vector<float> p(static_cast<size_t>(heads * n));
+  for (float& v : p) v = RoundBf16(std::exp(-float(rng() % 8)));
+  std::vector<double> want(static_cast<size_t>(heads * d));
+  std::vector<float> got(static_cast<size_t>(heads * d));
+  AttentionPvRef(p.data(), n, heads, ptrs.data(), n, d, want.data());
+  ActiveAttentionPvF32()(p.data(), n, heads, ptrs.data(), n, d, got.data());
+  for (int64_t h = 0; h < heads; ++h) {
+    double scale = 0;  // Σ |p · v| bounds the rounding error of the sum
+    for (int64_t i = 0; i < d; ++i) {
+      scale = 0;
+      for (int64_t u = 0; u < n; ++u) scale += std::fabs(double(p[size_t(h * n + u)]) * double(Bf16ToFloat(ptrs[size_t(u)][i])));
+      ASSERT_NEAR(double(got[size_t(h * d + i)]), want[size_t(h * d + i)], scale * double(n) * 6e-8)
+          << "head " << h << " dim " << i;
+    }
+  }
 }
 
 }  // namespace

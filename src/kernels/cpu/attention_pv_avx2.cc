@@ -5,6 +5,8 @@
 // bit-identical.
 #include <immintrin.h>
 
+#include <cmath>
+
 #include "core/dtype.h"
 #include "kernels/attention_pv.h"
 
@@ -48,7 +50,48 @@ void AttentionPvAvx2Impl(const float* p, int64_t p_stride, int64_t heads, const 
   for (int64_t h = 0; h < heads; ++h) AttentionPvHeadAvx2(p + h * p_stride, v, n, d, out + h * d);
 }
 
+// fp32 (AttentionPvF32Fn): 32 dims of one head in four 8-lane accumulators while the
+// block's keys stream past, one fused multiply-add per key and lane in key order.
+void AttentionPvF32HeadAvx2(const float* p, const uint16_t* const* v, int64_t n, int64_t d, float* out) {
+  int64_t i0 = 0;
+  for (; i0 + 32 <= d; i0 += 32) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (int64_t u = 0; u < n; ++u) {
+      const __m256 pu = _mm256_set1_ps(p[u]);
+      a0 = _mm256_fmadd_ps(pu, LoadBf16x8(v[u] + i0), a0);
+      a1 = _mm256_fmadd_ps(pu, LoadBf16x8(v[u] + i0 + 8), a1);
+      a2 = _mm256_fmadd_ps(pu, LoadBf16x8(v[u] + i0 + 16), a2);
+      a3 = _mm256_fmadd_ps(pu, LoadBf16x8(v[u] + i0 + 24), a3);
+    }
+    _mm256_storeu_ps(out + i0, a0);
+    _mm256_storeu_ps(out + i0 + 8, a1);
+    _mm256_storeu_ps(out + i0 + 16, a2);
+    _mm256_storeu_ps(out + i0 + 24, a3);
+  }
+  for (; i0 + 8 <= d; i0 += 8) {
+    __m256 a = _mm256_setzero_ps();
+    for (int64_t u = 0; u < n; ++u) a = _mm256_fmadd_ps(_mm256_set1_ps(p[u]), LoadBf16x8(v[u] + i0), a);
+    _mm256_storeu_ps(out + i0, a);
+  }
+  for (int64_t i = i0; i < d; ++i) {  // tail dims
+    float acc = 0.0f;
+    for (int64_t u = 0; u < n; ++u) acc = std::fma(p[u], Bf16ToFloat(v[u][i]), acc);
+    out[i] = acc;
+  }
+}
+
+void AttentionPvF32Avx2Impl(const float* p, int64_t p_stride, int64_t heads, const uint16_t* const* v,
+                            int64_t n, int64_t d, float* out) {
+  for (int64_t h = 0; h < heads; ++h) AttentionPvF32HeadAvx2(p + h * p_stride, v, n, d, out + h * d);
+}
+
 }  // namespace
+
+AttentionPvF32Fn AttentionPvF32Avx2() {
+  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return supported ? AttentionPvF32Avx2Impl : nullptr;
+}
 
 AttentionPvFn AttentionPvAvx2() {
   static const bool supported = __builtin_cpu_supports("avx2");

@@ -12,6 +12,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "core/dtype.h"
@@ -107,7 +108,86 @@ void AttentionPvAvx512Impl(const float* p, int64_t p_stride, int64_t heads, cons
   }
 }
 
+// fp32 (AttentionPvF32Fn), the same structure: a block slice of 64 keys x 16·NV dims
+// widened to fp32 once for all heads (bf16 -> fp32 is a shift), then two heads at a time
+// run the keys over it with 2·NV 16-lane accumulators, one fused multiply-add per key
+// and lane in key order (bit-identical to AttentionPvF32Ref).
+inline __m512 WidenBf16x16(const uint16_t* w) {
+  const __m512i u = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
+}
+
+template <int NV, int HP>
+inline void HeadsF32(const float* p, int64_t p_stride, int64_t h0, int64_t u0, int64_t m, int64_t d,
+                     int64_t i0, const float* wide, float* out) {
+  __m512 acc[HP][NV];
+#pragma GCC unroll 2
+  for (int k = 0; k < HP; ++k) {
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      acc[k][j] = u0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(out + (h0 + k) * d + i0 + 16 * j);
+    }
+  }
+  for (int64_t u = 0; u < m; ++u) {
+    __m512 pu[HP];
+#pragma GCC unroll 2
+    for (int k = 0; k < HP; ++k) pu[k] = _mm512_set1_ps(p[(h0 + k) * p_stride + u0 + u]);
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      const __m512 w = _mm512_loadu_ps(wide + u * 16 * NV + 16 * j);
+#pragma GCC unroll 2
+      for (int k = 0; k < HP; ++k) acc[k][j] = _mm512_fmadd_ps(pu[k], w, acc[k][j]);
+    }
+  }
+#pragma GCC unroll 2
+  for (int k = 0; k < HP; ++k) {
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) _mm512_storeu_ps(out + (h0 + k) * d + i0 + 16 * j, acc[k][j]);
+  }
+}
+
+template <int NV>
+void SliceF32(const float* p, int64_t p_stride, int64_t heads, const uint16_t* const* v, int64_t u0,
+              int64_t m, int64_t d, int64_t i0, float* wide, float* out) {
+  for (int64_t u = 0; u < m; ++u) {
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) _mm512_storeu_ps(wide + u * 16 * NV + 16 * j, WidenBf16x16(v[u0 + u] + i0 + 16 * j));
+  }
+  int64_t h = 0;
+  for (; h + 2 <= heads; h += 2) HeadsF32<NV, 2>(p, p_stride, h, u0, m, d, i0, wide, out);
+  for (; h < heads; ++h) HeadsF32<NV, 1>(p, p_stride, h, u0, m, d, i0, wide, out);
+}
+
+void AttentionPvF32Avx512Impl(const float* p, int64_t p_stride, int64_t heads, const uint16_t* const* v,
+                              int64_t n, int64_t d, float* out) {
+  if (n == 0) {
+    std::fill(out, out + heads * d, 0.0f);
+    return;
+  }
+  thread_local std::vector<float> wide;
+  wide.resize(size_t(kKeysPerPass * 128));
+  const int64_t d16 = d - d % 16;
+  for (int64_t u0 = 0; u0 < n; u0 += kKeysPerPass) {
+    const int64_t m = std::min(kKeysPerPass, n - u0);
+    int64_t i0 = 0;
+    for (; i0 + 128 <= d16; i0 += 128) SliceF32<8>(p, p_stride, heads, v, u0, m, d, i0, wide.data(), out);
+    for (; i0 < d16; i0 += 16) SliceF32<1>(p, p_stride, heads, v, u0, m, d, i0, wide.data(), out);
+  }
+  for (int64_t h = 0; h < heads; ++h) {  // tail dims
+    for (int64_t i = d16; i < d; ++i) {
+      float acc = 0.0f;
+      for (int64_t u = 0; u < n; ++u) acc = std::fma(p[h * p_stride + u], Bf16ToFloat(v[u][i]), acc);
+      out[h * d + i] = acc;
+    }
+  }
+}
+
 }  // namespace
+
+AttentionPvF32Fn AttentionPvF32Avx512() {
+  static const bool supported = __builtin_cpu_supports("avx512f");
+  return supported ? AttentionPvF32Avx512Impl : nullptr;
+}
 
 AttentionPvFn AttentionPvAvx512() {
   static const bool supported = __builtin_cpu_supports("avx512f");

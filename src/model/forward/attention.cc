@@ -9,6 +9,7 @@
 #include "kernels/attention_pv.h"
 #include "kernels/dot.h"
 #include "kernels/linear.h"
+#include "kernels/precision.h"
 #include "model/forward/compressor.h"
 #include "model/forward/indexer.h"
 
@@ -33,12 +34,17 @@ __attribute__((optimize("vect-cost-model=dynamic"))) void RescaleAdd(float* __re
                                                                       float alpha, int64_t d) {
   for (int64_t i = 0; i < d; ++i) acc[i] = acc[i] * alpha + float(pv[i]);
 }
+// The same with the fast mode's fp32 block sums.
+void RescaleAdd(float* __restrict acc, const float* __restrict pv, float alpha, int64_t d) {
+  for (int64_t i = 0; i < d; ++i) acc[i] = acc[i] * alpha + pv[i];
+}
 
 // Per-thread buffers of SinkAttention, kept across calls.
 struct AttentionScratch {
   std::vector<const uint16_t*> rows;
   std::vector<float> scores, z, p, acc, m, l, alpha;
   std::vector<double> block_sum, block_pv;
+  std::vector<float> block_pv32;  // fast mode's fp32 P·V
   std::vector<uint8_t> live;
 };
 
@@ -52,7 +58,11 @@ struct AttentionScratch {
 void SinkAttention(const float* q, int64_t heads, const std::vector<const uint16_t*>& keys,
                    int64_t d, float scale, const float* sinks, float* out, AttentionScratch& s) {
   const kernels::DotKernels& dk = kernels::ActiveDotKernels();
+  // P·V block sums in f64 in precise mode (the reference's), in fp32 in fast mode (as
+  // every other product there; kernels/attention_pv.h).
+  const bool precise = kernels::PreciseMath();
   const kernels::AttentionPvFn pv = kernels::ActiveAttentionPv();
+  const kernels::AttentionPvF32Fn pv32 = kernels::ActiveAttentionPvF32();
   const int64_t B = int64_t(kAttnBlock);
   s.acc.assign(size_t(heads * d), 0.0f);
   s.m.assign(size_t(heads), -INFINITY);
@@ -62,7 +72,11 @@ void SinkAttention(const float* q, int64_t heads, const std::vector<const uint16
   s.alpha.resize(size_t(heads));
   s.block_sum.resize(size_t(heads));
   s.live.resize(size_t(heads));
-  s.block_pv.resize(size_t(heads * d));
+  if (precise) {
+    s.block_pv.resize(size_t(heads * d));
+  } else {
+    s.block_pv32.resize(size_t(heads * d));
+  }
   // Every head's scores of a block's rows at once where the kernel set has that and the
   // queries are bf16 values (as AttentionForward's are), else pair by pair.
   const bool multi = dk.dot_bf16_keys != nullptr && IsBf16Exact(q, heads * d);
@@ -110,11 +124,21 @@ void SinkAttention(const float* q, int64_t heads, const std::vector<const uint16
       s.m[size_t(h)] = m_new;
     }
     if (!any_live) continue;
-    pv(s.p.data(), B, heads, s.rows.data(), int64_t(s.rows.size()), d, s.block_pv.data());
-    // Per block: P·V and the exp sum in f64, rounded once, then the fp32 rescale-and-add.
+    if (precise) {
+      pv(s.p.data(), B, heads, s.rows.data(), int64_t(s.rows.size()), d, s.block_pv.data());
+    } else {
+      pv32(s.p.data(), B, heads, s.rows.data(), int64_t(s.rows.size()), d, s.block_pv32.data());
+    }
+    // Per block: P·V (f64 rounded once, or fp32) and the exp sum in f64, rounded once,
+    // then the fp32 rescale-and-add.
     for (int64_t h = 0; h < heads; ++h) {
       if (!s.live[size_t(h)]) continue;
-      RescaleAdd(&s.acc[size_t(h * d)], &s.block_pv[size_t(h * d)], s.alpha[size_t(h)], d);
+      float* acc = &s.acc[size_t(h * d)];
+      if (precise) {
+        RescaleAdd(acc, &s.block_pv[size_t(h * d)], s.alpha[size_t(h)], d);
+      } else {
+        RescaleAdd(acc, &s.block_pv32[size_t(h * d)], s.alpha[size_t(h)], d);
+      }
       s.l[size_t(h)] = s.l[size_t(h)] * s.alpha[size_t(h)] + float(s.block_sum[size_t(h)]);
     }
   }
