@@ -93,9 +93,8 @@ TEST(AttentionPvTest, F32IsCloseToF64) {
   AttentionPvRef(p.data(), n, heads, ptrs.data(), n, d, want.data());
   ActiveAttentionPvF32()(p.data(), n, heads, ptrs.data(), n, d, got.data());
   for (int64_t h = 0; h < heads; ++h) {
-    double scale = 0;  // Σ |p · v| bounds the rounding error of the sum
     for (int64_t i = 0; i < d; ++i) {
-      scale = 0;
+      double scale = 0;  // Σ |p · v|: n · 2^-24 of it bounds the fp32 sum's rounding error
       for (int64_t u = 0; u < n; ++u) scale += std::fabs(double(p[size_t(h * n + u)]) * double(Bf16ToFloat(ptrs[size_t(u)][i])));
       ASSERT_NEAR(double(got[size_t(h * d + i)]), want[size_t(h * d + i)], scale * double(n) * 6e-8)
           << "head " << h << " dim " << i;
