@@ -98,12 +98,11 @@ struct DotKernels {
   // out[i] = Ue8m0ToFloat(s[i]) for a row of scale bytes (the panels' fp32 scales; nullptr
   // in sets without it: the caller converts one at a time).
   void (*ue8m0_to_float)(const uint8_t* s, int64_t n, float* out);
-  // e4m3_weight_rows for e2m1 rows (w_stride in bytes; scale_rows[i] the row's K/32 scales
-  // already as fp32, Ue8m0ToFloat of its scale bytes: a caller running several passes of
-  // tokens over the same rows converts them once), each output exactly
+  // e4m3_weight_rows for e2m1 rows (w_stride in bytes; scale_rows[i] the row's K/32
+  // ue8m0 scale bytes, converted inside as the streams go), each output exactly
   // e2m1_rows_packed's arithmetic. nullptr in the sets without it. Last member.
   void (*e2m1_weight_rows)(const uint16_t* const* x, int rows, const uint8_t* w, int64_t w_stride,
-                           const float* const* scale_rows, int wrows, int64_t n, float* out);
+                           const uint8_t* const* scale_rows, int wrows, int64_t n, float* out);
 };
 
 // Scalar reference kernels.

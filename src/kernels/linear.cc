@@ -178,39 +178,22 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
     const int64_t fp4_scales = K / kFp4Block;
     const uint16_t* xs[kStreamTokensMaxFp4];
     for (int64_t t = 0; t < T; ++t) xs[t] = &packed[size_t(t * K)];
-    // FP4 with several passes: a chunk's scale rows as fp32 once for all of them
-    // (contiguous bytes); with one pass, each group's rows as they come (no second read).
-    const bool one_pass = T <= kWeightRowsMax;
     ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
       constexpr int kStreams = kWeightRowsMax;
-      thread_local std::vector<float> chunk_scales;
-      if (format == PackedFormat::kE2m1 && !one_pass) {
-        chunk_scales.resize(size_t(int64_t(n1 - n0) * fp4_scales));
-        Ue8m0RowToFloat(dk, w.scale + (row_begin + int64_t(n0)) * fp4_scales, int64_t(n1 - n0) * fp4_scales,
-                        chunk_scales.data());
-      }
       for (int64_t t0 = 0; t0 < T; t0 += kWeightRowsMax) {
         const int64_t rows = std::min<int64_t>(kWeightRowsMax, T - t0);
         ForEachStreamGroup(int64_t(n1 - n0), kStreams, [&](int64_t offset, int64_t stride_rows, int wrows) {
           const int64_t first = int64_t(n0) + offset;
           const uint8_t* w_rows = w.data + (row_begin + first) * row_bytes;
           float out[kStreams * kWeightRowsMax];
+          const uint8_t* scale_rows[kStreams];
+          for (int i = 0; i < wrows; ++i) {
+            const int64_t r = row_begin + first + i * stride_rows;
+            scale_rows[i] = format == PackedFormat::kE4m3 ? w.scale + (r / kBlock) * nb : w.scale + r * fp4_scales;
+          }
           if (format == PackedFormat::kE4m3) {
-            const uint8_t* scale_rows[kStreams];
-            for (int i = 0; i < wrows; ++i) scale_rows[i] = w.scale + ((row_begin + first + i * stride_rows) / kBlock) * nb;
             dk.e4m3_weight_rows(xs + t0, int(rows), w_rows, stride_rows * row_bytes, scale_rows, wrows, K, out);
           } else {
-            const float* scale_rows[kStreams];
-            float group_scales[kStreams][512];  // LinearPacked takes FP4 only with K / 32 <= 512
-            for (int i = 0; i < wrows; ++i) {
-              if (one_pass) {
-                Ue8m0RowToFloat(dk, w.scale + (row_begin + first + i * stride_rows) * fp4_scales, fp4_scales,
-                                group_scales[i]);
-                scale_rows[i] = group_scales[i];
-              } else {
-                scale_rows[i] = &chunk_scales[size_t((offset + i * stride_rows) * fp4_scales)];
-              }
-            }
             dk.e2m1_weight_rows(xs + t0, int(rows), w_rows, stride_rows * row_bytes, scale_rows, wrows, K, out);
           }
           for (int i = 0; i < wrows; ++i) {
