@@ -2,10 +2,12 @@
 // decode tokens) give bit-identical logits and states to each sequence run alone.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "kernels/precision.h"
 #include "model/forward/model.h"
 
@@ -81,6 +83,49 @@ TEST_P(BatchTest, MixedStepsMatchSoloRuns) {
     EXPECT_EQ(batched[i], Solo(model, prompts[i], prompts[i].size())) << "sequence " << i;
     EXPECT_EQ(batched[i], Solo(model, prompts[i], 1)) << "sequence " << i;
   }
+  kernels::SetPreciseMath(false);
+}
+
+// A batch of decode-sized steps from more sequences than twice the pool's threads (the
+// attention then runs one pool task per sequence): each sequence's logits are those of
+// the sequence alone.
+TEST_P(BatchTest, ManySmallSequencesMatchSoloRuns) {
+  const auto [name, precise] = GetParam();
+  kernels::SetPreciseMath(precise);
+  auto loaded = Model::Load(kFixtures + name);
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  const Model& model = *loaded.value();
+  const int V = int(model.config().vocab_size);
+  const size_t n = 2 * GlobalThreadPool().size() + 1;
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<std::unique_ptr<SequenceState>> states;
+  std::vector<std::vector<float>> batched(n);
+  for (size_t i = 0; i < n; ++i) {
+    prompts.push_back(RandomTokens(int(10 + 3 * i), V, uint32_t(20 + i)));
+    states.push_back(model.NewState(false));
+  }
+  std::vector<size_t> done(n, 0);
+  for (;;) {
+    std::vector<ForwardSegment> segs;
+    std::vector<std::vector<float>> rows(n);
+    std::vector<size_t> who;
+    for (size_t i = 0; i < n; ++i) {
+      const size_t k = std::min(1 + i % 3, prompts[i].size() - done[i]);  // 1..3 rows
+      if (k == 0) continue;
+      ForwardSegment seg;
+      seg.state = states[i].get();
+      seg.tokens.assign(prompts[i].begin() + long(done[i]), prompts[i].begin() + long(done[i] + k));
+      seg.all_logits = true;
+      seg.logits = &rows[i];
+      segs.push_back(std::move(seg));
+      who.push_back(i);
+      done[i] += k;
+    }
+    if (segs.empty()) break;
+    model.Forward(segs, {});
+    for (size_t i : who) batched[i].insert(batched[i].end(), rows[i].begin(), rows[i].end());
+  }
+  for (size_t i = 0; i < n; ++i) EXPECT_EQ(batched[i], Solo(model, prompts[i], 1)) << "sequence " << i;
   kernels::SetPreciseMath(false);
 }
 
