@@ -120,19 +120,23 @@ void HcPost(const float* f, const float* x, int64_t T, const HcMix& mix, const M
 void HcHead(const float* x, int64_t T, const HcHeadWeights& w, const ModelConfig& c, float* y) {
   const int64_t hc = c.hc_mult, D = c.hidden_size;
   std::vector<float> mixes = Mixes(x, T, w.fn, float(c.rms_norm_eps));
-  std::vector<float> pre(static_cast<size_t>(hc));
-  for (int64_t t = 0; t < T; ++t) {
-    for (int64_t j = 0; j < hc; ++j) {
-      pre[size_t(j)] = Sigmoid32(mixes[size_t(t * hc + j)] * w.scale[0] + w.base[size_t(j)]) +
-                       float(c.hc_eps);
+  // Tokens over the pool: at batch 16 this was ~0.45 ms of the engine thread alone per
+  // step (perf).
+  ParallelFor(size_t(T), 2, [&](size_t t0, size_t t1) {
+    std::vector<float> pre(static_cast<size_t>(hc));
+    for (int64_t t = int64_t(t0); t < int64_t(t1); ++t) {
+      for (int64_t j = 0; j < hc; ++j) {
+        pre[size_t(j)] = Sigmoid32(mixes[size_t(t * hc + j)] * w.scale[0] + w.base[size_t(j)]) +
+                         float(c.hc_eps);
+      }
+      const float* xt = x + t * hc * D;
+      for (int64_t d = 0; d < D; ++d) {
+        double s = 0.0;
+        for (int64_t j = 0; j < hc; ++j) s += double(pre[size_t(j)] * xt[j * D + d]);
+        y[t * D + d] = RoundBf16(float(s));
+      }
     }
-    const float* xt = x + t * hc * D;
-    for (int64_t d = 0; d < D; ++d) {
-      double s = 0.0;
-      for (int64_t j = 0; j < hc; ++j) s += double(pre[size_t(j)] * xt[j * D + d]);
-      y[t * D + d] = RoundBf16(float(s));
-    }
-  }
+  });
 }
 
 }  // namespace dsv4

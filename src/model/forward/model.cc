@@ -166,13 +166,33 @@ void Model::Forward(std::vector<ForwardSegment>& segments, const ForwardOptions&
               hx.begin() + int64_t(r) * hc * D);
   }
   Head(hx.data(), int64_t(head_rows.size()), weights_.hc_head, weights_.norm, logits.data());
+  // Each segment's rows copied out on the pool (batch 16: 8 MB of logits a step, ~0.9 ms
+  // of the engine thread alone).
+  std::vector<size_t> first(segments.size(), 0);
   size_t next = 0;
   for (size_t i = 0; i < segments.size(); ++i) {
-    ForwardSegment& seg = segments[i];
-    if (rows[i] == 0 || !seg.logits) continue;
-    const size_t n = seg.all_logits ? size_t(rows[i]) : 1;
-    seg.logits->assign(logits.begin() + int64_t(next * V), logits.begin() + int64_t((next + n) * V));
-    next += n;
+    first[i] = next;
+    if (rows[i] > 0 && segments[i].logits) next += segments[i].all_logits ? size_t(rows[i]) : 1;
+  }
+  auto copy_out = [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) {
+      ForwardSegment& seg = segments[i];
+      if (rows[i] == 0 || !seg.logits) continue;
+      const size_t n = seg.all_logits ? size_t(rows[i]) : 1;
+      seg.logits->assign(logits.begin() + int64_t(first[i] * V), logits.begin() + int64_t((first[i] + n) * V));
+    }
+  };
+  // (In order on this thread if two segments share an output vector: the later one wins,
+  // as before.)
+  std::vector<const std::vector<float>*> outs;
+  for (const ForwardSegment& seg : segments) {
+    if (seg.logits) outs.push_back(seg.logits);
+  }
+  std::sort(outs.begin(), outs.end());
+  if (std::adjacent_find(outs.begin(), outs.end()) == outs.end()) {
+    ParallelFor(segments.size(), 1, copy_out);
+  } else {
+    copy_out(0, segments.size());
   }
 }
 
