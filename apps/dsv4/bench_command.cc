@@ -4,8 +4,9 @@
 // machine's measured memory bandwidth (decode roofline) and FMA peak (prefill). Without
 // --model it generates, once, a checkpoint with V4-Flash's layer shapes and dtypes but
 // few layers (cached under --cache-dir, default $XDG_CACHE_HOME/dsv4 or ~/.cache/dsv4).
-// --repeats N: each prefill length N times (a fresh sequence each), the median reported
-// with the fastest and slowest (on a shared machine single runs vary by 15% and more).
+// --repeats N: each prefill length N times (a fresh sequence each) and N rounds of --steps
+// decode steps per batch size, the medians reported with the fastest and slowest (on a
+// shared machine single runs vary by 15% and more).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -173,8 +174,17 @@ int BenchCommand(int argc, char** argv) {
     }
   }
 
-  // Decode: B sequences with `context` prompt tokens, then `steps` steps of one token each.
+  // Decode: B sequences with `context` prompt tokens, then `repeats` rounds of `steps`
+  // steps of one token each; tokens/s is the median round (as prefill's median run: one
+  // round during a neighbour's burst no longer sets the figure), with the slowest and
+  // fastest rounds. At batch 1 the copy bandwidth is also measured just before each round:
+  // `roofline_ratio_paired` is the median of each round's bytes/s over that reading (the
+  // machine's bandwidth at that moment), while `roofline_ratio` stays against the highest
+  // reading of the whole run.
   double decode1 = 0, decode1_bytes_per_s = 0;
+  std::vector<double> bandwidth_readings = {bw_start.copy_gb_s};
+  std::vector<double> paired_ratios;
+  int64_t peak_rss_before_readings = 0;
   for (int64_t B : batches) {
     std::vector<std::unique_ptr<SequenceState>> states;
     std::vector<ForwardSegment> segs(static_cast<size_t>(B));
@@ -185,29 +195,49 @@ int BenchCommand(int argc, char** argv) {
     }
     model.Forward(segs, options);
     std::vector<std::vector<float>> logits(static_cast<size_t>(B));
-    std::vector<double> step_ms;
-    const double t0 = Now(), cpu0 = CpuSeconds();
-    for (int64_t s = 0; s < steps; ++s) {
-      for (int64_t i = 0; i < B; ++i) {
-        segs[size_t(i)].tokens = {int32_t((s * 7 + i) % c.vocab_size)};
-        segs[size_t(i)].logits = &logits[size_t(i)];
+    const int64_t bytes = weight_bytes + KvReadBytesPerToken(c, context + steps * repeats / 2);
+    std::vector<double> step_ms, round_tok_s;
+    double wall = 0, cpu = 0;
+    for (int64_t round = 0, s = 0; round < repeats; ++round) {
+      double round_copy_gb_s = 0;
+      if (B == 1) {
+        // (Its 1 GB of buffers kept out of the peak RSS: the peak so far is read before,
+        // and the high-water mark reset after they are freed.)
+        peak_rss_before_readings = std::max(peak_rss_before_readings, PeakRssBytes());
+        round_copy_gb_s = MeasureBandwidth(size_t(512) << 20, 3).copy_gb_s;
+        std::ofstream("/proc/self/clear_refs") << "5";
+        bandwidth_readings.push_back(round_copy_gb_s);
       }
-      const double s0 = Now();
-      model.Forward(segs, options);
-      step_ms.push_back((Now() - s0) * 1e3);
+      const double t0 = Now(), cpu0 = CpuSeconds();
+      for (int64_t i_step = 0; i_step < steps; ++i_step, ++s) {
+        for (int64_t i = 0; i < B; ++i) {
+          segs[size_t(i)].tokens = {int32_t((s * 7 + i) % c.vocab_size)};
+          segs[size_t(i)].logits = &logits[size_t(i)];
+        }
+        const double s0 = Now();
+        model.Forward(segs, options);
+        step_ms.push_back((Now() - s0) * 1e3);
+      }
+      const double round_wall = Now() - t0;
+      wall += round_wall;
+      cpu += CpuSeconds() - cpu0;
+      round_tok_s.push_back(double(B * steps) / round_wall);
+      if (B == 1) paired_ratios.push_back(double(bytes) * round_tok_s.back() / (round_copy_gb_s * 1e9));
     }
-    const double wall = Now() - t0;
-    const double tok_s = double(B * steps) / wall;
+    const double tok_s = Percentile(round_tok_s, 0.5);
     const std::string key = "decode_tok_s" + (B == 1 ? std::string() : "_batch" + std::to_string(B));
     j[key] = tok_s;
+    if (repeats > 1) {
+      j[key + "_min"] = Percentile(round_tok_s, 0.0);
+      j[key + "_max"] = Percentile(round_tok_s, 1.0);
+    }
     // Threads busy on average (up to the pool size): well below it on an idle machine
     // means waiting on memory or the pool; on a shared machine, also other processes.
-    j[key + "_cpu_busy_threads"] = (CpuSeconds() - cpu0) / wall;
+    j[key + "_cpu_busy_threads"] = cpu / wall;
     j[key + "_step_ms_p50"] = Percentile(step_ms, 0.5);
     j[key + "_step_ms_p99"] = Percentile(step_ms, 0.99);
     if (B == 1) {
       decode1 = tok_s;
-      const int64_t bytes = weight_bytes + KvReadBytesPerToken(c, context + steps / 2);
       j["decode_bytes_per_token"] = bytes;
       decode1_bytes_per_s = double(bytes) * tok_s;
     } else if (decode1 > 0) {
@@ -217,9 +247,10 @@ int BenchCommand(int argc, char** argv) {
                                      ExpectedStepWeightBytes(model, weight_bytes, B);
     }
   }
-  const int64_t peak_rss_bytes = PeakRssBytes();
+  const int64_t peak_rss_bytes = std::max(peak_rss_before_readings, PeakRssBytes());
   const BandwidthResult bw_end = MeasureBandwidth(size_t(512) << 20, 3);
-  const double copy_gb_s = std::max(bw_start.copy_gb_s, bw_end.copy_gb_s);
+  bandwidth_readings.push_back(bw_end.copy_gb_s);
+  const double copy_gb_s = *std::max_element(bandwidth_readings.begin(), bandwidth_readings.end());
   const double read_gb_s = std::max(bw_start.read_gb_s, bw_end.read_gb_s);
   j["measured_bandwidth_gb_s"] = copy_gb_s;
   j["measured_read_bandwidth_gb_s"] = read_gb_s;
@@ -231,6 +262,7 @@ int BenchCommand(int argc, char** argv) {
   if (decode1_bytes_per_s > 0) {
     j["roofline_ratio"] = decode1_bytes_per_s / (copy_gb_s * 1e9);
     j["roofline_ratio_read_bandwidth"] = decode1_bytes_per_s / (read_gb_s * 1e9);
+    j["roofline_ratio_paired"] = Percentile(paired_ratios, 0.5);
   }
   j["peak_rss_bytes"] = peak_rss_bytes;
 

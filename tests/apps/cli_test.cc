@@ -1,5 +1,7 @@
 // The dsv4 binary end to end: eval's file format and protocol, inspect's report, and
 // clear errors (non-zero exit, a message) for bad input.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <array>
@@ -107,6 +109,20 @@ TEST(CliTest, BenchJsonReportsEveryFigure) {
   EXPECT_LE(j.at("prefill64_tok_s_min").get<double>(), j.at("prefill64_tok_s").get<double>());
   EXPECT_GE(j.at("prefill64_tok_s_max").get<double>(), j.at("prefill64_tok_s").get<double>());
   EXPECT_LE(j.at("decode_tok_s_step_ms_p50").get<double>(), j.at("decode_tok_s_step_ms_p99").get<double>());
+  for (const char* key : {"decode_tok_s", "decode_tok_s_batch16"}) {
+    EXPECT_LE(j.at(std::string(key) + "_min").get<double>(), j.at(key).get<double>()) << key;
+    EXPECT_GE(j.at(std::string(key) + "_max").get<double>(), j.at(key).get<double>()) << key;
+  }
+  // The roofline's bandwidth is the highest reading (start, end, and one before each
+  // batch-1 round), so the paired ratio is never below the headline one.
+  EXPECT_GE(j.at("measured_bandwidth_gb_s").get<double>(), j.at("measured_bandwidth_gb_s_start").get<double>());
+  EXPECT_GE(j.at("measured_bandwidth_gb_s").get<double>(), j.at("measured_bandwidth_gb_s_end").get<double>());
+  EXPECT_GE(j.at("roofline_ratio_paired").get<double>(), j.at("roofline_ratio").get<double>() * (1 - 1e-9));
+  // The bandwidth readings' 1 GB of buffers is not counted in the tiny model's peak RSS
+  // (where the kernel lets the process reset its high-water mark).
+  if (access("/proc/self/clear_refs", W_OK) == 0) {
+    EXPECT_LT(j.at("peak_rss_bytes").get<double>(), 512.0 * (1 << 20));
+  }
   r = Dsv4("bench --json --model " + kModel + " --prefill 64 --batch 1 --repeats 0");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("--repeats"), std::string::npos) << r.output;
