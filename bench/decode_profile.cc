@@ -1,13 +1,14 @@
 // Where a batch-1 decode step's time goes (issue 6), on the V4-Flash-shaped benchmark
 // checkpoint (or --model DIR):
 //   decode_profile [--model DIR] [--steps 32] [--reps 5] [--stat median|min] [--batch B]
-//                  [--tokens N]
+//                  [--tokens N] [--moe N]
 // 1. Plain reads: a 2-thread sum over the head's mapped bytes (the checkpoint's own pages)
 //    and over a huge-page buffer of the same size: the speed a weight stream can reach.
 // 2. Each weight GEMV of one decode step (every dense matrix of every layer, six routed
 //    experts + the shared one per MoE layer, the head), called through kernels::Linear at
 //    T = 1 in step order, `reps` rounds: ms and GB/s per matrix (weights exceed the
-//    caches, so each call streams from memory as in decode).
+//    caches, so each call streams from memory as in decode). With --moe N, each MoE layer
+//    alone too: N MoeForward calls at T = 1 and at T = B (routing, experts, combine).
 // 3. Full decode steps (Model::Forward, --tokens N (default 1; 512: a prefill chunk) for
 //    each of --batch B sequences, default 1): p50/p99, the engine thread's time alone
 //    (serial), every pool loop of one step (index, items, ms), and (B = 1) step time minus
@@ -34,6 +35,7 @@
 #include "kernels/linear.h"
 #include "model/forward/costs.h"
 #include "model/forward/model.h"
+#include "model/forward/moe.h"
 #include "model/synthetic_checkpoint.h"
 
 namespace dsv4 {
@@ -91,6 +93,7 @@ int main(int argc, char** argv) {
   const bool min_stat = Flag(argc, argv, "stat", "median") == "min";
   const int batch = std::atoi(Flag(argc, argv, "batch", "1").c_str());
   const int tokens = std::atoi(Flag(argc, argv, "tokens", "1").c_str());
+  const int moe_calls = std::atoi(Flag(argc, argv, "moe", "0").c_str());
   if (batch < 1 || steps < 1 || reps < 1 || tokens < 1) {
     std::fprintf(stderr, "--batch, --tokens, --steps and --reps must be at least 1\n");
     return 1;
@@ -193,6 +196,28 @@ int main(int argc, char** argv) {
   j["gemv_total_ms"] = gemv_s * 1e3;
   j["gemv_total_gb"] = gemv_bytes / 1e9;
   j["gemv_gb_s"] = gemv_bytes / gemv_s / 1e9;
+
+  // 2b. (--moe N) Each MoE layer alone, N calls of MoeForward at T = 1 and at T = batch
+  // (random inputs and tokens each call): its time beside the sum of its GEMVs above.
+  for (size_t li = 0; moe_calls > 0 && li < mw.layers.size(); ++li) {
+    for (int T : {1, batch}) {
+      std::vector<float> xin(size_t(c.hidden_size) * size_t(T)), out(xin.size());
+      std::vector<int32_t> toks(static_cast<size_t>(T));
+      std::vector<double> ms;
+      for (int r = 0; r < moe_calls; ++r) {
+        for (float& v : xin) v = RoundBf16(nd(rng));
+        for (int i = 0; i < T; ++i) toks[size_t(i)] = int32_t((r * 7919 + i * 131) % c.vocab_size);
+        const auto t0 = Clock::now();
+        MoeForward(mw.layers[li].ffn, c, xin.data(), toks.data(), T, true, out.data());
+        ms.push_back(Since(t0) * 1e3);
+      }
+      std::printf("MoE layer %zu T=%d: p50 %.3f ms, min %.3f ms (%d calls)\n", li, T, Percentile(ms, 0.5),
+                  Percentile(ms, 0.0), moe_calls);
+      const std::string key = "moe_L" + std::to_string(li) + "_T" + std::to_string(T) + "_ms_p50";
+      j[key] = Percentile(ms, 0.5);
+      if (batch == 1) break;
+    }
+  }
 
   // 3. Full decode steps, `batch` sequences of a 16-token prompt each.
   j["batch"] = batch;
