@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/dot.h"
+#include "kernels/isa.h"
 #include "kernels/precision.h"
 
 namespace dsv4::kernels {
@@ -20,12 +21,7 @@ std::atomic<bool>& PreciseFlag() {
 
 const DotKernels& FastDotKernels() {
   static const DotKernels* fast = [] {
-    const char* isa = std::getenv("DSV4_ISA");
-    if (isa && std::strcmp(isa, "ref") == 0) return &RefDotKernels();
-    const bool cap_avx2 = isa && std::strcmp(isa, "avx2") == 0;
-    if (const DotKernels* avx512 = Avx512DotKernels(); avx512 && !cap_avx2) return avx512;
-    if (const DotKernels* avx2 = Avx2DotKernels()) return avx2;
-    return &RefDotKernels();
+    return ChooseByIsa<const DotKernels*>(&RefDotKernels(), Avx512DotKernels(), Avx2DotKernels());
   }();
   return *fast;
 }

@@ -1,8 +1,9 @@
 #include "kernels/indexer_score.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
+
+#include "kernels/isa.h"
 
 namespace dsv4::kernels {
 
@@ -25,16 +26,8 @@ int64_t KeyGroups::At(int64_t j0, const uint8_t** codes, const uint8_t** scales)
 }
 
 IndexerScoreFn ActiveIndexerScore(const Fp4IndexQuery& q) {
-  static const IndexerScoreFn avx512 = [] {
-    const char* isa = std::getenv("DSV4_ISA");
-    if (isa && (std::strcmp(isa, "ref") == 0 || std::strcmp(isa, "avx2") == 0)) return IndexerScoreFn(nullptr);
-    return IndexerScoreFp4Avx512();
-  }();
-  static const IndexerScoreFn avx2 = [] {
-    const char* isa = std::getenv("DSV4_ISA");
-    if (isa && std::strcmp(isa, "ref") == 0) return IndexerScoreFn(nullptr);
-    return IndexerScoreFp4Avx2();
-  }();
+  static const IndexerScoreFn avx512 = IsaAllowsAvx512() ? IndexerScoreFp4Avx512() : nullptr;
+  static const IndexerScoreFn avx2 = IsaAllowsAvx2() ? IndexerScoreFp4Avx2() : nullptr;
   // Exact in every mode, so precise mode may use the fast kernels too.
   if (avx512 && q.dim % 32 == 0) return avx512;
   if (avx2 && q.dim % 64 == 0) return avx2;
