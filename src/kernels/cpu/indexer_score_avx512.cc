@@ -16,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/bf16_round_avx512.h"
 #include "kernels/indexer_score.h"
 
 namespace dsv4::kernels {
@@ -30,14 +31,6 @@ inline double Pow2(int e) {
   double d;
   std::memcpy(&d, &bits, sizeof d);
   return d;
-}
-
-// Rounds 16 finite fp32 values to bf16 (RNE), kept as fp32.
-inline __m512 RoundBf16x16(__m512 x) {
-  __m512i u = _mm512_castps_si512(x);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  u = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb));
-  return _mm512_castsi512_ps(_mm512_and_si512(u, _mm512_set1_epi32(int(0xffff0000u))));
 }
 
 // Column g (dword g of each of the 16 rows r[0..15]) for g = 0..15: a 16x16 dword

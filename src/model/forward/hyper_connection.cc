@@ -5,6 +5,7 @@
 
 #include "core/dtype.h"
 #include "core/thread_pool.h"
+#include "kernels/hc_post.h"
 #include "kernels/linear.h"
 #include "model/forward/ops.h"
 
@@ -98,20 +99,13 @@ void HcPost(const float* f, const float* x, int64_t T, const HcMix& mix, const M
   const int64_t hc = c.hc_mult, D = c.hidden_size;
   // Token t reads only its own x row, so tokens split over the pool even when out == x
   // (each token's new row is built aside, then stored).
+  const kernels::HcPostRowFn post_row = kernels::ActiveHcPostRow();
   ParallelFor(size_t(T), 1, [&](size_t t0, size_t t1) {
     thread_local std::vector<float> row;
     row.resize(size_t(hc * D));
     for (int64_t t = int64_t(t0); t < int64_t(t1); ++t) {
-      const float* xt = x + t * hc * D;
-      const float* comb = &mix.comb[size_t(t * hc * hc)];
-      for (int64_t k = 0; k < hc; ++k) {
-        const float post = mix.post[size_t(t * hc + k)];
-        for (int64_t d = 0; d < D; ++d) {
-          double s = 0.0;
-          for (int64_t j = 0; j < hc; ++j) s += double(comb[j * hc + k] * xt[j * D + d]);
-          row[size_t(k * D + d)] = RoundBf16(post * f[t * D + d] + float(s));
-        }
-      }
+      post_row(f + t * D, x + t * hc * D, &mix.comb[size_t(t * hc * hc)], &mix.post[size_t(t * hc)], hc, D,
+               row.data());
       std::copy(row.begin(), row.end(), out + t * hc * D);
     }
   });
