@@ -5,7 +5,7 @@
 
 #include "core/dtype.h"
 #include "core/thread_pool.h"
-#include "kernels/hc_post.h"
+#include "kernels/hc_mix.h"
 #include "kernels/linear.h"
 #include "model/forward/ops.h"
 
@@ -71,6 +71,7 @@ void HcPre(const float* x, int64_t T, const HcMixerWeights& w, const ModelConfig
   std::vector<float> mixes = Mixes(x, T, w.fn, float(c.rms_norm_eps));
   mix->post.resize(size_t(T * hc));
   mix->comb.resize(size_t(T * hc * hc));
+  const kernels::HcSumRowFn sum_row = kernels::ActiveHcSumRow();
   // Tokens are independent: split them over the pool (a prefill chunk has hundreds).
   ParallelFor(size_t(T), 1, [&](size_t t0, size_t t1) {
     thread_local std::vector<float> pre;
@@ -84,12 +85,7 @@ void HcPre(const float* x, int64_t T, const HcMixerWeights& w, const ModelConfig
       float* comb = &mix->comb[size_t(t * hc * hc)];
       for (int64_t i = 0; i < hc * hc; ++i) comb[i] = mt[2 * hc + i] * w.scale[2] + w.base[size_t(2 * hc + i)];
       SinkhornNormalize(comb, hc, c.hc_sinkhorn_iters, hc_eps);
-      const float* xt = x + t * hc * D;
-      for (int64_t d = 0; d < D; ++d) {
-        double s = 0.0;
-        for (int64_t j = 0; j < hc; ++j) s += double(pre[size_t(j)] * xt[j * D + d]);
-        y[t * D + d] = RoundBf16(float(s));
-      }
+      sum_row(x + t * hc * D, pre.data(), hc, D, y + t * D);
     }
   });
 }
@@ -114,6 +110,7 @@ void HcPost(const float* f, const float* x, int64_t T, const HcMix& mix, const M
 void HcHead(const float* x, int64_t T, const HcHeadWeights& w, const ModelConfig& c, float* y) {
   const int64_t hc = c.hc_mult, D = c.hidden_size;
   std::vector<float> mixes = Mixes(x, T, w.fn, float(c.rms_norm_eps));
+  const kernels::HcSumRowFn sum_row = kernels::ActiveHcSumRow();
   // Tokens over the pool: at batch 16 this was ~0.45 ms of the engine thread alone per
   // step (perf).
   ParallelFor(size_t(T), 2, [&](size_t t0, size_t t1) {
@@ -123,12 +120,7 @@ void HcHead(const float* x, int64_t T, const HcHeadWeights& w, const ModelConfig
         pre[size_t(j)] = Sigmoid32(mixes[size_t(t * hc + j)] * w.scale[0] + w.base[size_t(j)]) +
                          float(c.hc_eps);
       }
-      const float* xt = x + t * hc * D;
-      for (int64_t d = 0; d < D; ++d) {
-        double s = 0.0;
-        for (int64_t j = 0; j < hc; ++j) s += double(pre[size_t(j)] * xt[j * D + d]);
-        y[t * D + d] = RoundBf16(float(s));
-      }
+      sum_row(x + t * hc * D, pre.data(), hc, D, y + t * D);
     }
   });
 }

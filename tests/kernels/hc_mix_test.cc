@@ -1,6 +1,6 @@
-// The hyper-connection post mix of one token: the SIMD version gives the reference's bits
-// for every stream and dimension (tails of D % 16 included), and for special values
-// (signed zeros, values that round to infinity, NaN, subnormals).
+// The hyper-connection mixes of one token (post mix, weighted sum): the SIMD versions give
+// the references' bits for every stream and dimension (tails of D % 16 included), and for
+// special values (signed zeros, values that round to infinity, NaN, subnormals).
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -11,14 +11,26 @@
 #include <vector>
 
 #include "core/dtype.h"
-#include "kernels/hc_post.h"
+#include "kernels/hc_mix.h"
 
 namespace dsv4::kernels {
 namespace {
 
-TEST(HcPostRowTest, Avx512MatchesReferenceBitForBit) {
+void ExpectSameBits(const std::vector<float>& want, const std::vector<float>& got, const char* what, int64_t hc,
+                    int64_t D, int trial) {
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    uint32_t a, b;
+    std::memcpy(&a, &want[i], 4);
+    std::memcpy(&b, &got[i], 4);
+    ASSERT_EQ(a, b) << what << ": hc " << hc << " D " << D << " trial " << trial << " at " << i;
+  }
+}
+
+TEST(HcMixTest, Avx512MatchesReferenceBitForBit) {
   const HcPostRowFn fast = HcPostRowAvx512();
-  if (fast == nullptr) GTEST_SKIP() << "no AVX-512 on this CPU";
+  const HcSumRowFn fast_sum = HcSumRowAvx512();
+  if (fast == nullptr || fast_sum == nullptr) GTEST_SKIP() << "no AVX-512 on this CPU";
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (int64_t hc : {1, 4}) {
@@ -45,25 +57,29 @@ TEST(HcPostRowTest, Avx512MatchesReferenceBitForBit) {
         std::vector<float> want(size_t(hc * D), -1.0f), got(size_t(hc * D), -2.0f);
         HcPostRowRef(f.data(), x.data(), comb.data(), post.data(), hc, D, want.data());
         fast(f.data(), x.data(), comb.data(), post.data(), hc, D, got.data());
-        for (int64_t i = 0; i < hc * D; ++i) {
-          uint32_t a, b;
-          std::memcpy(&a, &want[size_t(i)], 4);
-          std::memcpy(&b, &got[size_t(i)], 4);
-          ASSERT_EQ(a, b) << "hc " << hc << " D " << D << " trial " << trial << " at " << i;
-        }
+        ExpectSameBits(want, got, "post mix", hc, D, trial);
+        // The weighted sum with the first stream of comb's columns as weights.
+        std::vector<float> want_sum(static_cast<size_t>(D), -1.0f), got_sum(static_cast<size_t>(D), -2.0f);
+        HcSumRowRef(x.data(), comb.data(), hc, D, want_sum.data());
+        fast_sum(x.data(), comb.data(), hc, D, got_sum.data());
+        ExpectSameBits(want_sum, got_sum, "weighted sum", hc, D, trial);
       }
     }
   }
 }
 
-// The reference is the arithmetic the model used before (a plain product: one stream that
-// passes its input through with weight 1 and post 0 gives x rounded to bf16).
-TEST(HcPostRowTest, ReferenceIdentityMix) {
+// The references on hand-checked values: one stream passed through with weight 1 and post 0
+// gives x rounded to bf16; two streams with weights 1 and 2 give x0 + 2 x1, rounded.
+TEST(HcMixTest, ReferencesOnSmallCases) {
   const std::vector<float> f = {5.0f, -7.0f}, x = {1.00390625f, -3.0f}, comb = {1.0f}, post = {0.0f};
   std::vector<float> out(2);
   HcPostRowRef(f.data(), x.data(), comb.data(), post.data(), 1, 2, out.data());
   EXPECT_EQ(out[0], RoundBf16(1.00390625f));
   EXPECT_EQ(out[1], -3.0f);
+  const std::vector<float> x2 = {1.0f, 0.5f, 0.25f, -1.0f}, w2 = {1.0f, 2.0f};
+  HcSumRowRef(x2.data(), w2.data(), 2, 2, out.data());
+  EXPECT_EQ(out[0], 1.5f);   // 1 + 2 * 0.25
+  EXPECT_EQ(out[1], -1.5f);  // 0.5 + 2 * -1
 }
 
 }  // namespace

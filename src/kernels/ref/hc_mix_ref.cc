@@ -1,5 +1,5 @@
 #include "core/dtype.h"
-#include "kernels/hc_post.h"
+#include "kernels/hc_mix.h"
 
 namespace dsv4::kernels {
 
@@ -11,6 +11,14 @@ void HcPostRowRef(const float* f, const float* x, const float* comb, const float
       for (int64_t j = 0; j < hc; ++j) s += double(comb[j * hc + k] * x[j * D + d]);
       out[k * D + d] = RoundBf16(post[k] * f[d] + float(s));
     }
+  }
+}
+
+void HcSumRowRef(const float* x, const float* w, int64_t hc, int64_t D, float* out) {
+  for (int64_t d = 0; d < D; ++d) {
+    double s = 0.0;
+    for (int64_t j = 0; j < hc; ++j) s += double(w[j] * x[j * D + d]);
+    out[d] = RoundBf16(float(s));
   }
 }
 
