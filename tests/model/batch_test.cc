@@ -40,25 +40,15 @@ std::vector<float> Solo(const Model& model, const std::vector<int32_t>& tokens, 
   return all;
 }
 
-class BatchTest : public testing::TestWithParam<std::tuple<std::string, bool>> {};
-
-TEST_P(BatchTest, MixedStepsMatchSoloRuns) {
-  const auto [name, precise] = GetParam();
-  kernels::SetPreciseMath(precise);
-  auto loaded = Model::Load(kFixtures + name);
-  ASSERT_TRUE(loaded.ok()) << loaded.error();
-  const Model& model = *loaded.value();
-  const int V = int(model.config().vocab_size);
-  // Three sequences of different lengths with different chunk sizes; each step takes
-  // the next chunk of every sequence that has tokens left (late steps are decodes).
-  const std::vector<std::vector<int32_t>> prompts = {
-      RandomTokens(70, V, 1), RandomTokens(9, V, 2), RandomTokens(41, V, 3)};
-  const std::vector<size_t> chunks = {16, 1, 7};
+// Runs all prompts together: each step takes the next chunks[i] tokens of every sequence
+// that has tokens left (late steps are decodes). Returns the logits of every position.
+std::vector<std::vector<float>> Batched(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                                        const std::vector<size_t>& chunks) {
   std::vector<std::unique_ptr<SequenceState>> states;
   std::vector<std::vector<float>> batched(prompts.size());
   for (size_t i = 0; i < prompts.size(); ++i) states.push_back(model.NewState(false));
   std::vector<size_t> done(prompts.size(), 0);
-  for (int step = 0;; ++step) {
+  for (;;) {
     std::vector<ForwardSegment> segs;
     std::vector<std::vector<float>> rows(prompts.size());
     std::vector<size_t> who;
@@ -78,6 +68,22 @@ TEST_P(BatchTest, MixedStepsMatchSoloRuns) {
     model.Forward(segs, {});
     for (size_t i : who) batched[i].insert(batched[i].end(), rows[i].begin(), rows[i].end());
   }
+  return batched;
+}
+
+class BatchTest : public testing::TestWithParam<std::tuple<std::string, bool>> {};
+
+TEST_P(BatchTest, MixedStepsMatchSoloRuns) {
+  const auto [name, precise] = GetParam();
+  kernels::SetPreciseMath(precise);
+  auto loaded = Model::Load(kFixtures + name);
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  const Model& model = *loaded.value();
+  const int V = int(model.config().vocab_size);
+  // Three sequences of different lengths with different chunk sizes.
+  const std::vector<std::vector<int32_t>> prompts = {
+      RandomTokens(70, V, 1), RandomTokens(9, V, 2), RandomTokens(41, V, 3)};
+  const std::vector<std::vector<float>> batched = Batched(model, prompts, {16, 1, 7});
   for (size_t i = 0; i < prompts.size(); ++i) {
     // Solo in one whole prefill, and solo token by token: the same bits.
     EXPECT_EQ(batched[i], Solo(model, prompts[i], prompts[i].size())) << "sequence " << i;
@@ -98,33 +104,12 @@ TEST_P(BatchTest, ManySmallSequencesMatchSoloRuns) {
   const int V = int(model.config().vocab_size);
   const size_t n = 2 * GlobalThreadPool().size() + 1;
   std::vector<std::vector<int32_t>> prompts;
-  std::vector<std::unique_ptr<SequenceState>> states;
-  std::vector<std::vector<float>> batched(n);
+  std::vector<size_t> chunks;
   for (size_t i = 0; i < n; ++i) {
     prompts.push_back(RandomTokens(int(10 + 3 * i), V, uint32_t(20 + i)));
-    states.push_back(model.NewState(false));
+    chunks.push_back(1 + i % 3);  // 1..3 rows a step
   }
-  std::vector<size_t> done(n, 0);
-  for (;;) {
-    std::vector<ForwardSegment> segs;
-    std::vector<std::vector<float>> rows(n);
-    std::vector<size_t> who;
-    for (size_t i = 0; i < n; ++i) {
-      const size_t k = std::min(1 + i % 3, prompts[i].size() - done[i]);  // 1..3 rows
-      if (k == 0) continue;
-      ForwardSegment seg;
-      seg.state = states[i].get();
-      seg.tokens.assign(prompts[i].begin() + long(done[i]), prompts[i].begin() + long(done[i] + k));
-      seg.all_logits = true;
-      seg.logits = &rows[i];
-      segs.push_back(std::move(seg));
-      who.push_back(i);
-      done[i] += k;
-    }
-    if (segs.empty()) break;
-    model.Forward(segs, {});
-    for (size_t i : who) batched[i].insert(batched[i].end(), rows[i].begin(), rows[i].end());
-  }
+  const std::vector<std::vector<float>> batched = Batched(model, prompts, chunks);
   for (size_t i = 0; i < n; ++i) EXPECT_EQ(batched[i], Solo(model, prompts[i], 1)) << "sequence " << i;
   kernels::SetPreciseMath(false);
 }
