@@ -71,14 +71,22 @@ std::vector<std::vector<float>> Batched(const Model& model, const std::vector<st
   return batched;
 }
 
-class BatchTest : public testing::TestWithParam<std::tuple<std::string, bool>> {};
+// (fixture, precise math on or off): the model loaded and the mode set for each test.
+class BatchTest : public testing::TestWithParam<std::tuple<std::string, bool>> {
+ protected:
+  void SetUp() override {
+    const auto [name, precise] = GetParam();
+    kernels::SetPreciseMath(precise);
+    auto loaded = Model::Load(kFixtures + name);
+    ASSERT_TRUE(loaded.ok()) << loaded.error();
+    model_ = std::move(loaded.value());
+  }
+  void TearDown() override { kernels::SetPreciseMath(false); }
+  std::unique_ptr<Model> model_;
+};
 
 TEST_P(BatchTest, MixedStepsMatchSoloRuns) {
-  const auto [name, precise] = GetParam();
-  kernels::SetPreciseMath(precise);
-  auto loaded = Model::Load(kFixtures + name);
-  ASSERT_TRUE(loaded.ok()) << loaded.error();
-  const Model& model = *loaded.value();
+  const Model& model = *model_;
   const int V = int(model.config().vocab_size);
   // Three sequences of different lengths with different chunk sizes.
   const std::vector<std::vector<int32_t>> prompts = {
@@ -89,18 +97,13 @@ TEST_P(BatchTest, MixedStepsMatchSoloRuns) {
     EXPECT_EQ(batched[i], Solo(model, prompts[i], prompts[i].size())) << "sequence " << i;
     EXPECT_EQ(batched[i], Solo(model, prompts[i], 1)) << "sequence " << i;
   }
-  kernels::SetPreciseMath(false);
 }
 
 // A batch of decode-sized steps from more sequences than twice the pool's threads (the
 // attention then runs one pool task per sequence): each sequence's logits are those of
 // the sequence alone.
 TEST_P(BatchTest, ManySmallSequencesMatchSoloRuns) {
-  const auto [name, precise] = GetParam();
-  kernels::SetPreciseMath(precise);
-  auto loaded = Model::Load(kFixtures + name);
-  ASSERT_TRUE(loaded.ok()) << loaded.error();
-  const Model& model = *loaded.value();
+  const Model& model = *model_;
   const int V = int(model.config().vocab_size);
   const size_t n = 2 * GlobalThreadPool().size() + 1;
   std::vector<std::vector<int32_t>> prompts;
@@ -111,7 +114,6 @@ TEST_P(BatchTest, ManySmallSequencesMatchSoloRuns) {
   }
   const std::vector<std::vector<float>> batched = Batched(model, prompts, chunks);
   for (size_t i = 0; i < n; ++i) EXPECT_EQ(batched[i], Solo(model, prompts[i], 1)) << "sequence " << i;
-  kernels::SetPreciseMath(false);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, BatchTest,
