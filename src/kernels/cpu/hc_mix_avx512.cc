@@ -3,6 +3,7 @@
 // narrowed once, then the fp32 multiply and add and the bf16 rounding.
 #include <immintrin.h>
 
+#include "core/dtype.h"
 #include "kernels/cpu/bf16_round_avx512.h"
 #include "kernels/hc_mix.h"
 
@@ -23,9 +24,6 @@ inline __m512 StreamSum16(const float* x, int64_t hc, int64_t D, int64_t d, Weig
                                              _mm256_castps_pd(_mm512_cvtpd_ps(hi)), 1));
 }
 
-// RoundBf16 of one value (the dimensions past the last multiple of 16).
-inline float RoundBf16One(float v) { return _mm_cvtss_f32(_mm512_castps512_ps128(RoundBf16x16(_mm512_set1_ps(v)))); }
-
 void HcPostRow(const float* f, const float* x, const float* comb, const float* post, int64_t hc,
                int64_t D, float* out) {
   const int64_t D16 = D / 16 * 16;
@@ -39,7 +37,7 @@ void HcPostRow(const float* f, const float* x, const float* comb, const float* p
     for (int64_t d = D16; d < D; ++d) {
       double s = 0.0;
       for (int64_t j = 0; j < hc; ++j) s += double(w(j) * x[j * D + d]);
-      out[k * D + d] = RoundBf16One(post[k] * f[d] + float(s));
+      out[k * D + d] = RoundBf16(post[k] * f[d] + float(s));
     }
   }
 }
@@ -51,7 +49,7 @@ void HcSumRow(const float* x, const float* w, int64_t hc, int64_t D, float* out)
   for (int64_t d = D16; d < D; ++d) {
     double s = 0.0;
     for (int64_t j = 0; j < hc; ++j) s += double(w[j] * x[j * D + d]);
-    out[d] = RoundBf16One(float(s));
+    out[d] = RoundBf16(float(s));
   }
 }
 
