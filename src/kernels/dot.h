@@ -49,7 +49,7 @@ struct DotKernels {
   // Fast-mode kernels on packed bf16 activations (nullptr in sets without them; the
   // caller falls back to the kernels above). pack_bf16_acts stores n bf16-exact fp32
   // values (the caller checks) as bf16 in `format`'s layout; n a multiple of 32 (bf16),
-  // 64 (e2m1) or 128 (e4m3). The rows kernels compute, for `rows` (1..kPackedRowsMax)
+  // 128 (e2m1, e4m3). The rows kernels compute, for `rows` (1..kPackedRowsMax)
   // packed activation rows x[r] and one weight row w of n values, out[r] = sum_k x[r][k]
   // · value(w[k]) · scale(k) with scale bytes ue8m0 per 32 (e2m1) or per 128 (e4m3)
   // values; fp32 accumulation, each weight vector decoded once for all rows, a row's

@@ -131,7 +131,7 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
       format = PackedFormat::kE4m3;
       break;
     case DType::kI8:
-      if (K % 64 != 0 || K / kFp4Block > 512) return false;
+      if (K % 128 != 0 || K / kFp4Block > 512) return false;
       format = PackedFormat::kE2m1;
       break;
     default:
@@ -165,8 +165,8 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
   const bool has_weight_rows = format == PackedFormat::kE4m3   ? dk.e4m3_weight_rows != nullptr
                                : format == PackedFormat::kE2m1 ? dk.e2m1_weight_rows != nullptr
                                                                 : false;
-  // FP4 up to kStreamTokensMaxFp4 tokens, in passes of kWeightRowsMax over each thread's
-  // rows (decoded again per pass, the rows then in L2); FP8 only up to kWeightRowsMax (its
+  // FP4 up to kStreamTokensMaxFp4 tokens, in passes over each thread's rows (decoded again
+  // per pass, the rows then in L2); FP8 only up to kWeightRowsMax (its
   // decode costs more per value: T = 4 154, panels at T = 6 142, T = 8 182-187 GFLOP/s,
   // FP8 [4096, 4096] x8).
   const int64_t stream_tokens_max = format == PackedFormat::kE2m1 ? kStreamTokensMaxFp4 : kWeightRowsMax;
@@ -178,10 +178,16 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
     const int64_t fp4_scales = K / kFp4Block;
     const uint16_t* xs[kStreamTokensMaxFp4];
     for (int64_t t = 0; t < T; ++t) xs[t] = &packed[size_t(t * K)];
+    // FP4 in passes of at most 3 activation rows, as even as they come (4 = 2 + 2): with
+    // 4 rows the e2m1 kernel's 16 accumulators and the step's 16 activation vectors do not
+    // fit the registers, and from memory it ran at 8-9 GB/s against 15-17 for 3 rows and
+    // 27-34 for 2 (one thread, 4 streams; /tmp/kb/fp4x.cc).
+    const int64_t pass_max = format == PackedFormat::kE2m1 ? 3 : kWeightRowsMax;
+    const int64_t passes = (T + pass_max - 1) / pass_max;
     ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
       constexpr int kStreams = kWeightRowsMax;
-      for (int64_t t0 = 0; t0 < T; t0 += kWeightRowsMax) {
-        const int64_t rows = std::min<int64_t>(kWeightRowsMax, T - t0);
+      for (int64_t p = 0, t0 = 0, rows = 0; p < passes; ++p, t0 += rows) {
+        rows = (T - t0 + passes - p - 1) / (passes - p);
         ForEachStreamGroup(int64_t(n1 - n0), kStreams, [&](int64_t offset, int64_t stride_rows, int wrows) {
           const int64_t first = int64_t(n0) + offset;
           const uint8_t* w_rows = w.data + (row_begin + first) * row_bytes;

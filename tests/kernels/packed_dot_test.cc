@@ -277,13 +277,13 @@ TEST_F(PackedDotTest, EveryCodeExact) {
     }
   }
   for (int c = 0; c < 16; ++c) {
-    for (int p = 0; p < 64; ++p) {
-      std::vector<uint8_t> w(32, 0);
+    for (int p = 0; p < 128; ++p) {
+      std::vector<uint8_t> w(64, 0);
       w[size_t(p / 2)] = uint8_t((p & 1) ? c << 4 : c);
-      std::vector<uint8_t> s = {0, 200};
-      std::vector<std::vector<float>> x(1, std::vector<float>(64, 0.0f));
+      std::vector<uint8_t> s = {0, 200, 127, 131};
+      std::vector<std::vector<float>> x(1, std::vector<float>(128, 0.0f));
       x[0][size_t(p)] = std::ldexp(1.0f, 20);
-      const float got = Run(*simd_, PackedFormat::kE2m1, x, w.data(), s.data(), 64)[0];
+      const float got = Run(*simd_, PackedFormat::kE2m1, x, w.data(), s.data(), 128)[0];
       EXPECT_EQ(got, float(double(x[0][size_t(p)]) * E2m1ToFloat(uint8_t(c)) * Ue8m0ToFloat(s[size_t(p / 32)])))
           << "nibble " << c << " p=" << p;
     }

@@ -10,11 +10,14 @@
 //
 // Packed layouts (pack_bf16_acts), chosen so the weight decoders need no lane shuffles:
 //   bf16: natural order.
-//   e2m1: per 64 values, the 32 even k then the 32 odd k (the decoder's low and high
-//         nibbles of 32 bytes, zero-extended to words).
+//   e2m1: per 128 values (64 weight bytes), four vectors of 32: vector c holds k = 4i + c
+//         for i = 0..31 (the decoder reads the 64 bytes as 32 words and looks up nibble c
+//         of each), so fp32 lanes 4b..4b+3 of a dot product over vectors 0-1 or 2-3 hold
+//         products of block b (k = 32b..32b+31) only.
 //   e4m3: per 64 codes, the order of unpacklo_epi8 / unpackhi_epi8 per 128-bit lane:
 //         for lane L the codes 16L+0..7 (in the first half), 16L+8..15 (second half).
-// Weight decoding: e2m1 nibble -> bf16 with vpermw on a 16-entry table; e4m3 code ->
+// Weight decoding: e2m1 nibble -> bf16 with vpermw on a 16-entry table (of word >> 4c);
+// e4m3 code ->
 // bf16 high and low bytes with two vpermi2b on 128-entry tables of |code| (NaN codes give
 // bf16 NaN, as in the reference table), the sign OR-ed in.
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as pass-through operands, which
@@ -57,10 +60,9 @@ void PackActsAvx512(const float* x, int64_t n, PackedFormat format, uint16_t* ou
       for (int64_t k = 0; k < n; ++k) out[k] = Bf16Bits(x[k]);
       return;
     case PackedFormat::kE2m1:
-      for (int64_t c = 0; c < n; c += 64) {
-        for (int j = 0; j < 32; ++j) {
-          out[c + j] = Bf16Bits(x[c + 2 * j]);
-          out[c + 32 + j] = Bf16Bits(x[c + 2 * j + 1]);
+      for (int64_t c = 0; c < n; c += 128) {
+        for (int v = 0; v < 4; ++v) {
+          for (int i = 0; i < 32; ++i) out[c + 32 * v + i] = Bf16Bits(x[c + 4 * i + v]);
         }
       }
       return;
@@ -108,42 +110,61 @@ void Bf16Tile(const uint16_t* const* x, const uint16_t* w, int64_t w_stride, int
   }
 }
 
-// 64 e2m1 values (32 bytes) -> bf16 words: lo = even k, hi = odd k.
-// The table holds the 16 values twice: vpermw reads 5 index bits, so the low nibble needs
-// no mask (bit 4, the high nibble's lowest bit, picks the copy).
-inline void DecodeE2m1x64(const uint8_t* w, __m512i* lo, __m512i* hi) {
-  const __m512i table = _mm512_setr_epi32(0x3F000000, 0x3FC03F80, 0x40404000, 0x40C04080,
-                                          int32_t(0xBF008000), int32_t(0xBFC0BF80),
-                                          int32_t(0xC040C000), int32_t(0xC0C0C080), 0x3F000000,
-                                          0x3FC03F80, 0x40404000, 0x40C04080, int32_t(0xBF008000),
-                                          int32_t(0xBFC0BF80), int32_t(0xC040C000), int32_t(0xC0C0C080));
-  const __m512i b = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
-  *lo = _mm512_permutexvar_epi16(b, table);
-  *hi = _mm512_permutexvar_epi16(_mm512_srli_epi16(b, 4), table);
+// e2m1 values -> bf16 words, from 64 weight bytes (128 values) read as 32 words `v`:
+// half p (0 or 1) gives vectors 2p and 2p + 1 of the packed order (nibbles 2p and 2p + 1
+// of each word). The table holds the 16 values twice: vpermw reads 5 index bits, so a
+// nibble needs no mask (bit 4, the next nibble's lowest bit, picks the copy).
+// Reading 64 bytes as words (instead of 32 bytes zero-extended to words, with the nibbles
+// split into even and odd k) saves the widening shuffles and half the scale picks: one
+// thread, FP4 [4 x 64, 4096] from L2, 4 streams, 1 / 2 / 3 / 4 activation rows: 33-35 ->
+// 44-46, 24-26 -> 31-32, 21 -> 21-22, 16 -> 15 GB/s (/tmp/kb/fp4u.cc, bench/RESULTS.md).
+inline __m512i E2m1Table() {
+  return _mm512_setr_epi32(0x3F000000, 0x3FC03F80, 0x40404000, 0x40C04080, int32_t(0xBF008000),
+                           int32_t(0xBFC0BF80), int32_t(0xC040C000), int32_t(0xC0C0C080), 0x3F000000,
+                           0x3FC03F80, 0x40404000, 0x40C04080, int32_t(0xBF008000), int32_t(0xBFC0BF80),
+                           int32_t(0xC040C000), int32_t(0xC0C0C080));
+}
+template <int P>
+inline void DecodeE2m1Half(__m512i table, __m512i v, __m512i* a, __m512i* b) {
+  *a = _mm512_permutexvar_epi16(P == 0 ? v : _mm512_srli_epi16(v, 8), table);
+  *b = _mm512_permutexvar_epi16(_mm512_srli_epi16(v, 8 * P + 4), table);
 }
 
-// Per 64 values: the products of each row in `part` (fp32 lanes 0..7 hold the first
-// 32-block, 8..15 the second), then acc += part · [s0 x8, s1 x8].
+// The scales of a 128-value step as fp32 lanes [s0 x4, s1 x4, s2 x4, s3 x4] (lanes
+// 4b..4b+3 hold block b's products), picked from a vector of 16 scales: `pick` holds the
+// step's first scale index in each group of four lanes.
+inline __m512i E2m1ScalePick() { return _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3); }
+
+// One half step (64 values: decoded vectors a, b) of one activation row xr (at the half's
+// first packed value): the two dot products from zero, then acc + part · s — the e2m1
+// arithmetic of every kernel here.
+inline __m512 E2m1HalfStep(const uint16_t* xr, __m512i a, __m512i b, __m512 s, __m512 acc) {
+  __m512 part = Dp(_mm512_setzero_ps(), Load(xr), a);
+  part = Dp(part, Load(xr + 32), b);
+  return _mm512_fmadd_ps(part, s, acc);
+}
+
+// Per 128 values: two half steps per row with the step's scales.
 template <int R>
 void E2m1Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_bytes, int64_t n,
               float* out) {
   float scales[512];
   ScalesToFloat(scale_bytes, n / 32, scales);
-  const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i table = E2m1Table();
+  const __m512i pick = E2m1ScalePick();
   __m512 acc[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < n; k += 64) {
-    __m512i lo, hi;
-    DecodeE2m1x64(w + k / 2, &lo, &hi);
-    const __m512 s = _mm512_permutexvar_ps(
-        pick, _mm512_castpd_ps(_mm512_castpd128_pd512(_mm_load_sd(reinterpret_cast<const double*>(&scales[k / 32])))));
+  for (int64_t k = 0; k < n; k += 128) {
+    const __m512i v = _mm512_loadu_si512(w + k / 2);
+    const __m512 s = _mm512_permutexvar_ps(pick, _mm512_castps128_ps512(_mm_loadu_ps(&scales[k / 32])));
+    __m512i a, b;
+    DecodeE2m1Half<0>(table, v, &a, &b);
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      __m512 part = Dp(_mm512_setzero_ps(), Load(x[r] + k), lo);
-      part = Dp(part, Load(x[r] + k + 32), hi);
-      acc[r] = _mm512_fmadd_ps(part, s, acc[r]);
-    }
+    for (int r = 0; r < R; ++r) acc[r] = E2m1HalfStep(x[r] + k, a, b, s, acc[r]);
+    DecodeE2m1Half<1>(table, v, &a, &b);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) acc[r] = E2m1HalfStep(x[r] + k + 64, a, b, s, acc[r]);
   }
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
@@ -271,22 +292,26 @@ void E4m3Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
 
 // E2m1Rows<R>'s arithmetic, walked like E4m3Streams: S weight streams w_stride bytes
 // apart, each line fetched kE2m1StreamPrefetchBytes / S ahead; S x R independent
-// accumulator chains instead of R per-64-value FMA chains. scale_bytes[s]: stream s's
-// ue8m0 block scales, converted here 16 at a time (one vector per 512 values, kept in a
-// register): a separate conversion pass into an fp32 array took ~1/6 of the FP4 time in
-// a decode step (perf), and its stores cost L2 traffic a quarter the size of the weights.
+// accumulator chains instead of R. scale_bytes[s]: stream s's ue8m0 block scales,
+// converted here 16 at a time (a separate conversion pass into an fp32 array took ~1/6
+// of the FP4 time in a decode step (perf), and its stores cost L2 traffic a quarter the
+// size of the weights) into a small array the scale picks read (in registers, the S
+// vectors pushed the accumulators of 4 x 4 out to the stack). The two halves of a
+// 128-value step are walked one after the other over all streams, so only one half's
+// activation vectors are live at a time.
 constexpr int64_t kE2m1StreamPrefetchBytes = 4096;
 template <int S, int R>
 void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
                  const uint8_t* const* scale_bytes, int64_t n, float* out) {
   constexpr int64_t kAhead = kE2m1StreamPrefetchBytes / S;
   const int64_t n_scales = n / 32;
-  const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i table = E2m1Table();
+  const __m512i pick = E2m1ScalePick();
+  alignas(64) float scales[S][16];
   __m512 acc[S][R];
-  __m512 scales[S];
   __m512i idx = pick;
   ZeroStreamAccumulators(acc);
-  for (int64_t k = 0; k < n; k += 64) {
+  for (int64_t k = 0; k < n; k += 128) {
     if (k % 512 == 0) {
       // The next 16 scales of each stream (masked at the row's end: no read past it);
       // the scale rows of later groups follow each stream's row, fetched ahead.
@@ -295,25 +320,26 @@ void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
 #pragma GCC unroll 4
       for (int s = 0; s < S; ++s) {
         if (k % 2048 == 0) _mm_prefetch(reinterpret_cast<const char*>(scale_bytes[s] + k / 32 + 256), _MM_HINT_T0);
-        scales[s] = Ue8m0x16(_mm_maskz_loadu_epi8(m, scale_bytes[s] + k / 32));
+        _mm512_store_ps(scales[s], Ue8m0x16(_mm_maskz_loadu_epi8(m, scale_bytes[s] + k / 32)));
       }
       idx = pick;
     }
+    auto half = [&](auto p) {
+      constexpr int P = decltype(p)::value;
 #pragma GCC unroll 4
-    for (int s = 0; s < S; ++s) {
-      const uint8_t* ws = w + s * w_stride + k / 2;
-      if (k % 128 == 0) _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead), _MM_HINT_T0);
-      __m512i lo, hi;
-      DecodeE2m1x64(ws, &lo, &hi);
-      const __m512 sc = _mm512_permutexvar_ps(idx, scales[s]);
+      for (int s = 0; s < S; ++s) {
+        const uint8_t* ws = w + s * w_stride + k / 2;
+        if (P == 0) _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead), _MM_HINT_T0);
+        const __m512 sc = _mm512_permutexvar_ps(idx, _mm512_load_ps(scales[s]));
+        __m512i a, b;
+        DecodeE2m1Half<P>(table, _mm512_loadu_si512(ws), &a, &b);
 #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) {
-        __m512 part = Dp(_mm512_setzero_ps(), Load(x[r] + k), lo);
-        part = Dp(part, Load(x[r] + k + 32), hi);
-        acc[s][r] = _mm512_fmadd_ps(part, sc, acc[s][r]);
+        for (int r = 0; r < R; ++r) acc[s][r] = E2m1HalfStep(x[r] + k + 64 * P, a, b, sc, acc[s][r]);
       }
-    }
-    idx = _mm512_add_epi32(idx, _mm512_set1_epi32(2));
+    };
+    half(std::integral_constant<int, 0>{});
+    half(std::integral_constant<int, 1>{});
+    idx = _mm512_add_epi32(idx, _mm512_set1_epi32(4));
   }
   ReduceStreamAccumulators(acc, out);
 }
@@ -370,26 +396,28 @@ void DecodeE4m3RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
 }
 
 void DecodeE2m1RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
+  const __m512i table = E2m1Table();
   for (int64_t k = 0; k < n; k += 128) {
-    __m512i lo, hi;
-    DecodeE2m1x64(w + k / 2, &lo, &hi);
-    _mm512_storeu_si512(out + k, lo);
-    _mm512_storeu_si512(out + k + 32, hi);
-    DecodeE2m1x64(w + k / 2 + 32, &lo, &hi);
-    _mm512_storeu_si512(out + k + 64, lo);
-    _mm512_storeu_si512(out + k + 96, hi);
+    const __m512i v = _mm512_loadu_si512(w + k / 2);
+    __m512i a, b;
+    DecodeE2m1Half<0>(table, v, &a, &b);
+    _mm512_storeu_si512(out + k, a);
+    _mm512_storeu_si512(out + k + 32, b);
+    DecodeE2m1Half<1>(table, v, &a, &b);
+    _mm512_storeu_si512(out + k + 64, a);
+    _mm512_storeu_si512(out + k + 96, b);
   }
 }
 
 // W panel rows x R activation rows with per-block scales, S dot steps (of 32 values) per
-// block: 4 for e4m3 (one scale per 128), 2 for e2m1 (fp32 lanes 0..7 / 8..15 of a
-// 64-value step hold the first / second 32-block: scales [s0 x8, s1 x8]). Per output
-// exactly E4m3Rows / E2m1Rows: part = dot steps of the block from zero, acc += part · s.
+// scaled part: 4 for e4m3 (one scale per 128), 2 for e2m1 (a 64-value half step; fp32
+// lanes 4b..4b+3 hold block b of the 128-value step: scales [s0 x4, .., s3 x4]). Per
+// output exactly E4m3Rows / E2m1Rows: part = dot steps from zero, acc += part · s.
 template <int S, int W, int R>
 void ScaledPanelTile(const uint16_t* const* x, const uint16_t* panel, int64_t stride,
                      const float* const* scales, int64_t n, float* out, const uint8_t** pf,
                      const uint8_t* pf_end) {
-  const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i pick = E2m1ScalePick();
   __m512 acc[W][R];
 #pragma GCC unroll 6
   for (int i = 0; i < W; ++i) {
@@ -416,10 +444,8 @@ void ScaledPanelTile(const uint16_t* const* x, const uint16_t* panel, int64_t st
     }
 #pragma GCC unroll 6
     for (int i = 0; i < W; ++i) {
-      const __m512 s =
-          S == 4 ? _mm512_set1_ps(scales[i][k / 128])
-                 : _mm512_permutexvar_ps(pick, _mm512_castpd_ps(_mm512_castpd128_pd512(
-                                                   _mm_load_sd(reinterpret_cast<const double*>(&scales[i][k / 32])))));
+      const __m512 s = S == 4 ? _mm512_set1_ps(scales[i][k / 128])
+                              : _mm512_permutexvar_ps(pick, _mm512_castps128_ps512(_mm_loadu_ps(&scales[i][k / 128 * 4])));
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) acc[i][r] = _mm512_fmadd_ps(part[i][r], s, acc[i][r]);
     }
