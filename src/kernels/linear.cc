@@ -112,37 +112,57 @@ void Ue8m0RowToFloat(const DotKernels& dk, const uint8_t* s, int64_t n, float* o
   for (int64_t i = 0; i < n; ++i) out[i] = Ue8m0ToFloat(s[i]);
 }
 
+// The packed-activation layout for weights of `dtype` with K columns; false where the
+// ISA's packed kernels do not take that format or shape.
+bool PackedFormatFor(DType dtype, int64_t K, const DotKernels& dk, PackedFormat* format) {
+  if (dk.pack_bf16_acts == nullptr) return false;
+  switch (dtype) {
+    case DType::kBF16:
+      *format = PackedFormat::kBf16;
+      return K % 32 == 0;
+    case DType::kF8E4M3:
+      *format = PackedFormat::kE4m3;
+      return K % kBlock == 0;
+    case DType::kI8:
+      *format = PackedFormat::kE2m1;
+      return K % 128 == 0 && K / kFp4Block <= 512;
+    default:
+      return false;
+  }
+}
+
+// a (T x K fp32) packed as bf16 in `format`'s order; false (nothing packed) unless every
+// value is bf16-exact.
+bool PackRows(const float* a, int64_t T, int64_t K, PackedFormat format, const DotKernels& dk,
+              std::vector<uint16_t>* packed) {
+  if (!AllBf16Exact(a, T * K)) return false;
+  packed->resize(size_t(T * K));
+  ParallelFor(size_t(T), 4, [&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) dk.pack_bf16_acts(a + t * size_t(K), K, format, &(*packed)[t * size_t(K)]);
+  });
+  return true;
+}
+
+void LinearOnPacked(const std::vector<uint16_t>& packed, int64_t T, PackedFormat format, const WeightMatrix& w,
+                    int64_t row_begin, int64_t N, float* y, int64_t ldy, bool round_bf16, const DotKernels& dk);
+
 // Fast mode on the ISA's packed-activation kernels: a (T x K fp32, bf16-exact) are
 // packed once per call; returns false (nothing done) where the kernels or the shapes do
 // not allow it. Every output's arithmetic is that of the one-row kernels (dot.h), so
 // results do not depend on T or on the thread split.
 bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_begin, int64_t N,
                   float* y, int64_t ldy, bool round_bf16, const DotKernels& dk) {
-  const int64_t K = w.cols;
-  if (dk.pack_bf16_acts == nullptr) return false;
   PackedFormat format;
-  switch (w.dtype) {
-    case DType::kBF16:
-      if (K % 32 != 0) return false;
-      format = PackedFormat::kBf16;
-      break;
-    case DType::kF8E4M3:
-      if (K % kBlock != 0) return false;
-      format = PackedFormat::kE4m3;
-      break;
-    case DType::kI8:
-      if (K % 128 != 0 || K / kFp4Block > 512) return false;
-      format = PackedFormat::kE2m1;
-      break;
-    default:
-      return false;
-  }
-  if (!AllBf16Exact(a, T * K)) return false;
   std::vector<uint16_t>& packed = LocalScratch().packed;
-  packed.resize(size_t(T * K));
-  ParallelFor(size_t(T), 4, [&](size_t t0, size_t t1) {
-    for (size_t t = t0; t < t1; ++t) dk.pack_bf16_acts(a + t * size_t(K), K, format, &packed[t * size_t(K)]);
-  });
+  if (!PackedFormatFor(w.dtype, w.cols, dk, &format) || !PackRows(a, T, w.cols, format, dk, &packed)) return false;
+  LinearOnPacked(packed, T, format, w, row_begin, N, y, ldy, round_bf16, dk);
+  return true;
+}
+
+// The products of LinearPacked on activations already packed in `format`'s order.
+void LinearOnPacked(const std::vector<uint16_t>& packed, int64_t T, PackedFormat format, const WeightMatrix& w,
+                    int64_t row_begin, int64_t N, float* y, int64_t ldy, bool round_bf16, const DotKernels& dk) {
+  const int64_t K = w.cols;
   const int64_t nb = CeilDiv(K, kBlock);
   const Bf16GemvFn gemv = ActiveBf16Gemv();
   if (T == 1 && format == PackedFormat::kBf16 && gemv != nullptr) {
@@ -160,7 +180,7 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
         for (size_t i = 0; i < n1 - n0; ++i) out[i] = RoundBf16(out[i]);
       }
     }, std::max<size_t>(8, size_t(N) / (GlobalThreadPool().size() * kChunksPerThread)));
-    return true;
+    return;
   }
   const bool has_weight_rows = format == PackedFormat::kE4m3   ? dk.e4m3_weight_rows != nullptr
                                : format == PackedFormat::kE2m1 ? dk.e2m1_weight_rows != nullptr
@@ -211,7 +231,7 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
         });
       }
     });
-    return true;
+    return;
   }
   const bool bf16 = format == PackedFormat::kBf16;
   // (Where the weight-stream kernels above do not apply: FP8 at 5 tokens, FP4 beyond
@@ -305,7 +325,6 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
       }
     }
   });
-  return true;
 }
 
 // Without activation quantisation the reference multiplies by the dequantised weight
@@ -393,6 +412,32 @@ void QuantizeActFp8Ref(const float* x, int64_t K, float* q, float* s) {
       q[b * kBlock + i] = RoundE4m3(v);
     }
   }
+}
+
+bool PackActivations(const float* x, int64_t T, int64_t K, DType dtype, bool act_quant, PackedActivations* out) {
+  const DotKernels& dk = ActiveDotKernels();
+  PackedFormat format;
+  if (PreciseMath() || !PackedFormatFor(dtype, K, dk, &format)) return false;
+  out->dtype = dtype;
+  out->act_quant = act_quant && dtype != DType::kBF16;
+  out->rows = T;
+  out->cols = K;
+  // LinearRowsStrided's fast path: bf16 weights take x as it is; FP8/FP4 weights take
+  // the dequantised FP8 quantisation of x (or x itself without act_quant).
+  const float* a = x;
+  if (dtype != DType::kBF16) a = PrepareActs(x, K, T, K, act_quant, /*dequantize=*/true).q.data();
+  return PackRows(a, T, K, format, dk, &out->packed);
+}
+
+void LinearRowsPacked(const PackedActivations& x, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
+                      float* y, const LinearOptions& options) {
+  const DotKernels& dk = ActiveDotKernels();
+  PackedFormat format;
+  DSV4_CHECK(w.dtype == x.dtype && w.cols == x.cols && PackedFormatFor(w.dtype, w.cols, dk, &format));
+  DSV4_CHECK(x.act_quant == (options.act_quant && w.dtype != DType::kBF16));
+  DSV4_CHECK(size_t(x.rows * x.cols) == x.packed.size() && row_begin >= 0 && row_end <= w.rows);
+  const int64_t N = row_end - row_begin;
+  LinearOnPacked(x.packed, x.rows, format, w, row_begin, N, y, N, options.round_bf16, dk);
 }
 
 void Linear(const float* x, int64_t T, const WeightMatrix& w, float* y,

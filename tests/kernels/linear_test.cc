@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "kernels/dot.h"
+#include "kernels/precision.h"
 
 namespace dsv4::kernels {
 namespace {
@@ -241,6 +243,45 @@ TEST(LinearRowsTest, StridedRowsMatchGathered) {
       }
     }
   }
+}
+
+// Activations packed once (PackActivations) and multiplied by slices of rows
+// (LinearRowsPacked) give LinearRows' bits, for every format the packed kernels take,
+// with and without activation quantisation, over the paths a T selects (1, 3, 5, 70). Where
+// packing does not apply (F32 weights, K not a multiple of 128 for FP4, values not
+// bf16-exact, precise mode, the reference kernel set) PackActivations says so.
+TEST(LinearRowsTest, PackedActivationsMatchLinearRows) {
+  std::mt19937 rng(13);
+  constexpr int64_t N = 40, K = 256, kRow0 = 5, kRow1 = 37;
+  const bool packed_kernels = ActiveDotKernels().pack_bf16_acts != nullptr && !PreciseMath();
+  for (DType dtype : {DType::kBF16, DType::kF8E4M3, DType::kI8}) {
+    TestWeights w = MakeWeights(dtype, N, K, rng);
+    for (bool act_quant : {true, false}) {
+      const LinearOptions options{.act_quant = act_quant, .round_bf16 = act_quant};
+      for (int64_t T : {1, 3, 5, 70}) {
+        const std::vector<float> x = MakeActs(T, K, rng);
+        PackedActivations packed;
+        ASSERT_EQ(PackActivations(x.data(), T, K, dtype, act_quant, &packed), packed_kernels) << DTypeName(dtype);
+        if (!packed_kernels) continue;
+        std::vector<float> expect(size_t(T * (kRow1 - kRow0))), got(expect.size(), -1.0f);
+        LinearRows(x.data(), T, w.m, kRow0, kRow1, expect.data(), options);
+        LinearRowsPacked(packed, w.m, kRow0, kRow1, got.data(), options);
+        for (size_t i = 0; i < got.size(); ++i) {
+          ASSERT_EQ(got[i], expect[i]) << DTypeName(dtype) << " aq=" << act_quant << " T=" << T << " i=" << i;
+        }
+      }
+    }
+  }
+  PackedActivations packed;
+  std::vector<float> x = MakeActs(2, K, rng);
+  EXPECT_FALSE(PackActivations(x.data(), 2, K, DType::kF32, false, &packed));
+  EXPECT_FALSE(PackActivations(x.data(), 2, 96, DType::kI8, true, &packed));
+  x[3] = 1.0f + std::ldexp(1.0f, -12);  // not bf16-exact: bf16 weights take x unquantised
+  EXPECT_FALSE(PackActivations(x.data(), 2, K, DType::kBF16, false, &packed));
+  const bool was_precise = PreciseMath();
+  SetPreciseMath(true);
+  EXPECT_FALSE(PackActivations(x.data(), 2, K, DType::kF8E4M3, true, &packed));
+  SetPreciseMath(was_precise);
 }
 
 TEST(WeightBytesTest, CountsDataAndScales) {
