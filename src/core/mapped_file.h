@@ -44,4 +44,9 @@ class MappedFile {
   size_t region_size_ = 0;  // the reserved, 2 MiB-rounded range at data_
 };
 
+// Drops this process's mapping of the whole 2 MiB pages inside [p, p + n) of a read-only
+// file map (madvise MADV_DONTNEED): they leave the resident set, and a later read faults
+// them back in from the file. For weights a model keeps in another form (a repacked copy).
+void ReleaseMappedRange(const uint8_t* p, size_t n);
+
 }  // namespace dsv4

@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "kernels/act_quant.h"
+#include "kernels/bf16_row_blocks.h"
 #include "kernels/dot.h"
 #include "kernels/gemv.h"
 #include "kernels/precision.h"
@@ -159,11 +160,75 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
   return true;
 }
 
+// Rows [row_begin, row_begin + N) of bf16 weights in 16-row blocks (bf16_row_blocks.h)
+// times T packed activation rows. Decode walks four blocks far apart per thread (as the
+// row-major GEMV its rows); batches take tiles of up to 3 blocks x 8 activation rows, so
+// each weight vector is loaded once per 8 rows. The blocks at the range's ends are
+// computed whole and only the range's rows kept.
+void LinearOnRowBlocks(const std::vector<uint16_t>& packed, int64_t T, const WeightMatrix& w, int64_t row_begin,
+                       int64_t N, float* y, int64_t ldy, bool round_bf16, Bf16BlocksFn blocks_fn) {
+  const int64_t K = w.cols, B = kRowBlockRows;
+  const int64_t b_begin = row_begin / B, b_end = CeilDiv(row_begin + N, B);
+  // Outputs of blocks [b, b + nb) for activation rows t0.. (tile layout) into y.
+  auto store = [&](const float* out, int64_t b, int nb, int64_t t0, int rows) {
+    for (int r = 0; r < rows; ++r) {
+      for (int i = 0; i < nb; ++i) {
+        for (int64_t lane = 0; lane < B; ++lane) {
+          const int64_t n = (b + i) * B + lane - row_begin;
+          if (n < 0 || n >= N) continue;
+          const float v = out[(r * nb + i) * B + lane];
+          y[(t0 + r) * ldy + n] = round_bf16 ? RoundBf16(v) : v;
+        }
+      }
+    }
+  };
+  if (T == 1) {
+    const uint16_t* x0 = packed.data();
+    // ~16 chunks per thread, as the row-major GEMV (a slowed thread leaves a short tail).
+    constexpr size_t kChunksPerThread = 16;
+    const size_t blocks = size_t(b_end - b_begin);
+    ParallelFor(blocks, 1, [&](size_t c0, size_t c1) {
+      constexpr int kStreams = 4;
+      float out[kStreams * kRowBlockRows];
+      ForEachStreamGroup(int64_t(c1 - c0), kStreams, [&](int64_t offset, int64_t stride, int count) {
+        const int64_t b = b_begin + int64_t(c0) + offset;
+        blocks_fn(&x0, 1, w.row_blocks + b * B * K, stride * B * K, count, K, out);
+        for (int i = 0; i < count; ++i) store(out + i * B, b + i * stride, 1, 0, 1);
+      });
+    }, std::max<size_t>(4, blocks / (GlobalThreadPool().size() * kChunksPerThread)));
+    return;
+  }
+  constexpr int kTileBlocks = 3;
+  const int64_t groups = CeilDiv(b_end - b_begin, kTileBlocks);
+  ParallelFor(size_t(groups), 1, [&](size_t g0, size_t g1) {
+    const uint16_t* rows_x[kPackedRowsMax];
+    float out[kPackedRowsMax * kTileBlocks * kRowBlockRows];
+    for (int64_t g = int64_t(g0); g < int64_t(g1); ++g) {
+      const int64_t b = b_begin + g * kTileBlocks;
+      const int nb = int(std::min<int64_t>(kTileBlocks, b_end - b));
+      // Activation rows in passes of at most 8, as even as they come (16 = 8 + 8); a
+      // group's blocks (384 KiB at K = 4096) stay in L2 for the later passes.
+      const int64_t passes = CeilDiv(T, kPackedRowsMax);
+      for (int64_t p = 0, t0 = 0, rows = 0; p < passes; ++p, t0 += rows) {
+        rows = (T - t0 + passes - p - 1) / (passes - p);
+        for (int64_t r = 0; r < rows; ++r) rows_x[r] = &packed[size_t((t0 + r) * K)];
+        blocks_fn(rows_x, int(rows), w.row_blocks + b * B * K, B * K, nb, K, out);
+        store(out, b, nb, t0, int(rows));
+      }
+    }
+  });
+}
+
 // The products of LinearPacked on activations already packed in `format`'s order.
 void LinearOnPacked(const std::vector<uint16_t>& packed, int64_t T, PackedFormat format, const WeightMatrix& w,
                     int64_t row_begin, int64_t N, float* y, int64_t ldy, bool round_bf16, const DotKernels& dk) {
   const int64_t K = w.cols;
   const int64_t nb = CeilDiv(K, kBlock);
+  if (format == PackedFormat::kBf16 && w.row_blocks != nullptr) {
+    const Bf16BlocksFn blocks_fn = ActiveBf16Blocks();
+    DSV4_CHECK(blocks_fn != nullptr);  // blocked copies exist only where the kernel does
+    return LinearOnRowBlocks(packed, T, w, row_begin, N, y, ldy, round_bf16, blocks_fn);
+  }
   const Bf16GemvFn gemv = ActiveBf16Gemv();
   if (T == 1 && format == PackedFormat::kBf16 && gemv != nullptr) {
     // Decode: four weight streams far apart per thread (kernels/gemv.h), same arithmetic.

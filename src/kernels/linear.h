@@ -23,6 +23,10 @@ struct WeightMatrix {
   int64_t cols = 0;
   const uint8_t* data = nullptr;   // row-major; fp4: [N, K/2] bytes
   const uint8_t* scale = nullptr;  // ue8m0 bytes; fp8: [ceil(N/128), ceil(K/128)], fp4: [N, K/32]
+  // bf16 only, optional: the same weights in 16-row blocks (kernels/bf16_row_blocks.h),
+  // made at load by the owner of the matrix. Fast-mode products then use them for every
+  // call (one arithmetic whatever T); `data` stays valid for the other paths.
+  const uint16_t* row_blocks = nullptr;
   bool empty() const { return data == nullptr; }
   // Weight bytes read for one product (data + scales).
   int64_t bytes() const;

@@ -4,6 +4,8 @@
 
 #include "core/dtype.h"
 #include "core/thread_pool.h"
+#include "core/mapped_file.h"
+#include "kernels/bf16_row_blocks.h"
 #include "kernels/linear.h"
 #include "model/forward/attention.h"
 #include "model/forward/hyper_connection.h"
@@ -25,6 +27,7 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
   } catch (const Error& e) {
     return Result<std::unique_ptr<Model>>::Fail(e.what());
   }
+  model->PackHeadRowBlocks();
   const ModelConfig& c = model->config_;
   model->rope_window_ = RopeTable(c.qk_rope_head_dim, c.rope_theta, 1.0, 0, c.rope_beta_fast,
                                   c.rope_beta_slow);
@@ -32,6 +35,19 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
       RopeTable(c.qk_rope_head_dim, c.compress_rope_theta, c.rope_factor,
                 c.rope_original_max_position, c.rope_beta_fast, c.rope_beta_slow);
   return model;
+}
+
+void Model::PackHeadRowBlocks() {
+  // The head's products run on a blocked copy in fast mode (kernels/bf16_row_blocks.h: a
+  // batch-16 head ~1.4x faster); the mapped original leaves the resident set (precise mode
+  // and the other kernel sets read it back from the file when they need it).
+  kernels::WeightMatrix& head = weights_.head;
+  if (kernels::ActiveBf16Blocks() == nullptr || head.dtype != DType::kBF16 || head.cols % 32 != 0) return;
+  weights_.head_blocks = kernels::RowBlocksBuffer(kernels::RowBlocksElements(head.rows, head.cols));
+  kernels::PackBf16RowBlocks(reinterpret_cast<const uint16_t*>(head.data), head.rows, head.cols,
+                             weights_.head_blocks.data());
+  head.row_blocks = weights_.head_blocks.data();
+  ReleaseMappedRange(head.data, size_t(head.bytes()));
 }
 
 const RopeTable& Model::RopeFor(int64_t layer) const {

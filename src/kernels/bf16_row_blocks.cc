@@ -1,0 +1,87 @@
+#include "kernels/bf16_row_blocks.h"
+
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <utility>
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "kernels/dot.h"
+#include "kernels/isa.h"
+#include "kernels/precision.h"
+
+namespace dsv4::kernels {
+
+void PackBf16RowBlocks(const uint16_t* w, int64_t N, int64_t K, uint16_t* out) {
+  DSV4_CHECK(K % 2 == 0);
+  const int64_t blocks = (N + kRowBlockRows - 1) / kRowBlockRows;
+  ParallelFor(size_t(blocks), 1, [&](size_t b0, size_t b1) {
+    for (int64_t b = int64_t(b0); b < int64_t(b1); ++b) {
+      uint32_t* dst = reinterpret_cast<uint32_t*>(out + b * kRowBlockRows * K);
+      for (int64_t row = 0; row < kRowBlockRows; ++row) {
+        const int64_t n = b * kRowBlockRows + row;
+        // A row's k pairs are one uint32 each: copied as such (memcpy: the row may sit at
+        // any 2-byte offset of the map).
+        for (int64_t p = 0; p < K / 2; ++p) {
+          uint32_t pair = 0;
+          if (n < N) std::memcpy(&pair, w + n * K + 2 * p, 4);
+          dst[p * kRowBlockRows + row] = pair;
+        }
+      }
+    }
+  });
+}
+
+void Bf16BlocksRef(const uint16_t* const* x, int rows, const uint16_t* blocks, int64_t block_stride,
+                   int nblocks, int64_t K, float* out) {
+  for (int r = 0; r < rows; ++r) {
+    for (int i = 0; i < nblocks; ++i) {
+      const uint16_t* blk = blocks + i * block_stride;
+      for (int64_t lane = 0; lane < kRowBlockRows; ++lane) {
+        float acc = 0.0f;
+        for (int64_t p = 0; p < K / 2; ++p) {
+          const uint16_t* wp = blk + (p * kRowBlockRows + lane) * 2;
+          acc += Bf16ToFloat(wp[0]) * Bf16ToFloat(x[r][2 * p]) + Bf16ToFloat(wp[1]) * Bf16ToFloat(x[r][2 * p + 1]);
+        }
+        out[(r * nblocks + i) * kRowBlockRows + lane] = acc;
+      }
+    }
+  }
+}
+
+Bf16BlocksFn ActiveBf16Blocks() {
+  // Only where the fast kernel set is the AVX-512 one (DSV4_ISA caps it): the products
+  // then use the same packed activations.
+  static const Bf16BlocksFn fn =
+      Avx512DotKernels() != nullptr ? ChooseByIsa<Bf16BlocksFn>(nullptr, Bf16BlocksAvx512(), nullptr) : nullptr;
+  return PreciseMath() ? nullptr : fn;
+}
+
+RowBlocksBuffer::RowBlocksBuffer(int64_t elements) {
+  constexpr size_t kHuge = size_t(2) << 20;
+  bytes_ = size_t(elements) * 2;
+  void* p = std::aligned_alloc(kHuge, (bytes_ + kHuge - 1) / kHuge * kHuge);
+  if (p == nullptr) throw std::bad_alloc();
+  ::madvise(p, bytes_, MADV_HUGEPAGE);  // advisory: kernels without THP ignore it
+  data_ = static_cast<uint16_t*>(p);
+}
+
+RowBlocksBuffer::~RowBlocksBuffer() { std::free(data_); }
+
+RowBlocksBuffer::RowBlocksBuffer(RowBlocksBuffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
+
+RowBlocksBuffer& RowBlocksBuffer::operator=(RowBlocksBuffer&& other) noexcept {
+  if (this != &other) {
+    std::free(data_);
+    data_ = std::exchange(other.data_, nullptr);
+    bytes_ = std::exchange(other.bytes_, 0);
+  }
+  return *this;
+}
+
+}  // namespace dsv4::kernels
