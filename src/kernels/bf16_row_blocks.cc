@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -22,13 +23,13 @@ void PackBf16RowBlocks(const uint16_t* w, int64_t N, int64_t K, uint16_t* out) {
   ParallelFor(size_t(blocks), 1, [&](size_t b0, size_t b1) {
     for (int64_t b = int64_t(b0); b < int64_t(b1); ++b) {
       uint32_t* dst = reinterpret_cast<uint32_t*>(out + b * kRowBlockRows * K);
-      for (int64_t row = 0; row < kRowBlockRows; ++row) {
-        const int64_t n = b * kRowBlockRows + row;
-        // A row's k pairs are one uint32 each: copied as such (memcpy: the row may sit at
-        // any 2-byte offset of the map).
-        for (int64_t p = 0; p < K / 2; ++p) {
+      const int64_t rows = std::min(kRowBlockRows, N - b * kRowBlockRows);
+      // Written in order (k pair outer), read as 16 row streams; a row's k pair is one
+      // uint32 (memcpy: a row may sit at any 2-byte offset of the map).
+      for (int64_t p = 0; p < K / 2; ++p) {
+        for (int64_t row = 0; row < kRowBlockRows; ++row) {
           uint32_t pair = 0;
-          if (n < N) std::memcpy(&pair, w + n * K + 2 * p, 4);
+          if (row < rows) std::memcpy(&pair, w + (b * kRowBlockRows + row) * K + 2 * p, 4);
           dst[p * kRowBlockRows + row] = pair;
         }
       }
