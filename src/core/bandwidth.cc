@@ -11,28 +11,19 @@
 #include <memory>
 #include <vector>
 
+#include "core/huge_page_buffer.h"
 #include "core/thread_pool.h"
 
 namespace dsv4 {
 
 namespace {
 
-// A buffer of n words on transparent huge pages where the kernel allows (madvise mode):
-// far fewer page faults to set up (each costs microseconds in a VM) and TLB misses that
-// would otherwise understate the bandwidth the weights can be streamed at.
+// n words on 2 MiB pages (HugePageBuffer): page faults and TLB misses would otherwise
+// understate the bandwidth the weights can be streamed at.
 struct HugeBuffer {
-  explicit HugeBuffer(size_t n) {
-    constexpr size_t kHuge = size_t(2) << 20;
-    const size_t bytes = (n * sizeof(uint64_t) + kHuge - 1) / kHuge * kHuge;
-    data.reset(static_cast<uint64_t*>(std::aligned_alloc(kHuge, bytes)));
-    if (!data) throw std::bad_alloc();
-    madvise(data.get(), bytes, MADV_HUGEPAGE);  // advisory: ignore failure
-  }
-  uint64_t& operator[](size_t i) { return data[i]; }
-  struct Free {
-    void operator()(uint64_t* p) const { std::free(p); }
-  };
-  std::unique_ptr<uint64_t[], Free> data;
+  explicit HugeBuffer(size_t n) : buffer(n * sizeof(uint64_t)) {}
+  uint64_t& operator[](size_t i) { return buffer.as<uint64_t>()[i]; }
+  HugePageBuffer buffer;
 };
 
 }  // namespace

@@ -1,12 +1,7 @@
 #include "kernels/bf16_row_blocks.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <new>
-#include <utility>
 
 #include "core/dtype.h"
 #include "core/status.h"
@@ -60,29 +55,6 @@ Bf16BlocksFn ActiveBf16Blocks() {
   static const Bf16BlocksFn fn =
       Avx512DotKernels() != nullptr ? ChooseByIsa<Bf16BlocksFn>(nullptr, Bf16BlocksAvx512(), nullptr) : nullptr;
   return PreciseMath() ? nullptr : fn;
-}
-
-RowBlocksBuffer::RowBlocksBuffer(int64_t elements) {
-  constexpr size_t kHuge = size_t(2) << 20;
-  bytes_ = size_t(elements) * 2;
-  void* p = std::aligned_alloc(kHuge, (bytes_ + kHuge - 1) / kHuge * kHuge);
-  if (p == nullptr) throw std::bad_alloc();
-  ::madvise(p, bytes_, MADV_HUGEPAGE);  // advisory: kernels without THP ignore it
-  data_ = static_cast<uint16_t*>(p);
-}
-
-RowBlocksBuffer::~RowBlocksBuffer() { std::free(data_); }
-
-RowBlocksBuffer::RowBlocksBuffer(RowBlocksBuffer&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
-
-RowBlocksBuffer& RowBlocksBuffer::operator=(RowBlocksBuffer&& other) noexcept {
-  if (this != &other) {
-    std::free(data_);
-    data_ = std::exchange(other.data_, nullptr);
-    bytes_ = std::exchange(other.bytes_, 0);
-  }
-  return *this;
 }
 
 }  // namespace dsv4::kernels

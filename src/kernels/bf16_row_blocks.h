@@ -51,24 +51,4 @@ Bf16BlocksFn Bf16BlocksAvx512();
 // (DSV4_ISA caps it), else nullptr (no blocked copies are made).
 Bf16BlocksFn ActiveBf16Blocks();
 
-// An owned, 64-byte aligned buffer of blocked weights (on 2 MiB pages where the kernel
-// allows: a 1 GB head streamed every step).
-class RowBlocksBuffer {
- public:
-  RowBlocksBuffer() = default;
-  explicit RowBlocksBuffer(int64_t elements);
-  ~RowBlocksBuffer();
-  RowBlocksBuffer(RowBlocksBuffer&& other) noexcept;
-  RowBlocksBuffer& operator=(RowBlocksBuffer&& other) noexcept;
-  RowBlocksBuffer(const RowBlocksBuffer&) = delete;
-  RowBlocksBuffer& operator=(const RowBlocksBuffer&) = delete;
-
-  uint16_t* data() const { return data_; }
-  size_t bytes() const { return bytes_; }
-
- private:
-  uint16_t* data_ = nullptr;
-  size_t bytes_ = 0;
-};
-
 }  // namespace dsv4::kernels

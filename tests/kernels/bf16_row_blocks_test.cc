@@ -110,7 +110,7 @@ TEST(Bf16RowBlocksTest, LinearUsesOneArithmeticForEveryBatch) {
   const std::vector<uint16_t> wbits = RandomBf16(N * K, 0.05f, rng);
   WeightMatrix plain{.dtype = DType::kBF16, .rows = N, .cols = K,
                      .data = reinterpret_cast<const uint8_t*>(wbits.data())};
-  RowBlocksBuffer blocks(RowBlocksElements(N, K));
+  std::vector<uint16_t> blocks(size_t(RowBlocksElements(N, K)));
   PackBf16RowBlocks(wbits.data(), N, K, blocks.data());
   WeightMatrix blocked = plain;
   blocked.row_blocks = blocks.data();

@@ -44,17 +44,18 @@ void Model::PackHeadRowBlocks() {
   kernels::WeightMatrix& head = weights_.head;
   if (kernels::ActiveBf16Blocks() == nullptr || head.dtype != DType::kBF16 || head.cols % 32 != 0) return;
   const int64_t K = head.cols;
-  weights_.head_blocks = kernels::RowBlocksBuffer(kernels::RowBlocksElements(head.rows, K));
+  weights_.head_blocks = HugePageBuffer(size_t(kernels::RowBlocksElements(head.rows, K)) * 2);
+  uint16_t* blocks = weights_.head_blocks.as<uint16_t>();
   // In chunks of 4096 rows (32 MiB at K = 4096), each released once packed, so the
   // resident set grows by a chunk, not by a second head.
   constexpr int64_t kChunkRows = 4096;
   const uint16_t* src = reinterpret_cast<const uint16_t*>(head.data);
   for (int64_t r0 = 0; r0 < head.rows; r0 += kChunkRows) {
     const int64_t rows = std::min(kChunkRows, head.rows - r0);
-    kernels::PackBf16RowBlocks(src + r0 * K, rows, K, weights_.head_blocks.data() + r0 * K);
+    kernels::PackBf16RowBlocks(src + r0 * K, rows, K, blocks + r0 * K);
     ReleaseMappedRange(head.data + r0 * K * 2, size_t(rows * K * 2));
   }
-  head.row_blocks = weights_.head_blocks.data();
+  head.row_blocks = blocks;
 }
 
 const RopeTable& Model::RopeFor(int64_t layer) const {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/bf16_row_blocks.h"
+#include "core/huge_page_buffer.h"
 #include "kernels/linear.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
@@ -87,9 +87,9 @@ struct MtpWeights {
 struct ModelWeights {
   WeightMatrix embed;               // BF16 (or F32) [V, D]
   WeightMatrix head;                // [V, D]
-  // The head in 16-row blocks (head.row_blocks points here), where fast mode has the
-  // kernel for them (Model::Load makes it).
-  kernels::RowBlocksBuffer head_blocks;
+  // The head in 16-row blocks (head.row_blocks points here; kernels/bf16_row_blocks.h),
+  // where fast mode has the kernel for them (Model::Load makes it): 2 MiB pages.
+  HugePageBuffer head_blocks;
   std::vector<float> norm;
   HcHeadWeights hc_head;
   std::vector<BlockWeights> layers;
