@@ -24,6 +24,18 @@ constexpr int64_t kFp4Block = 32;  // FP4 weight scale block
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// fn(t0, rows) over T activation rows in CeilDiv(T, max_rows) passes as even as they come
+// (16 rows by 8: 8 + 8; 4 by 3: 2 + 2; 7 by 3: 3 + 2 + 2).
+template <typename Fn>
+void ForEachEvenPass(int64_t T, int64_t max_rows, Fn&& fn) {
+  const int64_t passes = CeilDiv(T, max_rows);
+  for (int64_t p = 0, t0 = 0; p < passes; ++p) {
+    const int64_t rows = (T - t0 + passes - p - 1) / (passes - p);
+    fn(t0, rows);
+    t0 += rows;
+  }
+}
+
 // Activations prepared for a quantised GEMM: per row, K values and K/128 scales.
 struct PreparedActs {
   std::vector<float> q;  // [T, K]
@@ -206,15 +218,13 @@ void LinearOnRowBlocks(const std::vector<uint16_t>& packed, int64_t T, const Wei
     for (int64_t g = int64_t(g0); g < int64_t(g1); ++g) {
       const int64_t b = b_begin + g * kTileBlocks;
       const int nb = int(std::min<int64_t>(kTileBlocks, b_end - b));
-      // Activation rows in passes of at most 8, as even as they come (16 = 8 + 8); a
-      // group's blocks (384 KiB at K = 4096) stay in L2 for the later passes.
-      const int64_t passes = CeilDiv(T, kPackedRowsMax);
-      for (int64_t p = 0, t0 = 0, rows = 0; p < passes; ++p, t0 += rows) {
-        rows = (T - t0 + passes - p - 1) / (passes - p);
+      // Activation rows in passes of at most 8 (16 = 8 + 8); a group's blocks (384 KiB at
+      // K = 4096) stay in L2 for the later passes.
+      ForEachEvenPass(T, kPackedRowsMax, [&](int64_t t0, int64_t rows) {
         for (int64_t r = 0; r < rows; ++r) rows_x[r] = &packed[size_t((t0 + r) * K)];
         blocks_fn(rows_x, int(rows), w.row_blocks + b * B * K, B * K, nb, K, out);
         store(out, b, nb, t0, int(rows));
-      }
+      });
     }
   });
 }
@@ -268,11 +278,9 @@ void LinearOnPacked(const std::vector<uint16_t>& packed, int64_t T, PackedFormat
     // fit the registers, and from memory it ran at 8-9 GB/s against 15-17 for 3 rows and
     // 27-34 for 2 (one thread, 4 streams; /tmp/kb/fp4x.cc).
     const int64_t pass_max = format == PackedFormat::kE2m1 ? 3 : kWeightRowsMax;
-    const int64_t passes = (T + pass_max - 1) / pass_max;
     ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
       constexpr int kStreams = kWeightRowsMax;
-      for (int64_t p = 0, t0 = 0, rows = 0; p < passes; ++p, t0 += rows) {
-        rows = (T - t0 + passes - p - 1) / (passes - p);
+      ForEachEvenPass(T, pass_max, [&](int64_t t0, int64_t rows) {
         ForEachStreamGroup(int64_t(n1 - n0), kStreams, [&](int64_t offset, int64_t stride_rows, int wrows) {
           const int64_t first = int64_t(n0) + offset;
           const uint8_t* w_rows = w.data + (row_begin + first) * row_bytes;
@@ -294,7 +302,7 @@ void LinearOnPacked(const std::vector<uint16_t>& packed, int64_t T, PackedFormat
             }
           }
         });
-      }
+      });
     });
     return;
   }
