@@ -92,28 +92,32 @@ void ExpertsOneToken(const std::vector<const ExpertWeights*>& experts,
   std::vector<float>& u = s.u_all;
   g.resize(size_t(J * I));
   u.resize(size_t(J * I));
-  // x packed for each distinct format of w1/w3 (routed FP4, shared FP8 as shipped).
-  s.x_packed.resize(3);
-  s.x_packed_ok.assign(3, 0);
+  // x packed for each distinct format of w1/w3 (routed FP4, shared FP8 as shipped), here
+  // before the tasks, which only look them up.
+  constexpr int kFormatsMax = 3;  // BF16, FP8, FP4
+  s.x_packed.resize(kFormatsMax);
+  s.x_packed_ok.assign(kFormatsMax, 0);
   int n_formats = 0;
-  auto packed_x = [&](DType dtype) -> const kernels::PackedActivations* {
+  auto find_format = [&](DType dtype) {
     for (int f = 0; f < n_formats; ++f) {
-      if (s.x_packed[size_t(f)].dtype == dtype) return s.x_packed_ok[size_t(f)] ? &s.x_packed[size_t(f)] : nullptr;
+      if (s.x_packed[size_t(f)].dtype == dtype) return f;
     }
-    DSV4_CHECK(n_formats < 3);
-    kernels::PackedActivations& p = s.x_packed[size_t(n_formats)];
-    s.x_packed_ok[size_t(n_formats)] = kernels::PackActivations(x, 1, D, dtype, act_quant, &p);
-    p.dtype = dtype;
-    return s.x_packed_ok[size_t(n_formats++)] ? &p : nullptr;
+    return -1;
   };
   for (const ExpertWeights* e : experts) {
-    packed_x(e->w1.dtype);
-    packed_x(e->w3.dtype);
+    for (DType dtype : {e->w1.dtype, e->w3.dtype}) {
+      if (find_format(dtype) >= 0) continue;
+      DSV4_CHECK(n_formats < kFormatsMax);
+      kernels::PackedActivations& p = s.x_packed[size_t(n_formats)];
+      s.x_packed_ok[size_t(n_formats)] = kernels::PackActivations(x, 1, D, dtype, act_quant, &p);
+      p.dtype = dtype;
+      ++n_formats;
+    }
   }
   // One slice of rows of a product with x: on the packed x where there is one.
   auto rows_of_x = [&](const kernels::WeightMatrix& m, int64_t r0, int64_t r1, float* out) {
-    const kernels::PackedActivations* p = packed_x(m.dtype);
-    if (p != nullptr) return kernels::LinearRowsPacked(*p, m, r0, r1, out, lin);
+    const int f = find_format(m.dtype);
+    if (s.x_packed_ok[size_t(f)]) return kernels::LinearRowsPacked(s.x_packed[size_t(f)], m, r0, r1, out, lin);
     kernels::LinearRows(x, 1, m, r0, r1, out, lin);
   };
   // A task takes the same slice of rows of w1 and w3, then applies SwiGlu to it (per
