@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "core/dtype.h"
-#include "core/thread_pool.h"
 #include "core/mapped_file.h"
+#include "core/thread_pool.h"
 #include "kernels/bf16_row_blocks.h"
 #include "kernels/linear.h"
 #include "model/forward/attention.h"
@@ -55,6 +55,7 @@ void Model::PackHeadRowBlocks() {
     kernels::PackBf16RowBlocks(src + r0 * K, rows, K, blocks + r0 * K);
     ReleaseMappedRange(head.data + r0 * K * 2, size_t(rows * K * 2));
   }
+  ReleaseMappedRange(head.data, size_t(head.bytes()));  // the pages across chunk ends too
   head.row_blocks = blocks;
 }
 
