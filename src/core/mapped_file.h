@@ -10,7 +10,8 @@
 // (ext4 and other large-folio file systems; Linux >= 6.x). A file already cached in 4 KiB
 // pages (e.g. just written) is dropped from the page cache once and read again so
 // (DSV4_MAP_HUGE=0 keeps 4 KiB pages). Reopening a cached file then maps in milliseconds.
-// Weights are used in place from the map.
+// Weights are used in place from the map (the BF16 head alone is repacked at load:
+// kernels/bf16_row_blocks.h).
 // Ownership: the MappedFile owns the mapping; pointers into it live as long as it.
 #pragma once
 

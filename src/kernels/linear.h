@@ -6,7 +6,8 @@
 //   I8 (packed FP4 e2m1, low nibble = even k) + ue8m0 [N, K/32] scales -> FP8 activation
 //            quantisation, per-32 partial sums;
 //   BF16 / F32 -> plain fp32 dot products (no activation quantisation).
-// Weights are used in place (they point into the checkpoint's memory map).
+// Weights are used in place (they point into the checkpoint's memory map; a bf16 matrix
+// may also carry a 16-row blocked copy, WeightMatrix::row_blocks).
 #pragma once
 
 #include <cstdint>
