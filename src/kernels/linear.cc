@@ -275,8 +275,8 @@ void LinearOnPacked(const std::vector<uint16_t>& packed, int64_t T, PackedFormat
     for (int64_t t = 0; t < T; ++t) xs[t] = &packed[size_t(t * K)];
     // FP4 in passes of at most 3 activation rows, as even as they come (4 = 2 + 2): with
     // 4 rows the e2m1 kernel's 16 accumulators and the step's 16 activation vectors do not
-    // fit the registers, and from memory it ran at 8-9 GB/s against 15-17 for 3 rows and
-    // 27-34 for 2 (one thread, 4 streams; /tmp/kb/fp4x.cc).
+    // fit the registers, and from memory it ran at 8-9 GB/s against 14-17 for 3 rows and
+    // 21-27 for 2 (one thread, 4 streams; /tmp/kb/fp4u.cc, fp4w.cc, fp4x.cc).
     const int64_t pass_max = format == PackedFormat::kE2m1 ? 3 : kWeightRowsMax;
     ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
       constexpr int kStreams = kWeightRowsMax;

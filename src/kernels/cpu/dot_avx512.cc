@@ -17,8 +17,7 @@
 //   e4m3: per 64 codes, the order of unpacklo_epi8 / unpackhi_epi8 per 128-bit lane:
 //         for lane L the codes 16L+0..7 (in the first half), 16L+8..15 (second half).
 // Weight decoding: e2m1 nibble -> bf16 with vpermw on a 16-entry table (of word >> 4c);
-// e4m3 code ->
-// bf16 high and low bytes with two vpermi2b on 128-entry tables of |code| (NaN codes give
+// e4m3 code -> bf16 high and low bytes with two vpermi2b on 128-entry tables of |code| (NaN codes give
 // bf16 NaN, as in the reference table), the sign OR-ed in.
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as pass-through operands, which
 // its own -W(maybe-)uninitialized then reports inside the header (a known false alarm).
@@ -134,6 +133,10 @@ inline void DecodeE2m1Half(__m512i table, __m512i v, __m512i* a, __m512i* b) {
 // 4b..4b+3 hold block b's products), picked from a vector of 16 scales: `pick` holds the
 // step's first scale index in each group of four lanes.
 inline __m512i E2m1ScalePick() { return _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3); }
+// The same lanes from the step's four fp32 scales s[0..3].
+inline __m512 E2m1StepScales(const float* s) {
+  return _mm512_permutexvar_ps(E2m1ScalePick(), _mm512_castps128_ps512(_mm_loadu_ps(s)));
+}
 
 // One half step (64 values: decoded vectors a, b) of one activation row xr (at the half's
 // first packed value): the two dot products from zero, then acc + part · s — the e2m1
@@ -151,13 +154,12 @@ void E2m1Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_b
   float scales[512];
   ScalesToFloat(scale_bytes, n / 32, scales);
   const __m512i table = E2m1Table();
-  const __m512i pick = E2m1ScalePick();
   __m512 acc[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t k = 0; k < n; k += 128) {
     const __m512i v = _mm512_loadu_si512(w + k / 2);
-    const __m512 s = _mm512_permutexvar_ps(pick, _mm512_castps128_ps512(_mm_loadu_ps(&scales[k / 32])));
+    const __m512 s = E2m1StepScales(&scales[k / 32]);
     __m512i a, b;
     DecodeE2m1Half<0>(table, v, &a, &b);
 #pragma GCC unroll 8
@@ -295,10 +297,11 @@ void E4m3Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
 // accumulator chains instead of R. scale_bytes[s]: stream s's ue8m0 block scales,
 // converted here 16 at a time (a separate conversion pass into an fp32 array took ~1/6
 // of the FP4 time in a decode step (perf), and its stores cost L2 traffic a quarter the
-// size of the weights) into a small array the scale picks read (in registers, the S
-// vectors pushed the accumulators of 4 x 4 out to the stack). The two halves of a
-// 128-value step are walked one after the other over all streams, so only one half's
-// activation vectors are live at a time.
+// size of the weights) into a small array the scale picks read (as fast as keeping the S
+// vectors in registers: 4 x 4 from L2 15.3-15.5 vs 15.0-15.3 GB/s, /tmp/kb/fp4u.cc, and 4
+// fewer registers held). The two halves of a 128-value step are walked one after the other
+// over all streams; with 4 activation rows the compiler still keeps both halves'
+// activations live, so Linear runs passes of at most 3 rows (linear.cc).
 constexpr int64_t kE2m1StreamPrefetchBytes = 4096;
 template <int S, int R>
 void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
@@ -417,7 +420,6 @@ template <int S, int W, int R>
 void ScaledPanelTile(const uint16_t* const* x, const uint16_t* panel, int64_t stride,
                      const float* const* scales, int64_t n, float* out, const uint8_t** pf,
                      const uint8_t* pf_end) {
-  const __m512i pick = E2m1ScalePick();
   __m512 acc[W][R];
 #pragma GCC unroll 6
   for (int i = 0; i < W; ++i) {
@@ -444,8 +446,7 @@ void ScaledPanelTile(const uint16_t* const* x, const uint16_t* panel, int64_t st
     }
 #pragma GCC unroll 6
     for (int i = 0; i < W; ++i) {
-      const __m512 s = S == 4 ? _mm512_set1_ps(scales[i][k / 128])
-                              : _mm512_permutexvar_ps(pick, _mm512_castps128_ps512(_mm_loadu_ps(&scales[i][k / 128 * 4])));
+      const __m512 s = S == 4 ? _mm512_set1_ps(scales[i][k / 128]) : E2m1StepScales(&scales[i][k / 128 * 4]);
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) acc[i][r] = _mm512_fmadd_ps(part[i][r], s, acc[i][r]);
     }

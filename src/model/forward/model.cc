@@ -39,7 +39,7 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
 
 void Model::PackHeadRowBlocks() {
   // The head's products run on a blocked copy in fast mode (kernels/bf16_row_blocks.h: a
-  // batch-16 head ~1.4x faster); the mapped original leaves the resident set (precise mode
+  // batch-16 head 1.4-1.7x faster); the mapped original leaves the resident set (precise mode
   // and the other kernel sets read it back from the file when they need it).
   kernels::WeightMatrix& head = weights_.head;
   if (kernels::ActiveBf16Blocks() == nullptr || head.dtype != DType::kBF16 || head.cols % 32 != 0) return;
