@@ -3,11 +3,14 @@
 // tests go through pack_bf16_acts. One-hot activations check every position and code
 // exactly (a single product, no summation); random data allow the fp32 summation error.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
 #include <cstdint>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -186,17 +189,24 @@ TEST_F(PackedDotTest, Bf16WeightTilesMatchOneRowCalls) {
 
 // Decode's e4m3 / e2m1 rows several at a time (lockstep weight streams): each output has
 // the bits of the rows kernel with one activation row, for every count of activation rows,
-// of weight rows and per-row scale rows (as across a 128-row block boundary), and K of one or many blocks.
+// of weight rows and per-row scale rows (as across a 128-row block boundary), and K of one
+// or many blocks; rows at any byte offset from a cache line (a checkpoint's tensors start
+// anywhere; the kernels then read whole lines and shift) and strides that keep the rows'
+// offset or not.
 TEST_F(PackedDotTest, WeightRowsMatchRowsKernelBitForBit) {
   for (PackedFormat f : {PackedFormat::kE4m3, PackedFormat::kE2m1}) {
     const bool e4m3 = f == PackedFormat::kE4m3;
     ASSERT_NE(simd_->e4m3_weight_rows, nullptr);
     ASSERT_NE(simd_->e2m1_weight_rows, nullptr);
     for (int64_t n : {int64_t(128), int64_t(4096 + 128)}) {
+     for (int64_t offset : {0, 1, 8, 24, 56, 63}) {
+      for (int64_t extra : {64, 72}) {
       const int64_t row_bytes = e4m3 ? n : n / 2;
       // Rows a few bytes more than a row apart: the kernel must use the stride it is given.
-      const int64_t stride = row_bytes + 64;
-      std::vector<uint8_t> w(size_t(kWeightRowsMax * stride)), row;
+      const int64_t stride = row_bytes + extra;
+      std::vector<uint8_t> buffer(size_t(kWeightRowsMax * stride + 128)), row;
+      uint8_t* const w_at = buffer.data() + (64 - reinterpret_cast<uintptr_t>(buffer.data()) % 64) + offset;
+      std::span<uint8_t> w(w_at, size_t(kWeightRowsMax * stride));
       std::vector<std::vector<uint8_t>> scales(kWeightRowsMax);
       for (int i = 0; i < kWeightRowsMax; ++i) {
         RandomWeights(f, n, rng_, &row, &scales[size_t(i)]);
@@ -230,13 +240,67 @@ TEST_F(PackedDotTest, WeightRowsMatchRowsKernelBitForBit) {
                 simd_->e2m1_rows_packed(x1, 1, &w[size_t(i * stride)], scale_rows[i], n, &one);
               }
               ASSERT_EQ(out[size_t(i * rows + r)], one)
-                  << Name(f) << " n " << n << " rows " << rows << " wrows " << wrows << " i " << i << " r " << r;
+                  << Name(f) << " n " << n << " offset " << offset << " stride " << stride << " rows " << rows
+                  << " wrows " << wrows << " i " << i << " r " << r;
             }
           }
         }
       }
+      }
+     }
     }
   }
+}
+
+// Rows read with whole-line loads (any start offset) touch no byte outside the lines that
+// hold the rows: rows ending at a page followed by an inaccessible one, or starting right
+// after one, are read without a fault.
+TEST_F(PackedDotTest, WeightRowsStayInsideTheirLines) {
+  const long page = sysconf(_SC_PAGESIZE);
+  // Three pages: inaccessible, data, inaccessible.
+  void* map = mmap(nullptr, size_t(3 * page), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(map, MAP_FAILED);
+  uint8_t* const data = static_cast<uint8_t*>(map) + page;
+  ASSERT_EQ(mprotect(data, size_t(page), PROT_READ | PROT_WRITE), 0);
+  const int64_t n = 512;
+  for (PackedFormat f : {PackedFormat::kE4m3, PackedFormat::kE2m1}) {
+    const bool e4m3 = f == PackedFormat::kE4m3;
+    const int64_t row_bytes = e4m3 ? n : n / 2;
+    std::vector<uint8_t> row;
+    std::vector<std::vector<uint8_t>> scales(2);
+    std::vector<std::vector<float>> x = {RandomRow(n)};
+    const auto p = Pack(*simd_, f, x);
+    const uint16_t* xs[1] = {p[0].data()};
+    for (int64_t offset : {1, 24, 63}) {
+      // Two rows a whole number of lines apart, the first `offset` bytes into the page or
+      // the last ending `64 - offset` bytes before the page's end.
+      for (bool at_end : {false, true}) {
+        const int64_t stride = row_bytes + 64;
+        uint8_t* w = at_end ? data + page - (stride + row_bytes) - (64 - offset) : data + offset;
+        for (int i = 0; i < 2; ++i) {
+          RandomWeights(f, n, rng_, &row, &scales[size_t(i)]);
+          std::memcpy(w + i * stride, row.data(), size_t(row_bytes));
+        }
+        const uint8_t* scale_rows[2] = {scales[0].data(), scales[1].data()};
+        float out[2] = {-1, -1};
+        if (e4m3) {
+          simd_->e4m3_weight_rows(xs, 1, w, stride, scale_rows, 2, n, out);
+        } else {
+          simd_->e2m1_weight_rows(xs, 1, w, stride, scale_rows, 2, n, out);
+        }
+        for (int i = 0; i < 2; ++i) {
+          float one = 0;
+          if (e4m3) {
+            simd_->e4m3_rows_packed(xs, 1, w + i * stride, scale_rows[i], n, &one);
+          } else {
+            simd_->e2m1_rows_packed(xs, 1, w + i * stride, scale_rows[i], n, &one);
+          }
+          EXPECT_EQ(out[i], one) << Name(f) << " offset " << offset << " at_end " << at_end << " row " << i;
+        }
+      }
+    }
+  }
+  munmap(map, size_t(3 * page));
 }
 
 // One nonzero activation at each position p against a weight row of varying codes: the

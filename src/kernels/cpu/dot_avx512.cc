@@ -172,6 +172,39 @@ void E2m1Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_b
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
+// Weight rows read with 64-byte-aligned loads whatever their address. A checkpoint's
+// tensors start where the file puts them (the benchmark checkpoint's at 24 or 56 bytes
+// past a line), and FP8 rows read with line-crossing loads streamed 34-39 GB/s against
+// 53-55 GB/s for the same rows copied to a line start (/tmp/kb/lf10.cc: five attention
+// matrices, T = 1, 2 threads). Three aligned lines and two vpermt2b give 128 bytes.
+struct LineAlignedLoads {
+  int64_t offset;  // the rows' start % 64
+  __m512i pick;    // byte j <- byte offset + j of (line, next line)
+  explicit LineAlignedLoads(const void* p) : offset(int64_t(reinterpret_cast<uintptr_t>(p) & 63)) {
+    alignas(64) uint8_t idx[64];
+    for (int j = 0; j < 64; ++j) idx[j] = uint8_t(offset + j);
+    pick = _mm512_load_si512(idx);
+  }
+  // Rows w_stride apart from w all share w's offset; an offset of 0 needs nothing.
+  static bool Pays(const void* w, int64_t w_stride) {
+    return (reinterpret_cast<uintptr_t>(w) & 63) != 0 && w_stride % 64 == 0;
+  }
+  // The 64 bytes at p (p % 64 == offset != 0, so both lines hold bytes of them).
+  __m512i Load64(const uint8_t* p) const {
+    const uint8_t* line = p - offset;
+    return _mm512_permutex2var_epi8(_mm512_load_si512(line), pick, _mm512_load_si512(line + 64));
+  }
+  // The 128 bytes at p (p % 64 == offset != 0, so all three lines hold bytes of them).
+  void Load128(const uint8_t* p, __m512i* c0, __m512i* c1) const {
+    const uint8_t* line = p - offset;
+    const __m512i l0 = _mm512_load_si512(line);
+    const __m512i l1 = _mm512_load_si512(line + 64);
+    const __m512i l2 = _mm512_load_si512(line + 128);
+    *c0 = _mm512_permutex2var_epi8(l0, pick, l1);
+    *c1 = _mm512_permutex2var_epi8(l1, pick, l2);
+  }
+};
+
 struct E4m3Tables {
   __m512i hi0, hi1, lo0, lo1;  // bf16 high / low bytes of e4m3(code) for codes 0..127
   E4m3Tables() {
@@ -189,8 +222,7 @@ struct E4m3Tables {
 };
 
 // 64 e4m3 codes -> bf16 words in the packed e4m3 order.
-inline void DecodeE4m3x64(const E4m3Tables& t, const uint8_t* w, __m512i* a, __m512i* b) {
-  const __m512i c = _mm512_loadu_si512(w);
+inline void DecodeE4m3x64(const E4m3Tables& t, __m512i c, __m512i* a, __m512i* b) {
   // hi | (c & 0x80): ternary-logic truth table for (A = hi, B = c, C = 0x80): A | (B & C).
   const __m512i hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(t.hi0, c, t.hi1), c,
                                                _mm512_set1_epi8(int8_t(0x80)), 0xF8);
@@ -220,8 +252,8 @@ void E4m3Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_b
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t k = 0; k < n; k += 128) {
     __m512i a0, b0, a1, b1;
-    DecodeE4m3x64(t, w + k, &a0, &b0);
-    DecodeE4m3x64(t, w + k + 64, &a1, &b1);
+    DecodeE4m3x64(t, _mm512_loadu_si512(w + k), &a0, &b0);
+    DecodeE4m3x64(t, _mm512_loadu_si512(w + k + 64), &a1, &b1);
     const __m512 s = _mm512_set1_ps(Ue8m0ToFloat(scale_bytes[k / 128]));
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) acc[r] = E4m3Block(x[r] + k, a0, b0, a1, b1, s, acc[r]);
@@ -256,11 +288,12 @@ inline void ReduceStreamAccumulators(const __m512 (&acc)[S][R], float* out) {
 // (2 threads 30-33 -> 38-44); 4 streams with 1 KiB each 57-65 on 2 threads against 45-56
 // for one.
 constexpr int64_t kE4m3StreamPrefetchBytes = 4096;
-template <int S, int R>
+template <int S, int R, bool kRealign>
 void E4m3Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
                  const uint8_t* const* scale_rows, int64_t n, float* out) {
   static const E4m3Tables tables;
   const E4m3Tables t = tables;
+  const LineAlignedLoads lines(w);
   constexpr int64_t kAhead = kE4m3StreamPrefetchBytes / S;
   const int64_t n_scales = n / 128;
   // Each stream's block scales as fp32, 16 at a time (vector conversion, masked at the
@@ -281,9 +314,15 @@ void E4m3Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
       const uint8_t* ws = w + s * w_stride + k;
       _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead + 64), _MM_HINT_T0);
-      __m512i a0, b0, a1, b1;
-      DecodeE4m3x64(t, ws, &a0, &b0);
-      DecodeE4m3x64(t, ws + 64, &a1, &b1);
+      __m512i c0, c1, a0, b0, a1, b1;
+      if constexpr (kRealign) {
+        lines.Load128(ws, &c0, &c1);
+      } else {
+        c0 = _mm512_loadu_si512(ws);
+        c1 = _mm512_loadu_si512(ws + 64);
+      }
+      DecodeE4m3x64(t, c0, &a0, &b0);
+      DecodeE4m3x64(t, c1, &a1, &b1);
       const __m512 sc = _mm512_set1_ps(scales[s][(k / 128) % 16]);
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) acc[s][r] = E4m3Block(x[r] + k, a0, b0, a1, b1, sc, acc[s][r]);
@@ -303,10 +342,11 @@ void E4m3Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
 // over all streams; with 4 activation rows the compiler still keeps both halves'
 // activations live, so Linear runs passes of at most 3 rows (linear.cc).
 constexpr int64_t kE2m1StreamPrefetchBytes = 4096;
-template <int S, int R>
+template <int S, int R, bool kRealign>
 void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
                  const uint8_t* const* scale_bytes, int64_t n, float* out) {
   constexpr int64_t kAhead = kE2m1StreamPrefetchBytes / S;
+  const LineAlignedLoads lines(w);
   const int64_t n_scales = n / 32;
   const __m512i table = E2m1Table();
   const __m512i pick = E2m1ScalePick();
@@ -335,7 +375,7 @@ void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
         if (P == 0) _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead), _MM_HINT_T0);
         const __m512 sc = _mm512_permutexvar_ps(idx, _mm512_load_ps(scales[s]));
         __m512i a, b;
-        DecodeE2m1Half<P>(table, _mm512_loadu_si512(ws), &a, &b);
+        DecodeE2m1Half<P>(table, kRealign ? lines.Load64(ws) : _mm512_loadu_si512(ws), &a, &b);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) acc[s][r] = E2m1HalfStep(x[r] + k + 64 * P, a, b, sc, acc[s][r]);
       }
@@ -369,12 +409,20 @@ void ByStreams(int wrows, int rows, A... args) {
 }
 template <int S, int R> struct E4m3StreamsOp {
   static void Run(const uint16_t* const* x, const uint8_t* w, int64_t ws, const uint8_t* const* sr, int64_t n, float* o) {
-    E4m3Streams<S, R>(x, w, ws, sr, n, o);
+    if (LineAlignedLoads::Pays(w, ws)) {
+      E4m3Streams<S, R, true>(x, w, ws, sr, n, o);
+    } else {
+      E4m3Streams<S, R, false>(x, w, ws, sr, n, o);
+    }
   }
 };
 template <int S, int R> struct E2m1StreamsOp {
   static void Run(const uint16_t* const* x, const uint8_t* w, int64_t ws, const uint8_t* const* sr, int64_t n, float* o) {
-    E2m1Streams<S, R>(x, w, ws, sr, n, o);
+    if (LineAlignedLoads::Pays(w, ws)) {
+      E2m1Streams<S, R, true>(x, w, ws, sr, n, o);
+    } else {
+      E2m1Streams<S, R, false>(x, w, ws, sr, n, o);
+    }
   }
 };
 void E4m3WeightRowsAvx512(const uint16_t* const* x, int rows, const uint8_t* w, int64_t w_stride,
@@ -392,7 +440,7 @@ void DecodeE4m3RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
   const E4m3Tables t = tables;
   for (int64_t k = 0; k < n; k += 64) {
     __m512i a, b;
-    DecodeE4m3x64(t, w + k, &a, &b);
+    DecodeE4m3x64(t, _mm512_loadu_si512(w + k), &a, &b);
     _mm512_storeu_si512(out + k, a);
     _mm512_storeu_si512(out + k + 32, b);
   }
