@@ -402,6 +402,41 @@ TEST_F(PackedDotTest, Bf16KeysMatchReference) {
 }
 
 
+// The panel decoders read rows at any offset from a cache line (as whole lines) to the
+// same bf16 words as from a line start, and nothing past the row's lines: a row ending at
+// a page followed by an inaccessible one, or starting right after one, is decoded without
+// a fault. (The packed order is the SIMD set's own, so the reference is the same kernel
+// on a line-aligned copy.)
+TEST_F(PackedDotTest, DecodeRowsAtAnyOffsetMatchReference) {
+  const long page = sysconf(_SC_PAGESIZE);
+  void* map = mmap(nullptr, size_t(3 * page), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(map, MAP_FAILED);
+  uint8_t* const data = static_cast<uint8_t*>(map) + page;
+  ASSERT_EQ(mprotect(data, size_t(page), PROT_READ | PROT_WRITE), 0);
+  const int64_t n = 1024;
+  for (PackedFormat f : {PackedFormat::kE4m3, PackedFormat::kE2m1}) {
+    const bool fp4 = f == PackedFormat::kE2m1;
+    const int64_t row_bytes = fp4 ? n / 2 : n;
+    auto decode = [&](const DotKernels& k, const uint8_t* w) {
+      std::vector<uint16_t> out(static_cast<size_t>(n));
+      (fp4 ? k.decode_e2m1_row : k.decode_e4m3_row)(w, n, out.data());
+      return out;
+    };
+    std::vector<uint8_t> row, scales;
+    for (int64_t offset = 0; offset < 64; ++offset) {
+      RandomWeights(f, n, rng_, &row, &scales);
+      std::memcpy(data, row.data(), size_t(row_bytes));  // the page start: a line start
+      const std::vector<uint16_t> want = decode(*simd_, data);
+      for (bool at_end : {false, true}) {
+        uint8_t* w = at_end ? data + page - row_bytes - (64 - offset) % 64 : data + offset;
+        std::memcpy(w, row.data(), size_t(row_bytes));
+        ASSERT_EQ(decode(*simd_, w), want) << Name(f) << " offset " << offset << " at_end " << at_end;
+      }
+    }
+  }
+  munmap(map, size_t(3 * page));
+}
+
 // GEMM panels: weight rows decoded once (decode_*_row) and multiplied by panel_tile give,
 // for every tile shape, the bits of the rows kernels on the raw weights (so a batch and
 // a single token agree), in both kernel sets; NaN codes stay NaN; the prefetch cursor

@@ -185,7 +185,8 @@ struct LineAlignedLoads {
     for (int j = 0; j < 64; ++j) idx[j] = uint8_t(offset + j);
     pick = _mm512_load_si512(idx);
   }
-  // Rows w_stride apart from w all share w's offset; an offset of 0 needs nothing.
+  // Rows w_stride apart from w all share w's offset (w_stride 0: one row); an offset of 0
+  // needs nothing.
   static bool Pays(const void* w, int64_t w_stride) {
     return (reinterpret_cast<uintptr_t>(w) & 63) != 0 && w_stride % 64 == 0;
   }
@@ -435,21 +436,30 @@ void E2m1WeightRowsAvx512(const uint16_t* const* x, int rows, const uint8_t* w, 
 }
 
 // GEMM panels (dot.h): weight rows decoded once per batch, unscaled, in the packed order.
-void DecodeE4m3RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
+// (Rows off a cache line are read as whole lines, as the stream kernels do.)
+template <bool kRealign>
+void DecodeE4m3Row(const uint8_t* w, int64_t n, uint16_t* out) {
   static const E4m3Tables tables;
   const E4m3Tables t = tables;
+  const LineAlignedLoads lines(w);
   for (int64_t k = 0; k < n; k += 64) {
     __m512i a, b;
-    DecodeE4m3x64(t, _mm512_loadu_si512(w + k), &a, &b);
+    DecodeE4m3x64(t, kRealign ? lines.Load64(w + k) : _mm512_loadu_si512(w + k), &a, &b);
     _mm512_storeu_si512(out + k, a);
     _mm512_storeu_si512(out + k + 32, b);
   }
 }
+void DecodeE4m3RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
+  if (LineAlignedLoads::Pays(w, 0)) return DecodeE4m3Row<true>(w, n, out);
+  DecodeE4m3Row<false>(w, n, out);
+}
 
-void DecodeE2m1RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
+template <bool kRealign>
+void DecodeE2m1Row(const uint8_t* w, int64_t n, uint16_t* out) {
   const __m512i table = E2m1Table();
+  const LineAlignedLoads lines(w);
   for (int64_t k = 0; k < n; k += 128) {
-    const __m512i v = _mm512_loadu_si512(w + k / 2);
+    const __m512i v = kRealign ? lines.Load64(w + k / 2) : _mm512_loadu_si512(w + k / 2);
     __m512i a, b;
     DecodeE2m1Half<0>(table, v, &a, &b);
     _mm512_storeu_si512(out + k, a);
@@ -458,6 +468,10 @@ void DecodeE2m1RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
     _mm512_storeu_si512(out + k + 64, a);
     _mm512_storeu_si512(out + k + 96, b);
   }
+}
+void DecodeE2m1RowAvx512(const uint8_t* w, int64_t n, uint16_t* out) {
+  if (LineAlignedLoads::Pays(w, 0)) return DecodeE2m1Row<true>(w, n, out);
+  DecodeE2m1Row<false>(w, n, out);
 }
 
 // W panel rows x R activation rows with per-block scales, S dot steps (of 32 values) per
