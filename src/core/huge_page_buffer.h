@@ -1,7 +1,9 @@
 // An owned buffer on 2 MiB transparent huge pages where the kernel allows (THP "madvise"
 // mode: MADV_HUGEPAGE): far fewer page faults to set up (each costs microseconds in a VM)
-// and no 4 KiB TLB misses for data streamed from memory (FP8 Linear at T = 1 over
-// [4096, 4096] x8, 2 threads: 43-44 GB/s from 4 KiB pages vs 66-68 from 2 MiB ones).
+// and fewer TLB misses for data streamed from memory (FP8 Linear at T = 1 over
+// [4096, 4096] x8, 2 threads, line-aligned rows: 45-47 GB/s from 4 KiB pages vs 52 from
+// 2 MiB ones, /tmp/kb/lf12.cc; the 43-44 vs 66-68 first measured here also had the 4 KiB
+// buffer's rows 16 bytes off a cache line, a cost LineAlignedLoads has since removed).
 // Contents start uninitialised. Movable, not copyable.
 #pragma once
 
