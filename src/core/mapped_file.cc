@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -31,9 +32,10 @@ bool EnvIs(const char* name, char value) {
   return v != nullptr && v[0] == value;
 }
 
-// Maps fd read-only at a 2 MiB-aligned address inside a reserved range of `region` bytes
-// (so file offset 0 sits on a huge-page boundary and 2 MiB folios can be mapped whole).
-void* MapAligned(int fd, size_t size, size_t region, bool huge, std::string* err) {
+// Maps `size` bytes of fd from `offset` (a multiple of 2 MiB) read-only at a 2 MiB-aligned
+// address inside a reserved range of `region` bytes (so the offset sits on a huge-page
+// boundary and 2 MiB folios can be mapped whole).
+void* MapAligned(int fd, size_t offset, size_t size, size_t region, bool huge, std::string* err) {
   void* raw = ::mmap(nullptr, region + kHugePage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (raw == MAP_FAILED) {
     *err = std::strerror(errno);
@@ -46,7 +48,7 @@ void* MapAligned(int fd, size_t size, size_t region, bool huge, std::string* err
   const size_t tail = size_t(base + kHugePage - aligned);
   if (tail > 0) ::munmap(aligned + region, tail);
   // The file over the start of the reservation; the rest of it stays PROT_NONE.
-  void* p = ::mmap(aligned, size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
+  void* p = ::mmap(aligned, size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, off_t(offset));
   if (p == MAP_FAILED) {
     *err = std::strerror(errno);
     ::munmap(aligned, region);
@@ -80,6 +82,43 @@ void Populate(const uint8_t* p, size_t size) {
   for (size_t off = 0; off < size; off += 4096) sink = sink + p[off];
 }
 
+size_t FilePmdMappedBytes(const void* start) {
+  // smaps lists each mapping as "start-end perms ..." followed by "Key: N kB" lines.
+  std::ifstream smaps("/proc/self/smaps");
+  char range[64];
+  std::snprintf(range, sizeof range, "%lx-", static_cast<unsigned long>(reinterpret_cast<uintptr_t>(start)));
+  std::string line;
+  bool ours = false;
+  while (std::getline(smaps, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find('-') != std::string::npos &&
+        line.find(' ') > line.find('-')) {
+      ours = line.rfind(range, 0) == 0;
+    } else if (ours && line.rfind("FilePmdMapped:", 0) == 0) {
+      return size_t(std::strtoull(line.c_str() + 14, nullptr, 10)) * 1024;
+    }
+  }
+  return 0;
+}
+
+// Drops from the page cache the 64 MiB chunks of fd cached (in part) in small folios, so
+// that mapping them again reads them into 2 MiB folios; whole-huge chunks stay cached.
+// Each chunk is probed through a mapping of its own (smaps counts per mapping).
+void DropSplitChunks(int fd, size_t size) {
+  constexpr size_t kChunk = size_t(64) << 20;
+  for (size_t off = 0; off < size; off += kChunk) {
+    const size_t len = std::min(kChunk, size - off);
+    const size_t whole = len / kHugePage * kHugePage;  // a tail under 2 MiB maps small
+    if (whole == 0) continue;
+    std::string err;
+    void* p = MapAligned(fd, off, whole, whole, /*huge=*/true, &err);
+    if (p == nullptr) return;  // leave the rest as it is
+    Populate(static_cast<const uint8_t*>(p), whole);
+    const size_t huge = FilePmdMappedBytes(p);
+    ::munmap(p, whole);
+    if (huge < whole) ::posix_fadvise(fd, off_t(off), off_t(len), POSIX_FADV_DONTNEED);
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
@@ -100,7 +139,7 @@ Result<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
     const bool huge = !EnvIs("DSV4_MAP_HUGE", '0');
     file->region_size_ = (file->size_ + kHugePage - 1) / kHugePage * kHugePage;
     std::string err;
-    void* p = MapAligned(fd, file->size_, file->region_size_, huge, &err);
+    void* p = MapAligned(fd, 0, file->size_, file->region_size_, huge, &err);
     if (p == nullptr) {
       ::close(fd);
       return R::Fail(path + ": mmap failed: " + err);
@@ -111,12 +150,20 @@ Result<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
     // arithmetic on the Flash-shaped benchmark.
     if (!lazy) {
       Populate(file->data_, file->size_);
-      if (huge && file->size_ >= kRereadMinBytes && file->huge_mapped_bytes() < file->size_ / 2) {
+      const size_t whole_pages = file->size_ / kHugePage * kHugePage;  // the tail maps small
+      const size_t huge_bytes = huge && file->size_ >= kRereadMinBytes ? file->huge_mapped_bytes() : whole_pages;
+      if (huge_bytes < whole_pages) {
         // Cached in 4 KiB pages: drop them (pages other processes map stay) and fault the
-        // file in again, now read ahead into 2 MiB folios.
+        // file in again, now read ahead into 2 MiB folios. Mostly huge already (file THP
+        // works here; a part was read in small folios, e.g. by another reader, or split
+        // under memory pressure): only the chunks that hold small folios are dropped.
         ::munmap(p, file->region_size_);
-        ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-        p = MapAligned(fd, file->size_, file->region_size_, huge, &err);
+        if (huge_bytes < file->size_ / 2) {
+          ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        } else {
+          DropSplitChunks(fd, file->size_);
+        }
+        p = MapAligned(fd, 0, file->size_, file->region_size_, huge, &err);
         if (p == nullptr) {
           file->data_ = nullptr;
           ::close(fd);
@@ -132,24 +179,7 @@ Result<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
   return file;
 }
 
-size_t MappedFile::huge_mapped_bytes() const {
-  if (data_ == nullptr) return 0;
-  // smaps lists each mapping as "start-end perms ..." followed by "Key: N kB" lines.
-  std::ifstream smaps("/proc/self/smaps");
-  char range[64];
-  std::snprintf(range, sizeof range, "%lx-", static_cast<unsigned long>(reinterpret_cast<uintptr_t>(data_)));
-  std::string line;
-  bool ours = false;
-  while (std::getline(smaps, line)) {
-    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find('-') != std::string::npos &&
-        line.find(' ') > line.find('-')) {
-      ours = line.rfind(range, 0) == 0;
-    } else if (ours && line.rfind("FilePmdMapped:", 0) == 0) {
-      return size_t(std::strtoull(line.c_str() + 14, nullptr, 10)) * 1024;
-    }
-  }
-  return 0;
-}
+size_t MappedFile::huge_mapped_bytes() const { return data_ == nullptr ? 0 : FilePmdMappedBytes(data_); }
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), region_size_);
