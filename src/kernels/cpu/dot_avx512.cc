@@ -174,7 +174,7 @@ void E2m1Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_b
 
 // Weight rows read with 64-byte-aligned loads whatever their address. A checkpoint's
 // tensors start where the file puts them (the benchmark checkpoint's at 24 or 56 bytes
-// past a line), and FP8 rows read with line-crossing loads streamed 34-39 GB/s against
+// past a line), and FP8 rows read with line-crossing loads streamed 34-40 GB/s against
 // 53-55 GB/s for the same rows copied to a line start (/tmp/kb/lf10.cc: five attention
 // matrices, T = 1, 2 threads). Three aligned lines and two vpermt2b give 128 bytes.
 struct LineAlignedLoads {

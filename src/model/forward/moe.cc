@@ -87,7 +87,7 @@ void ExpertsOneToken(const std::vector<const ExpertWeights*>& experts,
   // Rows per task: 256 rather than 512 or 1024 (56 / 28 / 14 gate-up tasks on V4-Flash's
   // 7 experts): each thread's last task is shorter, the other thread's wait at the loop's
   // end too. MoE layer alone, decode_profile --moe 48, 4 interleaved runs, p50 ms per
-  // layer: 512 rows 2.72-3.17, 256 rows 2.52-2.78; 1024 2.81-2.91 (vs 2.73-2.75), 128
+  // layer: 512 rows 2.72-3.17, 256 rows 2.52-2.78; 1024 2.78-2.91 (vs 2.73-2.75), 128
   // 2.75-4.71.
   constexpr int64_t kSlice = 256;
   const int64_t I = c.moe_intermediate_size, D = c.hidden_size;
