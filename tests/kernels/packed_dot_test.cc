@@ -20,6 +20,22 @@
 namespace dsv4::kernels {
 namespace {
 
+// One read-write page between two inaccessible ones: a kernel reading past either end of
+// data placed against its edges faults.
+struct GuardedPage {
+  long size = sysconf(_SC_PAGESIZE);
+  void* map = mmap(nullptr, size_t(3 * size), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  uint8_t* data = map == MAP_FAILED ? nullptr : static_cast<uint8_t*>(map) + size;
+  bool writable = data != nullptr && mprotect(data, size_t(size), PROT_READ | PROT_WRITE) == 0;
+  GuardedPage() = default;
+  GuardedPage(const GuardedPage&) = delete;
+  GuardedPage& operator=(const GuardedPage&) = delete;
+  ~GuardedPage() {
+    if (map != MAP_FAILED) munmap(map, size_t(3 * size));
+  }
+  bool ok() const { return writable; }
+};
+
 class PackedDotTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -256,12 +272,10 @@ TEST_F(PackedDotTest, WeightRowsMatchRowsKernelBitForBit) {
 // hold the rows: rows ending at a page followed by an inaccessible one, or starting right
 // after one, are read without a fault.
 TEST_F(PackedDotTest, WeightRowsStayInsideTheirLines) {
-  const long page = sysconf(_SC_PAGESIZE);
-  // Three pages: inaccessible, data, inaccessible.
-  void* map = mmap(nullptr, size_t(3 * page), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(map, MAP_FAILED);
-  uint8_t* const data = static_cast<uint8_t*>(map) + page;
-  ASSERT_EQ(mprotect(data, size_t(page), PROT_READ | PROT_WRITE), 0);
+  const GuardedPage guarded;
+  ASSERT_TRUE(guarded.ok());
+  const long page = guarded.size;
+  uint8_t* const data = guarded.data;
   const int64_t n = 512;
   for (PackedFormat f : {PackedFormat::kE4m3, PackedFormat::kE2m1}) {
     const bool e4m3 = f == PackedFormat::kE4m3;
@@ -300,7 +314,6 @@ TEST_F(PackedDotTest, WeightRowsStayInsideTheirLines) {
       }
     }
   }
-  munmap(map, size_t(3 * page));
 }
 
 // One nonzero activation at each position p against a weight row of varying codes: the
@@ -408,11 +421,10 @@ TEST_F(PackedDotTest, Bf16KeysMatchReference) {
 // a fault. (The packed order is the SIMD set's own, so the reference is the same kernel
 // on a line-aligned copy.)
 TEST_F(PackedDotTest, DecodeRowsAtAnyOffsetMatchReference) {
-  const long page = sysconf(_SC_PAGESIZE);
-  void* map = mmap(nullptr, size_t(3 * page), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(map, MAP_FAILED);
-  uint8_t* const data = static_cast<uint8_t*>(map) + page;
-  ASSERT_EQ(mprotect(data, size_t(page), PROT_READ | PROT_WRITE), 0);
+  const GuardedPage guarded;
+  ASSERT_TRUE(guarded.ok());
+  const long page = guarded.size;
+  uint8_t* const data = guarded.data;
   const int64_t n = 1024;
   for (PackedFormat f : {PackedFormat::kE4m3, PackedFormat::kE2m1}) {
     const bool fp4 = f == PackedFormat::kE2m1;
@@ -434,7 +446,6 @@ TEST_F(PackedDotTest, DecodeRowsAtAnyOffsetMatchReference) {
       }
     }
   }
-  munmap(map, size_t(3 * page));
 }
 
 // GEMM panels: weight rows decoded once (decode_*_row) and multiplied by panel_tile give,
@@ -487,7 +498,9 @@ TEST_F(PackedDotTest, PanelTilesMatchRowsKernelsBitForBit) {
                 }
               }
             }
-            if (!fp4 && wrows > 1) EXPECT_TRUE(std::isnan(out[size_t(1 * rows)])) << k->isa << " NaN code of row 1";
+            if (!fp4 && wrows > 1) {
+              EXPECT_TRUE(std::isnan(out[size_t(1 * rows)])) << k->isa << " NaN code of row 1";
+            }
           }
         }
       }
