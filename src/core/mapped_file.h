@@ -8,8 +8,10 @@
 // 4 KiB map vs 37 GB/s from 2 MiB pages. So the map is 2 MiB-aligned and MADV_HUGEPAGE,
 // which makes the kernel read the file into 2 MiB page-cache folios and map them whole
 // (ext4 and other large-folio file systems; Linux >= 6.x). A file already cached in 4 KiB
-// pages (e.g. just written) is dropped from the page cache once and read again so
-// (DSV4_MAP_HUGE=0 keeps 4 KiB pages). Reopening a cached file then maps in milliseconds.
+// pages (e.g. just written) is dropped from the page cache once and read again so; of a
+// file mostly on 2 MiB folios, just the 64 MiB chunks holding small ones (read by another
+// reader, or split under memory pressure) (DSV4_MAP_HUGE=0 keeps 4 KiB pages). Reopening
+// a cached file then maps in milliseconds.
 // Weights are used in place from the map (the BF16 head alone is repacked at load:
 // kernels/bf16_row_blocks.h).
 // Ownership: the MappedFile owns the mapping; pointers into it live as long as it.
