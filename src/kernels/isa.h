@@ -1,12 +1,14 @@
 // The instruction sets the kernels may use: the best this CPU has, capped by the
 // DSV4_ISA environment variable (read once): "ref" forces the scalar references, "avx2"
-// caps at AVX2 (to compare versions on one machine). One choice for every dispatcher.
+// caps at AVX2, "avx512" at AVX-512 without AMX (to compare versions on one machine). One
+// choice for every dispatcher.
 #pragma once
 
 namespace dsv4::kernels {
 
 bool IsaAllowsAvx2();    // false with DSV4_ISA=ref
 bool IsaAllowsAvx512();  // false with DSV4_ISA=ref or avx2
+bool IsaAllowsAmx();     // false with DSV4_ISA=ref, avx2 or avx512
 
 // The best of the versions given (nullptr / null = not on this CPU or not built) that
 // DSV4_ISA allows; the reference otherwise.

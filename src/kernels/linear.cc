@@ -13,6 +13,7 @@
 #include "kernels/bf16_row_blocks.h"
 #include "kernels/dot.h"
 #include "kernels/gemv.h"
+#include "kernels/linear_amx.h"
 #include "kernels/precision.h"
 #include "kernels/weight_streams.h"
 
@@ -235,6 +236,9 @@ void LinearOnPacked(const std::vector<uint16_t>& packed, int64_t T, PackedFormat
   const int64_t K = w.cols;
   const int64_t nb = CeilDiv(K, kBlock);
   if (format == PackedFormat::kBf16 && w.row_blocks != nullptr) {
+    // On AMX tiles where the CPU has them, for every T (one arithmetic per row whatever
+    // the batch; kernels/linear_amx.h).
+    if (AmxActive()) return LinearRowBlocksAmx(packed.data(), T, w, row_begin, N, y, ldy, round_bf16);
     const Bf16BlocksFn blocks_fn = ActiveBf16Blocks();
     DSV4_CHECK(blocks_fn != nullptr);  // blocked copies exist only where the kernel does
     return LinearOnRowBlocks(packed, T, w, row_begin, N, y, ldy, round_bf16, blocks_fn);

@@ -100,7 +100,7 @@ TEST(Bf16RowBlocksTest, SimdMatchesReferenceAndTileShapes) {
   check(1, 4);
 }
 
-// Linear on a bf16 matrix with a blocked copy: every row of a batch (T = 2, 5, 16, 19)
+// Linear on a bf16 matrix with a blocked copy: every row of a batch (T = 2, 5, 16, 19, 40)
 // and every row range gives the bits of T = 1 on the whole matrix, and the row-major
 // path's values within the fp32 summation bound.
 TEST(Bf16RowBlocksTest, LinearUsesOneArithmeticForEveryBatch) {
@@ -115,7 +115,7 @@ TEST(Bf16RowBlocksTest, LinearUsesOneArithmeticForEveryBatch) {
   WeightMatrix blocked = plain;
   blocked.row_blocks = blocks.data();
   const LinearOptions options{.act_quant = false, .round_bf16 = false};
-  for (int64_t T : {2, 5, 16, 19}) {
+  for (int64_t T : {2, 5, 16, 19, 40}) {
     std::vector<float> x(size_t(T * K));
     for (auto& v : x) v = Bf16ToFloat(RandomBf16(1, 1.0f, rng)[0]);
     std::vector<float> all(size_t(T * N)), row_major(size_t(T * N));

@@ -1,0 +1,35 @@
+// Fast-mode products on AMX tiles (Intel AMX-BF16: Sapphire Rapids and later Xeons).
+//
+// One TDPBF16PS multiplies a 16 x 32 bf16 tile by a 32 x 16 one into 16 x 16 fp32
+// accumulators: on the 2-core Xeon VM this was written on, 1.6 TFLOP/s per core, against
+// 78 GFLOP/s for vdpbf16ps (one every two cycles there) and 170 for fp32 FMAs
+// (bench/RESULTS.md). Where AMX is active the blocked bf16 head (kernels/bf16_row_blocks.h)
+// runs here for every T, so a row's result does not depend on the batch: a 16-row
+// block's k pairs are already the B tile layout, the activation rows (natural order) are
+// the A tile, and each C tile holds up to 16 tokens x 16 rows, accumulated over all of K
+// in k order. The arithmetic is the tile unit's (its own summation order and rounding:
+// not the vdpbf16ps kernels' bits; tests/kernels/linear_amx_test.cc).
+//
+// FP8/FP4 products stay on the AVX-512 kernels: AMX needs the weights decoded to bf16 in
+// memory first, and at T = 1 that decode, its stores and the tile loads ran 2-3x slower
+// than the AVX-512 kernels (which must then also take T = 1, for the same bits at every
+// T); bench/RESULTS.md has the measurements.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/linear.h"
+
+namespace dsv4::kernels {
+
+// The CPU has AMX-BF16, the kernel granted this process the tile state (asked once), and
+// DSV4_ISA allows it (DSV4_ISA=avx512 keeps the AVX-512 kernels).
+bool AmxActive();
+
+// y[t * ldy + n] = row row_begin + n of w · activation row t, for n < N, t < T: bf16
+// weights with a blocked copy (w.row_blocks), `packed` T rows of K bf16 values in
+// natural order. Requires AmxActive().
+void LinearRowBlocksAmx(const uint16_t* packed, int64_t T, const WeightMatrix& w, int64_t row_begin, int64_t N,
+                        float* y, int64_t ldy, bool round_bf16);
+
+}  // namespace dsv4::kernels
