@@ -147,6 +147,7 @@ void BlocksTilesN(int n, const uint16_t* x, int64_t K, const uint16_t* const* bl
 void LinearRowBlocksAmx(const uint16_t* packed, int64_t T, const WeightMatrix& w, int64_t row_begin, int64_t N,
                         float* y, int64_t ldy, bool round_bf16) {
   DSV4_CHECK(AmxActive() && w.row_blocks != nullptr && w.cols % kTileK == 0);
+  if (T == 0 || N == 0) return;
   const int64_t K = w.cols;
   const int64_t b_begin = row_begin / kRows, b_end = (row_begin + N + kRows - 1) / kRows;
   const int64_t nblocks = b_end - b_begin;
