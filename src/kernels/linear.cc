@@ -182,18 +182,8 @@ void LinearOnRowBlocks(const std::vector<uint16_t>& packed, int64_t T, const Wei
                        int64_t N, float* y, int64_t ldy, bool round_bf16, Bf16BlocksFn blocks_fn) {
   const int64_t K = w.cols, B = kRowBlockRows;
   const int64_t b_begin = row_begin / B, b_end = CeilDiv(row_begin + N, B);
-  // Outputs of blocks [b, b + nb) for activation rows t0.. (tile layout) into y.
   auto store = [&](const float* out, int64_t b, int nb, int64_t t0, int rows) {
-    for (int r = 0; r < rows; ++r) {
-      for (int i = 0; i < nb; ++i) {
-        for (int64_t lane = 0; lane < B; ++lane) {
-          const int64_t n = (b + i) * B + lane - row_begin;
-          if (n < 0 || n >= N) continue;
-          const float v = out[(r * nb + i) * B + lane];
-          y[(t0 + r) * ldy + n] = round_bf16 ? RoundBf16(v) : v;
-        }
-      }
-    }
+    StoreRowBlockOutputs(out, b, nb, t0, rows, row_begin, N, y, ldy, round_bf16);
   };
   if (T == 1) {
     const uint16_t* x0 = packed.data();

@@ -10,8 +10,10 @@
 #include "core/dtype.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "kernels/bf16_row_blocks.h"
 #include "kernels/isa.h"
 #include "kernels/linear_amx.h"
+#include "kernels/weight_streams.h"
 
 namespace dsv4::kernels {
 namespace {
@@ -106,7 +108,7 @@ namespace {
 
 // Blocked bf16 (the head): C tile 4 + i (tokens x 16 rows of block i) += A (up to 16
 // activation rows x 32 k: tmm0 / tmm1 by step parity) x B (block i's 16 k pairs: tmm2 /
-// tmm3 by block parity), k steps in order.
+// tmm3 by block parity), k steps in order; stored as c_out[(r * NB + i) * 16 + lane].
 template <int NB>
 void BlocksTiles(const uint16_t* x, int64_t K, const uint16_t* const* blocks, float* c_out) {
   static_assert(NB <= kCTiles);
@@ -131,7 +133,7 @@ void BlocksTiles(const uint16_t* x, int64_t K, const uint16_t* const* blocks, fl
     step(c + 1, std::integral_constant<int, 1>{});
   }
   if (c < steps) step(c, std::integral_constant<int, 0>{});
-  Unroll<NB>([&](auto i) { Tmm<4 + decltype(i)::value>::Store(c_out + decltype(i)::value * kRows * kRows, kRows * 4); });
+  Unroll<NB>([&](auto i) { Tmm<4 + decltype(i)::value>::Store(c_out + decltype(i)::value * kRows, NB * kRows * 4); });
 }
 void BlocksTilesN(int n, const uint16_t* x, int64_t K, const uint16_t* const* blocks, float* c_out) {
   switch (n) {
@@ -151,8 +153,8 @@ void LinearRowBlocksAmx(const uint16_t* packed, int64_t T, const WeightMatrix& w
   const int64_t K = w.cols;
   const int64_t b_begin = row_begin / kRows, b_end = (row_begin + N + kRows - 1) / kRows;
   const int64_t nblocks = b_end - b_begin;
-  // Up to 4 blocks per pass (tiles 3..6), far apart at T = 1 (four weight streams per
-  // thread, as the decode GEMVs), adjacent otherwise.
+  // Up to 4 blocks per pass (C tiles 4..7), far apart at T = 1 (four weight streams per
+  // thread, as the decode GEMVs: weight_streams.h), adjacent otherwise.
   constexpr int kPassBlocks = 4;
   const int64_t mt = std::min<int64_t>(T, 16);
   TileConfig config;
@@ -169,27 +171,19 @@ void LinearRowBlocksAmx(const uint16_t* packed, int64_t T, const WeightMatrix& w
   ParallelFor(size_t(nblocks), streams ? 1 : 2, [&](size_t c0, size_t c1) {
     UseConfig(config);
     alignas(64) float c_out[kPassBlocks * kRows * kRows];
-    const int64_t count = int64_t(c1 - c0);
-    const int64_t q = streams ? count / kPassBlocks : 0;
     auto run = [&](int64_t first, int64_t stride, int nb, int64_t t0, int64_t rows) {
       const uint16_t* blocks[kPassBlocks];
       for (int i = 0; i < nb; ++i) blocks[i] = w.row_blocks + (b_begin + first + i * stride) * kRows * K;
       BlocksTilesN(nb, packed + t0 * K, K, blocks, c_out);
-      for (int i = 0; i < nb; ++i) {
-        const int64_t b = b_begin + first + i * stride;
-        for (int64_t r = 0; r < rows; ++r) {
-          for (int64_t lane = 0; lane < kRows; ++lane) {
-            const int64_t n = b * kRows + lane - row_begin;
-            if (n < 0 || n >= N) continue;
-            const float v = c_out[(i * kRows + r) * kRows + lane];
-            y[(t0 + r) * ldy + n] = round_bf16 ? RoundBf16(v) : v;
-          }
-        }
+      if (stride == 1) return StoreRowBlockOutputs(c_out, b_begin + first, nb, t0, int(rows), row_begin, N, y, ldy, round_bf16);
+      for (int i = 0; i < nb; ++i) {  // (one activation row)
+        StoreRowBlockOutputs(c_out + i * kRows, b_begin + first + i * stride, 1, t0, 1, row_begin, N, y, ldy, round_bf16);
       }
     };
     if (streams) {
-      for (int64_t i = 0; i < q; ++i) run(int64_t(c0) + i, q, kPassBlocks, 0, 1);
-      for (int64_t b = int64_t(c0) + q * kPassBlocks; b < int64_t(c1); ++b) run(b, 0, 1, 0, 1);
+      ForEachStreamGroup(int64_t(c1 - c0), kPassBlocks, [&](int64_t offset, int64_t stride, int count) {
+        run(int64_t(c0) + offset, stride, count, 0, 1);
+      });
       return;
     }
     for (int64_t b = int64_t(c0); b < int64_t(c1); b += kPassBlocks) {
