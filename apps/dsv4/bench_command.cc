@@ -25,7 +25,9 @@
 #include "commands.h"
 #include "core/bandwidth.h"
 #include "core/thread_pool.h"
+#include "kernels/dot.h"
 #include "kernels/fma_peak.h"
+#include "kernels/linear_amx.h"
 #include "model/forward/costs.h"
 #include "model/forward/model.h"
 #include "model/synthetic_checkpoint.h"
@@ -87,6 +89,19 @@ int64_t PeakRssBytes() {
   return int64_t(usage.ru_maxrss) * 1024;
 }
 
+// The CPU's name as the kernel reports it ("" where /proc/cpuinfo has none): the same
+// code runs at very different speeds on the machines this is measured on (an AMD EPYC
+// issues a vdpbf16ps per cycle and pipe, an Intel Xeon one every other cycle).
+std::string CpuModelName() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+  }
+  return "";
+}
+
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[std::min(v.size() - 1, size_t(p * double(v.size())))];
@@ -125,6 +140,8 @@ int BenchCommand(int argc, char** argv) {
   nlohmann::ordered_json j;
   j["model"] = model_dir;
   j["threads"] = GlobalThreadPool().size();
+  j["cpu"] = CpuModelName();
+  j["kernels"] = std::string(kernels::ActiveDotKernels().isa) + (kernels::AmxActive() ? "+amx" : "");
   double prefill_gflop_s = 0;  // of the first prefill length
   const int64_t weight_bytes = WeightBytesPerToken(model.checkpoint(), c);
   j["weight_bytes_per_token"] = weight_bytes;

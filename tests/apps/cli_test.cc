@@ -106,6 +106,10 @@ TEST(CliTest, BenchJsonReportsEveryFigure) {
     ASSERT_TRUE(j.contains(key)) << key << " in " << r.output;
     EXPECT_GT(j.at(key).get<double>(), 0) << key;
   }
+  // Which kernels ran: the active set's name, "+amx" where the head ran on AMX tiles.
+  const std::string kernels = j.at("kernels").get<std::string>();
+  EXPECT_TRUE(kernels.rfind("avx512", 0) == 0 || kernels == "avx2" || kernels == "ref") << kernels;
+  EXPECT_TRUE(j.at("cpu").is_string());
   EXPECT_LE(j.at("prefill64_tok_s_min").get<double>(), j.at("prefill64_tok_s").get<double>());
   EXPECT_GE(j.at("prefill64_tok_s_max").get<double>(), j.at("prefill64_tok_s").get<double>());
   EXPECT_LE(j.at("decode_tok_s_step_ms_p50").get<double>(), j.at("decode_tok_s_step_ms_p99").get<double>());
