@@ -1,8 +1,9 @@
 // The AMX products (kernels/linear_amx.h) on a blocked bf16 matrix, called directly:
 // every output within the fp32 summation bound of the exact product, every row of every
-// batch shape (token tiles of 16 and a tail) bit-identical to the same row at T = 1, and
-// row ranges that start and end inside blocks writing exactly their rows. Skipped where
-// the CPU (or DSV4_ISA) has no AMX.
+// batch shape (token tiles of 16 and a tail) bit-identical to the same row at T = 1, row
+// ranges that start and end inside blocks writing exactly their rows, and a matrix long
+// enough for the far-apart block streams of T = 1. Skipped where the CPU (or DSV4_ISA) has
+// no AMX.
 #include "kernels/linear_amx.h"
 
 #include <gtest/gtest.h>
@@ -72,6 +73,34 @@ TEST(LinearAmxTest, BlockedBf16MatchesExactAndIsTheSameAtEveryT) {
     std::vector<float> rounded(size_t(T * N));
     LinearRowBlocksAmx(x.data(), T, m, 0, N, rounded.data(), N, true);
     for (int64_t i = 0; i < T * N; ++i) ASSERT_EQ(rounded[size_t(i)], RoundBf16(single[size_t(i)]));
+  }
+}
+
+// A matrix of hundreds of blocks: at T = 1 each thread walks its range as four block
+// streams far apart (not adjacent blocks as above); every row is still within the bound,
+// and the bits of the same rows in a batch.
+TEST(LinearAmxTest, ManyBlocksInFarApartStreams) {
+  if (!AmxActive()) GTEST_SKIP() << "no AMX on this CPU (or DSV4_ISA caps it)";
+  std::mt19937 rng(12);
+  constexpr int64_t N = 16 * 300 + 7, K = 64;
+  const std::vector<uint16_t> w = RandomBf16(N * K, 0.05f, rng);
+  std::vector<uint16_t> blocks(size_t(RowBlocksElements(N, K)));
+  PackBf16RowBlocks(w.data(), N, K, blocks.data());
+  WeightMatrix m{.dtype = DType::kBF16, .rows = N, .cols = K, .data = reinterpret_cast<const uint8_t*>(w.data())};
+  m.row_blocks = blocks.data();
+  const std::vector<uint16_t> x = RandomBf16(3 * K, 1.0f, rng);
+  std::vector<float> one(static_cast<size_t>(N)), three(static_cast<size_t>(3 * N));
+  LinearRowBlocksAmx(x.data(), 1, m, 0, N, one.data(), N, false);
+  LinearRowBlocksAmx(x.data(), 3, m, 0, N, three.data(), N, false);
+  for (int64_t n = 0; n < N; ++n) {
+    double sum = 0, abs_sum = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const double p = double(Bf16ToFloat(x[size_t(k)])) * Bf16ToFloat(w[size_t(n * K + k)]);
+      sum += p;
+      abs_sum += std::fabs(p);
+    }
+    ASSERT_NEAR(one[size_t(n)], sum, 2.0 * double(K + 1) * std::ldexp(1.0, -24) * abs_sum) << n;
+    ASSERT_EQ(three[size_t(n)], one[size_t(n)]) << n;
   }
 }
 
