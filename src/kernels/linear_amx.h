@@ -8,7 +8,7 @@
 // block's k pairs are already the B tile layout, the activation rows (natural order) are
 // the A tile, and each C tile holds up to 16 tokens x 16 rows, accumulated over all of K
 // in k order. The arithmetic is the tile unit's (its own summation order and rounding:
-// not the vdpbf16ps kernels' bits; tests/kernels/linear_amx_test.cc).
+// not the vdpbf16ps kernels' bits; tests/kernels/bf16_row_blocks_test.cc).
 //
 // FP8/FP4 products stay on the AVX-512 kernels: AMX needs the weights decoded to bf16 in
 // memory first, and at T = 1 that decode, its stores and the tile loads ran 2-3x slower
