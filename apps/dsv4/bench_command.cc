@@ -90,8 +90,9 @@ int64_t PeakRssBytes() {
 }
 
 // The CPU's name as the kernel reports it ("" where /proc/cpuinfo has none): the same
-// code runs at very different speeds on the machines this is measured on (an AMD EPYC
-// issues a vdpbf16ps per cycle and pipe, an Intel Xeon one every other cycle).
+// code runs at very different speeds on the machines this is measured on (the head's
+// bf16 tile ran 426-435 GFLOP/s a core on an AMD EPYC VM; vdpbf16ps alone tops out at
+// 78-87 on an Intel Xeon VM; bench/RESULTS.md).
 std::string CpuModelName() {
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);) {

@@ -1,8 +1,8 @@
 // Fast-mode products on AMX tiles (Intel AMX-BF16: Sapphire Rapids and later Xeons).
 //
 // One TDPBF16PS multiplies a 16 x 32 bf16 tile by a 32 x 16 one into 16 x 16 fp32
-// accumulators: on the 2-core Xeon VM this was written on, 1.6 TFLOP/s per core, against
-// 78 GFLOP/s for vdpbf16ps (one every two cycles there) and 170 for fp32 FMAs
+// accumulators: on the 2-core Xeon VM this was written on, 1.4-1.6 TFLOP/s per core,
+// against 78-87 GFLOP/s for vdpbf16ps (one every other cycle there) and 175 for fp32 FMAs
 // (bench/RESULTS.md). Where AMX is active the blocked bf16 head (kernels/bf16_row_blocks.h)
 // runs here for every T, so a row's result does not depend on the batch: a 16-row
 // block's k pairs are already the B tile layout, the activation rows (natural order) are
@@ -11,9 +11,9 @@
 // not the vdpbf16ps kernels' bits; tests/kernels/bf16_row_blocks_test.cc).
 //
 // FP8/FP4 products stay on the AVX-512 kernels: AMX needs the weights decoded to bf16 in
-// memory first, and at T = 1 that decode, its stores and the tile loads ran 2-3x slower
-// than the AVX-512 kernels (which must then also take T = 1, for the same bits at every
-// T); bench/RESULTS.md has the measurements.
+// memory first, and at T = 1 (which must take the same kernel, for the same bits at every
+// T) that decode, its stores and the tile loads ran 1.5-2.7x slower than the AVX-512
+// kernels in the best version tried; bench/RESULTS.md has the measurements.
 #pragma once
 
 #include <cstdint>
