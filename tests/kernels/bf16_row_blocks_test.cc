@@ -3,8 +3,9 @@
 // itself across tile shapes (same bits), and Linear on a matrix with a blocked copy: one
 // arithmetic whatever T and the row range, within the summation bound of the row-major path.
 // Then the AMX products of the blocks (kernels/linear_amx.h), called directly: every
-// output within the fp32 summation bound of the exact product, every row of every batch
-// shape (token tiles of 16 and a tail) bit-identical to the same row at T = 1, row ranges
+// output within the fp32 summation bound of the exact product, every row of batches of
+// one and several token tiles, with and without a tail (T = 2, 15, 16, 17, 32, 37),
+// bit-identical to the same row at T = 1, row ranges
 // that start and end inside blocks writing exactly their rows, and a matrix long enough
 // for the far-apart block streams of T = 1 (skipped where the CPU, or DSV4_ISA, has no AMX).
 #include "kernels/bf16_row_blocks.h"
