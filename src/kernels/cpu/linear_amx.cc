@@ -7,7 +7,6 @@
 #include <cstring>
 #include <utility>
 
-#include "core/dtype.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "kernels/bf16_row_blocks.h"
