@@ -100,9 +100,24 @@ struct DotKernels {
   void (*ue8m0_to_float)(const uint8_t* s, int64_t n, float* out);
   // e4m3_weight_rows for e2m1 rows (w_stride in bytes; scale_rows[i] the row's K/32
   // ue8m0 scale bytes, converted inside as the streams go), each output exactly
-  // e2m1_rows_packed's arithmetic. nullptr in the sets without it. Last member.
+  // e2m1_rows_packed's arithmetic. nullptr in the sets without it.
   void (*e2m1_weight_rows)(const uint16_t* const* x, int rows, const uint8_t* w, int64_t w_stride,
                            const uint8_t* const* scale_rows, int wrows, int64_t n, float* out);
+
+  // e2m1_weight_rows on fp32 FMAs, for CPUs whose vdpbf16ps is exactly two fp32 FMAs per
+  // lane (odd element first; checked at start-up) — nullptr elsewhere. Same bits as
+  // e2m1_weight_rows wherever split_e2m1_acts accepted the activations.
+  // split_e2m1_acts turns a packed e2m1 activation row (pack_bf16_acts) into fp32, per 32
+  // packed values the 16 odd ones then the 16 even ones; it returns false if a nonzero
+  // value is below 2^-118 in magnitude (vdpbf16ps flushes denormal products and sums,
+  // FMAs do not; from 2^-118 up none can arise), and the caller then uses e2m1_weight_rows.
+  bool (*split_e2m1_acts)(const uint16_t* x, int64_t n, float* out);
+  void (*e2m1_weight_rows_fma)(const float* const* x, int rows, const uint8_t* w, int64_t w_stride,
+                               const uint8_t* const* scale_rows, int wrows, int64_t n, float* out);
+  // Whether Linear should take e2m1_weight_rows_fma: two FMAs timed faster than one
+  // vdpbf16ps at start-up (Intel cores issue vdpbf16ps every other cycle), or
+  // DSV4_E2M1_FMA=1 / 0.
+  bool e2m1_fma_preferred;
 };
 
 // Scalar reference kernels.

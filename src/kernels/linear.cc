@@ -48,6 +48,7 @@ struct PreparedActs {
 struct Scratch {
   PreparedActs acts;
   std::vector<uint16_t> packed;  // [T, K] bf16 activations in the packed layout
+  std::vector<float> split;      // [T, K] the same as fp32 for the FMA kernels (SplitForFma)
 };
 Scratch& LocalScratch() {
   thread_local Scratch scratch;
@@ -157,8 +158,26 @@ bool PackRows(const float* a, int64_t T, int64_t K, PackedFormat format, const D
   return true;
 }
 
-void LinearOnPacked(const std::vector<uint16_t>& packed, int64_t T, PackedFormat format, const WeightMatrix& w,
-                    int64_t row_begin, int64_t N, float* y, int64_t ldy, bool round_bf16, const DotKernels& dk);
+void LinearOnPacked(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
+                    PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
+                    bool round_bf16, const DotKernels& dk);
+
+// FP4 products of up to kStreamTokensMaxFp4 rows on fp32 FMAs where the kernel set
+// prefers them (dot.h e2m1_weight_rows_fma): the packed rows split into fp32 once for all
+// the products that use them. `split` is left empty where they do not apply (another
+// format, more rows, another set, an activation below the FMA kernel's range).
+void SplitForFma(const std::vector<uint16_t>& packed, int64_t T, int64_t K, PackedFormat format,
+                 const DotKernels& dk, std::vector<float>* split) {
+  split->clear();
+  if (format != PackedFormat::kE2m1 || T > kStreamTokensMaxFp4 || dk.e2m1_weight_rows_fma == nullptr ||
+      !dk.e2m1_fma_preferred) {
+    return;
+  }
+  split->resize(size_t(T * K));
+  bool ok = true;
+  for (int64_t t = 0; t < T; ++t) ok = dk.split_e2m1_acts(&packed[size_t(t * K)], K, &(*split)[size_t(t * K)]) && ok;
+  if (!ok) split->clear();
+}
 
 // Fast mode on the ISA's packed-activation kernels: a (T x K fp32, bf16-exact) are
 // packed once per call; returns false (nothing done) where the kernels or the shapes do
@@ -168,8 +187,10 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
                   float* y, int64_t ldy, bool round_bf16, const DotKernels& dk) {
   PackedFormat format;
   std::vector<uint16_t>& packed = LocalScratch().packed;
+  std::vector<float>& split = LocalScratch().split;
   if (!PackedFormatFor(w.dtype, w.cols, dk, &format) || !PackRows(a, T, w.cols, format, dk, &packed)) return false;
-  LinearOnPacked(packed, T, format, w, row_begin, N, y, ldy, round_bf16, dk);
+  SplitForFma(packed, T, w.cols, format, dk, &split);
+  LinearOnPacked(packed, split, T, format, w, row_begin, N, y, ldy, round_bf16, dk);
   return true;
 }
 
@@ -220,9 +241,11 @@ void LinearOnRowBlocks(const std::vector<uint16_t>& packed, int64_t T, const Wei
   });
 }
 
-// The products of LinearPacked on activations already packed in `format`'s order.
-void LinearOnPacked(const std::vector<uint16_t>& packed, int64_t T, PackedFormat format, const WeightMatrix& w,
-                    int64_t row_begin, int64_t N, float* y, int64_t ldy, bool round_bf16, const DotKernels& dk) {
+// The products of LinearPacked on activations already packed in `format`'s order (and,
+// where not empty, split for the FMA kernels: SplitForFma).
+void LinearOnPacked(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
+                    PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
+                    bool round_bf16, const DotKernels& dk) {
   const int64_t K = w.cols;
   const int64_t nb = CeilDiv(K, kBlock);
   if (format == PackedFormat::kBf16 && w.row_blocks != nullptr) {
@@ -266,7 +289,12 @@ void LinearOnPacked(const std::vector<uint16_t>& packed, int64_t T, PackedFormat
     const int64_t row_bytes = format == PackedFormat::kE4m3 ? K : K / 2;
     const int64_t fp4_scales = K / kFp4Block;
     const uint16_t* xs[kStreamTokensMaxFp4];
-    for (int64_t t = 0; t < T; ++t) xs[t] = &packed[size_t(t * K)];
+    const float* xf[kStreamTokensMaxFp4];
+    const bool fma = !split.empty();
+    for (int64_t t = 0; t < T; ++t) {
+      xs[t] = &packed[size_t(t * K)];
+      if (fma) xf[t] = &split[size_t(t * K)];
+    }
     // FP4 in passes of at most 3 activation rows, as even as they come (4 = 2 + 2): with
     // 4 rows the e2m1 kernel's 16 accumulators and the step's 16 activation vectors do not
     // fit the registers, and from memory it ran at 8-9 GB/s against 14-17 for 3 rows and
@@ -286,6 +314,8 @@ void LinearOnPacked(const std::vector<uint16_t>& packed, int64_t T, PackedFormat
           }
           if (format == PackedFormat::kE4m3) {
             dk.e4m3_weight_rows(xs + t0, int(rows), w_rows, stride_rows * row_bytes, scale_rows, wrows, K, out);
+          } else if (fma) {
+            dk.e2m1_weight_rows_fma(xf + t0, int(rows), w_rows, stride_rows * row_bytes, scale_rows, wrows, K, out);
           } else {
             dk.e2m1_weight_rows(xs + t0, int(rows), w_rows, stride_rows * row_bytes, scale_rows, wrows, K, out);
           }
@@ -493,7 +523,9 @@ bool PackActivations(const float* x, int64_t T, int64_t K, DType dtype, bool act
   // the dequantised FP8 quantisation of x (or x itself without act_quant).
   const float* a = x;
   if (dtype != DType::kBF16) a = PrepareActs(x, K, T, K, act_quant, /*dequantize=*/true).q.data();
-  return PackRows(a, T, K, format, dk, &out->packed);
+  if (!PackRows(a, T, K, format, dk, &out->packed)) return false;
+  SplitForFma(out->packed, T, K, format, dk, &out->split);
+  return true;
 }
 
 void LinearRowsPacked(const PackedActivations& x, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
@@ -504,7 +536,7 @@ void LinearRowsPacked(const PackedActivations& x, const WeightMatrix& w, int64_t
   DSV4_CHECK(x.act_quant == (options.act_quant && w.dtype != DType::kBF16));
   DSV4_CHECK(size_t(x.rows * x.cols) == x.packed.size() && row_begin >= 0 && row_end <= w.rows);
   const int64_t N = row_end - row_begin;
-  LinearOnPacked(x.packed, x.rows, format, w, row_begin, N, y, N, options.round_bf16, dk);
+  LinearOnPacked(x.packed, x.split, x.rows, format, w, row_begin, N, y, N, options.round_bf16, dk);
 }
 
 void Linear(const float* x, int64_t T, const WeightMatrix& w, float* y,

@@ -66,6 +66,7 @@ struct PackedActivations {
   int64_t rows = 0;
   int64_t cols = 0;
   std::vector<uint16_t> packed;  // [rows, cols] bf16 in the format's packed order
+  std::vector<float> split;      // the same as fp32 for FP4's FMA kernels, or empty (linear.cc)
 };
 
 // Packs x: [T, K] for LinearRowsPacked with weights of `dtype` (kBF16, kF8E4M3, kI8)

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <cstdint>
@@ -208,7 +209,8 @@ TEST_F(PackedDotTest, Bf16WeightTilesMatchOneRowCalls) {
 // of weight rows and per-row scale rows (as across a 128-row block boundary), and K of one
 // or many blocks; rows at any byte offset from a cache line (a checkpoint's tensors start
 // anywhere; the kernels then read whole lines and shift) and strides that keep the rows'
-// offset or not.
+// offset or not. The e2m1 FMA kernel (where the CPU has it) gives the same bits, also on
+// an activation row spread over 2^-60..2^60, where summation orders round differently.
 TEST_F(PackedDotTest, WeightRowsMatchRowsKernelBitForBit) {
   for (PackedFormat f : {PackedFormat::kE4m3, PackedFormat::kE2m1}) {
     const bool e4m3 = f == PackedFormat::kE4m3;
@@ -233,9 +235,18 @@ TEST_F(PackedDotTest, WeightRowsMatchRowsKernelBitForBit) {
       }
       std::vector<std::vector<float>> x;
       for (int r = 0; r < kWeightRowsMax; ++r) x.push_back(RandomRow(n));
+      std::uniform_int_distribution<int> exponent(-60, 60);
+      for (float& v : x.back()) v = std::ldexp(v, exponent(rng_));  // exact: a power of two
       const auto p = Pack(*simd_, f, x);
       const uint16_t* xs[kWeightRowsMax];
       for (int r = 0; r < kWeightRowsMax; ++r) xs[r] = p[size_t(r)].data();
+      const bool fma = !e4m3 && simd_->e2m1_weight_rows_fma != nullptr;
+      std::vector<std::vector<float>> split(kWeightRowsMax, std::vector<float>(size_t(n)));
+      const float* xf[kWeightRowsMax];
+      for (int r = 0; fma && r < kWeightRowsMax; ++r) {
+        ASSERT_TRUE(simd_->split_e2m1_acts(xs[r], n, split[size_t(r)].data()));
+        xf[r] = split[size_t(r)].data();
+      }
       const uint8_t* scale_rows[kWeightRowsMax];
       for (int i = 0; i < kWeightRowsMax; ++i) scale_rows[i] = scales[size_t(i)].data();
       for (int rows = 1; rows <= kWeightRowsMax; ++rows) {
@@ -245,6 +256,15 @@ TEST_F(PackedDotTest, WeightRowsMatchRowsKernelBitForBit) {
             simd_->e4m3_weight_rows(xs, rows, w.data(), stride, scale_rows, wrows, n, out.data());
           } else {
             simd_->e2m1_weight_rows(xs, rows, w.data(), stride, scale_rows, wrows, n, out.data());
+          }
+          if (fma) {
+            std::vector<float> out_fma(out.size(), -1.0f);
+            simd_->e2m1_weight_rows_fma(xf, rows, w.data(), stride, scale_rows, wrows, n, out_fma.data());
+            for (size_t i = 0; i < out.size(); ++i) {
+              ASSERT_EQ(std::bit_cast<uint32_t>(out_fma[i]), std::bit_cast<uint32_t>(out[i]))
+                  << "fma n " << n << " offset " << offset << " stride " << stride << " rows " << rows << " wrows "
+                  << wrows << " output " << i;
+            }
           }
           for (int i = 0; i < wrows; ++i) {
             for (int r = 0; r < rows; ++r) {
@@ -264,6 +284,35 @@ TEST_F(PackedDotTest, WeightRowsMatchRowsKernelBitForBit) {
       }
       }
      }
+    }
+  }
+}
+
+// The FMA kernel's activations: per 32 packed values the 16 odd ones as fp32, then the 16
+// even ones; accepted down to 2^-118 in magnitude (and zeros of either sign), refused for
+// anything smaller but nonzero (bf16 denormals included), wherever it sits in the row.
+TEST_F(PackedDotTest, SplitE2m1ActsLayoutAndRange) {
+  if (simd_->e2m1_weight_rows_fma == nullptr) GTEST_SKIP() << "this CPU's vdpbf16ps is not two FMAs per lane";
+  const int64_t n = 256;
+  std::vector<std::vector<float>> x = {RandomRow(n)};
+  const auto p = Pack(*simd_, PackedFormat::kE2m1, x);
+  std::vector<float> out(static_cast<size_t>(n));
+  ASSERT_TRUE(simd_->split_e2m1_acts(p[0].data(), n, out.data()));
+  for (int64_t k = 0; k < n; k += 32) {
+    for (int i = 0; i < 16; ++i) {
+      EXPECT_EQ(std::bit_cast<uint32_t>(out[size_t(k + i)]), uint32_t(p[0][size_t(k + 2 * i + 1)]) << 16);
+      EXPECT_EQ(std::bit_cast<uint32_t>(out[size_t(k + 16 + i)]), uint32_t(p[0][size_t(k + 2 * i)]) << 16);
+    }
+  }
+  struct Case { uint16_t bits; bool accepted; };
+  const Case cases[] = {{0x0000, true},  {0x8000, true},  {0x0480, true},  {0x8480, true},   // 0, -0, ±2^-118
+                        {0x047F, false}, {0x847F, false}, {0x0400, false}, {0x0001, false},  // below; bf16 denormal
+                        {0x7F7F, true}};                                                    // the largest bf16
+  for (const Case& c : cases) {
+    for (int64_t at : {int64_t(0), int64_t(17), n - 1}) {
+      std::vector<uint16_t> row = p[0];
+      row[size_t(at)] = c.bits;
+      EXPECT_EQ(simd_->split_e2m1_acts(row.data(), n, out.data()), c.accepted) << std::hex << c.bits << " at " << at;
     }
   }
 }

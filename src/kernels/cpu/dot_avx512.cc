@@ -26,7 +26,11 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <random>
 #include <type_traits>
 #include <vector>
 
@@ -332,6 +336,21 @@ void E4m3Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
   ReduceStreamAccumulators(acc, out);
 }
 
+// Every 512 values of the e2m1 stream kernels: the next 16 scales of each stream as fp32
+// (masked at the row's end: no read past it); the scale rows of later groups follow each
+// stream's row, fetched ahead.
+template <int S>
+inline void LoadE2m1StreamScales(const uint8_t* const* scale_bytes, int64_t k, int64_t n_scales,
+                                 float (&scales)[S][16]) {
+  const int64_t left = n_scales - k / 32;
+  const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+#pragma GCC unroll 4
+  for (int s = 0; s < S; ++s) {
+    if (k % 2048 == 0) _mm_prefetch(reinterpret_cast<const char*>(scale_bytes[s] + k / 32 + 256), _MM_HINT_T0);
+    _mm512_store_ps(scales[s], Ue8m0x16(_mm_maskz_loadu_epi8(m, scale_bytes[s] + k / 32)));
+  }
+}
+
 // E2m1Rows<R>'s arithmetic, walked like E4m3Streams: S weight streams w_stride bytes
 // apart, each line fetched kE2m1StreamPrefetchBytes / S ahead; S x R independent
 // accumulator chains instead of R. scale_bytes[s]: stream s's ue8m0 block scales,
@@ -357,15 +376,7 @@ void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
   ZeroStreamAccumulators(acc);
   for (int64_t k = 0; k < n; k += 128) {
     if (k % 512 == 0) {
-      // The next 16 scales of each stream (masked at the row's end: no read past it);
-      // the scale rows of later groups follow each stream's row, fetched ahead.
-      const int64_t left = n_scales - k / 32;
-      const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
-#pragma GCC unroll 4
-      for (int s = 0; s < S; ++s) {
-        if (k % 2048 == 0) _mm_prefetch(reinterpret_cast<const char*>(scale_bytes[s] + k / 32 + 256), _MM_HINT_T0);
-        _mm512_store_ps(scales[s], Ue8m0x16(_mm_maskz_loadu_epi8(m, scale_bytes[s] + k / 32)));
-      }
+      LoadE2m1StreamScales<S>(scale_bytes, k, n_scales, scales);
       idx = pick;
     }
     // Each stream's 64 bytes of the step, shifted into place once for both halves (a
@@ -440,6 +451,184 @@ void E4m3WeightRowsAvx512(const uint16_t* const* x, int rows, const uint8_t* w, 
 void E2m1WeightRowsAvx512(const uint16_t* const* x, int rows, const uint8_t* w, int64_t w_stride,
                           const uint8_t* const* scale_rows, int wrows, int64_t n, float* out) {
   ByStreams<E2m1StreamsOp>(wrows, rows, x, w, w_stride, scale_rows, n, out);
+}
+
+// ---- e2m1 decode products on fp32 FMAs ----
+//
+// Per fp32 lane i, vdpbf16ps(acc, x, w) on the Intel cores measured is exactly
+//   acc = fma(x[2i + 1], w[2i + 1], acc); acc = fma(x[2i], w[2i], acc)
+// with denormal inputs and results flushed to zero (0 mismatches in 16M lanes, bench/
+// RESULTS.md), and those cores issue one vdpbf16ps every other cycle against two FMAs a
+// cycle, so decode's FP4 products, bound there by their dot products and the decode
+// shuffles, run faster as FMAs on weights decoded straight to fp32 (vpermps on a 16-entry
+// table: lane l of vector j is value 8l + j of a 128-value step, which is where the
+// packed e2m1 order puts the odd (j = 4 + c) and even (j = c) halves of its vector c).
+// Flushing never applies where every nonzero activation is at least 2^-118 (products of
+// a bf16 and an e2m1 value are then multiples of 2^-126, and so is every rounded partial
+// sum), which split_e2m1_acts checks; without it the FMAs give vdpbf16ps's bits
+// (VdpbfIsFmaPairs checks the CPU at start-up).
+
+// Per 32 packed values: the 16 odd elements as fp32, then the 16 even ones; false if a
+// nonzero value is below 2^-118 (|bits| in (0, 0x04800000)).
+bool SplitE2m1Acts(const uint16_t* x, int64_t n, float* out) {
+  const __m512i high = _mm512_set1_epi32(int32_t(0xFFFF0000u));
+  const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF);
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i below = _mm512_set1_epi32(0x047FFFFF);  // |bits| - 1 below this: 0 < |x| < 2^-118
+  __mmask16 tiny = 0;
+  for (int64_t k = 0; k < n; k += 32) {
+    const __m512i v = Load(x + k);
+    const __m512i odd = _mm512_and_si512(v, high);
+    const __m512i even = _mm512_slli_epi32(v, 16);
+    _mm512_storeu_si512(out + k, odd);
+    _mm512_storeu_si512(out + k + 16, even);
+    tiny |= _mm512_cmplt_epu32_mask(_mm512_sub_epi32(_mm512_and_si512(odd, abs_mask), one), below);
+    tiny |= _mm512_cmplt_epu32_mask(_mm512_sub_epi32(_mm512_and_si512(even, abs_mask), one), below);
+  }
+  return tiny == 0;
+}
+
+// The 16 e2m1 values as fp32 (vpermps reads an index's low 4 bits: the nibble).
+inline __m512 E2m1F32Table() {
+  return _mm512_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f, -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f,
+                        -4.0f, -6.0f);
+}
+
+// E2m1Streams on split activations (x[r]: split_e2m1_acts rows): per half step P of a
+// stream, part = the four FMAs of vdpbf16ps's two dot steps in their order (j = 4 + 2P,
+// 2P, 5 + 2P, 1 + 2P), from zero, then acc + part · s.
+template <int S, int R, bool kRealign>
+void E2m1StreamsFma(const float* const* x, const uint8_t* w, int64_t w_stride,
+                    const uint8_t* const* scale_bytes, int64_t n, float* out) {
+  constexpr int64_t kAhead = kE2m1StreamPrefetchBytes / S;
+  const LineAlignedLoads lines(w);
+  const int64_t n_scales = n / 32;
+  const __m512 table = E2m1F32Table();
+  const __m512i pick = E2m1ScalePick();
+  alignas(64) float scales[S][16];
+  __m512 acc[S][R];
+  __m512i idx = pick;
+  ZeroStreamAccumulators(acc);
+  for (int64_t k = 0; k < n; k += 128) {
+    if (k % 512 == 0) {
+      LoadE2m1StreamScales<S>(scale_bytes, k, n_scales, scales);
+      idx = pick;
+    }
+    __m512i v[S];
+#pragma GCC unroll 4
+    for (int s = 0; s < S; ++s) {
+      const uint8_t* ws = w + s * w_stride + k / 2;
+      _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead), _MM_HINT_T0);
+      v[s] = kRealign ? lines.Load64(ws) : _mm512_loadu_si512(ws);
+    }
+#pragma GCC unroll 4
+    for (int s = 0; s < S; ++s) {
+      const __m512 sc = _mm512_permutexvar_ps(idx, _mm512_load_ps(scales[s]));
+      __m512 wj[8];
+      wj[0] = _mm512_permutexvar_ps(v[s], table);
+#pragma GCC unroll 8
+      for (int j = 1; j < 8; ++j) wj[j] = _mm512_permutexvar_ps(_mm512_srli_epi32(v[s], 4 * j), table);
+#pragma GCC unroll 2
+      for (int p = 0; p < 2; ++p) {
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          const float* xr = x[r] + k + 64 * p;
+          __m512 part = _mm512_fmadd_ps(_mm512_loadu_ps(xr), wj[4 + 2 * p], _mm512_setzero_ps());
+          part = _mm512_fmadd_ps(_mm512_loadu_ps(xr + 16), wj[2 * p], part);
+          part = _mm512_fmadd_ps(_mm512_loadu_ps(xr + 32), wj[5 + 2 * p], part);
+          part = _mm512_fmadd_ps(_mm512_loadu_ps(xr + 48), wj[1 + 2 * p], part);
+          acc[s][r] = _mm512_fmadd_ps(part, sc, acc[s][r]);
+        }
+      }
+    }
+    idx = _mm512_add_epi32(idx, _mm512_set1_epi32(4));
+  }
+  ReduceStreamAccumulators(acc, out);
+}
+
+template <int S, int R> struct E2m1StreamsFmaOp {
+  static void Run(const float* const* x, const uint8_t* w, int64_t ws, const uint8_t* const* sr, int64_t n, float* o) {
+    if (LineAlignedLoads::Pays(w, ws)) {
+      E2m1StreamsFma<S, R, true>(x, w, ws, sr, n, o);
+    } else {
+      E2m1StreamsFma<S, R, false>(x, w, ws, sr, n, o);
+    }
+  }
+};
+void E2m1WeightRowsFmaAvx512(const float* const* x, int rows, const uint8_t* w, int64_t w_stride,
+                             const uint8_t* const* scale_rows, int wrows, int64_t n, float* out) {
+  ByStreams<E2m1StreamsFmaOp>(wrows, rows, x, w, w_stride, scale_rows, n, out);
+}
+
+// Whether this CPU's vdpbf16ps gives, lane for lane, the bits of the two FMAs above: 4096
+// lanes of bf16 products over exponents 2^-30..2^30 (both signs, zeros among them) added
+// to accumulators of the same range, where the two summation orders (and a single
+// rounding of both products) round differently.
+bool VdpbfIsFmaPairs() {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> exponent(127 - 30, 127 + 30), mantissa(0, 127), sign(0, 1), zero(0, 15);
+  auto bf16 = [&] {
+    if (zero(rng) == 0) return uint16_t(sign(rng) << 15);
+    return uint16_t((sign(rng) << 15) | (exponent(rng) << 7) | mantissa(rng));
+  };
+  const __m512i high = _mm512_set1_epi32(int32_t(0xFFFF0000u));
+  for (int it = 0; it < 256; ++it) {
+    alignas(64) uint16_t xs[32], ws[32];
+    alignas(64) float acc[16];
+    for (int i = 0; i < 32; ++i) {
+      xs[i] = bf16();
+      ws[i] = bf16();
+    }
+    for (int i = 0; i < 16; ++i) {
+      const uint32_t hi = bf16();
+      acc[i] = std::bit_cast<float>(uint32_t(hi << 16 | ((hi & 0x7F80) != 0 ? rng() & 0xFFFF : 0)));  // never denormal
+    }
+    const __m512i x = Load(xs), wv = Load(ws);
+    const __m512 a = _mm512_load_ps(acc);
+    const __m512 got = Dp(a, x, wv);
+    const __m512 odd = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(x, high)),
+                                       _mm512_castsi512_ps(_mm512_and_si512(wv, high)), a);
+    const __m512 want = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(x, 16)),
+                                        _mm512_castsi512_ps(_mm512_slli_epi32(wv, 16)), odd);
+    if (_mm512_cmpneq_epi32_mask(_mm512_castps_si512(got), _mm512_castps_si512(want)) != 0) return false;
+  }
+  return true;
+}
+
+// Seconds for `iters` rounds of 8 independent chains of one vdpbf16ps (dp) or two FMAs.
+template <bool kDp>
+__attribute__((noinline)) double TimeDotChains(int64_t iters) {
+  __m512 a0 = _mm512_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  const __m512i x = _mm512_set1_epi16(int16_t(0x3F80));
+  const __m512 y = _mm512_set1_ps(1e-8f);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < iters; ++i) {
+    if constexpr (kDp) {
+      a0 = Dp(a0, x, x), a1 = Dp(a1, x, x), a2 = Dp(a2, x, x), a3 = Dp(a3, x, x);
+      a4 = Dp(a4, x, x), a5 = Dp(a5, x, x), a6 = Dp(a6, x, x), a7 = Dp(a7, x, x);
+    } else {
+      a0 = _mm512_fmadd_ps(_mm512_fmadd_ps(a0, y, y), y, y), a1 = _mm512_fmadd_ps(_mm512_fmadd_ps(a1, y, y), y, y);
+      a2 = _mm512_fmadd_ps(_mm512_fmadd_ps(a2, y, y), y, y), a3 = _mm512_fmadd_ps(_mm512_fmadd_ps(a3, y, y), y, y);
+      a4 = _mm512_fmadd_ps(_mm512_fmadd_ps(a4, y, y), y, y), a5 = _mm512_fmadd_ps(_mm512_fmadd_ps(a5, y, y), y, y);
+      a6 = _mm512_fmadd_ps(_mm512_fmadd_ps(a6, y, y), y, y), a7 = _mm512_fmadd_ps(_mm512_fmadd_ps(a7, y, y), y, y);
+    }
+    __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7));
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Whether two FMAs run clearly faster than one vdpbf16ps here (best of 7, interleaved;
+// ~1 ms): on the Intel Xeon measured 0.25 ns per FMA against 0.78 per vdpbf16ps. A CPU
+// with full-rate vdpbf16ps keeps the vdpbf16ps kernel (fewer instructions). DSV4_E2M1_FMA
+// = 1 / 0 decides instead (for A/B runs).
+bool E2m1FmaPreferred() {
+  if (const char* env = std::getenv("DSV4_E2M1_FMA")) return std::strcmp(env, "0") != 0;
+  double dp = 1e9, fma = 1e9;
+  for (int i = 0; i < 7; ++i) {
+    dp = std::min(dp, TimeDotChains<true>(4096));
+    fma = std::min(fma, TimeDotChains<false>(4096));
+  }
+  return fma < 0.8 * dp;
 }
 
 // GEMM panels (dot.h): weight rows decoded once per batch, unscaled, in the packed order.
@@ -739,6 +928,11 @@ const DotKernels* Avx512DotKernels() {
     k.e4m3_weight_rows = E4m3WeightRowsAvx512;
     k.e2m1_weight_rows = E2m1WeightRowsAvx512;
     k.ue8m0_to_float = ScalesToFloat;
+    if (VdpbfIsFmaPairs()) {
+      k.split_e2m1_acts = SplitE2m1Acts;
+      k.e2m1_weight_rows_fma = E2m1WeightRowsFmaAvx512;
+      k.e2m1_fma_preferred = E2m1FmaPreferred();
+    }
     return &k;
   }();
   return kernels;

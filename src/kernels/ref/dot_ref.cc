@@ -149,7 +149,8 @@ const DotKernels& RefDotKernels() {
                             PackActsRef,   Bf16RowsPackedRef,    E4m3RowsPackedRef,
                             E2m1RowsPackedRef, DotBf16KeysRef,    DecodeE4m3RowRef,
                             DecodeE2m1RowRef,  PanelTileRef,         nullptr,
-                            nullptr,       nullptr};
+                            nullptr,       nullptr,              nullptr,
+                            nullptr,       false};
   return k;
 }
 
