@@ -142,7 +142,11 @@ int BenchCommand(int argc, char** argv) {
   j["model"] = model_dir;
   j["threads"] = GlobalThreadPool().size();
   j["cpu"] = CpuModelName();
-  j["kernels"] = std::string(kernels::ActiveDotKernels().isa) + (kernels::AmxActive() ? "+amx" : "");
+  // The set's name, "+amx" (the head on AMX tiles), "+fp4fma" (FP4 decode products on FMAs:
+  // dot.h e2m1_weight_rows_fma) — which kernels a report's numbers come from.
+  const kernels::DotKernels& dk = kernels::ActiveDotKernels();
+  j["kernels"] = std::string(dk.isa) + (kernels::AmxActive() ? "+amx" : "") +
+                 (dk.e2m1_weight_rows_fma != nullptr && dk.e2m1_fma_preferred ? "+fp4fma" : "");
   double prefill_gflop_s = 0;  // of the first prefill length
   const int64_t weight_bytes = WeightBytesPerToken(model.checkpoint(), c);
   j["weight_bytes_per_token"] = weight_bytes;

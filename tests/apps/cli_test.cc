@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/dot.h"
 #include "kernels/precision.h"
 #include "model/forward/eval.h"
 
@@ -106,9 +107,15 @@ TEST(CliTest, BenchJsonReportsEveryFigure) {
     ASSERT_TRUE(j.contains(key)) << key << " in " << r.output;
     EXPECT_GT(j.at(key).get<double>(), 0) << key;
   }
-  // Which kernels ran: the active set's name, "+amx" where the head ran on AMX tiles.
+  // Which kernels ran: the active set's name, "+amx" where the head ran on AMX tiles,
+  // "+fp4fma" where FP4 decode products ran on FMAs (only on a CPU whose AVX-512 set has
+  // them; whether they are preferred is timed in each process, so not compared here).
   const std::string kernels = j.at("kernels").get<std::string>();
   EXPECT_TRUE(kernels.rfind("avx512", 0) == 0 || kernels == "avx2" || kernels == "ref") << kernels;
+  if (kernels.find("+fp4fma") != std::string::npos) {
+    EXPECT_TRUE(kernels.rfind("avx512", 0) == 0 && kernels::ActiveDotKernels().e2m1_weight_rows_fma != nullptr)
+        << kernels;
+  }
   EXPECT_TRUE(j.at("cpu").is_string());
   EXPECT_LE(j.at("prefill64_tok_s_min").get<double>(), j.at("prefill64_tok_s").get<double>());
   EXPECT_GE(j.at("prefill64_tok_s_max").get<double>(), j.at("prefill64_tok_s").get<double>());
