@@ -33,11 +33,11 @@ void PackBf16RowBlocks(const uint16_t* w, int64_t N, int64_t K, uint16_t* out) {
 }
 
 void StoreRowBlockOutputs(const float* out, int64_t b, int nb, int64_t t0, int rows, int64_t row_begin, int64_t N,
-                          float* y, int64_t ldy, bool round_bf16) {
+                          float* y, int64_t ldy, bool round_bf16, int64_t block_stride) {
   for (int r = 0; r < rows; ++r) {
     for (int i = 0; i < nb; ++i) {
       for (int64_t lane = 0; lane < kRowBlockRows; ++lane) {
-        const int64_t n = (b + i) * kRowBlockRows + lane - row_begin;
+        const int64_t n = (b + i * block_stride) * kRowBlockRows + lane - row_begin;
         if (n < 0 || n >= N) continue;
         const float v = out[(r * nb + i) * kRowBlockRows + lane];
         y[(t0 + r) * ldy + n] = round_bf16 ? RoundBf16(v) : v;

@@ -41,12 +41,13 @@ void PackBf16RowBlocks(const uint16_t* w, int64_t N, int64_t K, uint16_t* out);
 using Bf16BlocksFn = void (*)(const uint16_t* const* x, int rows, const uint16_t* blocks,
                               int64_t block_stride, int nblocks, int64_t K, float* out);
 
-// Outputs of blocks b .. b + nb - 1 for activation rows t0 .. t0 + rows - 1, laid out as
-// out[(r * nb + i) * 16 + lane] (the products' layout), into y[(t0 + r) * ldy + n] for
-// the matrix rows 16 (b + i) + lane = row_begin + n with n in [0, N) (the blocks at a
-// range's ends are computed whole), bf16-rounded if asked.
+// Outputs of blocks b, b + block_stride, .., b + (nb - 1) block_stride for activation rows
+// t0 .. t0 + rows - 1, laid out as out[(r * nb + i) * 16 + lane] (the products' layout),
+// into y[(t0 + r) * ldy + n] for the matrix rows 16 (b + i block_stride) + lane =
+// row_begin + n with n in [0, N) (the blocks at a range's ends are computed whole),
+// bf16-rounded if asked.
 void StoreRowBlockOutputs(const float* out, int64_t b, int nb, int64_t t0, int rows, int64_t row_begin, int64_t N,
-                          float* y, int64_t ldy, bool round_bf16);
+                          float* y, int64_t ldy, bool round_bf16, int64_t block_stride = 1);
 
 // Scalar reference: per output, the k pairs in ascending order, each pair's two products
 // summed and added in fp32 (vdpbf16ps may round the pair differently).

@@ -7,7 +7,7 @@
 // one and several token tiles, with and without a tail (T = 2, 15, 16, 17, 32, 37),
 // bit-identical to the same row at T = 1, row ranges
 // that start and end inside blocks writing exactly their rows, and a matrix long enough
-// for the far-apart block streams of T = 1 (skipped where the CPU, or DSV4_ISA, has no AMX).
+// for the far-apart block streams of T <= 16 (skipped where the CPU, or DSV4_ISA, has no AMX).
 #include "kernels/bf16_row_blocks.h"
 
 #include <gtest/gtest.h>
@@ -198,9 +198,10 @@ TEST(LinearAmxTest, BlockedBf16MatchesExactAndIsTheSameAtEveryT) {
   }
 }
 
-// A matrix of hundreds of blocks: at T = 1 each thread walks its range as four block
-// streams far apart (not adjacent blocks as above); every row is still within the bound,
-// and the bits of the same rows in a batch.
+// A matrix of hundreds of blocks: up to T = 16 each thread walks its range as four block
+// streams far apart (not adjacent blocks as above; beyond, adjacent blocks again); every
+// row is within the bound, and each of three rows has its T = 1 bits in a batch of 3
+// (streams, several activation rows stored per far-apart block) and of 20 (adjacent).
 TEST(LinearAmxTest, ManyBlocksInFarApartStreams) {
   if (!AmxActive()) GTEST_SKIP() << "no AMX on this CPU (or DSV4_ISA caps it)";
   std::mt19937 rng(12);
@@ -210,19 +211,24 @@ TEST(LinearAmxTest, ManyBlocksInFarApartStreams) {
   PackBf16RowBlocks(w.data(), N, K, blocks.data());
   WeightMatrix m{.dtype = DType::kBF16, .rows = N, .cols = K, .data = reinterpret_cast<const uint8_t*>(w.data())};
   m.row_blocks = blocks.data();
-  const std::vector<uint16_t> x = RandomBf16(3 * K, 1.0f, rng);
-  std::vector<float> one(static_cast<size_t>(N)), three(static_cast<size_t>(3 * N));
-  LinearRowBlocksAmx(x.data(), 1, m, 0, N, one.data(), N, false);
+  const std::vector<uint16_t> x = RandomBf16(20 * K, 1.0f, rng);
+  std::vector<float> three(static_cast<size_t>(3 * N)), twenty(static_cast<size_t>(20 * N));
   LinearRowBlocksAmx(x.data(), 3, m, 0, N, three.data(), N, false);
-  for (int64_t n = 0; n < N; ++n) {
-    double sum = 0, abs_sum = 0;
-    for (int64_t k = 0; k < K; ++k) {
-      const double p = double(Bf16ToFloat(x[size_t(k)])) * Bf16ToFloat(w[size_t(n * K + k)]);
-      sum += p;
-      abs_sum += std::fabs(p);
+  LinearRowBlocksAmx(x.data(), 20, m, 0, N, twenty.data(), N, false);
+  for (int64_t r = 0; r < 3; ++r) {
+    std::vector<float> one(static_cast<size_t>(N));
+    LinearRowBlocksAmx(x.data() + r * K, 1, m, 0, N, one.data(), N, false);
+    for (int64_t n = 0; n < N; ++n) {
+      double sum = 0, abs_sum = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const double p = double(Bf16ToFloat(x[size_t(r * K + k)])) * Bf16ToFloat(w[size_t(n * K + k)]);
+        sum += p;
+        abs_sum += std::fabs(p);
+      }
+      ASSERT_NEAR(one[size_t(n)], sum, 2.0 * double(K + 1) * std::ldexp(1.0, -24) * abs_sum) << r << " " << n;
+      ASSERT_EQ(three[size_t(r * N + n)], one[size_t(n)]) << r << " " << n;
+      ASSERT_EQ(twenty[size_t(r * N + n)], one[size_t(n)]) << r << " " << n;
     }
-    ASSERT_NEAR(one[size_t(n)], sum, 2.0 * double(K + 1) * std::ldexp(1.0, -24) * abs_sum) << n;
-    ASSERT_EQ(three[size_t(n)], one[size_t(n)]) << n;
   }
 }
 

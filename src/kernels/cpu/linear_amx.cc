@@ -152,8 +152,8 @@ void LinearRowBlocksAmx(const uint16_t* packed, int64_t T, const WeightMatrix& w
   const int64_t K = w.cols;
   const int64_t b_begin = row_begin / kRows, b_end = (row_begin + N + kRows - 1) / kRows;
   const int64_t nblocks = b_end - b_begin;
-  // Up to 4 blocks per pass (C tiles 4..7), far apart at T = 1 (four weight streams per
-  // thread, as the decode GEMVs: weight_streams.h), adjacent otherwise.
+  // Up to 4 blocks per pass (C tiles 4..7), far apart up to T = 16 (four weight streams
+  // per thread, as the decode GEMVs: weight_streams.h), adjacent otherwise.
   constexpr int kPassBlocks = 4;
   const int64_t mt = std::min<int64_t>(T, 16);
   TileConfig config;
@@ -165,7 +165,11 @@ void LinearRowBlocksAmx(const uint16_t* packed, int64_t T, const WeightMatrix& w
     config.rows[t] = uint8_t(mt);
     config.colsb[t] = kRows * 4;
   }
-  const bool streams = T == 1;
+  // One token tile (T <= 16, decode batches) walks far-apart blocks too: the head at T = 16
+  // (/tmp/k2/hb.cc, 3 interleaved pairs, min / median ms) 46.2-50.3 / 49.1-53.2 with
+  // adjacent blocks, 39.0-46.3 / 41.9-47.7 with streams; 3 more pairs of builds came out
+  // inside the machine's noise (T = 1, the same code, ran 30-48 ms in them).
+  const bool streams = T <= 16;
   const size_t max_chunk = streams ? std::max<size_t>(4, size_t(nblocks) / (GlobalThreadPool().size() * 16)) : SIZE_MAX;
   ParallelFor(size_t(nblocks), streams ? 1 : 2, [&](size_t c0, size_t c1) {
     UseConfig(config);
@@ -174,14 +178,11 @@ void LinearRowBlocksAmx(const uint16_t* packed, int64_t T, const WeightMatrix& w
       const uint16_t* blocks[kPassBlocks];
       for (int i = 0; i < nb; ++i) blocks[i] = w.row_blocks + (b_begin + first + i * stride) * kRows * K;
       BlocksTilesN(nb, packed + t0 * K, K, blocks, c_out);
-      if (stride == 1) return StoreRowBlockOutputs(c_out, b_begin + first, nb, t0, int(rows), row_begin, N, y, ldy, round_bf16);
-      for (int i = 0; i < nb; ++i) {  // (one activation row)
-        StoreRowBlockOutputs(c_out + i * kRows, b_begin + first + i * stride, 1, t0, 1, row_begin, N, y, ldy, round_bf16);
-      }
+      StoreRowBlockOutputs(c_out, b_begin + first, nb, t0, int(rows), row_begin, N, y, ldy, round_bf16, stride);
     };
     if (streams) {
       ForEachStreamGroup(int64_t(c1 - c0), kPassBlocks, [&](int64_t offset, int64_t stride, int count) {
-        run(int64_t(c0) + offset, stride, count, 0, 1);
+        run(int64_t(c0) + offset, stride, count, 0, T);
       });
       return;
     }
