@@ -28,6 +28,7 @@
 #include "kernels/dot.h"
 #include "kernels/fma_peak.h"
 #include "kernels/linear_amx.h"
+#include "kernels/precision.h"
 #include "model/forward/costs.h"
 #include "model/forward/model.h"
 #include "model/synthetic_checkpoint.h"
@@ -147,6 +148,8 @@ int BenchCommand(int argc, char** argv) {
   const kernels::DotKernels& dk = kernels::ActiveDotKernels();
   j["kernels"] = std::string(dk.isa) + (kernels::AmxActive() ? "+amx" : "") +
                  (dk.e2m1_weight_rows_fma != nullptr && dk.e2m1_fma_preferred ? "+fp4fma" : "");
+  // false with DSV4_BATCH_INVARIANT=0: batched FP8/FP4 products on AMX (kernels/precision.h).
+  j["batch_invariant"] = kernels::BatchInvariant();
   double prefill_gflop_s = 0;  // of the first prefill length
   const int64_t weight_bytes = WeightBytesPerToken(model.checkpoint(), c);
   j["weight_bytes_per_token"] = weight_bytes;

@@ -31,6 +31,19 @@ const DotKernels& FastDotKernels() {
 void SetPreciseMath(bool precise) { PreciseFlag().store(precise); }
 bool PreciseMath() { return PreciseFlag().load(std::memory_order_relaxed); }
 
+namespace {
+std::atomic<bool>& BatchInvariantFlag() {
+  static std::atomic<bool> flag([] {
+    const char* env = std::getenv("DSV4_BATCH_INVARIANT");
+    return env == nullptr || std::strcmp(env, "0") != 0;
+  }());
+  return flag;
+}
+}  // namespace
+
+void SetBatchInvariant(bool invariant) { BatchInvariantFlag().store(invariant); }
+bool BatchInvariant() { return BatchInvariantFlag().load(std::memory_order_relaxed); }
+
 const DotKernels& ActiveDotKernels() {
   return PreciseMath() ? RefDotKernels() : FastDotKernels();
 }

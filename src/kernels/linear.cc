@@ -241,11 +241,33 @@ void LinearOnRowBlocks(const std::vector<uint16_t>& packed, int64_t T, const Wei
   });
 }
 
+void LinearOnPackedSimd(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
+                        PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
+                        bool round_bf16, const DotKernels& dk);
+
 // The products of LinearPacked on activations already packed in `format`'s order (and,
 // where not empty, split for the FMA kernels: SplitForFma).
 void LinearOnPacked(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
                     PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
                     bool round_bf16, const DotKernels& dk) {
+  if (!BatchInvariant() && T >= kAmxMinTokens && format != PackedFormat::kBf16 && w.cols % kBlock == 0 &&
+      AmxActive()) {
+    // Batch invariance off (kernels/precision.h): FP8/FP4 on AMX tiles; the rows whose
+    // scales do not fold into bf16 exponents take the SIMD kernels, one row each.
+    std::vector<int64_t> unfolded;
+    LinearAmx(packed.data(), T, format, w, row_begin, N, y, ldy, round_bf16, &unfolded);
+    for (int64_t r : unfolded) {
+      LinearOnPackedSimd(packed, split, T, format, w, r, 1, y + (r - row_begin), ldy, round_bf16, dk);
+    }
+    return;
+  }
+  LinearOnPackedSimd(packed, split, T, format, w, row_begin, N, y, ldy, round_bf16, dk);
+}
+
+// LinearOnPacked on the SIMD kernels (dot.h): the arithmetic of every batch size.
+void LinearOnPackedSimd(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
+                        PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
+                        bool round_bf16, const DotKernels& dk) {
   const int64_t K = w.cols;
   const int64_t nb = CeilDiv(K, kBlock);
   if (format == PackedFormat::kBf16 && w.row_blocks != nullptr) {

@@ -10,14 +10,18 @@
 // in k order. The arithmetic is the tile unit's (its own summation order and rounding:
 // not the vdpbf16ps kernels' bits; tests/kernels/bf16_row_blocks_test.cc).
 //
-// FP8/FP4 products stay on the AVX-512 kernels: AMX needs the weights decoded to bf16 in
-// memory first, and at T = 1 (which must take the same kernel, for the same bits at every
-// T) that decode, its stores and the tile loads ran 1.5-2.7x slower than the AVX-512
-// kernels in the best version tried; bench/RESULTS.md has the measurements.
+// FP8/FP4 products stay on the AVX-512 kernels by default: AMX needs the weights decoded
+// to bf16 in memory first, and at T = 1 (which must take the same kernel, for the same
+// bits at every T) that decode, its stores and the tile loads ran 1.5-2.7x slower than the
+// AVX-512 kernels in the best version tried; bench/RESULTS.md has the measurements. With
+// batch invariance off (kernels/precision.h) products of kAmxMinTokens rows or more take
+// LinearAmx: a row's bits then depend on how many rows share its product.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
+#include "kernels/dot.h"
 #include "kernels/linear.h"
 
 namespace dsv4::kernels {
@@ -29,6 +33,20 @@ bool AmxActive();
 // y[t * ldy + n] = row row_begin + n of w · activation row t, for n < N, t < T: bf16
 // weights with a blocked copy (w.row_blocks), `packed` T rows of K bf16 values in
 // natural order. Requires AmxActive().
+// Fewest activation rows a product takes to AMX when batch invariance is off (below, the
+// AVX-512 kernels: fewer rows would leave the tiles mostly empty).
+constexpr int64_t kAmxMinTokens = 8;
+
+// FP8 (e4m3, 128 x 128 block scales) or FP4 (e2m1, per-32 scales) weights times T packed
+// activation rows (`format`'s packed order, bf16-exact values): y[t * ldy + n] for rows
+// row_begin + n, n < N. Each weight row is decoded to bf16 with its scales folded into the
+// exponents (exact while they stay normal; the rows whose scales do not fold are appended
+// to `unfolded` and left unwritten for the caller's SIMD kernels), then multiplied on the
+// tile unit: within the fp32 summation bound of the exact product, not the SIMD kernels'
+// bits. Requires AmxActive() and K % 128 == 0.
+void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const WeightMatrix& w, int64_t row_begin,
+               int64_t N, float* y, int64_t ldy, bool round_bf16, std::vector<int64_t>* unfolded);
+
 void LinearRowBlocksAmx(const uint16_t* packed, int64_t T, const WeightMatrix& w, int64_t row_begin, int64_t N,
                         float* y, int64_t ldy, bool round_bf16);
 

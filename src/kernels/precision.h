@@ -10,4 +10,13 @@ namespace dsv4::kernels {
 void SetPreciseMath(bool precise);
 bool PreciseMath();
 
+// Batch invariance (the default): in fast mode too, a row's arithmetic never depends on
+// the batch or chunk it is computed in (README). Off (SetBatchInvariant(false), or
+// DSV4_BATCH_INVARIANT=0 in the environment), FP8/FP4 products of at least kAmxMinTokens
+// rows run on AMX tiles where the CPU has them (kernels/linear_amx.h): several times the
+// prefill throughput there, but a row's bits then depend on how many rows share its
+// products (still within fp32 summation error of the exact result). No effect without AMX.
+void SetBatchInvariant(bool invariant);
+bool BatchInvariant();
+
 }  // namespace dsv4::kernels

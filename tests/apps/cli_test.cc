@@ -117,6 +117,7 @@ TEST(CliTest, BenchJsonReportsEveryFigure) {
         << kernels;
   }
   EXPECT_TRUE(j.at("cpu").is_string());
+  EXPECT_EQ(j.at("batch_invariant"), true);  // the default numerics
   EXPECT_LE(j.at("prefill64_tok_s_min").get<double>(), j.at("prefill64_tok_s").get<double>());
   EXPECT_GE(j.at("prefill64_tok_s_max").get<double>(), j.at("prefill64_tok_s").get<double>());
   EXPECT_LE(j.at("decode_tok_s_step_ms_p50").get<double>(), j.at("decode_tok_s_step_ms_p99").get<double>());

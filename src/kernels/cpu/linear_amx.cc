@@ -1,21 +1,37 @@
-// AMX-BF16 products (kernels/linear_amx.h); this file alone is compiled for AMX.
+// AMX-BF16 products (kernels/linear_amx.h); this file alone is compiled for AMX and the
+// AVX-512 extensions its weight decoders use.
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as pass-through operands, which
+// its own -W(maybe-)uninitialized then reports inside the header (as in dot_avx512.cc).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
+#include "core/dtype.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "kernels/bf16_row_blocks.h"
+#include "kernels/cpu/weight_decode_avx512.h"
 #include "kernels/isa.h"
 #include "kernels/linear_amx.h"
 #include "kernels/weight_streams.h"
 
 namespace dsv4::kernels {
 namespace {
+
+using namespace avx512;  // the weight decoders (weight_decode_avx512.h)
+
+constexpr int64_t kBlock = 128;    // FP8 weight block
+constexpr int64_t kFp4Block = 32;  // FP4 scale block
+// A decoded panel's rows are K + this many values apart: at K = 4096 rows 8 KiB apart put
+// an A tile's 16 lines in one L1 set (12 ways), and every tile load missed.
+constexpr int64_t kPanelPad = 32;
 
 constexpr int64_t kRows = 16;      // weight rows per A tile (and per blocked-head block)
 constexpr int64_t kTileK = 32;     // k values per tile step
@@ -29,7 +45,10 @@ constexpr int kXfeatureXtiledata = 18;
 
 bool AmxSupported() {
   static const bool ok = [] {
-    const bool cpu = __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16");
+    const bool cpu = __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16") &&
+                     __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                     __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                     __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vbmi");
     return cpu && syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
   }();
   return ok;
@@ -51,6 +70,194 @@ void UseConfig(const TileConfig& config) {
   loaded = config;
   any = true;
 }
+
+// ---- weight rows decoded to bf16 with their block scales folded in ----
+
+// bf16 words of e4m3 codes 0..127 (4 vectors of 32 words) and the lanes a scale may
+// move: not code 0 (zero) nor 127 (NaN).
+struct E4m3Words {
+  __m512i w[4];
+  E4m3Words() {
+    alignas(64) uint16_t words[128];
+    for (int c = 0; c < 128; ++c) words[c] = Bf16Bits(E4m3ToFloat(uint8_t(c)));
+    for (int i = 0; i < 4; ++i) w[i] = _mm512_load_si512(words + 32 * i);
+  }
+};
+constexpr __mmask32 kE4m3Scalable[4] = {0xFFFFFFFEu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0x7FFFFFFFu};
+
+// A ue8m0 scale e folds exactly into every finite nonzero code's bf16 exponent field
+// (the sum stays in 1..254) when e is in these ranges: e4m3 fields 118 (2^-9) .. 135
+// (448); e2m1 fields 126 (0.5) .. 129 (6).
+constexpr int kE4m3ScaleMin = 10, kE4m3ScaleMax = 246;
+constexpr int kE2m1ScaleMin = 2, kE2m1ScaleMax = 252;
+
+// The decode tables of e4m3 codes times 2^(e - 127).
+E4m3Tables ScaledE4m3Tables(const E4m3Tables& base, const E4m3Words& words, int e) {
+  const __m512i add = _mm512_set1_epi16(int16_t((e - 127) * 128));
+  __m512i w[4];
+  for (int i = 0; i < 4; ++i) w[i] = _mm512_mask_add_epi16(words.w[i], kE4m3Scalable[i], words.w[i], add);
+  alignas(64) uint8_t lo_idx[64], hi_idx[64];
+  for (int j = 0; j < 64; ++j) {
+    lo_idx[j] = uint8_t(2 * j);
+    hi_idx[j] = uint8_t(2 * j + 1);
+  }
+  const __m512i lo = _mm512_load_si512(lo_idx), hi = _mm512_load_si512(hi_idx);
+  E4m3Tables t = base;
+  t.lo0 = _mm512_permutex2var_epi8(w[0], lo, w[1]);
+  t.lo1 = _mm512_permutex2var_epi8(w[2], lo, w[3]);
+  t.hi0 = _mm512_permutex2var_epi8(w[0], hi, w[1]);
+  t.hi1 = _mm512_permutex2var_epi8(w[2], hi, w[3]);
+  return t;
+}
+
+// Whether every scale byte s[0..n) is within [lo, hi].
+bool ScalesFold(const uint8_t* s, int64_t n, int lo, int hi) {
+  const __m512i vlo = _mm512_set1_epi8(char(lo)), vhi = _mm512_set1_epi8(char(hi));
+  for (int64_t i = 0; i < n; i += 64) {
+    const __mmask64 m = n - i >= 64 ? ~__mmask64(0) : (__mmask64(1) << (n - i)) - 1;
+    const __m512i v = _mm512_maskz_loadu_epi8(m, s + i);
+    if ((_mm512_mask_cmplt_epu8_mask(m, v, vlo) | _mm512_mask_cmpgt_epu8_mask(m, v, vhi)) != 0) return false;
+  }
+  return true;
+}
+
+// Weight rows [r0, r0 + rows) decoded to bf16 with their scales folded in. `Unfolded`
+// gives a bit per row whose scales do not fold (the caller leaves those rows to the SIMD
+// kernels); `Chunk` writes k = k0..k0 + len - 1 (len a multiple of 128, at most
+// kMaxChunk) of every row to out + m * out_stride in the packed order (rows that do not
+// fold, and rows past `rows` up to `zero_rows`, as zeros), row by row.
+constexpr int64_t kMaxChunk = 128;
+// Each row's weights are fetched this many bytes ahead of its decode.
+constexpr int64_t kPrefetchAhead = 512;
+class E4m3Rows {
+ public:
+  explicit E4m3Rows(const WeightMatrix& w) : w_(w), nb_(w.cols / kBlock) {}
+  uint64_t Unfolded(int64_t r0, int rows) const {
+    uint64_t bad = 0;
+    int64_t checked_rb = -1;
+    bool fold = true;
+    for (int m = 0; m < rows; ++m) {
+      const int64_t rb = (r0 + m) / kBlock;
+      if (rb != checked_rb) fold = ScalesFold(w_.scale + rb * nb_, nb_, kE4m3ScaleMin, kE4m3ScaleMax);
+      checked_rb = rb;
+      if (!fold) bad |= uint64_t(1) << m;
+    }
+    return bad;
+  }
+  void Chunk(int64_t r0, int rows, int zero_rows, uint64_t bad, int64_t k0, int64_t len, uint16_t* out,
+             int64_t out_stride) {
+    static const E4m3Tables base;
+    static const E4m3Words words;
+    const int64_t K = w_.cols, kb0 = k0 / kBlock, nkb = len / kBlock;
+    int64_t table_rb = -1;
+    E4m3Tables tables[kMaxChunk / kBlock];
+    for (int m = 0; m < zero_rows; ++m) {
+      uint16_t* o = out + m * out_stride;
+      if (m >= rows || (bad >> m) & 1) {
+        std::memset(o, 0, size_t(len) * 2);
+        continue;
+      }
+      const int64_t r = r0 + m, rb = r / kBlock;
+      if (rb != table_rb) {  // the rows' 128 x 128 block scales (one table per block)
+        for (int64_t b = 0; b < nkb; ++b) tables[b] = ScaledE4m3Tables(base, words, w_.scale[rb * nb_ + kb0 + b]);
+        table_rb = rb;
+      }
+      const uint8_t* row = w_.data + r * K + k0;
+      const bool realign = LineAlignedLoads::Pays(row, 0);
+      const LineAlignedLoads lines(realign ? row : nullptr);
+      for (int64_t b = 0; b < nkb; ++b) {
+        const uint8_t* src = row + b * kBlock;
+        _mm_prefetch(reinterpret_cast<const char*>(src) + kPrefetchAhead, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(src) + kPrefetchAhead + 64, _MM_HINT_T0);
+        __m512i c0, c1, a, bb;
+        if (realign) {
+          lines.Load128(src, &c0, &c1);
+        } else {
+          c0 = _mm512_loadu_si512(src);
+          c1 = _mm512_loadu_si512(src + 64);
+        }
+        uint16_t* ob = o + b * kBlock;
+        DecodeE4m3x64(tables[b], c0, &a, &bb);
+        _mm512_storeu_si512(ob, a);
+        _mm512_storeu_si512(ob + 32, bb);
+        DecodeE4m3x64(tables[b], c1, &a, &bb);
+        _mm512_storeu_si512(ob + 64, a);
+        _mm512_storeu_si512(ob + 96, bb);
+      }
+    }
+  }
+
+ private:
+  const WeightMatrix& w_;
+  const int64_t nb_;
+};
+
+// FP4: per-32 scales of each row. In the packed e2m1 order word i of each of a 128-value
+// step's four vectors holds block i / 8 of the step, so one vector of exponent steps
+// serves all four; zero codes keep zero.
+class E2m1Rows {
+ public:
+  explicit E2m1Rows(const WeightMatrix& w) : w_(w), ns_(w.cols / kFp4Block) {
+    alignas(64) uint16_t pick[32];
+    for (int i = 0; i < 32; ++i) pick[i] = uint16_t(i / 8);
+    pick_ = _mm512_load_si512(pick);
+  }
+  uint64_t Unfolded(int64_t r0, int rows) const {
+    uint64_t bad = 0;
+    for (int m = 0; m < rows; ++m) {
+      if (!ScalesFold(w_.scale + (r0 + m) * ns_, ns_, kE2m1ScaleMin, kE2m1ScaleMax)) bad |= uint64_t(1) << m;
+    }
+    return bad;
+  }
+  void Chunk(int64_t r0, int rows, int zero_rows, uint64_t bad, int64_t k0, int64_t len, uint16_t* out,
+             int64_t out_stride) {
+    const __m512i table = E2m1Table();
+    const __m512i magnitude = _mm512_set1_epi16(7);
+    const __m512i bias = _mm512_set1_epi16(127);
+    const int64_t K = w_.cols;
+    for (int m = 0; m < zero_rows; ++m) {
+      uint16_t* o = out + m * out_stride;
+      if (m >= rows || (bad >> m) & 1) {
+        std::memset(o, 0, size_t(len) * 2);
+        continue;
+      }
+      const int64_t r = r0 + m;
+      const uint8_t* row = w_.data + r * (K / 2) + k0 / 2;
+      const uint8_t* sc = w_.scale + r * ns_ + k0 / kFp4Block;
+      const bool realign = LineAlignedLoads::Pays(row, 0);
+      const LineAlignedLoads lines(realign ? row : nullptr);
+      for (int64_t k = 0; k < len; k += 128) {
+        const uint8_t* src = row + k / 2;
+        _mm_prefetch(reinterpret_cast<const char*>(src) + kPrefetchAhead, _MM_HINT_T0);
+        const __m512i v = realign ? lines.Load64(src) : _mm512_loadu_si512(src);
+        uint32_t s4;
+        std::memcpy(&s4, sc + k / kFp4Block, 4);
+        // (e - 127) << 7 for the step's 4 blocks, then word i <- block i / 8.
+        const __m512i e = _mm512_slli_epi16(
+            _mm512_sub_epi16(_mm512_cvtepu8_epi16(_mm256_castsi128_si256(_mm_cvtsi32_si128(int(s4)))), bias), 7);
+        const __m512i add = _mm512_permutexvar_epi16(pick_, e);
+        Unroll4([&](int q) {
+          const __m512i nib = q == 0 ? v : _mm512_srli_epi16(v, 4 * q);
+          const __m512i val = _mm512_permutexvar_epi16(nib, table);
+          const __mmask32 nonzero = _mm512_test_epi16_mask(nib, magnitude);
+          _mm512_storeu_si512(o + k + 32 * q, _mm512_mask_add_epi16(val, nonzero, val, add));
+        });
+      }
+    }
+  }
+
+ private:
+  template <typename F>
+  static void Unroll4(F&& f) {
+    f(0);
+    f(1);
+    f(2);
+    f(3);
+  }
+  const WeightMatrix& w_;
+  const int64_t ns_;
+  __m512i pick_;
+};
 
 // ---- tiles ----
 
@@ -96,11 +303,216 @@ inline void Unroll(F&& f) {
       std::make_integer_sequence<int, N>{});
 }
 
+// Panels per pass of the chunked (up to 16 tokens) products.
+constexpr int kChunkPanels = 2;
+
+// Activations in B-tile order for token tiles of nt rows: tile j, k step c: 16 rows (k
+// pairs) x nt tokens, each a dword of two packed values; tokens past T are zero.
+void PackVnni(const uint16_t* packed, int64_t T, int64_t K, int64_t nt, std::vector<uint32_t>* vnni) {
+  const int64_t tiles = (T + nt - 1) / nt, steps = K / kTileK;
+  vnni->resize(size_t(tiles * steps * 16 * nt));
+  const uint32_t* src = reinterpret_cast<const uint32_t*>(packed);
+  uint32_t* dst = vnni->data();
+  for (int64_t j = 0; j < tiles; ++j) {
+    for (int64_t c = 0; c < steps; ++c) {
+      for (int64_t p = 0; p < 16; ++p) {
+        for (int64_t n = 0; n < nt; ++n) {
+          const int64_t t = j * nt + n;
+          *dst++ = t < T ? src[t * (K / 2) + c * 16 + p] : 0u;
+        }
+      }
+    }
+  }
+}
+
+// G panels (16 decoded weight rows each, `panel_stride` values apart, rows K + kPanelPad
+// apart) x J token tiles: C tile 4 + g * J + j accumulates panel g x tile j over all of
+// K, k steps in order; stored to c_out[(g * J + j) * 16 * nt ..] (16 rows x nt).
+template <int G, int J>
+void PanelTiles(const uint16_t* panel, int64_t panel_stride, int64_t K, const uint32_t* vnni, int64_t tile_stride,
+                int64_t nt, float* c_out) {
+  static_assert(G * J <= kCTiles && J <= 2);
+  Unroll<G * J>([&](auto i) { Tmm<4 + decltype(i)::value>::Zero(); });
+  const int64_t a_stride = (K + kPanelPad) * 2;
+  // One k step: B tiles (tmm2 + j, or tmm2 / tmm3 by step parity for one token tile),
+  // then each panel's A tile (tmm0 / tmm1 by panel parity) and its products.
+  auto step = [&](int64_t c, auto parity) {
+    constexpr int P = decltype(parity)::value;
+    Unroll<J>([&](auto j) {
+      constexpr int kB = J == 1 ? 2 + P : 2 + decltype(j)::value;
+      Tmm<kB>::Load(vnni + decltype(j)::value * tile_stride + c * 16 * nt, nt * 4);
+    });
+    Unroll<G>([&](auto g) {
+      constexpr int kG = decltype(g)::value, kA = kG % 2;
+      Tmm<kA>::Load(panel + kG * panel_stride + c * kTileK, a_stride);
+      Unroll<J>([&](auto j) {
+        constexpr int kJ = decltype(j)::value, kB = J == 1 ? 2 + P : 2 + kJ;
+        Tmm<4 + kG * J + kJ>::template Dp<kA, kB>();
+      });
+    });
+  };
+  const int64_t steps = K / kTileK;  // even (K % 128 == 0)
+  for (int64_t c = 0; c < steps; c += 2) {
+    step(c, std::integral_constant<int, 0>{});
+    step(c + 1, std::integral_constant<int, 1>{});
+  }
+  Unroll<G * J>([&](auto i) { Tmm<4 + decltype(i)::value>::Store(c_out + decltype(i)::value * kRows * nt, nt * 4); });
+}
+
+using PanelTilesFn = void (*)(const uint16_t*, int64_t, int64_t, const uint32_t*, int64_t, int64_t, float*);
+PanelTilesFn PanelTilesFor(int g, int j) {
+  if (j == 2) return g == 1 ? PanelTiles<1, 2> : PanelTiles<2, 2>;
+  switch (g) {
+    case 1: return PanelTiles<1, 1>;
+    case 2: return PanelTiles<2, 1>;
+    case 3: return PanelTiles<3, 1>;
+    default: return PanelTiles<4, 1>;
+  }
+}
+
+// Up to 16 tokens (one B tile): G panels of 16 weight rows decoded kMaxChunk values at a
+// time into `buf` (two halves in turn, each 16 G rows x kMaxChunk: in L1) between their k
+// steps, rather than whole panels first: at T = 1 the whole-panel round trip through L2
+// left the products waiting on their A tiles (FP4 [16384, 4096] T = 1: 9.1 ms against
+// 2.5 for the AVX-512 kernels). C tile 4 + g accumulates panel g over all of K, k steps
+// in order, as PanelTiles.
+template <int G, typename Rows>
+void ChunkedPanelTiles(Rows& rows, int64_t r0, int nrows, uint64_t unfolded, int64_t K, const uint32_t* vnni,
+                       int64_t nt, uint16_t* buf, float* c_out) {
+  static_assert(G <= kCTiles);
+  Unroll<G>([&](auto g) { Tmm<4 + decltype(g)::value>::Zero(); });
+  for (int64_t k0 = 0; k0 < K; k0 += kMaxChunk) {
+    const int64_t len = std::min(kMaxChunk, K - k0);
+    // Two halves in turn: the next chunk's decode need not wait for this chunk's tile
+    // loads to leave the store queue.
+    uint16_t* chunk = buf + (k0 / kMaxChunk % 2) * G * kRows * kMaxChunk;
+    rows.Chunk(r0, nrows, G * int(kRows), unfolded, k0, len, chunk, kMaxChunk);
+    for (int64_t s = 0; s < len / kTileK; s += 2) {
+      Unroll<2>([&](auto parity) {
+        constexpr int kB = 2 + decltype(parity)::value;
+        const int64_t ks = s + decltype(parity)::value;
+        Tmm<kB>::Load(vnni + (k0 / kTileK + ks) * 16 * nt, nt * 4);
+        Unroll<G>([&](auto g) {
+          constexpr int kG = decltype(g)::value, kA = kG % 2;
+          Tmm<kA>::Load(chunk + kG * kRows * kMaxChunk + ks * kTileK, kMaxChunk * 2);
+          Tmm<4 + kG>::template Dp<kA, kB>();
+        });
+      });
+    }
+  }
+  Unroll<G>([&](auto g) { Tmm<4 + decltype(g)::value>::Store(c_out + decltype(g)::value * kRows * nt, nt * 4); });
+}
+
 }  // namespace
 
 bool AmxActive() {
   static const bool active = IsaAllowsAmx() && AmxSupported();
   return active;
+}
+
+void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const WeightMatrix& w, int64_t row_begin,
+               int64_t N, float* y, int64_t ldy, bool round_bf16, std::vector<int64_t>* unfolded) {
+  DSV4_CHECK(AmxActive() && (format == PackedFormat::kE4m3 || format == PackedFormat::kE2m1));
+  const int64_t K = w.cols;
+  DSV4_CHECK(K % kBlock == 0);
+  const int64_t nt = std::min<int64_t>(T, 16);
+  const int64_t tiles = (T + nt - 1) / nt, steps = K / kTileK, tile_stride = steps * 16 * nt;
+  // One token (decode): the packed row is already the B layout (16 k pairs x 1 token).
+  thread_local std::vector<uint32_t> vnni_buffer;
+  const uint32_t* vnni = reinterpret_cast<const uint32_t*>(packed);
+  if (T > 1) {
+    PackVnni(packed, T, K, nt, &vnni_buffer);
+    vnni = vnni_buffer.data();
+  }
+  TileConfig config;
+  for (int t = 0; t < 2; ++t) {
+    config.rows[t] = kRows;
+    config.colsb[t] = kTileK * 2;
+  }
+  for (int t = 2; t < 8; ++t) {
+    config.rows[t] = kRows;
+    config.colsb[t] = uint16_t(nt * 4);
+  }
+  const int64_t groups = (N + kRows - 1) / kRows;
+  const int64_t panel_stride = kRows * (K + kPanelPad);
+  std::mutex unfolded_mu;
+  // Outputs of G panels from row n0 (c_out: panel g, token tile j at (g * nj + j) * 16 * nt).
+  auto store = [&](int64_t n0, int np, int64_t j0, int nj, uint64_t bad, const float* c_out) {
+    for (int p = 0; p < np; ++p) {
+      const int rows = int(std::min<int64_t>(kRows, N - n0 - p * kRows));
+      for (int j = 0; j < nj; ++j) {
+        const float* c = c_out + (p * nj + j) * kRows * nt;
+        for (int m = 0; m < rows; ++m) {
+          if ((bad >> (p * kRows + m)) & 1) continue;
+          const int64_t n = n0 + p * kRows + m;
+          for (int64_t i = 0; i < nt; ++i) {
+            const int64_t t = (j0 + j) * nt + i;
+            if (t >= T) break;
+            const float v = c[m * nt + i];
+            y[t * ldy + n] = round_bf16 ? RoundBf16(v) : v;
+          }
+        }
+      }
+    }
+  };
+  auto run = [&](auto& weight_rows) {
+    ParallelFor(size_t(groups), 1, [&](size_t g0, size_t g1) {
+      UseConfig(config);
+      thread_local std::vector<uint16_t> panel;
+      thread_local std::vector<float> c_out;
+      c_out.resize(size_t(kCTiles * kRows * nt));
+      // Up to 16 tokens: passes of 4 panels, decoded chunk by chunk; more: 2 panels x 2
+      // token tiles, the panels decoded whole once and reused (from L2) by every pass.
+      const int panels_max = tiles == 1 ? kChunkPanels : 2;
+      panel.resize(size_t(tiles == 1 ? 2 * kChunkPanels * kRows * kMaxChunk : 2 * panel_stride));
+      for (int64_t g = int64_t(g0); g < int64_t(g1); g += panels_max) {
+        const int np = int(std::min<int64_t>(panels_max, int64_t(g1) - g));
+        const int64_t n0 = g * kRows;
+        const int nrows = int(std::min<int64_t>(np * kRows, N - n0));
+        const uint64_t bad = weight_rows.Unfolded(row_begin + n0, nrows);
+        if (bad != 0) {
+          std::lock_guard<std::mutex> lock(unfolded_mu);
+          for (int m = 0; m < nrows; ++m) {
+            if ((bad >> m) & 1) unfolded->push_back(row_begin + n0 + m);
+          }
+        }
+        if (tiles == 1) {
+          auto chunked = [&](auto np_const) {
+            ChunkedPanelTiles<decltype(np_const)::value>(weight_rows, row_begin + n0, nrows, bad, K, vnni, nt,
+                                                         panel.data(), c_out.data());
+          };
+          switch (np) {
+            case 1: chunked(std::integral_constant<int, 1>{}); break;
+            case 2: chunked(std::integral_constant<int, 2>{}); break;
+            case 3: chunked(std::integral_constant<int, 3>{}); break;
+            default: chunked(std::integral_constant<int, 4>{}); break;
+          }
+          store(n0, np, 0, 1, bad, c_out.data());
+          continue;
+        }
+        for (int p = 0; p < np; ++p) {
+          const int prow = p * int(kRows);
+          const int rows = std::max(0, std::min(int(kRows), nrows - prow));
+          for (int64_t k0 = 0; k0 < K; k0 += kMaxChunk) {
+            weight_rows.Chunk(row_begin + n0 + prow, rows, int(kRows), bad >> prow, k0, std::min(kMaxChunk, K - k0),
+                              panel.data() + p * panel_stride + k0, K + kPanelPad);
+          }
+        }
+        for (int64_t j0 = 0; j0 < tiles; j0 += 2) {
+          const int nj = int(std::min<int64_t>(2, tiles - j0));
+          PanelTilesFor(np, nj)(panel.data(), panel_stride, K, vnni + j0 * tile_stride, tile_stride, nt, c_out.data());
+          store(n0, np, j0, nj, bad, c_out.data());
+        }
+      }
+    });
+  };
+  if (format == PackedFormat::kE4m3) {
+    E4m3Rows rows(w);
+    run(rows);
+  } else {
+    E2m1Rows rows(w);
+    run(rows);
+  }
 }
 
 namespace {
