@@ -610,8 +610,8 @@ void LinearRowBlocksAmx(const uint16_t* packed, int64_t T, const WeightMatrix& w
     config.colsb[t] = kRows * 4;
   }
   // One token tile (T <= 16, decode batches) walks far-apart blocks too: the head at T = 16
-  // (/tmp/k2/hb.cc, 3 interleaved pairs, min / median ms) 46.2-50.3 / 49.1-53.2 with
-  // adjacent blocks, 39.0-46.3 / 41.9-47.7 with streams; 3 more pairs of builds came out
+  // (/tmp/k2/hb.cc, 3 interleaved runs each, min / median ms) 46.2-50.6 / 49.1-56.9 with
+  // adjacent blocks, 39.0-47.2 / 41.9-49.9 with streams; 3 more pairs of builds came out
   // inside the machine's noise (T = 1, the same code, ran 30-48 ms in them).
   const bool streams = T <= 16;
   const size_t max_chunk = streams ? std::max<size_t>(4, size_t(nblocks) / (GlobalThreadPool().size() * 16)) : SIZE_MAX;
