@@ -148,6 +148,21 @@ TEST(Bf16RowBlocksTest, LinearUsesOneArithmeticForEveryBatch) {
   }
 }
 
+// Σ_k x[k] w[k] of two bf16 rows in double, and the fp32 summation bound around it for a
+// kernel that rounds each of its K + 1 additions: 2 (K + 1) 2^-24 Σ|x[k] w[k]|.
+struct ExactDot {
+  double sum, bound;
+};
+ExactDot Exact(const uint16_t* x, const uint16_t* w, int64_t K) {
+  double sum = 0, abs_sum = 0;
+  for (int64_t k = 0; k < K; ++k) {
+    const double p = double(Bf16ToFloat(x[k])) * Bf16ToFloat(w[k]);
+    sum += p;
+    abs_sum += std::fabs(p);
+  }
+  return {sum, 2.0 * double(K + 1) * std::ldexp(1.0, -24) * abs_sum};
+}
+
 TEST(LinearAmxTest, BlockedBf16MatchesExactAndIsTheSameAtEveryT) {
   if (!AmxActive()) GTEST_SKIP() << "no AMX on this CPU (or DSV4_ISA caps it)";
   std::mt19937 rng(11);
@@ -164,14 +179,8 @@ TEST(LinearAmxTest, BlockedBf16MatchesExactAndIsTheSameAtEveryT) {
   for (int64_t t = 0; t < kMaxT; ++t) {
     LinearRowBlocksAmx(&x[size_t(t * K)], 1, m, 0, N, &single[size_t(t * N)], N, /*round_bf16=*/false);
     for (int64_t n = 0; n < N; ++n) {
-      double sum = 0, abs_sum = 0;
-      for (int64_t k = 0; k < K; ++k) {
-        const double p = double(Bf16ToFloat(x[size_t(t * K + k)])) * Bf16ToFloat(w[size_t(n * K + k)]);
-        sum += p;
-        abs_sum += std::fabs(p);
-      }
-      EXPECT_NEAR(single[size_t(t * N + n)], sum, 2.0 * double(K + 1) * std::ldexp(1.0, -24) * abs_sum)
-          << "t " << t << " n " << n;
+      const ExactDot e = Exact(&x[size_t(t * K)], &w[size_t(n * K)], K);
+      EXPECT_NEAR(single[size_t(t * N + n)], e.sum, e.bound) << "t " << t << " n " << n;
     }
   }
   for (int64_t T : {2, 15, 16, 17, 32, 37}) {
@@ -219,13 +228,8 @@ TEST(LinearAmxTest, ManyBlocksInFarApartStreams) {
     std::vector<float> one(static_cast<size_t>(N));
     LinearRowBlocksAmx(x.data() + r * K, 1, m, 0, N, one.data(), N, false);
     for (int64_t n = 0; n < N; ++n) {
-      double sum = 0, abs_sum = 0;
-      for (int64_t k = 0; k < K; ++k) {
-        const double p = double(Bf16ToFloat(x[size_t(r * K + k)])) * Bf16ToFloat(w[size_t(n * K + k)]);
-        sum += p;
-        abs_sum += std::fabs(p);
-      }
-      ASSERT_NEAR(one[size_t(n)], sum, 2.0 * double(K + 1) * std::ldexp(1.0, -24) * abs_sum) << r << " " << n;
+      const ExactDot e = Exact(&x[size_t(r * K)], &w[size_t(n * K)], K);
+      ASSERT_NEAR(one[size_t(n)], e.sum, e.bound) << r << " " << n;
       ASSERT_EQ(three[size_t(r * N + n)], one[size_t(n)]) << r << " " << n;
       ASSERT_EQ(twenty[size_t(r * N + n)], one[size_t(n)]) << r << " " << n;
     }

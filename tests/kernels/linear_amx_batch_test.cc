@@ -19,39 +19,10 @@
 #include "kernels/linear.h"
 #include "kernels/linear_amx.h"
 #include "kernels/precision.h"
+#include "test_weights.h"
 
 namespace dsv4::kernels {
 namespace {
-
-struct Weights {
-  std::vector<uint8_t> data, scale;
-  WeightMatrix m;
-};
-
-// Random FP8 (128 x 128 block scales) or FP4 (per-32 scales) weights; scales 2^-5 .. 2^3.
-Weights MakeWeights(DType dtype, int64_t N, int64_t K, std::mt19937& rng) {
-  Weights t;
-  t.m.dtype = dtype;
-  t.m.rows = N;
-  t.m.cols = K;
-  std::uniform_int_distribution<int> exponent(122, 130);
-  if (dtype == DType::kF8E4M3) {
-    t.data.resize(size_t(N * K));
-    for (auto& c : t.data) {
-      do c = uint8_t(rng());
-      while ((c & 0x7F) == 0x7F);  // no NaN codes
-    }
-    t.scale.resize(size_t((N + 127) / 128 * (K / 128)));
-  } else {
-    t.data.resize(size_t(N * K / 2));
-    for (auto& c : t.data) c = uint8_t(rng());
-    t.scale.resize(size_t(N * (K / 32)));
-  }
-  for (auto& s : t.scale) s = uint8_t(exponent(rng));
-  t.m.data = t.data.data();
-  t.m.scale = t.scale.data();
-  return t;
-}
 
 // T rows of K bf16-exact activations over a wide range of magnitudes.
 std::vector<float> MakeActs(int64_t T, int64_t K, std::mt19937& rng) {
@@ -84,7 +55,7 @@ TEST_F(LinearAmxBatchTest, WithinTheSummationBoundOfTheExactProduct) {
   std::mt19937 rng(21);
   for (DType dtype : {DType::kF8E4M3, DType::kI8}) {
     const int64_t N = dtype == DType::kF8E4M3 ? 300 : 77, K = 384;
-    Weights w = MakeWeights(dtype, N, K, rng);
+    TestWeights w = MakeWeights(dtype, N, K, rng);
     const int64_t r0 = 5, r1 = N - 3;
     for (int64_t T : {8, 16, 17, 40}) {
       const std::vector<float> x = MakeActs(T, K, rng);
@@ -110,7 +81,7 @@ TEST_F(LinearAmxBatchTest, RowsWhoseScalesDoNotFoldTakeTheSimdKernels) {
   const int64_t T = 20, K = 256;
   for (DType dtype : {DType::kF8E4M3, DType::kI8}) {
     const int64_t N = dtype == DType::kF8E4M3 ? 260 : 48;
-    Weights w = MakeWeights(dtype, N, K, rng);
+    TestWeights w = MakeWeights(dtype, N, K, rng);
     // FP8: rows 128..255 share a block whose scale is 2^-127 (byte 0, too small to fold);
     // FP4: rows 3 and 30 have one scale byte 0 (2^-127) and 254 (2^127) each.
     std::vector<bool> simd(size_t(N), false);
@@ -148,7 +119,7 @@ TEST_F(LinearAmxBatchTest, FewRowsOrInvarianceOnKeepTheInvariantBits) {
   const int64_t K = 256;
   for (DType dtype : {DType::kF8E4M3, DType::kI8}) {
     const int64_t N = 64;
-    Weights w = MakeWeights(dtype, N, K, rng);
+    TestWeights w = MakeWeights(dtype, N, K, rng);
     const std::vector<float> x = MakeActs(kAmxMinTokens, K, rng);
     const int64_t below = kAmxMinTokens - 1;
     const std::vector<float> off = Run(x, below, w.m, 0, N, false);

@@ -16,67 +16,13 @@
 #include "core/dtype.h"
 #include "kernels/dot.h"
 #include "kernels/precision.h"
+#include "test_weights.h"
 
 namespace dsv4::kernels {
 namespace {
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// A weight matrix with owned storage.
-struct TestWeights {
-  std::vector<uint8_t> data;
-  std::vector<uint8_t> scale;
-  WeightMatrix m;
-};
-
-TestWeights MakeWeights(DType dtype, int64_t N, int64_t K, std::mt19937& rng) {
-  TestWeights t;
-  t.m.dtype = dtype;
-  t.m.rows = N;
-  t.m.cols = K;
-  std::normal_distribution<float> dist(0.0f, 0.05f);
-  std::uniform_int_distribution<int> scale_exp(122, 130);  // ue8m0 2^-5 .. 2^3
-  switch (dtype) {
-    case DType::kBF16: {
-      t.data.resize(size_t(N * K * 2));
-      for (int64_t i = 0; i < N * K; ++i) {
-        uint16_t b = FloatToBf16(dist(rng));
-        std::memcpy(&t.data[size_t(2 * i)], &b, 2);
-      }
-      break;
-    }
-    case DType::kF32: {
-      t.data.resize(size_t(N * K * 4));
-      for (int64_t i = 0; i < N * K; ++i) {
-        float f = dist(rng);
-        std::memcpy(&t.data[size_t(4 * i)], &f, 4);
-      }
-      break;
-    }
-    case DType::kF8E4M3: {
-      t.data.resize(size_t(N * K));
-      for (auto& c : t.data) {
-        do c = uint8_t(rng());
-        while ((c & 0x7F) == 0x7F);  // no NaN codes
-      }
-      t.scale.resize(size_t(CeilDiv(N, 128) * CeilDiv(K, 128)));
-      for (auto& s : t.scale) s = uint8_t(scale_exp(rng));
-      break;
-    }
-    case DType::kI8: {
-      t.data.resize(size_t(N * K / 2));
-      for (auto& c : t.data) c = uint8_t(rng());
-      t.scale.resize(size_t(N * (K / 32)));
-      for (auto& s : t.scale) s = uint8_t(scale_exp(rng));
-      break;
-    }
-    default:
-      ADD_FAILURE() << "unsupported dtype";
-  }
-  t.m.data = t.data.data();
-  t.m.scale = t.scale.empty() ? nullptr : t.scale.data();
-  return t;
-}
 
 // x: [T, K] bf16-exact values whose magnitude varies per 128-block; row 1 has a zero block.
 std::vector<float> MakeActs(int64_t T, int64_t K, std::mt19937& rng) {

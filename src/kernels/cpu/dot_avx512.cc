@@ -272,6 +272,19 @@ inline void LoadE2m1StreamScales(const uint8_t* const* scale_bytes, int64_t k, i
   }
 }
 
+// Each of the S e2m1 streams' 64 bytes at value k (streams w_stride bytes apart), its
+// line `ahead` bytes on fetched.
+template <int S, bool kRealign>
+inline void LoadE2m1StreamSteps(const uint8_t* w, int64_t w_stride, int64_t k, int64_t ahead,
+                                const LineAlignedLoads& lines, __m512i (&v)[S]) {
+#pragma GCC unroll 4
+  for (int s = 0; s < S; ++s) {
+    const uint8_t* ws = w + s * w_stride + k / 2;
+    _mm_prefetch(reinterpret_cast<const char*>(ws + ahead), _MM_HINT_T0);
+    v[s] = kRealign ? lines.Load64(ws) : _mm512_loadu_si512(ws);
+  }
+}
+
 // E2m1Rows<R>'s arithmetic, walked like E4m3Streams: S weight streams w_stride bytes
 // apart, each line fetched kE2m1StreamPrefetchBytes / S ahead; S x R independent
 // accumulator chains instead of R. scale_bytes[s]: stream s's ue8m0 block scales,
@@ -303,12 +316,7 @@ void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
     // Each stream's 64 bytes of the step, shifted into place once for both halves (a
     // permute per half made the loop's shuffles 28 per 256 bytes instead of 24).
     __m512i v[S];
-#pragma GCC unroll 4
-    for (int s = 0; s < S; ++s) {
-      const uint8_t* ws = w + s * w_stride + k / 2;
-      _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead), _MM_HINT_T0);
-      v[s] = kRealign ? lines.Load64(ws) : _mm512_loadu_si512(ws);
-    }
+    LoadE2m1StreamSteps<S, kRealign>(w, w_stride, k, kAhead, lines, v);
     auto half = [&](auto p) {
       constexpr int P = decltype(p)::value;
 #pragma GCC unroll 4
@@ -436,12 +444,7 @@ void E2m1StreamsFma(const float* const* x, const uint8_t* w, int64_t w_stride,
       idx = pick;
     }
     __m512i v[S];
-#pragma GCC unroll 4
-    for (int s = 0; s < S; ++s) {
-      const uint8_t* ws = w + s * w_stride + k / 2;
-      _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead), _MM_HINT_T0);
-      v[s] = kRealign ? lines.Load64(ws) : _mm512_loadu_si512(ws);
-    }
+    LoadE2m1StreamSteps<S, kRealign>(w, w_stride, k, kAhead, lines, v);
 #pragma GCC unroll 4
     for (int s = 0; s < S; ++s) {
       const __m512 sc = _mm512_permutexvar_ps(idx, _mm512_load_ps(scales[s]));
