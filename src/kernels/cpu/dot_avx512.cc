@@ -285,24 +285,17 @@ inline void LoadE2m1StreamSteps(const uint8_t* w, int64_t w_stride, int64_t k, i
   }
 }
 
-// E2m1Rows<R>'s arithmetic, walked like E4m3Streams: S weight streams w_stride bytes
-// apart, each line fetched kE2m1StreamPrefetchBytes / S ahead; S x R independent
-// accumulator chains instead of R. scale_bytes[s]: stream s's ue8m0 block scales,
-// converted here 16 at a time (a separate conversion pass into an fp32 array took ~1/6
-// of the FP4 time in a decode step (perf), and its stores cost L2 traffic a quarter the
-// size of the weights) into a small array the scale picks read (as fast as keeping the S
-// vectors in registers: 4 x 4 from L2 15.3-15.5 vs 15.0-15.3 GB/s, /tmp/kb/fp4u.cc, and 4
-// fewer registers held). The two halves of a 128-value step are walked one after the other
-// over all streams; with 4 activation rows the compiler still keeps both halves'
-// activations live, so Linear runs passes of at most 3 rows (linear.cc).
+// The walk both e2m1 stream kernels share: S streams w_stride bytes apart, 128 values a
+// step, each stream's scales converted 16 at a time and its 64 bytes loaded (and fetched
+// kE2m1StreamPrefetchBytes / S ahead); step(k, v, scale, acc) adds the step's products to
+// the S x R accumulators, scale(s) giving stream s's step scales as E2m1StepScales lanes.
 constexpr int64_t kE2m1StreamPrefetchBytes = 4096;
-template <int S, int R, bool kRealign>
-void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
-                 const uint8_t* const* scale_bytes, int64_t n, float* out) {
+template <int S, int R, bool kRealign, typename Step>
+inline void WalkE2m1Streams(const uint8_t* w, int64_t w_stride, const uint8_t* const* scale_bytes, int64_t n,
+                            float* out, Step&& step) {
   constexpr int64_t kAhead = kE2m1StreamPrefetchBytes / S;
   const LineAlignedLoads lines(w);
   const int64_t n_scales = n / 32;
-  const __m512i table = E2m1Table();
   const __m512i pick = E2m1ScalePick();
   alignas(64) float scales[S][16];
   __m512 acc[S][R];
@@ -313,15 +306,37 @@ void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
       LoadE2m1StreamScales<S>(scale_bytes, k, n_scales, scales);
       idx = pick;
     }
-    // Each stream's 64 bytes of the step, shifted into place once for both halves (a
-    // permute per half made the loop's shuffles 28 per 256 bytes instead of 24).
+    // Each stream's 64 bytes of the step, loaded (and shifted into place) once for both
+    // halves (a permute per half made the loop's shuffles 28 per 256 bytes instead of 24).
     __m512i v[S];
     LoadE2m1StreamSteps<S, kRealign>(w, w_stride, k, kAhead, lines, v);
+    step(k, v, [&](int s) { return _mm512_permutexvar_ps(idx, _mm512_load_ps(scales[s])); }, acc);
+    idx = _mm512_add_epi32(idx, _mm512_set1_epi32(4));
+  }
+  ReduceStreamAccumulators(acc, out);
+}
+
+// E2m1Rows<R>'s arithmetic, walked like E4m3Streams: S weight streams w_stride bytes
+// apart, each line fetched kE2m1StreamPrefetchBytes / S ahead; S x R independent
+// accumulator chains instead of R. scale_bytes[s]: stream s's ue8m0 block scales,
+// converted here 16 at a time (a separate conversion pass into an fp32 array took ~1/6
+// of the FP4 time in a decode step (perf), and its stores cost L2 traffic a quarter the
+// size of the weights) into a small array the scale picks read (as fast as keeping the S
+// vectors in registers: 4 x 4 from L2 15.3-15.5 vs 15.0-15.3 GB/s, /tmp/kb/fp4u.cc, and 4
+// fewer registers held). The two halves of a 128-value step are walked one after the other
+// over all streams; with 4 activation rows the compiler still keeps both halves'
+// activations live, so Linear runs passes of at most 3 rows (linear.cc).
+template <int S, int R, bool kRealign>
+void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
+                 const uint8_t* const* scale_bytes, int64_t n, float* out) {
+  const __m512i table = E2m1Table();
+  WalkE2m1Streams<S, R, kRealign>(w, w_stride, scale_bytes, n, out, [&](int64_t k, const __m512i* v, auto scale,
+                                                                        __m512 (&acc)[S][R]) {
     auto half = [&](auto p) {
       constexpr int P = decltype(p)::value;
 #pragma GCC unroll 4
       for (int s = 0; s < S; ++s) {
-        const __m512 sc = _mm512_permutexvar_ps(idx, _mm512_load_ps(scales[s]));
+        const __m512 sc = scale(s);
         __m512i a, b;
         DecodeE2m1Half<P>(table, v[s], &a, &b);
 #pragma GCC unroll 4
@@ -330,9 +345,7 @@ void E2m1Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
     };
     half(std::integral_constant<int, 0>{});
     half(std::integral_constant<int, 1>{});
-    idx = _mm512_add_epi32(idx, _mm512_set1_epi32(4));
-  }
-  ReduceStreamAccumulators(acc, out);
+  });
 }
 
 // (wrows, rows) -> the template instance K<wrows, rows>::Run(args...); both in
@@ -429,25 +442,12 @@ inline __m512 E2m1F32Table() {
 template <int S, int R, bool kRealign>
 void E2m1StreamsFma(const float* const* x, const uint8_t* w, int64_t w_stride,
                     const uint8_t* const* scale_bytes, int64_t n, float* out) {
-  constexpr int64_t kAhead = kE2m1StreamPrefetchBytes / S;
-  const LineAlignedLoads lines(w);
-  const int64_t n_scales = n / 32;
   const __m512 table = E2m1F32Table();
-  const __m512i pick = E2m1ScalePick();
-  alignas(64) float scales[S][16];
-  __m512 acc[S][R];
-  __m512i idx = pick;
-  ZeroStreamAccumulators(acc);
-  for (int64_t k = 0; k < n; k += 128) {
-    if (k % 512 == 0) {
-      LoadE2m1StreamScales<S>(scale_bytes, k, n_scales, scales);
-      idx = pick;
-    }
-    __m512i v[S];
-    LoadE2m1StreamSteps<S, kRealign>(w, w_stride, k, kAhead, lines, v);
+  WalkE2m1Streams<S, R, kRealign>(w, w_stride, scale_bytes, n, out, [&](int64_t k, const __m512i* v, auto scale,
+                                                                        __m512 (&acc)[S][R]) {
 #pragma GCC unroll 4
     for (int s = 0; s < S; ++s) {
-      const __m512 sc = _mm512_permutexvar_ps(idx, _mm512_load_ps(scales[s]));
+      const __m512 sc = scale(s);
       __m512 wj[8];
       wj[0] = _mm512_permutexvar_ps(v[s], table);
 #pragma GCC unroll 8
@@ -465,9 +465,7 @@ void E2m1StreamsFma(const float* const* x, const uint8_t* w, int64_t w_stride,
         }
       }
     }
-    idx = _mm512_add_epi32(idx, _mm512_set1_epi32(4));
-  }
-  ReduceStreamAccumulators(acc, out);
+  });
 }
 
 template <int S, int R> struct E2m1StreamsFmaOp {
