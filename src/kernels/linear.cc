@@ -162,15 +162,22 @@ void LinearOnPacked(const std::vector<uint16_t>& packed, const std::vector<float
                     PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
                     bool round_bf16, const DotKernels& dk);
 
+// Whether a product of T rows in `format` with K columns runs on AMX tiles: batch
+// invariance off (kernels/precision.h), FP8/FP4, kAmxMinTokens rows or more.
+bool TakesAmx(int64_t T, PackedFormat format, int64_t K) {
+  return !BatchInvariant() && T >= kAmxMinTokens && format != PackedFormat::kBf16 && K % kBlock == 0 && AmxActive();
+}
+
 // FP4 products of up to kStreamTokensMaxFp4 rows on fp32 FMAs where the kernel set
 // prefers them (dot.h e2m1_weight_rows_fma): the packed rows split into fp32 once for all
 // the products that use them. `split` is left empty where they do not apply (another
-// format, more rows, another set, an activation below the FMA kernel's range).
+// format, more rows, products on AMX, another set, an activation below the FMA kernel's
+// range).
 void SplitForFma(const std::vector<uint16_t>& packed, int64_t T, int64_t K, PackedFormat format,
                  const DotKernels& dk, std::vector<float>* split) {
   split->clear();
   if (format != PackedFormat::kE2m1 || T > kStreamTokensMaxFp4 || dk.e2m1_weight_rows_fma == nullptr ||
-      !dk.e2m1_fma_preferred) {
+      !dk.e2m1_fma_preferred || TakesAmx(T, format, K)) {
     return;
   }
   split->resize(size_t(T * K));
@@ -250,10 +257,9 @@ void LinearOnPackedSimd(const std::vector<uint16_t>& packed, const std::vector<f
 void LinearOnPacked(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
                     PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
                     bool round_bf16, const DotKernels& dk) {
-  if (!BatchInvariant() && T >= kAmxMinTokens && format != PackedFormat::kBf16 && w.cols % kBlock == 0 &&
-      AmxActive()) {
-    // Batch invariance off (kernels/precision.h): FP8/FP4 on AMX tiles; the rows whose
-    // scales do not fold into bf16 exponents take the SIMD kernels, one row each.
+  if (TakesAmx(T, format, w.cols)) {
+    // FP8/FP4 on AMX tiles; the rows whose scales do not fold into bf16 exponents take the
+    // SIMD kernels, one row each (on vdpbf16ps: the FMA kernel's bits, no split needed).
     std::vector<int64_t> unfolded;
     LinearAmx(packed.data(), T, format, w, row_begin, N, y, ldy, round_bf16, &unfolded);
     for (int64_t r : unfolded) {

@@ -449,13 +449,9 @@ void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const Wei
   DSV4_CHECK(K % kBlock == 0);
   const int64_t nt = std::min<int64_t>(T, 16);
   const int64_t tiles = (T + nt - 1) / nt, steps = K / kTileK, tile_stride = steps * 16 * nt;
-  // One token (decode): the packed row is already the B layout (16 k pairs x 1 token).
   thread_local std::vector<uint32_t> vnni_buffer;
-  const uint32_t* vnni = reinterpret_cast<const uint32_t*>(packed);
-  if (T > 1) {
-    PackVnni(packed, T, K, nt, &vnni_buffer);
-    vnni = vnni_buffer.data();
-  }
+  PackVnni(packed, T, K, nt, &vnni_buffer);
+  const uint32_t* vnni = vnni_buffer.data();
   TileConfig config;
   for (int t = 0; t < 2; ++t) {
     config.rows[t] = kRows;
