@@ -15,6 +15,7 @@
 #include "kernels/gemv.h"
 #include "kernels/linear_amx.h"
 #include "kernels/precision.h"
+#include "kernels/tile_order.h"
 #include "kernels/weight_streams.h"
 
 namespace dsv4::kernels {
@@ -139,7 +140,8 @@ bool PackedFormatFor(DType dtype, int64_t K, const DotKernels& dk, PackedFormat*
       *format = PackedFormat::kE4m3;
       return K % kBlock == 0;
     case DType::kI8:
-      *format = PackedFormat::kE2m1;
+      // Tile order (tile_order.h) reads FP4 products' activations in natural order.
+      *format = TileOrderActive() && K % kTileOrderGroup == 0 ? PackedFormat::kE2m1Natural : PackedFormat::kE2m1;
       return K % 128 == 0 && K / kFp4Block <= 512;
     default:
       return false;
@@ -162,10 +164,25 @@ void LinearOnPacked(const std::vector<uint16_t>& packed, const std::vector<float
                     PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
                     bool round_bf16, const DotKernels& dk);
 
-// Whether a product of T rows in `format` with K columns runs on AMX tiles: batch
-// invariance off (kernels/precision.h), FP8/FP4, kAmxMinTokens rows or more.
+// Whether FP8/FP4 products in `format` with K columns run in tile order (tile_order.h):
+// on AMX tiles from kAmxMinTokens rows, on its FMA kernels below, the same bits either way.
+bool UsesTileOrder(PackedFormat format, int64_t K) {
+  return format == PackedFormat::kE2m1Natural ||
+         (format == PackedFormat::kE4m3 && K % kTileOrderGroup == 0 && TileOrderActive());
+}
+
+// Whether a product of T rows in `format` with K columns runs on AMX tiles in the
+// batch-dependent mode: batch invariance off (kernels/precision.h), FP8/FP4 outside tile
+// order, kAmxMinTokens rows or more.
 bool TakesAmx(int64_t T, PackedFormat format, int64_t K) {
-  return !BatchInvariant() && T >= kAmxMinTokens && format != PackedFormat::kBf16 && K % kBlock == 0 && AmxActive();
+  return !BatchInvariant() && T >= kAmxMinTokens && (format == PackedFormat::kE4m3 || format == PackedFormat::kE2m1) &&
+         K % kBlock == 0 && !UsesTileOrder(format, K) && AmxActive();
+}
+
+// Packed rows split for the tile-order FMA kernels (SplitTileOrderActs), row by row.
+void SplitTileOrderRows(const uint16_t* packed, int64_t T, int64_t K, std::vector<float>* split) {
+  split->resize(size_t(T * K));
+  for (int64_t t = 0; t < T; ++t) SplitTileOrderActs(packed + t * K, K, split->data() + t * K);
 }
 
 // FP4 products of up to kStreamTokensMaxFp4 rows on fp32 FMAs where the kernel set
@@ -176,6 +193,10 @@ bool TakesAmx(int64_t T, PackedFormat format, int64_t K) {
 void SplitForFma(const std::vector<uint16_t>& packed, int64_t T, int64_t K, PackedFormat format,
                  const DotKernels& dk, std::vector<float>* split) {
   split->clear();
+  if (UsesTileOrder(format, K)) {  // the tile-order FMA kernels take products below AMX's
+    if (T < kAmxMinTokens) SplitTileOrderRows(packed.data(), T, K, split);
+    return;
+  }
   if (format != PackedFormat::kE2m1 || T > kStreamTokensMaxFp4 || dk.e2m1_weight_rows_fma == nullptr ||
       !dk.e2m1_fma_preferred || TakesAmx(T, format, K)) {
     return;
@@ -248,6 +269,77 @@ void LinearOnRowBlocks(const std::vector<uint16_t>& packed, int64_t T, const Wei
   });
 }
 
+// Rows [row_begin, row_begin + N) of FP8/FP4 weights (w.dtype) times T activation rows
+// on a weight-stream kernel: each thread's rows in groups of kWeightRowsMax far apart
+// (weight_streams.h), activation rows in passes of at most pass_max, as even as they
+// come. kernel(t0, rows, w_rows, w_stride, scale_rows, wrows, out) computes activation
+// rows t0..t0 + rows - 1 against weight rows w_rows + i * w_stride (bytes), i < wrows,
+// with their scale rows, into out[i * rows + r].
+template <typename Kernel>
+void WeightStreams(int64_t T, int64_t pass_max, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y,
+                   int64_t ldy, bool round_bf16, Kernel&& kernel) {
+  const int64_t K = w.cols;
+  const bool fp4 = w.dtype == DType::kI8;
+  const int64_t row_bytes = fp4 ? K / 2 : K, nb = CeilDiv(K, kBlock), fp4_scales = K / kFp4Block;
+  ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
+    constexpr int kStreams = kWeightRowsMax;
+    ForEachEvenPass(T, pass_max, [&](int64_t t0, int64_t rows) {
+      ForEachStreamGroup(int64_t(n1 - n0), kStreams, [&](int64_t offset, int64_t stride_rows, int wrows) {
+        const int64_t first = int64_t(n0) + offset;
+        float out[kStreams * kWeightRowsMax];
+        const uint8_t* scale_rows[kStreams];
+        for (int i = 0; i < wrows; ++i) {
+          const int64_t r = row_begin + first + i * stride_rows;
+          scale_rows[i] = fp4 ? w.scale + r * fp4_scales : w.scale + (r / kBlock) * nb;
+        }
+        kernel(t0, int(rows), w.data + (row_begin + first) * row_bytes, stride_rows * row_bytes, scale_rows, wrows, out);
+        for (int i = 0; i < wrows; ++i) {
+          for (int64_t t = 0; t < rows; ++t) {
+            const float v = out[i * rows + t];
+            y[(t0 + t) * ldy + first + i * stride_rows] = round_bf16 ? RoundBf16(v) : v;
+          }
+        }
+      });
+    });
+  });
+}
+
+// Tile-order products (tile_order.h) on its FMA kernels, from split activation rows:
+// passes of 2 rows (4 weight streams x 2 rows keep 16 accumulator pairs in the registers).
+void TileOrderStreams(const std::vector<float>& split, int64_t T, const WeightMatrix& w, int64_t row_begin,
+                      int64_t N, float* y, int64_t ldy, bool round_bf16) {
+  const int64_t K = w.cols;
+  const float* xf[kAmxMinTokens];
+  auto kernel_fn = w.dtype == DType::kI8 ? E2m1TileOrderRows : E4m3TileOrderRows;
+  for (int64_t t0 = 0; t0 < T; t0 += kAmxMinTokens) {  // (more rows: the unfolded rows of a batch)
+    const int64_t rows = std::min<int64_t>(kAmxMinTokens, T - t0);
+    for (int64_t t = 0; t < rows; ++t) xf[t] = &split[size_t((t0 + t) * K)];
+    WeightStreams(rows, 2, w, row_begin, N, y + t0 * ldy, ldy, round_bf16,
+                  [&](int64_t p0, int prows, const uint8_t* w_rows, int64_t w_stride, const uint8_t* const* scale_rows,
+                      int wrows, float* out) {
+                    kernel_fn(xf + p0, prows, w_rows, w_stride, scale_rows, wrows, K, out);
+                  });
+  }
+}
+
+// Tile-order products: from kAmxMinTokens rows on AMX tiles, the rows whose scales do not
+// fold (and smaller batches) on the FMA kernels; `split` holds the split rows below
+// kAmxMinTokens (SplitForFma).
+void LinearTileOrder(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
+                     PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
+                     bool round_bf16) {
+  if (T < kAmxMinTokens) {
+    DSV4_CHECK(split.size() == size_t(T * w.cols));
+    return TileOrderStreams(split, T, w, row_begin, N, y, ldy, round_bf16);
+  }
+  std::vector<int64_t> unfolded;
+  LinearAmx(packed.data(), T, format, w, row_begin, N, y, ldy, round_bf16, /*tile_order=*/true, &unfolded);
+  if (unfolded.empty()) return;
+  std::vector<float> own_split;
+  SplitTileOrderRows(packed.data(), T, w.cols, &own_split);
+  for (int64_t r : unfolded) TileOrderStreams(own_split, T, w, r, 1, y + (r - row_begin), ldy, round_bf16);
+}
+
 void LinearOnPackedSimd(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
                         PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
                         bool round_bf16, const DotKernels& dk);
@@ -257,11 +349,12 @@ void LinearOnPackedSimd(const std::vector<uint16_t>& packed, const std::vector<f
 void LinearOnPacked(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
                     PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
                     bool round_bf16, const DotKernels& dk) {
+  if (UsesTileOrder(format, w.cols)) return LinearTileOrder(packed, split, T, format, w, row_begin, N, y, ldy, round_bf16);
   if (TakesAmx(T, format, w.cols)) {
     // FP8/FP4 on AMX tiles; the rows whose scales do not fold into bf16 exponents take the
     // SIMD kernels, one row each (on vdpbf16ps: the FMA kernel's bits, no split needed).
     std::vector<int64_t> unfolded;
-    LinearAmx(packed.data(), T, format, w, row_begin, N, y, ldy, round_bf16, &unfolded);
+    LinearAmx(packed.data(), T, format, w, row_begin, N, y, ldy, round_bf16, /*tile_order=*/false, &unfolded);
     for (int64_t r : unfolded) {
       LinearOnPackedSimd(packed, split, T, format, w, r, 1, y + (r - row_begin), ldy, round_bf16, dk);
     }
@@ -314,8 +407,6 @@ void LinearOnPackedSimd(const std::vector<uint16_t>& packed, const std::vector<f
     // Decode (and experts with a few tokens): four weight streams far apart in a thread's
     // range (weight_streams.h), each weight vector decoded once for up to kWeightRowsMax
     // activation rows (dot.h e4m3_weight_rows / e2m1_weight_rows).
-    const int64_t row_bytes = format == PackedFormat::kE4m3 ? K : K / 2;
-    const int64_t fp4_scales = K / kFp4Block;
     const uint16_t* xs[kStreamTokensMaxFp4];
     const float* xf[kStreamTokensMaxFp4];
     const bool fma = !split.empty();
@@ -328,34 +419,17 @@ void LinearOnPackedSimd(const std::vector<uint16_t>& packed, const std::vector<f
     // fit the registers, and from memory it ran at 8-9 GB/s against 14-17 for 3 rows and
     // 21-27 for 2 (one thread, 4 streams; /tmp/kb/fp4u.cc, fp4w.cc, fp4x.cc).
     const int64_t pass_max = format == PackedFormat::kE2m1 ? 3 : kWeightRowsMax;
-    ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
-      constexpr int kStreams = kWeightRowsMax;
-      ForEachEvenPass(T, pass_max, [&](int64_t t0, int64_t rows) {
-        ForEachStreamGroup(int64_t(n1 - n0), kStreams, [&](int64_t offset, int64_t stride_rows, int wrows) {
-          const int64_t first = int64_t(n0) + offset;
-          const uint8_t* w_rows = w.data + (row_begin + first) * row_bytes;
-          float out[kStreams * kWeightRowsMax];
-          const uint8_t* scale_rows[kStreams];
-          for (int i = 0; i < wrows; ++i) {
-            const int64_t r = row_begin + first + i * stride_rows;
-            scale_rows[i] = format == PackedFormat::kE4m3 ? w.scale + (r / kBlock) * nb : w.scale + r * fp4_scales;
-          }
-          if (format == PackedFormat::kE4m3) {
-            dk.e4m3_weight_rows(xs + t0, int(rows), w_rows, stride_rows * row_bytes, scale_rows, wrows, K, out);
-          } else if (fma) {
-            dk.e2m1_weight_rows_fma(xf + t0, int(rows), w_rows, stride_rows * row_bytes, scale_rows, wrows, K, out);
-          } else {
-            dk.e2m1_weight_rows(xs + t0, int(rows), w_rows, stride_rows * row_bytes, scale_rows, wrows, K, out);
-          }
-          for (int i = 0; i < wrows; ++i) {
-            for (int64_t t = 0; t < rows; ++t) {
-              const float v = out[i * rows + t];
-              y[(t0 + t) * ldy + first + i * stride_rows] = round_bf16 ? RoundBf16(v) : v;
-            }
-          }
-        });
-      });
-    });
+    WeightStreams(T, pass_max, w, row_begin, N, y, ldy, round_bf16,
+                  [&](int64_t t0, int rows, const uint8_t* w_rows, int64_t w_stride, const uint8_t* const* scale_rows,
+                      int wrows, float* out) {
+                    if (format == PackedFormat::kE4m3) {
+                      dk.e4m3_weight_rows(xs + t0, rows, w_rows, w_stride, scale_rows, wrows, K, out);
+                    } else if (fma) {
+                      dk.e2m1_weight_rows_fma(xf + t0, rows, w_rows, w_stride, scale_rows, wrows, K, out);
+                    } else {
+                      dk.e2m1_weight_rows(xs + t0, rows, w_rows, w_stride, scale_rows, wrows, K, out);
+                    }
+                  });
     return;
   }
   const bool bf16 = format == PackedFormat::kBf16;

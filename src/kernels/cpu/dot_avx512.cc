@@ -45,13 +45,6 @@ namespace {
 
 using namespace avx512;  // the weight decoders (weight_decode_avx512.h)
 
-// 16 ue8m0 bytes -> fp32 scales (2^(e-127); e = 0 is the subnormal 2^-127, as Ue8m0ToFloat).
-inline __m512 Ue8m0x16(__m128i bytes) {
-  const __m512i e = _mm512_cvtepu8_epi32(bytes);
-  const __mmask16 zero = _mm512_testn_epi32_mask(e, e);
-  return _mm512_castsi512_ps(_mm512_mask_mov_epi32(_mm512_slli_epi32(e, 23), zero, _mm512_set1_epi32(0x00400000)));
-}
-
 void ScalesToFloat(const uint8_t* s, int64_t n, float* out) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, Ue8m0x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i))));
@@ -61,6 +54,7 @@ void ScalesToFloat(const uint8_t* s, int64_t n, float* out) {
 void PackActsAvx512(const float* x, int64_t n, PackedFormat format, uint16_t* out) {
   switch (format) {
     case PackedFormat::kBf16:
+    case PackedFormat::kE2m1Natural:
       for (int64_t k = 0; k < n; ++k) out[k] = Bf16Bits(x[k]);
       return;
     case PackedFormat::kE2m1:
@@ -428,12 +422,6 @@ bool SplitE2m1Acts(const uint16_t* x, int64_t n, float* out) {
     tiny |= _mm512_cmplt_epu32_mask(_mm512_sub_epi32(_mm512_and_si512(even, abs_mask), one), below);
   }
   return tiny == 0;
-}
-
-// The 16 e2m1 values as fp32 (vpermps reads an index's low 4 bits: the nibble).
-inline __m512 E2m1F32Table() {
-  return _mm512_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f, -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f,
-                        -4.0f, -6.0f);
 }
 
 // E2m1Streams on split activations (x[r]: split_e2m1_acts rows): per half step P of a

@@ -20,6 +20,7 @@
 #include "kernels/cpu/weight_decode_avx512.h"
 #include "kernels/isa.h"
 #include "kernels/linear_amx.h"
+#include "kernels/tile_order.h"
 #include "kernels/weight_streams.h"
 
 namespace dsv4::kernels {
@@ -72,66 +73,54 @@ void UseConfig(const TileConfig& config) {
 }
 
 // ---- weight rows decoded to bf16 with their block scales folded in ----
+// (the decoders and the scale-folding checks: weight_decode_avx512.h)
 
-// bf16 words of e4m3 codes 0..127 (4 vectors of 32 words) and the lanes a scale may
-// move: not code 0 (zero) nor 127 (NaN).
-struct E4m3Words {
-  __m512i w[4];
-  E4m3Words() {
-    alignas(64) uint16_t words[128];
-    for (int c = 0; c < 128; ++c) words[c] = Bf16Bits(E4m3ToFloat(uint8_t(c)));
-    for (int i = 0; i < 4; ++i) w[i] = _mm512_load_si512(words + 32 * i);
+// 16 x 16 dwords: out[p] lane i = r[i] lane p (unpacks within 128-bit lanes, then the
+// 4 x 4 transpose of 128-bit lanes).
+inline void Transpose16x16(const __m512i* r, __m512i* out) {
+  __m512i t[16], u[16];
+  for (int a = 0; a < 8; ++a) {
+    t[2 * a] = _mm512_unpacklo_epi32(r[2 * a], r[2 * a + 1]);
+    t[2 * a + 1] = _mm512_unpackhi_epi32(r[2 * a], r[2 * a + 1]);
   }
-};
-constexpr __mmask32 kE4m3Scalable[4] = {0xFFFFFFFEu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0x7FFFFFFFu};
-
-// A ue8m0 scale e folds exactly into every finite nonzero code's bf16 exponent field
-// (the sum stays in 1..254) when e is in these ranges: e4m3 fields 118 (2^-9) .. 135
-// (448); e2m1 fields 126 (0.5) .. 129 (6).
-constexpr int kE4m3ScaleMin = 10, kE4m3ScaleMax = 246;
-constexpr int kE2m1ScaleMin = 2, kE2m1ScaleMax = 252;
-
-// The decode tables of e4m3 codes times 2^(e - 127).
-E4m3Tables ScaledE4m3Tables(const E4m3Tables& base, const E4m3Words& words, int e) {
-  const __m512i add = _mm512_set1_epi16(int16_t((e - 127) * 128));
-  __m512i w[4];
-  for (int i = 0; i < 4; ++i) w[i] = _mm512_mask_add_epi16(words.w[i], kE4m3Scalable[i], words.w[i], add);
-  alignas(64) uint8_t lo_idx[64], hi_idx[64];
-  for (int j = 0; j < 64; ++j) {
-    lo_idx[j] = uint8_t(2 * j);
-    hi_idx[j] = uint8_t(2 * j + 1);
+  for (int b = 0; b < 4; ++b) {  // u[4b + q] lane L: rows 4b..4b+3 of p = 4L + q
+    u[4 * b + 0] = _mm512_unpacklo_epi64(t[4 * b + 0], t[4 * b + 2]);
+    u[4 * b + 1] = _mm512_unpackhi_epi64(t[4 * b + 0], t[4 * b + 2]);
+    u[4 * b + 2] = _mm512_unpacklo_epi64(t[4 * b + 1], t[4 * b + 3]);
+    u[4 * b + 3] = _mm512_unpackhi_epi64(t[4 * b + 1], t[4 * b + 3]);
   }
-  const __m512i lo = _mm512_load_si512(lo_idx), hi = _mm512_load_si512(hi_idx);
-  E4m3Tables t = base;
-  t.lo0 = _mm512_permutex2var_epi8(w[0], lo, w[1]);
-  t.lo1 = _mm512_permutex2var_epi8(w[2], lo, w[3]);
-  t.hi0 = _mm512_permutex2var_epi8(w[0], hi, w[1]);
-  t.hi1 = _mm512_permutex2var_epi8(w[2], hi, w[3]);
-  return t;
-}
-
-// Whether every scale byte s[0..n) is within [lo, hi].
-bool ScalesFold(const uint8_t* s, int64_t n, int lo, int hi) {
-  const __m512i vlo = _mm512_set1_epi8(char(lo)), vhi = _mm512_set1_epi8(char(hi));
-  for (int64_t i = 0; i < n; i += 64) {
-    const __mmask64 m = n - i >= 64 ? ~__mmask64(0) : (__mmask64(1) << (n - i)) - 1;
-    const __m512i v = _mm512_maskz_loadu_epi8(m, s + i);
-    if ((_mm512_mask_cmplt_epu8_mask(m, v, vlo) | _mm512_mask_cmpgt_epu8_mask(m, v, vhi)) != 0) return false;
+  for (int q = 0; q < 4; ++q) {
+    const __m512i v0 = _mm512_shuffle_i32x4(u[q], u[4 + q], 0x44), v1 = _mm512_shuffle_i32x4(u[q], u[4 + q], 0xEE);
+    const __m512i v2 = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0x44);
+    const __m512i v3 = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0xEE);
+    out[q] = _mm512_shuffle_i32x4(v0, v2, 0x88);
+    out[4 + q] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
+    out[8 + q] = _mm512_shuffle_i32x4(v1, v3, 0x88);
+    out[12 + q] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
   }
-  return true;
 }
 
 // Weight rows [r0, r0 + rows) decoded to bf16 with their scales folded in. `Unfolded`
 // gives a bit per row whose scales do not fold (the caller leaves those rows to the SIMD
 // kernels); `Chunk` writes k = k0..k0 + len - 1 (len a multiple of 128, at most
 // kMaxChunk) of every row to out + m * out_stride in the packed order (rows that do not
-// fold, and rows past `rows` up to `zero_rows`, as zeros), row by row.
+// fold, and rows past `rows` up to `zero_rows`, as zeros), row by row. In tile order
+// (kernels/tile_order.h) chunks are whole groups (kTileOrderGroup values: k0 and len
+// multiples of it) and each group's 16 decoded vectors are stored transposed, dword l of
+// every vector into tile step l.
 constexpr int64_t kMaxChunk = 128;
+int64_t ChunkLen(bool tile_order) { return tile_order ? kTileOrderGroup : kMaxChunk; }
+// A group's 16 vectors v[0..15] (bf16 words) stored as its 16 tile steps of 32 words.
+inline void StoreTileSteps(const __m512i* v, uint16_t* out) {
+  __m512i steps[16];
+  Transpose16x16(v, steps);
+  for (int l = 0; l < 16; ++l) _mm512_storeu_si512(out + 32 * l, steps[l]);
+}
 // Each row's weights are fetched this many bytes ahead of its decode.
 constexpr int64_t kPrefetchAhead = 512;
 class E4m3Rows {
  public:
-  explicit E4m3Rows(const WeightMatrix& w) : w_(w), nb_(w.cols / kBlock) {}
+  E4m3Rows(const WeightMatrix& w, bool tile_order) : w_(w), nb_(w.cols / kBlock), tile_order_(tile_order) {}
   uint64_t Unfolded(int64_t r0, int rows) const {
     uint64_t bad = 0;
     int64_t checked_rb = -1;
@@ -150,7 +139,7 @@ class E4m3Rows {
     static const E4m3Words words;
     const int64_t K = w_.cols, kb0 = k0 / kBlock, nkb = len / kBlock;
     int64_t table_rb = -1;
-    E4m3Tables tables[kMaxChunk / kBlock];
+    E4m3Tables tables[kTileOrderGroup / kBlock];
     for (int m = 0; m < zero_rows; ++m) {
       uint16_t* o = out + m * out_stride;
       if (m >= rows || (bad >> m) & 1) {
@@ -165,24 +154,26 @@ class E4m3Rows {
       const uint8_t* row = w_.data + r * K + k0;
       const bool realign = LineAlignedLoads::Pays(row, 0);
       const LineAlignedLoads lines(realign ? row : nullptr);
+      __m512i group[16];  // tile order: a group's vectors V_0..V_15 (a, b of each 64 codes)
       for (int64_t b = 0; b < nkb; ++b) {
         const uint8_t* src = row + b * kBlock;
         _mm_prefetch(reinterpret_cast<const char*>(src) + kPrefetchAhead, _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(src) + kPrefetchAhead + 64, _MM_HINT_T0);
-        __m512i c0, c1, a, bb;
+        __m512i c0, c1;
         if (realign) {
           lines.Load128(src, &c0, &c1);
         } else {
           c0 = _mm512_loadu_si512(src);
           c1 = _mm512_loadu_si512(src + 64);
         }
-        uint16_t* ob = o + b * kBlock;
-        DecodeE4m3x64(tables[b], c0, &a, &bb);
-        _mm512_storeu_si512(ob, a);
-        _mm512_storeu_si512(ob + 32, bb);
-        DecodeE4m3x64(tables[b], c1, &a, &bb);
-        _mm512_storeu_si512(ob + 64, a);
-        _mm512_storeu_si512(ob + 96, bb);
+        __m512i* v = group + 4 * (b % 4);
+        DecodeE4m3x64(tables[b], c0, &v[0], &v[1]);
+        DecodeE4m3x64(tables[b], c1, &v[2], &v[3]);
+        if (tile_order_) {
+          if (b % 4 == 3) StoreTileSteps(group, o + (b - 3) * kBlock);
+          continue;
+        }
+        for (int i = 0; i < 4; ++i) _mm512_storeu_si512(o + b * kBlock + 32 * i, v[i]);
       }
     }
   }
@@ -190,6 +181,7 @@ class E4m3Rows {
  private:
   const WeightMatrix& w_;
   const int64_t nb_;
+  const bool tile_order_;
 };
 
 // FP4: per-32 scales of each row. In the packed e2m1 order word i of each of a 128-value
@@ -197,7 +189,7 @@ class E4m3Rows {
 // serves all four; zero codes keep zero.
 class E2m1Rows {
  public:
-  explicit E2m1Rows(const WeightMatrix& w) : w_(w), ns_(w.cols / kFp4Block) {
+  E2m1Rows(const WeightMatrix& w, bool tile_order) : w_(w), ns_(w.cols / kFp4Block), tile_order_(tile_order) {
     alignas(64) uint16_t pick[32];
     for (int i = 0; i < 32; ++i) pick[i] = uint16_t(i / 8);
     pick_ = _mm512_load_si512(pick);
@@ -224,6 +216,19 @@ class E2m1Rows {
       const int64_t r = r0 + m;
       const uint8_t* row = w_.data + r * (K / 2) + k0 / 2;
       const uint8_t* sc = w_.scale + r * ns_ + k0 / kFp4Block;
+      if (tile_order_) {  // natural order, a scale block per vector, groups transposed
+        __m512i group[16];
+        for (int64_t g = 0; g < len; g += kTileOrderGroup) {
+          for (int i = 0; i < 16; ++i) {
+            const int64_t k = g + 32 * i;
+            if (i % 4 == 0) _mm_prefetch(reinterpret_cast<const char*>(row + k / 2) + kPrefetchAhead, _MM_HINT_T0);
+            const __m512i add = _mm512_set1_epi16(int16_t((int(sc[k / kFp4Block]) - 127) * 128));
+            group[i] = DecodeE2m1Natural32(row + k / 2, table, add);
+          }
+          StoreTileSteps(group, o + g);
+        }
+        continue;
+      }
       const bool realign = LineAlignedLoads::Pays(row, 0);
       const LineAlignedLoads lines(realign ? row : nullptr);
       for (int64_t k = 0; k < len; k += 128) {
@@ -256,6 +261,7 @@ class E2m1Rows {
   }
   const WeightMatrix& w_;
   const int64_t ns_;
+  const bool tile_order_;
   __m512i pick_;
 };
 
@@ -306,38 +312,16 @@ inline void Unroll(F&& f) {
 // Panels per pass of the chunked (up to 16 tokens) products.
 constexpr int kChunkPanels = 2;
 
-// 16 x 16 dwords: out[p] lane i = r[i] lane p (unpacks within 128-bit lanes, then the
-// 4 x 4 transpose of 128-bit lanes).
-inline void Transpose16x16(const __m512i* r, __m512i* out) {
-  __m512i t[16], u[16];
-  for (int a = 0; a < 8; ++a) {
-    t[2 * a] = _mm512_unpacklo_epi32(r[2 * a], r[2 * a + 1]);
-    t[2 * a + 1] = _mm512_unpackhi_epi32(r[2 * a], r[2 * a + 1]);
-  }
-  for (int b = 0; b < 4; ++b) {  // u[4b + q] lane L: rows 4b..4b+3 of p = 4L + q
-    u[4 * b + 0] = _mm512_unpacklo_epi64(t[4 * b + 0], t[4 * b + 2]);
-    u[4 * b + 1] = _mm512_unpackhi_epi64(t[4 * b + 0], t[4 * b + 2]);
-    u[4 * b + 2] = _mm512_unpacklo_epi64(t[4 * b + 1], t[4 * b + 3]);
-    u[4 * b + 3] = _mm512_unpackhi_epi64(t[4 * b + 1], t[4 * b + 3]);
-  }
-  for (int q = 0; q < 4; ++q) {
-    const __m512i v0 = _mm512_shuffle_i32x4(u[q], u[4 + q], 0x44), v1 = _mm512_shuffle_i32x4(u[q], u[4 + q], 0xEE);
-    const __m512i v2 = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0x44);
-    const __m512i v3 = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0xEE);
-    out[q] = _mm512_shuffle_i32x4(v0, v2, 0x88);
-    out[4 + q] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
-    out[8 + q] = _mm512_shuffle_i32x4(v1, v3, 0x88);
-    out[12 + q] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
-  }
-}
-
 // Activations in B-tile order for token tiles of nt rows: tile j, k step c: 16 rows (k
 // pairs) x nt tokens, each a dword of two packed values; tokens past T are zero. Each
 // step's 16 tokens x 16 pairs transposed in registers. (perf put 25-30% of a 512-token
 // prefill chunk's samples on this loop as a scalar copy, as gathers and as this
 // transpose alike, while a timer around it read 224 ms of ~16 s: the samples of the tile
 // instructions land here.)
-void PackVnni(const uint16_t* packed, int64_t T, int64_t K, int64_t nt, std::vector<uint32_t>* vnni) {
+// In tile order step 16 g + l, pair i is dword 256 g + 16 i + l of each row: for each
+// group and vector i, 16 tokens x 16 dwords transposed give pair i of the group's 16 steps.
+void PackVnni(const uint16_t* packed, int64_t T, int64_t K, int64_t nt, bool tile_order,
+              std::vector<uint32_t>* vnni) {
   const int64_t tiles = (T + nt - 1) / nt, steps = K / kTileK, half = K / 2;
   vnni->resize(size_t(tiles * steps * 16 * nt));
   const uint32_t* src = reinterpret_cast<const uint32_t*>(packed);
@@ -348,6 +332,18 @@ void PackVnni(const uint16_t* packed, int64_t T, int64_t K, int64_t nt, std::vec
     const int64_t valid = std::min<int64_t>(nt, T - j * nt);
     const uint32_t* tile = src + j * nt * half;
     for (int i = int(valid); i < 16; ++i) r[i] = _mm512_setzero_si512();
+    if (tile_order) {
+      for (int64_t g = 0; g < steps / 16; ++g) {
+        uint32_t* group = dst + g * 16 * 16 * nt;
+        for (int v = 0; v < 16; ++v) {
+          for (int64_t i = 0; i < valid; ++i) r[i] = _mm512_loadu_si512(tile + i * half + g * 256 + v * 16);
+          Transpose16x16(r, out);
+          for (int l = 0; l < 16; ++l) _mm512_mask_storeu_epi32(group + (l * 16 + v) * nt, store, out[l]);
+        }
+      }
+      dst += steps * 16 * nt;
+      continue;
+    }
     for (int64_t c = 0; c < steps; ++c) {
       for (int64_t i = 0; i < valid; ++i) r[i] = _mm512_loadu_si512(tile + i * half + c * 16);
       Transpose16x16(r, out);
@@ -410,15 +406,15 @@ PanelTilesFn PanelTilesFor(int g, int j) {
 // in order, as PanelTiles.
 template <int G, typename Rows>
 void ChunkedPanelTiles(Rows& rows, int64_t r0, int nrows, uint64_t unfolded, int64_t K, const uint32_t* vnni,
-                       int64_t nt, uint16_t* buf, float* c_out) {
+                       int64_t nt, int64_t max_chunk, uint16_t* buf, float* c_out) {
   static_assert(G <= kCTiles);
   Unroll<G>([&](auto g) { Tmm<4 + decltype(g)::value>::Zero(); });
-  for (int64_t k0 = 0; k0 < K; k0 += kMaxChunk) {
-    const int64_t len = std::min(kMaxChunk, K - k0);
+  for (int64_t k0 = 0; k0 < K; k0 += max_chunk) {
+    const int64_t len = std::min(max_chunk, K - k0);
     // Two halves in turn: the next chunk's decode need not wait for this chunk's tile
     // loads to leave the store queue.
-    uint16_t* chunk = buf + (k0 / kMaxChunk % 2) * G * kRows * kMaxChunk;
-    rows.Chunk(r0, nrows, G * int(kRows), unfolded, k0, len, chunk, kMaxChunk);
+    uint16_t* chunk = buf + (k0 / max_chunk % 2) * G * kRows * max_chunk;
+    rows.Chunk(r0, nrows, G * int(kRows), unfolded, k0, len, chunk, max_chunk);
     for (int64_t s = 0; s < len / kTileK; s += 2) {
       Unroll<2>([&](auto parity) {
         constexpr int kB = 2 + decltype(parity)::value;
@@ -426,7 +422,7 @@ void ChunkedPanelTiles(Rows& rows, int64_t r0, int nrows, uint64_t unfolded, int
         Tmm<kB>::Load(vnni + (k0 / kTileK + ks) * 16 * nt, nt * 4);
         Unroll<G>([&](auto g) {
           constexpr int kG = decltype(g)::value, kA = kG % 2;
-          Tmm<kA>::Load(chunk + kG * kRows * kMaxChunk + ks * kTileK, kMaxChunk * 2);
+          Tmm<kA>::Load(chunk + kG * kRows * max_chunk + ks * kTileK, max_chunk * 2);
           Tmm<4 + kG>::template Dp<kA, kB>();
         });
       });
@@ -443,14 +439,17 @@ bool AmxActive() {
 }
 
 void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const WeightMatrix& w, int64_t row_begin,
-               int64_t N, float* y, int64_t ldy, bool round_bf16, std::vector<int64_t>* unfolded) {
-  DSV4_CHECK(AmxActive() && (format == PackedFormat::kE4m3 || format == PackedFormat::kE2m1));
+               int64_t N, float* y, int64_t ldy, bool round_bf16, bool tile_order, std::vector<int64_t>* unfolded) {
+  DSV4_CHECK(AmxActive());
+  DSV4_CHECK(tile_order ? format == PackedFormat::kE4m3 || format == PackedFormat::kE2m1Natural
+                        : format == PackedFormat::kE4m3 || format == PackedFormat::kE2m1);
   const int64_t K = w.cols;
-  DSV4_CHECK(K % kBlock == 0);
+  DSV4_CHECK(K % (tile_order ? kTileOrderGroup : kBlock) == 0);
+  const int64_t max_chunk = ChunkLen(tile_order);
   const int64_t nt = std::min<int64_t>(T, 16);
   const int64_t tiles = (T + nt - 1) / nt, steps = K / kTileK, tile_stride = steps * 16 * nt;
   thread_local std::vector<uint32_t> vnni_buffer;
-  PackVnni(packed, T, K, nt, &vnni_buffer);
+  PackVnni(packed, T, K, nt, tile_order, &vnni_buffer);
   const uint32_t* vnni = vnni_buffer.data();
   TileConfig config;
   for (int t = 0; t < 2; ++t) {
@@ -492,7 +491,7 @@ void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const Wei
       // Up to 16 tokens: passes of 4 panels, decoded chunk by chunk; more: 2 panels x 2
       // token tiles, the panels decoded whole once and reused (from L2) by every pass.
       const int panels_max = tiles == 1 ? kChunkPanels : 2;
-      panel.resize(size_t(tiles == 1 ? 2 * kChunkPanels * kRows * kMaxChunk : 2 * panel_stride));
+      panel.resize(size_t(tiles == 1 ? 2 * kChunkPanels * kRows * max_chunk : 2 * panel_stride));
       for (int64_t g = int64_t(g0); g < int64_t(g1); g += panels_max) {
         const int np = int(std::min<int64_t>(panels_max, int64_t(g1) - g));
         const int64_t n0 = g * kRows;
@@ -507,7 +506,7 @@ void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const Wei
         if (tiles == 1) {
           auto chunked = [&](auto np_const) {
             ChunkedPanelTiles<decltype(np_const)::value>(weight_rows, row_begin + n0, nrows, bad, K, vnni, nt,
-                                                         panel.data(), c_out.data());
+                                                         max_chunk, panel.data(), c_out.data());
           };
           switch (np) {
             case 1: chunked(std::integral_constant<int, 1>{}); break;
@@ -521,8 +520,8 @@ void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const Wei
         for (int p = 0; p < np; ++p) {
           const int prow = p * int(kRows);
           const int rows = std::max(0, std::min(int(kRows), nrows - prow));
-          for (int64_t k0 = 0; k0 < K; k0 += kMaxChunk) {
-            weight_rows.Chunk(row_begin + n0 + prow, rows, int(kRows), bad >> prow, k0, std::min(kMaxChunk, K - k0),
+          for (int64_t k0 = 0; k0 < K; k0 += max_chunk) {
+            weight_rows.Chunk(row_begin + n0 + prow, rows, int(kRows), bad >> prow, k0, std::min(max_chunk, K - k0),
                               panel.data() + p * panel_stride + k0, K + kPanelPad);
           }
         }
@@ -535,10 +534,10 @@ void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const Wei
     });
   };
   if (format == PackedFormat::kE4m3) {
-    E4m3Rows rows(w);
+    E4m3Rows rows(w, tile_order);
     run(rows);
   } else {
-    E2m1Rows rows(w);
+    E2m1Rows rows(w, tile_order);
     run(rows);
   }
 }

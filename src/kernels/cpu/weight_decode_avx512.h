@@ -95,4 +95,80 @@ inline void DecodeE4m3x64(const E4m3Tables& t, __m512i c, __m512i* a, __m512i* b
   *b = _mm512_unpackhi_epi8(lo, hi);
 }
 
+// 16 ue8m0 bytes -> fp32 scales (2^(e-127); e = 0 is the subnormal 2^-127, as Ue8m0ToFloat).
+inline __m512 Ue8m0x16(__m128i bytes) {
+  const __m512i e = _mm512_cvtepu8_epi32(bytes);
+  const __mmask16 zero = _mm512_testn_epi32_mask(e, e);
+  return _mm512_castsi512_ps(_mm512_mask_mov_epi32(_mm512_slli_epi32(e, 23), zero, _mm512_set1_epi32(0x00400000)));
+}
+
+// The 16 e2m1 values as fp32 (vpermps reads an index's low 4 bits: the nibble).
+inline __m512 E2m1F32Table() {
+  return _mm512_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f, -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f,
+                        -4.0f, -6.0f);
+}
+
+// ---- scales folded into bf16 exponents (the AMX products and the tile-order kernels) ----
+
+// bf16 words of e4m3 codes 0..127 (4 vectors of 32 words) and the lanes a scale may
+// move: not code 0 (zero) nor 127 (NaN).
+struct E4m3Words {
+  __m512i w[4];
+  E4m3Words() {
+    alignas(64) uint16_t words[128];
+    for (int c = 0; c < 128; ++c) words[c] = Bf16Bits(E4m3ToFloat(uint8_t(c)));
+    for (int i = 0; i < 4; ++i) w[i] = _mm512_load_si512(words + 32 * i);
+  }
+};
+constexpr __mmask32 kE4m3Scalable[4] = {0xFFFFFFFEu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0x7FFFFFFFu};
+
+// A ue8m0 scale e folds exactly into every finite nonzero code's bf16 exponent field
+// (the sum stays in 1..254) when e is in these ranges: e4m3 fields 118 (2^-9) .. 135
+// (448); e2m1 fields 126 (0.5) .. 129 (6).
+constexpr int kE4m3ScaleMin = 10, kE4m3ScaleMax = 246;
+constexpr int kE2m1ScaleMin = 2, kE2m1ScaleMax = 252;
+
+// The decode tables of e4m3 codes times 2^(e - 127).
+inline E4m3Tables ScaledE4m3Tables(const E4m3Tables& base, const E4m3Words& words, int e) {
+  const __m512i add = _mm512_set1_epi16(int16_t((e - 127) * 128));
+  __m512i w[4];
+  for (int i = 0; i < 4; ++i) w[i] = _mm512_mask_add_epi16(words.w[i], kE4m3Scalable[i], words.w[i], add);
+  alignas(64) uint8_t lo_idx[64], hi_idx[64];
+  for (int j = 0; j < 64; ++j) {
+    lo_idx[j] = uint8_t(2 * j);
+    hi_idx[j] = uint8_t(2 * j + 1);
+  }
+  const __m512i lo = _mm512_load_si512(lo_idx), hi = _mm512_load_si512(hi_idx);
+  E4m3Tables t = base;
+  t.lo0 = _mm512_permutex2var_epi8(w[0], lo, w[1]);
+  t.lo1 = _mm512_permutex2var_epi8(w[2], lo, w[3]);
+  t.hi0 = _mm512_permutex2var_epi8(w[0], hi, w[1]);
+  t.hi1 = _mm512_permutex2var_epi8(w[2], hi, w[3]);
+  return t;
+}
+
+// Whether every scale byte s[0..n) is within [lo, hi].
+inline bool ScalesFold(const uint8_t* s, int64_t n, int lo, int hi) {
+  const __m512i vlo = _mm512_set1_epi8(char(lo)), vhi = _mm512_set1_epi8(char(hi));
+  for (int64_t i = 0; i < n; i += 64) {
+    const __mmask64 m = n - i >= 64 ? ~__mmask64(0) : (__mmask64(1) << (n - i)) - 1;
+    const __m512i v = _mm512_maskz_loadu_epi8(m, s + i);
+    if ((_mm512_mask_cmplt_epu8_mask(m, v, vlo) | _mm512_mask_cmpgt_epu8_mask(m, v, vhi)) != 0) return false;
+  }
+  return true;
+}
+
+// 32 e2m1 values (16 bytes at p, low nibble first) -> bf16 words in natural order, each
+// nonzero value's exponent moved by `add` ((e - 127) << 7 in every word: its block's
+// scale folded in). Byte l's dword b | b << 12 holds the low nibble in word 2l's low 4 bits
+// and the high nibble in word 2l + 1's (vpermw reads 5 bits; the table holds its 16
+// values twice).
+inline __m512i DecodeE2m1Natural32(const uint8_t* p, __m512i table, __m512i add) {
+  const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  const __m512i idx = _mm512_or_si512(b, _mm512_slli_epi32(b, 12));
+  const __m512i val = _mm512_permutexvar_epi16(idx, table);
+  const __mmask32 nonzero = _mm512_test_epi16_mask(idx, _mm512_set1_epi16(7));
+  return _mm512_mask_add_epi16(val, nonzero, val, add);
+}
+
 }  // namespace dsv4::kernels::avx512

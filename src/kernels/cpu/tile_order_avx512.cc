@@ -1,0 +1,190 @@
+// The tile-order FMA kernels (kernels/tile_order.h) on AVX-512; this file alone is
+// compiled for the extensions its decoders use.
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as pass-through operands, which
+// its own -W(maybe-)uninitialized then reports inside the header (as in dot_avx512.cc).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "kernels/cpu/weight_decode_avx512.h"
+#include "kernels/linear_amx.h"
+#include "kernels/tile_order.h"
+
+namespace dsv4::kernels {
+namespace {
+
+using namespace avx512;
+
+// FTZ and DAZ for the FMAs of one call (the tiles flush denormal inputs and results);
+// the caller's MXCSR comes back on return.
+class FlushDenormals {
+ public:
+  FlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }
+  ~FlushDenormals() { _mm_setcsr(saved_); }
+
+ private:
+  unsigned saved_;
+};
+
+// Each stream's weights are fetched this far ahead of their decode (split among the
+// streams, as the other stream kernels: dot_avx512.cc).
+constexpr int64_t kPrefetchBytes = 4096;
+
+// After a group: c[j] = c[j] + (E + O) lane by lane, in step order, for the S x R
+// accumulator pairs (the chains interleaved, so they overlap).
+template <int N>
+inline void AddSteps(const __m512 (&e)[N], const __m512 (&o)[N], float (&c)[N]) {
+  alignas(64) float steps[N][16];
+#pragma GCC unroll 16
+  for (int j = 0; j < N; ++j) _mm512_store_ps(steps[j], _mm512_add_ps(e[j], o[j]));
+#pragma GCC unroll 16
+  for (int l = 0; l < 16; ++l) {
+#pragma GCC unroll 16
+    for (int j = 0; j < N; ++j) c[j] += steps[j][l];
+  }
+}
+
+// One vector's products: E[s R + r] += even(v) x, O += odd(v) x' for each activation row
+// (x[r] + at: 16 even values, then 16 odd).
+template <int R>
+inline void AddVector(__m512 we, __m512 wo, const float* const* x, int64_t at, __m512* e, __m512* o) {
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+    e[r] = _mm512_fmadd_ps(we, _mm512_loadu_ps(x[r] + at), e[r]);
+    o[r] = _mm512_fmadd_ps(wo, _mm512_loadu_ps(x[r] + at + 16), o[r]);
+  }
+}
+
+template <int S, int R>
+void E4m3Tile(const float* const* x, const uint8_t* w, int64_t w_stride, const uint8_t* const* scale_rows,
+              int64_t n, float* out) {
+  static const E4m3Tables tables;
+  const E4m3Tables t = tables;
+  const __m512i high = _mm512_set1_epi32(int32_t(0xFFFF0000u));
+  constexpr int64_t kAhead = kPrefetchBytes / S;
+  constexpr int N = S * R;
+  float c[N] = {};
+  for (int64_t g = 0; g < n; g += kTileOrderGroup) {
+    __m512 e[N], o[N];
+#pragma GCC unroll 16
+    for (int j = 0; j < N; ++j) e[j] = o[j] = _mm512_setzero_ps();
+    for (int64_t k = g; k < g + kTileOrderGroup; k += 64) {
+#pragma GCC unroll 4
+      for (int s = 0; s < S; ++s) {
+        const uint8_t* ws = w + s * w_stride + k;
+        _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead), _MM_HINT_T0);
+        const __m512 sc = _mm512_set1_ps(Ue8m0ToFloat(scale_rows[s][k / 128]));
+        __m512i a, b;
+        DecodeE4m3x64(t, _mm512_loadu_si512(ws), &a, &b);
+        // Vector a is V_i, b V_(i+1): the weights' scale applied in fp32 (exact where it
+        // folds into bf16, as the tiles have it).
+        AddVector<R>(_mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(a, 16)), sc),
+                     _mm512_mul_ps(_mm512_castsi512_ps(_mm512_and_si512(a, high)), sc), x, k, e + s * R, o + s * R);
+        AddVector<R>(_mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(b, 16)), sc),
+                     _mm512_mul_ps(_mm512_castsi512_ps(_mm512_and_si512(b, high)), sc), x, k + 32, e + s * R,
+                     o + s * R);
+      }
+    }
+    AddSteps(e, o, c);
+  }
+  for (int j = 0; j < N; ++j) out[j] = c[j];
+}
+
+template <int S, int R>
+void E2m1Tile(const float* const* x, const uint8_t* w, int64_t w_stride, const uint8_t* const* scale_rows,
+              int64_t n, float* out) {
+  const __m512 table = E2m1F32Table();
+  constexpr int64_t kAhead = kPrefetchBytes / S;
+  constexpr int N = S * R;
+  float c[N] = {};
+  alignas(64) float scales[S][16];
+  for (int64_t g = 0; g < n; g += kTileOrderGroup) {
+#pragma GCC unroll 4
+    for (int s = 0; s < S; ++s) {
+      _mm512_store_ps(scales[s], Ue8m0x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scale_rows[s] + g / 32))));
+    }
+    __m512 e[N], o[N];
+#pragma GCC unroll 16
+    for (int j = 0; j < N; ++j) e[j] = o[j] = _mm512_setzero_ps();
+    for (int i = 0; i < 16; ++i) {  // V_i: the group's block i, 16 bytes per row
+      const int64_t k = g + 32 * i;
+#pragma GCC unroll 4
+      for (int s = 0; s < S; ++s) {
+        const uint8_t* ws = w + s * w_stride + k / 2;
+        if (i % 4 == 0) _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead), _MM_HINT_T0);
+        const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ws)));
+        // The block's 16 values times its scale (exact where the scale folds into bf16).
+        const __m512 scaled = _mm512_mul_ps(table, _mm512_set1_ps(scales[s][i]));
+        AddVector<R>(_mm512_permutexvar_ps(b, scaled), _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), scaled), x, k,
+                     e + s * R, o + s * R);
+      }
+    }
+    AddSteps(e, o, c);
+  }
+  for (int j = 0; j < N; ++j) out[j] = c[j];
+}
+
+using TileFn = void (*)(const float* const*, const uint8_t*, int64_t, const uint8_t* const*, int64_t, float*);
+template <template <int, int> class K>
+TileFn Pick(int wrows, int rows) {
+  DSV4_CHECK(wrows >= 1 && wrows <= 4 && rows >= 1 && rows <= 4);
+  static constexpr TileFn table[4][4] = {
+      {K<1, 1>::fn, K<1, 2>::fn, K<1, 3>::fn, K<1, 4>::fn},
+      {K<2, 1>::fn, K<2, 2>::fn, K<2, 3>::fn, K<2, 4>::fn},
+      {K<3, 1>::fn, K<3, 2>::fn, K<3, 3>::fn, K<3, 4>::fn},
+      {K<4, 1>::fn, K<4, 2>::fn, K<4, 3>::fn, K<4, 4>::fn},
+  };
+  return table[wrows - 1][rows - 1];
+}
+template <int S, int R>
+struct E4m3TileOp {
+  static constexpr TileFn fn = E4m3Tile<S, R>;
+};
+template <int S, int R>
+struct E2m1TileOp {
+  static constexpr TileFn fn = E2m1Tile<S, R>;
+};
+
+std::atomic<bool>& TileOrderFlag() {
+  static std::atomic<bool> flag([] {
+    const char* env = std::getenv("DSV4_TILE_ORDER");
+    return env == nullptr || std::strcmp(env, "0") != 0;
+  }());
+  return flag;
+}
+
+}  // namespace
+
+bool TileOrderActive() { return TileOrderFlag().load(std::memory_order_relaxed) && AmxActive(); }
+void SetTileOrder(bool on) { TileOrderFlag().store(on); }
+
+void SplitTileOrderActs(const uint16_t* x, int64_t n, float* out) {
+  const __m512i high = _mm512_set1_epi32(int32_t(0xFFFF0000u));
+  for (int64_t i = 0; i < n; i += 32) {
+    const __m512i v = _mm512_loadu_si512(x + i);
+    _mm512_storeu_si512(out + i, _mm512_slli_epi32(v, 16));
+    _mm512_storeu_si512(out + i + 16, _mm512_and_si512(v, high));
+  }
+}
+
+void E4m3TileOrderRows(const float* const* x, int rows, const uint8_t* w, int64_t w_stride,
+                       const uint8_t* const* scale_rows, int wrows, int64_t n, float* out) {
+  DSV4_CHECK(n % kTileOrderGroup == 0);
+  FlushDenormals flush;
+  Pick<E4m3TileOp>(wrows, rows)(x, w, w_stride, scale_rows, n, out);
+}
+
+void E2m1TileOrderRows(const float* const* x, int rows, const uint8_t* w, int64_t w_stride,
+                       const uint8_t* const* scale_rows, int wrows, int64_t n, float* out) {
+  DSV4_CHECK(n % kTileOrderGroup == 0);
+  FlushDenormals flush;
+  Pick<E2m1TileOp>(wrows, rows)(x, w, w_stride, scale_rows, n, out);
+}
+
+}  // namespace dsv4::kernels

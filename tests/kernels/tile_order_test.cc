@@ -1,0 +1,108 @@
+// Tile order (kernels/tile_order.h): FP8 and FP4 products through Linear give, for every
+// batch size (the FMA kernels below kAmxMinTokens rows, AMX tiles from there), exactly the
+// bits of the scalar model of the tiles' arithmetic below: per 512 values, tile step l takes
+// pair l of the decoder's 16 vectors, E and O are FMA chains over them, c takes E + O,
+// denormal inputs and results flushed. Rows whose scales do not fold into bf16 (taken by
+// the FMA kernels at every batch size) included. On AMX this also checks the hardware
+// against the model. Skipped where tile order is off (no AMX, DSV4_ISA, DSV4_TILE_ORDER=0).
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "core/dtype.h"
+#include "kernels/linear.h"
+#include "kernels/precision.h"
+#include "kernels/tile_order.h"
+#include "test_weights.h"
+
+namespace dsv4::kernels {
+namespace {
+
+// Denormals to (signed) zero: DAZ on inputs, FTZ on results.
+float Flush(float v) { return std::fabs(v) < 0x1p-126f ? std::copysign(0.0f, v) : v; }
+
+// The natural k of position p of a 64-value chunk in the packed e4m3 order (the order of
+// DecodeE4m3x64's words: codes 16L + 0..7 of each 128-bit lane L in the first 32 words,
+// 16L + 8..15 in the last 32).
+int64_t E4m3PackedK(int64_t p) {
+  const int64_t q = p % 32;
+  return 16 * (q / 8) + (p >= 32 ? 8 : 0) + q % 8;
+}
+
+// The model: row n of w against activation row x (natural order).
+float TileOrderDot(const WeightMatrix& w, int64_t n, const float* x) {
+  const int64_t K = w.cols;
+  auto k_of = [&](int64_t p) { return w.dtype == DType::kI8 ? p : p / 64 * 64 + E4m3PackedK(p % 64); };
+  auto weight = [&](int64_t k) {
+    float v, s;
+    if (w.dtype == DType::kI8) {
+      const uint8_t b = w.data[n * (K / 2) + k / 2];
+      v = E2m1ToFloat((k & 1) ? b >> 4 : b & 15);
+      s = Ue8m0ToFloat(w.scale[n * (K / 32) + k / 32]);
+    } else {
+      v = E4m3ToFloat(w.data[n * K + k]);
+      s = Ue8m0ToFloat(w.scale[(n / 128) * (K / 128) + k / 128]);
+    }
+    return Flush(v * Flush(s));
+  };
+  float c = 0.0f;
+  for (int64_t g = 0; g < K; g += kTileOrderGroup) {
+    for (int64_t l = 0; l < 16; ++l) {
+      float e = 0.0f, o = 0.0f;
+      for (int64_t i = 0; i < 16; ++i) {
+        const int64_t ke = k_of(g + 32 * i + 2 * l), ko = k_of(g + 32 * i + 2 * l + 1);
+        e = Flush(std::fma(weight(ke), Flush(x[ke]), e));
+        o = Flush(std::fma(weight(ko), Flush(x[ko]), o));
+      }
+      c = Flush(c + Flush(e + o));
+    }
+  }
+  return c;
+}
+
+class TileOrderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!TileOrderActive() || PreciseMath()) GTEST_SKIP() << "tile order is off (no AMX, DSV4_ISA or DSV4_TILE_ORDER=0)";
+  }
+};
+
+TEST_F(TileOrderTest, EveryBatchSizeGivesTheModelsBits) {
+  std::mt19937 rng(31);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::uniform_int_distribution<int> exponent(-12, 8);
+  for (DType dtype : {DType::kF8E4M3, DType::kI8}) {
+    const int64_t N = dtype == DType::kF8E4M3 ? 260 : 50, K = 1024;
+    TestWeights w = MakeWeights(dtype, N, K, rng);
+    // Scales that do not fold into bf16 exponents: FP8 the third 128-row block's first
+    // column block (2^-122: small codes become denormal), FP4 row 7's block 5 (2^-126).
+    if (dtype == DType::kF8E4M3) {
+      w.scale[2 * (K / 128)] = 5;
+    } else {
+      w.scale[7 * (K / 32) + 5] = 1;
+    }
+    const int64_t r0 = dtype == DType::kF8E4M3 ? 120 : 3, r1 = N - 2;  // across panels and row blocks
+    for (int64_t T : {1, 2, 3, 5, 7, 8, 16, 17, 40}) {
+      std::vector<float> x(size_t(T * K));
+      for (auto& v : x) v = RoundBf16(std::ldexp(dist(rng), exponent(rng)));
+      x[3] = 0x1p-130f;  // a denormal activation: flushed
+      std::vector<float> y(size_t(T * (r1 - r0)), -7.0f);
+      LinearRows(x.data(), T, w.m, r0, r1, y.data(), LinearOptions{.act_quant = false, .round_bf16 = false});
+      for (int64_t t = 0; t < T; ++t) {
+        for (int64_t n = r0; n < r1; ++n) {
+          const float want = TileOrderDot(w.m, n, &x[size_t(t * K)]);
+          const float got = y[size_t(t * (r1 - r0) + n - r0)];
+          ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want))
+              << DTypeName(dtype) << " T " << T << " t " << t << " n " << n << ": " << got << " vs " << want;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace dsv4::kernels
