@@ -270,21 +270,23 @@ void LinearOnRowBlocks(const std::vector<uint16_t>& packed, int64_t T, const Wei
 }
 
 // Rows [row_begin, row_begin + N) of FP8/FP4 weights (w.dtype) times T activation rows
-// on a weight-stream kernel: each thread's rows in groups of kWeightRowsMax far apart
-// (weight_streams.h), activation rows in passes of at most pass_max, as even as they
-// come. kernel(t0, rows, w_rows, w_stride, scale_rows, wrows, out) computes activation
-// rows t0..t0 + rows - 1 against weight rows w_rows + i * w_stride (bytes), i < wrows,
-// with their scale rows, into out[i * rows + r].
+// on a weight-stream kernel: activation rows in passes of at most pass_max, as even as
+// they come; each thread's rows in groups far apart (weight_streams.h), as many as
+// max_products / (the pass's rows) allows, at most kWeightRowsMax. kernel(t0, rows, w_rows,
+// w_stride, scale_rows, wrows, out) computes activation rows t0..t0 + rows - 1 against
+// weight rows w_rows + i * w_stride (bytes), i < wrows, with their scale rows, into
+// out[i * rows + r].
 template <typename Kernel>
-void WeightStreams(int64_t T, int64_t pass_max, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y,
-                   int64_t ldy, bool round_bf16, Kernel&& kernel) {
+void WeightStreams(int64_t T, int64_t pass_max, int max_products, const WeightMatrix& w, int64_t row_begin,
+                   int64_t N, float* y, int64_t ldy, bool round_bf16, Kernel&& kernel) {
   const int64_t K = w.cols;
   const bool fp4 = w.dtype == DType::kI8;
   const int64_t row_bytes = fp4 ? K / 2 : K, nb = CeilDiv(K, kBlock), fp4_scales = K / kFp4Block;
   ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
     constexpr int kStreams = kWeightRowsMax;
     ForEachEvenPass(T, pass_max, [&](int64_t t0, int64_t rows) {
-      ForEachStreamGroup(int64_t(n1 - n0), kStreams, [&](int64_t offset, int64_t stride_rows, int wrows) {
+      const int streams = std::clamp(max_products / int(rows), 1, kStreams);
+      ForEachStreamGroup(int64_t(n1 - n0), streams, [&](int64_t offset, int64_t stride_rows, int wrows) {
         const int64_t first = int64_t(n0) + offset;
         float out[kStreams * kWeightRowsMax];
         const uint8_t* scale_rows[kStreams];
@@ -305,7 +307,8 @@ void WeightStreams(int64_t T, int64_t pass_max, const WeightMatrix& w, int64_t r
 }
 
 // Tile-order products (tile_order.h) on its FMA kernels, from split activation rows:
-// passes of 2 rows (4 weight streams x 2 rows keep 16 accumulator pairs in the registers).
+// passes of up to 4 rows, with as many weight streams as keep 8 accumulator pairs (16
+// registers) in flight: 4 streams up to 2 rows, then 2.
 void TileOrderStreams(const std::vector<float>& split, int64_t T, const WeightMatrix& w, int64_t row_begin,
                       int64_t N, float* y, int64_t ldy, bool round_bf16) {
   const int64_t K = w.cols;
@@ -314,7 +317,7 @@ void TileOrderStreams(const std::vector<float>& split, int64_t T, const WeightMa
   for (int64_t t0 = 0; t0 < T; t0 += kAmxMinTokens) {  // (more rows: the unfolded rows of a batch)
     const int64_t rows = std::min<int64_t>(kAmxMinTokens, T - t0);
     for (int64_t t = 0; t < rows; ++t) xf[t] = &split[size_t((t0 + t) * K)];
-    WeightStreams(rows, 2, w, row_begin, N, y + t0 * ldy, ldy, round_bf16,
+    WeightStreams(rows, kWeightRowsMax, 8, w, row_begin, N, y + t0 * ldy, ldy, round_bf16,
                   [&](int64_t p0, int prows, const uint8_t* w_rows, int64_t w_stride, const uint8_t* const* scale_rows,
                       int wrows, float* out) {
                     kernel_fn(xf + p0, prows, w_rows, w_stride, scale_rows, wrows, K, out);
@@ -419,7 +422,7 @@ void LinearOnPackedSimd(const std::vector<uint16_t>& packed, const std::vector<f
     // fit the registers, and from memory it ran at 8-9 GB/s against 14-17 for 3 rows and
     // 21-27 for 2 (one thread, 4 streams; /tmp/kb/fp4u.cc, fp4w.cc, fp4x.cc).
     const int64_t pass_max = format == PackedFormat::kE2m1 ? 3 : kWeightRowsMax;
-    WeightStreams(T, pass_max, w, row_begin, N, y, ldy, round_bf16,
+    WeightStreams(T, pass_max, kWeightRowsMax * kWeightRowsMax, w, row_begin, N, y, ldy, round_bf16,
                   [&](int64_t t0, int rows, const uint8_t* w_rows, int64_t w_stride, const uint8_t* const* scale_rows,
                       int wrows, float* out) {
                     if (format == PackedFormat::kE4m3) {
