@@ -64,6 +64,35 @@ TEST(SyntheticCheckpointTest, LoadsRunsAndChunkingIsInvariant) {
   EXPECT_EQ(int64_t(mtp.size()), 3 * model.config().vocab_size);
 }
 
+// Widths that are multiples of 512 put the FP8 and FP4 products in tile order on CPUs
+// with AMX (kernels/tile_order.h): chunks of 1 token take its FMA kernels, chunks of 37
+// and the whole prompt the AMX tiles for the dense layers and a mix for the experts, and
+// all must give the same bits (elsewhere this runs the other kernels, invariant too).
+TEST(SyntheticCheckpointTest, TileOrderWidthsAreChunkInvariant) {
+  const std::string dir = testing::TempDir() + "/dsv4_synthetic_wide";
+  std::filesystem::remove_all(dir);
+  nlohmann::json config = nlohmann::json::parse(SmallConfig(64));
+  config["hidden_size"] = 512;
+  config["q_lora_rank"] = 512;
+  config["moe_intermediate_size"] = 512;
+  WriteSyntheticCheckpoint(dir, config.dump(), 43);
+  auto loaded = Model::Load(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  std::mt19937 rng(4);
+  std::vector<int32_t> tokens(90);
+  for (int32_t& t : tokens) t = int32_t(rng() % 300);
+  EvalOptions whole;
+  whole.all_positions = true;
+  whole.forward.reference_prefill_layout = false;
+  const std::vector<float> a = EvalLogits(*loaded.value(), tokens, whole);
+  for (float v : a) ASSERT_TRUE(std::isfinite(v));
+  for (int64_t chunk : {1, 37}) {
+    EvalOptions chunked = whole;
+    chunked.chunk = chunk;
+    EXPECT_EQ(EvalLogits(*loaded.value(), tokens, chunked), a) << "chunk " << chunk;
+  }
+}
+
 // A checkpoint whose config announces an MTP layer but which ships none (some
 // re-packagings drop it) still serves; only the MTP features report its absence.
 TEST(SyntheticCheckpointTest, MissingMtpBlockIsReportedNotFatal) {

@@ -490,8 +490,11 @@ void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const Wei
       c_out.resize(size_t(kCTiles * kRows * nt));
       // Up to 16 tokens: passes of 4 panels, decoded chunk by chunk; more: 2 panels x 2
       // token tiles, the panels decoded whole once and reused (from L2) by every pass.
-      const int panels_max = tiles == 1 ? kChunkPanels : 2;
-      panel.resize(size_t(tiles == 1 ? 2 * kChunkPanels * kRows * max_chunk : 2 * panel_stride));
+      // (Tile order decodes 512-value chunks: one panel a pass keeps both halves, 32 KiB,
+      // in L1.)
+      const int chunk_panels = tile_order ? 1 : kChunkPanels;
+      const int panels_max = tiles == 1 ? chunk_panels : 2;
+      panel.resize(size_t(tiles == 1 ? 2 * chunk_panels * kRows * max_chunk : 2 * panel_stride));
       for (int64_t g = int64_t(g0); g < int64_t(g1); g += panels_max) {
         const int np = int(std::min<int64_t>(panels_max, int64_t(g1) - g));
         const int64_t n0 = g * kRows;
