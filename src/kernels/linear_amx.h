@@ -10,12 +10,14 @@
 // in k order. The arithmetic is the tile unit's (its own summation order and rounding:
 // not the vdpbf16ps kernels' bits; tests/kernels/bf16_row_blocks_test.cc).
 //
-// FP8/FP4 products stay on the AVX-512 kernels by default: AMX needs the weights decoded
-// to bf16 in memory first, and at T = 1 (which must take the same kernel, for the same
-// bits at every T) that decode, its stores and the tile loads ran 1.5-2.7x slower than the
-// AVX-512 kernels in the best version tried; bench/RESULTS.md has the measurements. With
-// batch invariance off (kernels/precision.h) products of kAmxMinTokens rows or more take
-// LinearAmx: a row's bits then depend on how many rows share its product.
+// FP8/FP4 products of kAmxMinTokens rows or more run here in tile order by default
+// (kernels/tile_order.h): each 512-value group of decoded weights and of activations is
+// transposed so that a tile step's k pairs are the ones a lane of the tile-order FMA
+// kernels walks, and those kernels, which take the smaller products, give the same bits.
+// (Natural order at T = 1 on the tiles ran 1.5-2.7x slower than the AVX-512 kernels in the
+// best version tried, bench/RESULTS.md.) With tile order off and batch invariance off
+// (kernels/precision.h) the products take LinearAmx in natural order: a row's bits then
+// depend on how many rows share its product.
 #pragma once
 
 #include <cstdint>

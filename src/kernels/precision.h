@@ -15,7 +15,9 @@ bool PreciseMath();
 // DSV4_BATCH_INVARIANT=0 in the environment), FP8/FP4 products of at least kAmxMinTokens
 // rows run on AMX tiles where the CPU has them (kernels/linear_amx.h): several times the
 // prefill throughput there, but a row's bits then depend on how many rows share its
-// products (still within fp32 summation error of the exact result). No effect without AMX.
+// products (still within fp32 summation error of the exact result). No effect without AMX,
+// nor on products in tile order (kernels/tile_order.h, the default with AMX), which are
+// batch-invariant on the tiles too.
 void SetBatchInvariant(bool invariant);
 bool BatchInvariant();
 
