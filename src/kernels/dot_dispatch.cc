@@ -1,9 +1,8 @@
 // Chooses the dot kernels: the best SIMD set for this CPU, or the scalar reference in
 // precise mode (or with DSV4_ISA=ref).
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 
+#include "core/env_switch.h"
 #include "kernels/dot.h"
 #include "kernels/isa.h"
 #include "kernels/precision.h"
@@ -12,10 +11,7 @@ namespace dsv4::kernels {
 namespace {
 
 std::atomic<bool>& PreciseFlag() {
-  static std::atomic<bool> flag([] {
-    const char* env = std::getenv("DSV4_PRECISE");
-    return env != nullptr && std::strcmp(env, "0") != 0;
-  }());
+  static std::atomic<bool> flag(EnvSwitch("DSV4_PRECISE", false));
   return flag;
 }
 
@@ -33,10 +29,7 @@ bool PreciseMath() { return PreciseFlag().load(std::memory_order_relaxed); }
 
 namespace {
 std::atomic<bool>& BatchInvariantFlag() {
-  static std::atomic<bool> flag([] {
-    const char* env = std::getenv("DSV4_BATCH_INVARIANT");
-    return env == nullptr || std::strcmp(env, "0") != 0;
-  }());
+  static std::atomic<bool> flag(EnvSwitch("DSV4_BATCH_INVARIANT", true));
   return flag;
 }
 }  // namespace

@@ -7,10 +7,9 @@
 #include <immintrin.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 
 #include "core/dtype.h"
+#include "core/env_switch.h"
 #include "core/status.h"
 #include "kernels/cpu/weight_decode_avx512.h"
 #include "kernels/linear_amx.h"
@@ -193,10 +192,7 @@ struct E2m1TileOp {
 };
 
 std::atomic<bool>& TileOrderFlag() {
-  static std::atomic<bool> flag([] {
-    const char* env = std::getenv("DSV4_TILE_ORDER");
-    return env == nullptr || std::strcmp(env, "0") != 0;
-  }());
+  static std::atomic<bool> flag(EnvSwitch("DSV4_TILE_ORDER", true));
   return flag;
 }
 
