@@ -184,6 +184,62 @@ class E4m3Rows {
   const bool tile_order_;
 };
 
+// FP4 in tile order: a group (512 values, 256 bytes, 16 scale blocks: V_i = block i in
+// natural order) written as its 16 tile steps, step l = byte l of every block (two values
+// each). The bytes are transposed first (vpermt2b: 3 instructions per 4 steps), so each
+// step decodes on its own: one vpermb spreads its 16 bytes to word pairs, and the high
+// nibbles shift down. (Decoding the 16 blocks, then transposing dwords, cost twice the
+// port-5 work of the natural order and left the T = 8-16 products waiting on it.)
+class E2m1TileSteps {
+ public:
+  E2m1TileSteps() {
+    alignas(64) uint8_t pick[4][64], spread[4][64];
+    for (int q = 0; q < 4; ++q) {
+      for (int s = 0; s < 4; ++s) {
+        for (int i = 0; i < 16; ++i) {
+          // Byte 16 s + i of output q: block i (of Z_(i/4) in [Z_0 Z_1] or [Z_2 Z_3]), byte 4 q + s.
+          pick[q][16 * s + i] = uint8_t(((i % 8) / 4) * 64 + 16 * (i % 4) + 4 * q + s);
+        }
+      }
+    }
+    for (int s = 0; s < 4; ++s) {
+      for (int j = 0; j < 64; ++j) spread[s][j] = uint8_t(16 * s + j / 4);  // byte i -> dword i
+    }
+    for (int q = 0; q < 4; ++q) pick_[q] = _mm512_load_si512(pick[q]);
+    for (int s = 0; s < 4; ++s) spread_[s] = _mm512_load_si512(spread[s]);
+  }
+  void Group(const uint8_t* bytes, const uint8_t* scales, __m512i table, uint16_t* out) const {
+    const __m512i z0 = _mm512_loadu_si512(bytes), z1 = _mm512_loadu_si512(bytes + 64);
+    const __m512i z2 = _mm512_loadu_si512(bytes + 128), z3 = _mm512_loadu_si512(bytes + 192);
+    // Each block's (e - 127) << 7 in both words of dword i.
+    const __m512i e = _mm512_slli_epi32(
+        _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales))),
+                         _mm512_set1_epi32(127)),
+        7);
+    const __m512i add = _mm512_or_si512(_mm512_and_si512(e, _mm512_set1_epi32(0xFFFF)), _mm512_slli_epi32(e, 16));
+    const __m512i seven = _mm512_set1_epi16(7);
+    constexpr __mmask64 kBlocks8to15 = 0xFF00FF00FF00FF00ull;
+    constexpr __mmask64 kWordBytes = 0x9999999999999999ull;  // bytes 0 and 3 of each dword
+    constexpr __mmask32 kOddWords = 0xAAAAAAAAu;
+    for (int q = 0; q < 4; ++q) {
+      const __m512i y = _mm512_mask_blend_epi8(kBlocks8to15, _mm512_permutex2var_epi8(z0, pick_[q], z1),
+                                               _mm512_permutex2var_epi8(z2, pick_[q], z3));
+      for (int s = 0; s < 4; ++s) {
+        // Word 2i: byte i (its low nibble in bits 0-3; vpermw reads 5 bits, the table holds
+        // its values twice); word 2i + 1: byte i << 8, shifted down to its high nibble.
+        const __m512i w = _mm512_maskz_permutexvar_epi8(kWordBytes, spread_[s], y);
+        const __m512i idx = _mm512_mask_srli_epi16(w, kOddWords, w, 12);
+        const __m512i val = _mm512_permutexvar_epi16(idx, table);
+        const __mmask32 nonzero = _mm512_test_epi16_mask(idx, seven);
+        _mm512_storeu_si512(out + 32 * (4 * q + s), _mm512_mask_add_epi16(val, nonzero, val, add));
+      }
+    }
+  }
+
+ private:
+  __m512i pick_[4], spread_[4];
+};
+
 // FP4: per-32 scales of each row. In the packed e2m1 order word i of each of a 128-value
 // step's four vectors holds block i / 8 of the step, so one vector of exponent steps
 // serves all four; zero codes keep zero.
@@ -216,16 +272,11 @@ class E2m1Rows {
       const int64_t r = r0 + m;
       const uint8_t* row = w_.data + r * (K / 2) + k0 / 2;
       const uint8_t* sc = w_.scale + r * ns_ + k0 / kFp4Block;
-      if (tile_order_) {  // natural order, a scale block per vector, groups transposed
-        __m512i group[16];
+      if (tile_order_) {
         for (int64_t g = 0; g < len; g += kTileOrderGroup) {
-          for (int i = 0; i < 16; ++i) {
-            const int64_t k = g + 32 * i;
-            if (i % 4 == 0) _mm_prefetch(reinterpret_cast<const char*>(row + k / 2) + kPrefetchAhead, _MM_HINT_T0);
-            const __m512i add = _mm512_set1_epi16(int16_t((int(sc[k / kFp4Block]) - 127) * 128));
-            group[i] = DecodeE2m1Natural32(row + k / 2, table, add);
-          }
-          StoreTileSteps(group, o + g);
+          _mm_prefetch(reinterpret_cast<const char*>(row + g / 2) + kPrefetchAhead, _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(row + g / 2) + kPrefetchAhead + 64, _MM_HINT_T0);
+          tile_steps_.Group(row + g / 2, sc + g / kFp4Block, table, o + g);
         }
         continue;
       }
@@ -263,6 +314,7 @@ class E2m1Rows {
   const int64_t ns_;
   const bool tile_order_;
   __m512i pick_;
+  E2m1TileSteps tile_steps_;
 };
 
 // ---- tiles ----

@@ -158,17 +158,4 @@ inline bool ScalesFold(const uint8_t* s, int64_t n, int lo, int hi) {
   return true;
 }
 
-// 32 e2m1 values (16 bytes at p, low nibble first) -> bf16 words in natural order, each
-// nonzero value's exponent moved by `add` ((e - 127) << 7 in every word: its block's
-// scale folded in). Byte l's dword b | b << 12 holds the low nibble in word 2l's low 4 bits
-// and the high nibble in word 2l + 1's (vpermw reads 5 bits; the table holds its 16
-// values twice).
-inline __m512i DecodeE2m1Natural32(const uint8_t* p, __m512i table, __m512i add) {
-  const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  const __m512i idx = _mm512_or_si512(b, _mm512_slli_epi32(b, 12));
-  const __m512i val = _mm512_permutexvar_epi16(idx, table);
-  const __mmask32 nonzero = _mm512_test_epi16_mask(idx, _mm512_set1_epi16(7));
-  return _mm512_mask_add_epi16(val, nonzero, val, add);
-}
-
 }  // namespace dsv4::kernels::avx512
