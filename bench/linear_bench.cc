@@ -103,6 +103,8 @@ void RegisterAll() {
                   // 16 experts' gate projections, each called once per iteration: a prefill
                   // chunk's experts (~12 tokens each at 512 tokens) from memory
                   Shape{"fp4_2048x4096_x16", DType::kI8, 2048, 4096, 16},
+                  // ... and their down projections (K = 2048)
+                  Shape{"fp4_4096x2048_x16", DType::kI8, 4096, 2048, 16},
                   Shape{"fp8_4096x4096_x8", DType::kF8E4M3, 4096, 4096, 8},
                   Shape{"bf16_4096x4096", DType::kBF16, 4096, 4096, 1},
                   // a quarter of the head (256 MiB, from memory): the batch-16 head's tiles

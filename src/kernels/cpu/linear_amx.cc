@@ -274,8 +274,9 @@ class E2m1Rows {
       const uint8_t* sc = w_.scale + r * ns_ + k0 / kFp4Block;
       if (tile_order_) {
         for (int64_t g = 0; g < len; g += kTileOrderGroup) {
-          _mm_prefetch(reinterpret_cast<const char*>(row + g / 2) + kPrefetchAhead, _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(row + g / 2) + kPrefetchAhead + 64, _MM_HINT_T0);
+          for (int line = 0; line < 4; ++line) {  // the group's 256 bytes, kPrefetchAhead on
+            _mm_prefetch(reinterpret_cast<const char*>(row + g / 2) + kPrefetchAhead + 64 * line, _MM_HINT_T0);
+          }
           tile_steps_.Group(row + g / 2, sc + g / kFp4Block, table, o + g);
         }
         continue;
