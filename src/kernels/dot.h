@@ -8,9 +8,8 @@
 namespace dsv4::kernels {
 
 // Layout of packed activations (pack_bf16_acts): each weight format's packed kernel reads
-// its activations in the order its decoder produces weights. kE2m1Natural: FP4 weights
-// whose products run in tile order (kernels/tile_order.h), activations in natural order.
-enum class PackedFormat { kBf16, kE4m3, kE2m1, kE2m1Natural };
+// its activations in the order its decoder produces weights.
+enum class PackedFormat { kBf16, kE4m3, kE2m1 };
 
 // Most activation rows one packed-kernel call takes.
 constexpr int kPackedRowsMax = 8;

@@ -140,8 +140,7 @@ bool PackedFormatFor(DType dtype, int64_t K, const DotKernels& dk, PackedFormat*
       *format = PackedFormat::kE4m3;
       return K % kBlock == 0;
     case DType::kI8:
-      // Tile order (tile_order.h) reads FP4 products' activations in natural order.
-      *format = TileOrderActive() && K % kTileOrderGroup == 0 ? PackedFormat::kE2m1Natural : PackedFormat::kE2m1;
+      *format = PackedFormat::kE2m1;
       return K % 128 == 0 && K / kFp4Block <= 512;
     default:
       return false;
@@ -167,8 +166,7 @@ void LinearOnPacked(const std::vector<uint16_t>& packed, const std::vector<float
 // Whether FP8/FP4 products in `format` with K columns run in tile order (tile_order.h):
 // on AMX tiles from kAmxMinTokens rows, on its FMA kernels below, the same bits either way.
 bool UsesTileOrder(PackedFormat format, int64_t K) {
-  return format == PackedFormat::kE2m1Natural ||
-         (format == PackedFormat::kE4m3 && K % kTileOrderGroup == 0 && TileOrderActive());
+  return format != PackedFormat::kBf16 && K % kTileOrderGroup == 0 && TileOrderActive();
 }
 
 // Whether a product of T rows in `format` with K columns runs on AMX tiles in the
@@ -180,9 +178,11 @@ bool TakesAmx(int64_t T, PackedFormat format, int64_t K) {
 }
 
 // Packed rows split for the tile-order FMA kernels (SplitTileOrderActs), row by row.
-void SplitTileOrderRows(const uint16_t* packed, int64_t T, int64_t K, std::vector<float>* split) {
+void SplitTileOrderRows(const uint16_t* packed, int64_t T, int64_t K, PackedFormat format, std::vector<float>* split) {
   split->resize(size_t(T * K));
-  for (int64_t t = 0; t < T; ++t) SplitTileOrderActs(packed + t * K, K, split->data() + t * K);
+  for (int64_t t = 0; t < T; ++t) {
+    SplitTileOrderActs(packed + t * K, K, format == PackedFormat::kE2m1, split->data() + t * K);
+  }
 }
 
 // FP4 products of up to kStreamTokensMaxFp4 rows on fp32 FMAs where the kernel set
@@ -194,7 +194,7 @@ void SplitForFma(const std::vector<uint16_t>& packed, int64_t T, int64_t K, Pack
                  const DotKernels& dk, std::vector<float>* split) {
   split->clear();
   if (UsesTileOrder(format, K)) {  // the tile-order FMA kernels take products below AMX's
-    if (T < kAmxMinTokens) SplitTileOrderRows(packed.data(), T, K, split);
+    if (T < kAmxMinTokens) SplitTileOrderRows(packed.data(), T, K, format, split);
     return;
   }
   if (format != PackedFormat::kE2m1 || T > kStreamTokensMaxFp4 || dk.e2m1_weight_rows_fma == nullptr ||
@@ -336,10 +336,11 @@ void LinearTileOrder(const std::vector<uint16_t>& packed, const std::vector<floa
     return TileOrderStreams(split, T, w, row_begin, N, y, ldy, round_bf16);
   }
   std::vector<int64_t> unfolded;
-  LinearAmx(packed.data(), T, format, w, row_begin, N, y, ldy, round_bf16, /*tile_order=*/true, &unfolded);
+  // (FP4's tile order is the tiles' natural order.)
+  LinearAmx(packed.data(), T, format, w, row_begin, N, y, ldy, round_bf16, format == PackedFormat::kE4m3, &unfolded);
   if (unfolded.empty()) return;
   std::vector<float> own_split;
-  SplitTileOrderRows(packed.data(), T, w.cols, &own_split);
+  SplitTileOrderRows(packed.data(), T, w.cols, format, &own_split);
   for (int64_t r : unfolded) TileOrderStreams(own_split, T, w, r, 1, y + (r - row_begin), ldy, round_bf16);
 }
 

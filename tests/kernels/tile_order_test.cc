@@ -1,7 +1,8 @@
 // Tile order (kernels/tile_order.h): FP8 and FP4 products through Linear give, for every
 // batch size (the FMA kernels below kAmxMinTokens rows, AMX tiles from there), exactly the
-// bits of the scalar model of the tiles' arithmetic below: per 512 values, tile step l takes
-// pair l of the decoder's 16 vectors, E and O are FMA chains over them, c takes E + O,
+// bits of the scalar model of the tiles' arithmetic below: per 512 values 16 tile steps of
+// 16 k pairs (FP8: pair l of the decoder's 16 vectors; FP4: the tiles' natural order), E and
+// O are FMA chains over the pairs, c takes E + O step by step,
 // denormal inputs and results flushed. Rows whose scales do not fold into bf16 (taken by
 // the FMA kernels at every batch size) included. On AMX this also checks the hardware
 // against the model. Skipped where tile order is off (no AMX, DSV4_ISA, DSV4_TILE_ORDER=0).
@@ -36,7 +37,14 @@ int64_t E4m3PackedK(int64_t p) {
 // The model: row n of w against activation row x (natural order).
 float TileOrderDot(const WeightMatrix& w, int64_t n, const float* x) {
   const int64_t K = w.cols;
-  auto k_of = [&](int64_t p) { return w.dtype == DType::kI8 ? p : p / 64 * 64 + E4m3PackedK(p % 64); };
+  // The natural k of step l's pair i (odd: its second value) in group g: FP8 pair l of V_i
+  // (packed values 32 i + 2 l, + 1 of the group); FP4 the tiles' own order, step l = vector
+  // l % 4 of 128-value chunk l / 4, pair i = values 8 i + l % 4 and 8 i + 4 + l % 4.
+  auto k_of = [&](int64_t g, int64_t i, int64_t l, int odd) -> int64_t {
+    if (w.dtype == DType::kI8) return g + 128 * (l / 4) + 8 * i + l % 4 + 4 * odd;
+    const int64_t p = g + 32 * i + 2 * l + odd;
+    return p / 64 * 64 + E4m3PackedK(p % 64);
+  };
   auto weight = [&](int64_t k) {
     float v, s;
     if (w.dtype == DType::kI8) {
@@ -54,7 +62,7 @@ float TileOrderDot(const WeightMatrix& w, int64_t n, const float* x) {
     for (int64_t l = 0; l < 16; ++l) {
       float e = 0.0f, o = 0.0f;
       for (int64_t i = 0; i < 16; ++i) {
-        const int64_t ke = k_of(g + 32 * i + 2 * l), ko = k_of(g + 32 * i + 2 * l + 1);
+        const int64_t ke = k_of(g, i, l, 0), ko = k_of(g, i, l, 1);
         e = Flush(std::fma(weight(ke), Flush(x[ke]), e));
         o = Flush(std::fma(weight(ko), Flush(x[ko]), o));
       }

@@ -54,7 +54,6 @@ void ScalesToFloat(const uint8_t* s, int64_t n, float* out) {
 void PackActsAvx512(const float* x, int64_t n, PackedFormat format, uint16_t* out) {
   switch (format) {
     case PackedFormat::kBf16:
-    case PackedFormat::kE2m1Natural:
       for (int64_t k = 0; k < n; ++k) out[k] = Bf16Bits(x[k]);
       return;
     case PackedFormat::kE2m1:

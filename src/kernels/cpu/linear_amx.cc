@@ -184,68 +184,12 @@ class E4m3Rows {
   const bool tile_order_;
 };
 
-// FP4 in tile order: a group (512 values, 256 bytes, 16 scale blocks: V_i = block i in
-// natural order) written as its 16 tile steps, step l = byte l of every block (two values
-// each). The bytes are transposed first (vpermt2b: 3 instructions per 4 steps), so each
-// step decodes on its own: one vpermb spreads its 16 bytes to word pairs, and the high
-// nibbles shift down. (Decoding the 16 blocks, then transposing dwords, cost twice the
-// port-5 work of the natural order and left the T = 8-16 products waiting on it.)
-class E2m1TileSteps {
- public:
-  E2m1TileSteps() {
-    alignas(64) uint8_t pick[4][64], spread[4][64];
-    for (int q = 0; q < 4; ++q) {
-      for (int s = 0; s < 4; ++s) {
-        for (int i = 0; i < 16; ++i) {
-          // Byte 16 s + i of output q: block i (of Z_(i/4) in [Z_0 Z_1] or [Z_2 Z_3]), byte 4 q + s.
-          pick[q][16 * s + i] = uint8_t(((i % 8) / 4) * 64 + 16 * (i % 4) + 4 * q + s);
-        }
-      }
-    }
-    for (int s = 0; s < 4; ++s) {
-      for (int j = 0; j < 64; ++j) spread[s][j] = uint8_t(16 * s + j / 4);  // byte i -> dword i
-    }
-    for (int q = 0; q < 4; ++q) pick_[q] = _mm512_load_si512(pick[q]);
-    for (int s = 0; s < 4; ++s) spread_[s] = _mm512_load_si512(spread[s]);
-  }
-  void Group(const uint8_t* bytes, const uint8_t* scales, __m512i table, uint16_t* out) const {
-    const __m512i z0 = _mm512_loadu_si512(bytes), z1 = _mm512_loadu_si512(bytes + 64);
-    const __m512i z2 = _mm512_loadu_si512(bytes + 128), z3 = _mm512_loadu_si512(bytes + 192);
-    // Each block's (e - 127) << 7 in both words of dword i.
-    const __m512i e = _mm512_slli_epi32(
-        _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales))),
-                         _mm512_set1_epi32(127)),
-        7);
-    const __m512i add = _mm512_or_si512(_mm512_and_si512(e, _mm512_set1_epi32(0xFFFF)), _mm512_slli_epi32(e, 16));
-    const __m512i seven = _mm512_set1_epi16(7);
-    constexpr __mmask64 kBlocks8to15 = 0xFF00FF00FF00FF00ull;
-    constexpr __mmask64 kWordBytes = 0x9999999999999999ull;  // bytes 0 and 3 of each dword
-    constexpr __mmask32 kOddWords = 0xAAAAAAAAu;
-    for (int q = 0; q < 4; ++q) {
-      const __m512i y = _mm512_mask_blend_epi8(kBlocks8to15, _mm512_permutex2var_epi8(z0, pick_[q], z1),
-                                               _mm512_permutex2var_epi8(z2, pick_[q], z3));
-      for (int s = 0; s < 4; ++s) {
-        // Word 2i: byte i (its low nibble in bits 0-3; vpermw reads 5 bits, the table holds
-        // its values twice); word 2i + 1: byte i << 8, shifted down to its high nibble.
-        const __m512i w = _mm512_maskz_permutexvar_epi8(kWordBytes, spread_[s], y);
-        const __m512i idx = _mm512_mask_srli_epi16(w, kOddWords, w, 12);
-        const __m512i val = _mm512_permutexvar_epi16(idx, table);
-        const __mmask32 nonzero = _mm512_test_epi16_mask(idx, seven);
-        _mm512_storeu_si512(out + 32 * (4 * q + s), _mm512_mask_add_epi16(val, nonzero, val, add));
-      }
-    }
-  }
-
- private:
-  __m512i pick_[4], spread_[4];
-};
-
 // FP4: per-32 scales of each row. In the packed e2m1 order word i of each of a 128-value
 // step's four vectors holds block i / 8 of the step, so one vector of exponent steps
 // serves all four; zero codes keep zero.
 class E2m1Rows {
  public:
-  E2m1Rows(const WeightMatrix& w, bool tile_order) : w_(w), ns_(w.cols / kFp4Block), tile_order_(tile_order) {
+  explicit E2m1Rows(const WeightMatrix& w) : w_(w), ns_(w.cols / kFp4Block) {
     alignas(64) uint16_t pick[32];
     for (int i = 0; i < 32; ++i) pick[i] = uint16_t(i / 8);
     pick_ = _mm512_load_si512(pick);
@@ -272,15 +216,6 @@ class E2m1Rows {
       const int64_t r = r0 + m;
       const uint8_t* row = w_.data + r * (K / 2) + k0 / 2;
       const uint8_t* sc = w_.scale + r * ns_ + k0 / kFp4Block;
-      if (tile_order_) {
-        for (int64_t g = 0; g < len; g += kTileOrderGroup) {
-          for (int line = 0; line < 4; ++line) {  // the group's 256 bytes, kPrefetchAhead on
-            _mm_prefetch(reinterpret_cast<const char*>(row + g / 2) + kPrefetchAhead + 64 * line, _MM_HINT_T0);
-          }
-          tile_steps_.Group(row + g / 2, sc + g / kFp4Block, table, o + g);
-        }
-        continue;
-      }
       const bool realign = LineAlignedLoads::Pays(row, 0);
       const LineAlignedLoads lines(realign ? row : nullptr);
       for (int64_t k = 0; k < len; k += 128) {
@@ -313,9 +248,7 @@ class E2m1Rows {
   }
   const WeightMatrix& w_;
   const int64_t ns_;
-  const bool tile_order_;
   __m512i pick_;
-  E2m1TileSteps tile_steps_;
 };
 
 // ---- tiles ----
@@ -494,8 +427,8 @@ bool AmxActive() {
 void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const WeightMatrix& w, int64_t row_begin,
                int64_t N, float* y, int64_t ldy, bool round_bf16, bool tile_order, std::vector<int64_t>* unfolded) {
   DSV4_CHECK(AmxActive());
-  DSV4_CHECK(tile_order ? format == PackedFormat::kE4m3 || format == PackedFormat::kE2m1Natural
-                        : format == PackedFormat::kE4m3 || format == PackedFormat::kE2m1);
+  // (FP4's tile order is the tiles' natural order: tile_order applies to FP8 only.)
+  DSV4_CHECK(format == PackedFormat::kE4m3 || (format == PackedFormat::kE2m1 && !tile_order));
   const int64_t K = w.cols;
   DSV4_CHECK(K % (tile_order ? kTileOrderGroup : kBlock) == 0);
   const int64_t max_chunk = ChunkLen(tile_order);
@@ -593,7 +526,7 @@ void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const Wei
     E4m3Rows rows(w, tile_order);
     run(rows);
   } else {
-    E2m1Rows rows(w, tile_order);
+    E2m1Rows rows(w);
     run(rows);
   }
 }
