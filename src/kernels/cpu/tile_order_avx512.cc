@@ -63,11 +63,10 @@ class StepChains {
       _mm512_store_pd(pending_[q][2], _mm512_unpacklo_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
       _mm512_store_pd(pending_[q][3], _mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
     }
-    have_ = true;
   }
-  // Step `step` of the previous group's sums into the chains (0..15 in turn).
+  // Step `step` of the previous group's sums into the chains (0..15 in turn; before the
+  // first group's sums the pending sums are +0, which leaves c = +0 as it is).
   void Pending(int step) {
-    if (!have_) return;
     const int l = lane_of_step_ == nullptr ? step : lane_of_step_[step];
     for (int q = 0; q < kQuads; ++q) {
       c_[q] = _mm_add_ps(c_[q], _mm_castpd_ps(_mm_load_pd(&pending_[q][l % 4][2 * (l / 4)])));
@@ -81,9 +80,8 @@ class StepChains {
   }
 
  private:
-  alignas(64) double pending_[kQuads][4][8];  // 16 floats each, as doubles for the pd stores
+  alignas(64) double pending_[kQuads][4][8] = {};  // 16 floats each, as doubles for the pd stores
   __m128 c_[kQuads] = {};
-  bool have_ = false;
   const int* lane_of_step_;
 };
 
