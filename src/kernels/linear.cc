@@ -164,7 +164,7 @@ void LinearOnPacked(const std::vector<uint16_t>& packed, const std::vector<float
                     bool round_bf16, const DotKernels& dk);
 
 // Whether FP8/FP4 products in `format` with K columns run in tile order (tile_order.h):
-// on AMX tiles from kAmxMinTokens rows, on its FMA kernels below, the same bits either way.
+// on AMX tiles from TileOrderAmxMinTokens rows, on its FMA kernels below, the same bits either way.
 bool UsesTileOrder(PackedFormat format, int64_t K) {
   return format != PackedFormat::kBf16 && K % kTileOrderGroup == 0 && TileOrderActive();
 }
@@ -176,6 +176,12 @@ bool TakesAmx(int64_t T, PackedFormat format, int64_t K) {
   return !BatchInvariant() && T >= kAmxMinTokens && (format == PackedFormat::kE4m3 || format == PackedFormat::kE2m1) &&
          K % kBlock == 0 && !UsesTileOrder(format, K) && AmxActive();
 }
+
+// Fewest rows a tile-order product takes to the AMX tiles (fewer: the FMA kernels, the
+// same bits either way). linear_bench, 2 threads, ms, FMA kernels vs tiles: FP8 [4096,
+// 4096] x8 T=4 12.7-16.0 vs 23.4-32.4, T=6 34.7-48.0 vs 18.8-23.8; FP4 [2048, 4096] x16
+// T=2 9.50-9.58 vs 8.92-16.1, T=4 16.6-17.5 vs 10.1-12.3, T=6 31.1-33.1 vs 12.2-17.8.
+int64_t TileOrderAmxMinTokens(PackedFormat format) { return format == PackedFormat::kE2m1 ? 4 : 5; }
 
 // Packed rows split for the tile-order FMA kernels (SplitTileOrderActs), row by row.
 void SplitTileOrderRows(const uint16_t* packed, int64_t T, int64_t K, PackedFormat format, std::vector<float>* split) {
@@ -194,7 +200,7 @@ void SplitForFma(const std::vector<uint16_t>& packed, int64_t T, int64_t K, Pack
                  const DotKernels& dk, std::vector<float>* split) {
   split->clear();
   if (UsesTileOrder(format, K)) {  // the tile-order FMA kernels take products below AMX's
-    if (T < kAmxMinTokens) SplitTileOrderRows(packed.data(), T, K, format, split);
+    if (T < TileOrderAmxMinTokens(format)) SplitTileOrderRows(packed.data(), T, K, format, split);
     return;
   }
   if (format != PackedFormat::kE2m1 || T > kStreamTokensMaxFp4 || dk.e2m1_weight_rows_fma == nullptr ||
@@ -325,13 +331,13 @@ void TileOrderStreams(const std::vector<float>& split, int64_t T, const WeightMa
   }
 }
 
-// Tile-order products: from kAmxMinTokens rows on AMX tiles, the rows whose scales do not
-// fold (and smaller batches) on the FMA kernels; `split` holds the split rows below
-// kAmxMinTokens (SplitForFma).
+// Tile-order products: from TileOrderAmxMinTokens rows on AMX tiles, the rows whose scales
+// do not fold (and smaller batches) on the FMA kernels; `split` holds the split rows of
+// the smaller batches (SplitForFma).
 void LinearTileOrder(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
                      PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
                      bool round_bf16) {
-  if (T < kAmxMinTokens) {
+  if (T < TileOrderAmxMinTokens(format)) {
     DSV4_CHECK(split.size() == size_t(T * w.cols));
     return TileOrderStreams(split, T, w, row_begin, N, y, ldy, round_bf16);
   }

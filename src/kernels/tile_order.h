@@ -17,7 +17,7 @@
 // E and O are two FMA chains over the 16 vectors, and c takes E + O lane by lane, in step
 // order, after each group.
 //
-// With tile order, batched products (kAmxMinTokens rows or more) run on AMX tiles (the
+// With tile order, batched products (5 rows or more for FP8, 4 for FP4: linear.cc) run on AMX tiles (the
 // weights decoded to bf16 with their scales folded in, each FP8 group transposed into
 // steps; linear_amx.h) and the rest on the AVX-512 kernels below, with the same bits for
 // every row whatever the batch: prefill, chunked prefill, batched decode and solo decode
