@@ -160,9 +160,13 @@ void E2m1Tile(const float* const* x, const uint8_t* w, int64_t w_stride, const u
   StepChains<N> chains(kE2m1LaneOfStep);
   // Per stream: the group's transposed dwords (vector q, 128-bit lane L: dword 4L + q of
   // chunks 0..3) and its scales (128-bit lane b: s[b], s[4 + b], s[8 + b], s[12 + b]).
-  alignas(64) int32_t dwords[S][4][16];
-  alignas(64) float scales[S][16];
-  for (int64_t g = 0; g < n; g += kTileOrderGroup) {
+  // Prepared one group ahead (buffer g / 512 % 2), so a vector's loads find stores that
+  // have long left the store buffer (a 16-byte load from part of a fresh 64-byte store
+  // cannot be forwarded and waits for it).
+  alignas(64) int32_t dwords[2][S][4][16];
+  alignas(64) float scales[2][S][16];
+  auto prepare = [&](int64_t g) {
+    const int b = int(g / kTileOrderGroup % 2);
 #pragma GCC unroll 4
     for (int s = 0; s < S; ++s) {
       const uint8_t* ws = w + s * w_stride + g / 2;
@@ -171,13 +175,18 @@ void E2m1Tile(const float* const* x, const uint8_t* w, int64_t w_stride, const u
       const __m512i c2 = _mm512_loadu_si512(ws + 128), c3 = _mm512_loadu_si512(ws + 192);
       const __m512i t0 = _mm512_unpacklo_epi32(c0, c1), t1 = _mm512_unpackhi_epi32(c0, c1);
       const __m512i t2 = _mm512_unpacklo_epi32(c2, c3), t3 = _mm512_unpackhi_epi32(c2, c3);
-      _mm512_store_si512(dwords[s][0], _mm512_unpacklo_epi64(t0, t2));
-      _mm512_store_si512(dwords[s][1], _mm512_unpackhi_epi64(t0, t2));
-      _mm512_store_si512(dwords[s][2], _mm512_unpacklo_epi64(t1, t3));
-      _mm512_store_si512(dwords[s][3], _mm512_unpackhi_epi64(t1, t3));
+      _mm512_store_si512(dwords[b][s][0], _mm512_unpacklo_epi64(t0, t2));
+      _mm512_store_si512(dwords[b][s][1], _mm512_unpackhi_epi64(t0, t2));
+      _mm512_store_si512(dwords[b][s][2], _mm512_unpacklo_epi64(t1, t3));
+      _mm512_store_si512(dwords[b][s][3], _mm512_unpackhi_epi64(t1, t3));
       const __m512 sc = Ue8m0x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scale_rows[s] + g / 32)));
-      _mm512_store_ps(scales[s], _mm512_permutexvar_ps(scale_order, sc));
+      _mm512_store_ps(scales[b][s], _mm512_permutexvar_ps(scale_order, sc));
     }
+  };
+  prepare(0);
+  for (int64_t g = 0; g < n; g += kTileOrderGroup) {
+    if (g + kTileOrderGroup < n) prepare(g + kTileOrderGroup);
+    const int b = int(g / kTileOrderGroup % 2);
     __m512 e[N], o[N];
 #pragma GCC unroll 16
     for (int j = 0; j < N; ++j) e[j] = o[j] = _mm512_setzero_ps();
@@ -187,8 +196,8 @@ void E2m1Tile(const float* const* x, const uint8_t* w, int64_t w_stride, const u
 #pragma GCC unroll 4
       for (int s = 0; s < S; ++s) {
         const __m512i d =
-            _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(&dwords[s][i % 4][4 * (i / 4)])));
-        const __m512 sc = _mm512_broadcast_f32x4(_mm_load_ps(&scales[s][4 * (i / 4)]));
+            _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(&dwords[b][s][i % 4][4 * (i / 4)])));
+        const __m512 sc = _mm512_broadcast_f32x4(_mm_load_ps(&scales[b][s][4 * (i / 4)]));
         AddVector<R>(_mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srlv_epi32(d, shift_e), table), sc),
                      _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srlv_epi32(d, shift_o), table), sc), x, k, e + s * R,
                      o + s * R);
