@@ -8,8 +8,10 @@
 namespace dsv4::kernels {
 
 // Layout of packed activations (pack_bf16_acts): each weight format's packed kernel reads
-// its activations in the order its decoder produces weights.
-enum class PackedFormat { kBf16, kE4m3, kE2m1 };
+// its activations in the order its decoder produces weights. kE2m1Tile: FP4 weights whose
+// products run in tile order (kernels/tile_order.h): per 512 values the 32-value blocks in
+// the order kE2m1TileBlock, each in natural order.
+enum class PackedFormat { kBf16, kE4m3, kE2m1, kE2m1Tile };
 
 // Most activation rows one packed-kernel call takes.
 constexpr int kPackedRowsMax = 8;

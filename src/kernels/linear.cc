@@ -140,7 +140,8 @@ bool PackedFormatFor(DType dtype, int64_t K, const DotKernels& dk, PackedFormat*
       *format = PackedFormat::kE4m3;
       return K % kBlock == 0;
     case DType::kI8:
-      *format = PackedFormat::kE2m1;
+      // Tile order (tile_order.h) packs FP4 products' activations in its own block order.
+      *format = TileOrderActive() && K % kTileOrderGroup == 0 ? PackedFormat::kE2m1Tile : PackedFormat::kE2m1;
       return K % 128 == 0 && K / kFp4Block <= 512;
     default:
       return false;
@@ -166,7 +167,8 @@ void LinearOnPacked(const std::vector<uint16_t>& packed, const std::vector<float
 // Whether FP8/FP4 products in `format` with K columns run in tile order (tile_order.h):
 // on AMX tiles from TileOrderAmxMinTokens rows, on its FMA kernels below, the same bits either way.
 bool UsesTileOrder(PackedFormat format, int64_t K) {
-  return format != PackedFormat::kBf16 && K % kTileOrderGroup == 0 && TileOrderActive();
+  return format == PackedFormat::kE2m1Tile ||
+         (format == PackedFormat::kE4m3 && K % kTileOrderGroup == 0 && TileOrderActive());
 }
 
 // Whether a product of T rows in `format` with K columns runs on AMX tiles in the
@@ -181,14 +183,12 @@ bool TakesAmx(int64_t T, PackedFormat format, int64_t K) {
 // same bits either way). linear_bench, 2 threads, ms, FMA kernels vs tiles: FP8 [4096,
 // 4096] x8 T=4 12.7-16.0 vs 23.4-32.4, T=6 34.7-48.0 vs 18.8-23.8; FP4 [2048, 4096] x16
 // T=2 9.50-9.58 vs 8.92-16.1, T=4 16.6-17.5 vs 10.1-12.3, T=6 31.1-33.1 vs 12.2-17.8.
-int64_t TileOrderAmxMinTokens(PackedFormat format) { return format == PackedFormat::kE2m1 ? 4 : 5; }
+int64_t TileOrderAmxMinTokens(PackedFormat format) { return format == PackedFormat::kE2m1Tile ? 4 : 5; }
 
 // Packed rows split for the tile-order FMA kernels (SplitTileOrderActs), row by row.
-void SplitTileOrderRows(const uint16_t* packed, int64_t T, int64_t K, PackedFormat format, std::vector<float>* split) {
+void SplitTileOrderRows(const uint16_t* packed, int64_t T, int64_t K, std::vector<float>* split) {
   split->resize(size_t(T * K));
-  for (int64_t t = 0; t < T; ++t) {
-    SplitTileOrderActs(packed + t * K, K, format == PackedFormat::kE2m1, split->data() + t * K);
-  }
+  for (int64_t t = 0; t < T; ++t) SplitTileOrderActs(packed + t * K, K, split->data() + t * K);
 }
 
 // FP4 products of up to kStreamTokensMaxFp4 rows on fp32 FMAs where the kernel set
@@ -200,7 +200,7 @@ void SplitForFma(const std::vector<uint16_t>& packed, int64_t T, int64_t K, Pack
                  const DotKernels& dk, std::vector<float>* split) {
   split->clear();
   if (UsesTileOrder(format, K)) {  // the tile-order FMA kernels take products below AMX's
-    if (T < TileOrderAmxMinTokens(format)) SplitTileOrderRows(packed.data(), T, K, format, split);
+    if (T < TileOrderAmxMinTokens(format)) SplitTileOrderRows(packed.data(), T, K, split);
     return;
   }
   if (format != PackedFormat::kE2m1 || T > kStreamTokensMaxFp4 || dk.e2m1_weight_rows_fma == nullptr ||
@@ -342,11 +342,10 @@ void LinearTileOrder(const std::vector<uint16_t>& packed, const std::vector<floa
     return TileOrderStreams(split, T, w, row_begin, N, y, ldy, round_bf16);
   }
   std::vector<int64_t> unfolded;
-  // (FP4's tile order is the tiles' natural order.)
-  LinearAmx(packed.data(), T, format, w, row_begin, N, y, ldy, round_bf16, format == PackedFormat::kE4m3, &unfolded);
+  LinearAmx(packed.data(), T, format, w, row_begin, N, y, ldy, round_bf16, /*tile_order=*/true, &unfolded);
   if (unfolded.empty()) return;
   std::vector<float> own_split;
-  SplitTileOrderRows(packed.data(), T, w.cols, format, &own_split);
+  SplitTileOrderRows(packed.data(), T, w.cols, &own_split);
   for (int64_t r : unfolded) TileOrderStreams(own_split, T, w, r, 1, y + (r - row_begin), ldy, round_bf16);
 }
 

@@ -46,9 +46,8 @@ constexpr int64_t kAmxMinTokens = 8;
 // to `unfolded` and left unwritten for the caller's SIMD kernels), then multiplied on the
 // tile unit: within the fp32 summation bound of the exact product, not the SIMD kernels'
 // bits. Requires AmxActive() and K % 128 == 0.
-// With tile_order (kernels/tile_order.h; FP8, K % 512 == 0) each group is transposed into
-// tile order; FP4's tile order is this natural order. Either way the products have the
-// tile-order kernels' bits whatever T is.
+// With tile_order (kernels/tile_order.h; format kE4m3 or kE2m1Tile, K % 512 == 0) the
+// products have the tile-order kernels' bits whatever T is.
 void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const WeightMatrix& w, int64_t row_begin,
                int64_t N, float* y, int64_t ldy, bool round_bf16, bool tile_order, std::vector<int64_t>* unfolded);
 

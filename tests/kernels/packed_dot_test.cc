@@ -74,6 +74,9 @@ class PackedDotTest : public ::testing::Test {
       case PackedFormat::kE2m1:
         k.e2m1_rows_packed(xs.data(), rows, static_cast<const uint8_t*>(w), scales, n, out.data());
         break;
+      case PackedFormat::kE2m1Tile:  // tile order: tile_order_test.cc
+        ADD_FAILURE() << "no rows kernel for tile order";
+        break;
     }
     return out;
   }
@@ -98,7 +101,8 @@ double WeightValue(PackedFormat f, const std::vector<uint8_t>& w, const std::vec
       return Bf16ToFloat(uint16_t(w[size_t(2 * k)] | (w[size_t(2 * k + 1)] << 8)));
     case PackedFormat::kE4m3:
       return double(E4m3ToFloat(w[size_t(k)])) * Ue8m0ToFloat(s[size_t(k / 128)]);
-    case PackedFormat::kE2m1: {
+    case PackedFormat::kE2m1:
+    case PackedFormat::kE2m1Tile: {
       const uint8_t b = w[size_t(k / 2)];
       return double(E2m1ToFloat((k & 1) ? b >> 4 : b & 15)) * Ue8m0ToFloat(s[size_t(k / 32)]);
     }

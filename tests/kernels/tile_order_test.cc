@@ -1,8 +1,8 @@
 // Tile order (kernels/tile_order.h): FP8 and FP4 products through Linear give, for every
 // batch size (the FMA kernels below kAmxMinTokens rows, AMX tiles from there), exactly the
 // bits of the scalar model of the tiles' arithmetic below: per 512 values 16 tile steps of
-// 16 k pairs (FP8: pair l of the decoder's 16 vectors; FP4: the tiles' natural order), E and
-// O are FMA chains over the pairs, c takes E + O step by step,
+// 16 k pairs (pair l of the decoder's 16 vectors), E and O are FMA chains over the pairs,
+// c takes E + O step by step,
 // denormal inputs and results flushed. Rows whose scales do not fold into bf16 (taken by
 // the FMA kernels at every batch size) included. On AMX this also checks the hardware
 // against the model. Skipped where tile order is off (no AMX, DSV4_ISA, DSV4_TILE_ORDER=0).
@@ -37,11 +37,11 @@ int64_t E4m3PackedK(int64_t p) {
 // The model: row n of w against activation row x (natural order).
 float TileOrderDot(const WeightMatrix& w, int64_t n, const float* x) {
   const int64_t K = w.cols;
-  // The natural k of step l's pair i (odd: its second value) in group g: FP8 pair l of V_i
-  // (packed values 32 i + 2 l, + 1 of the group); FP4 the tiles' own order, step l = vector
-  // l % 4 of 128-value chunk l / 4, pair i = values 8 i + l % 4 and 8 i + 4 + l % 4.
+  // The natural k of step l's pair i (odd: its second value) in group g: pair l of V_i,
+  // FP8 packed values 32 i + 2 l (+ 1) of the group, FP4 values 2 l (+ 1) of scale block
+  // kE2m1TileBlock[i].
   auto k_of = [&](int64_t g, int64_t i, int64_t l, int odd) -> int64_t {
-    if (w.dtype == DType::kI8) return g + 128 * (l / 4) + 8 * i + l % 4 + 4 * odd;
+    if (w.dtype == DType::kI8) return g + 32 * kE2m1TileBlock[i] + 2 * l + odd;
     const int64_t p = g + 32 * i + 2 * l + odd;
     return p / 64 * 64 + E4m3PackedK(p % 64);
   };

@@ -37,6 +37,7 @@
 #include "core/dtype.h"
 #include "core/status.h"
 #include "kernels/cpu/weight_decode_avx512.h"
+#include "kernels/tile_order.h"
 #include "kernels/dot.h"
 
 namespace dsv4::kernels {
@@ -55,6 +56,13 @@ void PackActsAvx512(const float* x, int64_t n, PackedFormat format, uint16_t* ou
   switch (format) {
     case PackedFormat::kBf16:
       for (int64_t k = 0; k < n; ++k) out[k] = Bf16Bits(x[k]);
+      return;
+    case PackedFormat::kE2m1Tile:
+      for (int64_t g = 0; g < n; g += kTileOrderGroup) {
+        for (int p = 0; p < 16; ++p) {
+          for (int i = 0; i < 32; ++i) out[g + 32 * p + i] = Bf16Bits(x[g + 32 * kE2m1TileBlock[p] + i]);
+        }
+      }
       return;
     case PackedFormat::kE2m1:
       for (int64_t c = 0; c < n; c += 128) {

@@ -45,8 +45,6 @@ template <int N>
 class StepChains {
  public:
   static constexpr int kQuads = (N + 3) / 4;
-  // lane_of_step[s]: the lane that holds tile step s (nullptr: lane s).
-  explicit StepChains(const int* lane_of_step = nullptr) : lane_of_step_(lane_of_step) {}
   // After a group: its step sums, ready for Pending / Finish.
   void EndGroup(const __m512* e, const __m512* o) {
     for (int q = 0; q < kQuads; ++q) {
@@ -64,10 +62,9 @@ class StepChains {
       _mm512_store_pd(pending_[q][3], _mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
     }
   }
-  // Step `step` of the previous group's sums into the chains (0..15 in turn; before the
-  // first group's sums the pending sums are +0, which leaves c = +0 as it is).
-  void Pending(int step) {
-    const int l = lane_of_step_ == nullptr ? step : lane_of_step_[step];
+  // Step l of the previous group's sums into the chains (0..15 in turn; before the first
+  // group's sums the pending sums are +0, which leaves c = +0 as it is).
+  void Pending(int l) {
     for (int q = 0; q < kQuads; ++q) {
       c_[q] = _mm_add_ps(c_[q], _mm_castpd_ps(_mm_load_pd(&pending_[q][l % 4][2 * (l / 4)])));
     }
@@ -82,7 +79,6 @@ class StepChains {
  private:
   alignas(64) double pending_[kQuads][4][8] = {};  // 16 floats each, as doubles for the pd stores
   __m128 c_[kQuads] = {};
-  const int* lane_of_step_;
 };
 
 // One vector's products: E[s R + r] += even(v) x, O += odd(v) x' for each activation row
@@ -137,70 +133,39 @@ void E4m3Tile(const float* const* x, const uint8_t* w, int64_t w_stride, const u
   chains.Finish(out);
 }
 
-// FP4: the tiles' own (packed e2m1) order, so the AMX products need no transposes. Per
-// 128 values (64 bytes, dwords d = values 8d..8d+7) the tiles take 4 steps c = 0..3, step
-// c's pair i being values 8i + c (even) and 8i + 4 + c (odd): nibbles c and c + 4 of dword
-// i. A group's 16 steps (step 4m + c: chunk m) are lanes 4c + m here: a 4 x 4 dword
-// transpose per 128-bit lane once per group puts dword i of the four chunks in one 128-bit
-// lane, which V_i broadcasts from memory (a load, no shuffle) and shifts per lane to
-// nibble c (E) and c + 4 (O). Lane 4c + m's values at V_i lie in scale block 4m + i / 4,
-// whose four lanes' scales come the same way. (Gathering the lanes with vpermd instead:
-// 1.2-1.5 p5 instructions more per vector, FP4 T = 1 ~30% slower.)
-constexpr int kE2m1LaneOfStep[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
+// FP4: V_p is scale block kE2m1TileBlock[p] of the group (32 values in natural order, 16
+// bytes: pair l = byte l, low nibble first); the packed activations (kE2m1Tile) hold the
+// blocks in that order, so V_p's activations are packed values 32p.. of the group.
 template <int S, int R>
 void E2m1Tile(const float* const* x, const uint8_t* w, int64_t w_stride, const uint8_t* const* scale_rows,
               int64_t n, float* out) {
   const __m512 table = E2m1F32Table();
-  const __m512i shift_e = _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
-  const __m512i shift_o = _mm512_add_epi32(shift_e, _mm512_set1_epi32(16));
-  // The group's 16 scales s[4m + b] to lanes 4b + m.
-  const __m512i scale_order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   constexpr int64_t kAhead = kPrefetchBytes / S;
   constexpr int N = S * R;
-  StepChains<N> chains(kE2m1LaneOfStep);
-  // Per stream: the group's transposed dwords (vector q, 128-bit lane L: dword 4L + q of
-  // chunks 0..3) and its scales (128-bit lane b: s[b], s[4 + b], s[8 + b], s[12 + b]).
-  // Prepared one group ahead (buffer g / 512 % 2), so a vector's loads find stores that
-  // have long left the store buffer (a 16-byte load from part of a fresh 64-byte store
-  // cannot be forwarded and waits for it).
-  alignas(64) int32_t dwords[2][S][4][16];
-  alignas(64) float scales[2][S][16];
-  auto prepare = [&](int64_t g) {
-    const int b = int(g / kTileOrderGroup % 2);
+  StepChains<N> chains;
+  alignas(64) float scales[S][16];
+  for (int64_t g = 0; g < n; g += kTileOrderGroup) {
 #pragma GCC unroll 4
     for (int s = 0; s < S; ++s) {
-      const uint8_t* ws = w + s * w_stride + g / 2;
-      for (int line = 0; line < 4; ++line) _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead + 64 * line), _MM_HINT_T0);
-      const __m512i c0 = _mm512_loadu_si512(ws), c1 = _mm512_loadu_si512(ws + 64);
-      const __m512i c2 = _mm512_loadu_si512(ws + 128), c3 = _mm512_loadu_si512(ws + 192);
-      const __m512i t0 = _mm512_unpacklo_epi32(c0, c1), t1 = _mm512_unpackhi_epi32(c0, c1);
-      const __m512i t2 = _mm512_unpacklo_epi32(c2, c3), t3 = _mm512_unpackhi_epi32(c2, c3);
-      _mm512_store_si512(dwords[b][s][0], _mm512_unpacklo_epi64(t0, t2));
-      _mm512_store_si512(dwords[b][s][1], _mm512_unpackhi_epi64(t0, t2));
-      _mm512_store_si512(dwords[b][s][2], _mm512_unpacklo_epi64(t1, t3));
-      _mm512_store_si512(dwords[b][s][3], _mm512_unpackhi_epi64(t1, t3));
-      const __m512 sc = Ue8m0x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scale_rows[s] + g / 32)));
-      _mm512_store_ps(scales[b][s], _mm512_permutexvar_ps(scale_order, sc));
+      _mm512_store_ps(scales[s], Ue8m0x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scale_rows[s] + g / 32))));
+      for (int line = 0; line < 4; ++line) {
+        _mm_prefetch(reinterpret_cast<const char*>(w + s * w_stride + g / 2 + kAhead + 64 * line), _MM_HINT_T0);
+      }
     }
-  };
-  prepare(0);
-  for (int64_t g = 0; g < n; g += kTileOrderGroup) {
-    if (g + kTileOrderGroup < n) prepare(g + kTileOrderGroup);
-    const int b = int(g / kTileOrderGroup % 2);
     __m512 e[N], o[N];
 #pragma GCC unroll 16
     for (int j = 0; j < N; ++j) e[j] = o[j] = _mm512_setzero_ps();
-    for (int i = 0; i < 16; ++i) {
-      chains.Pending(i);
-      const int64_t k = g + 32 * i;
+    for (int p = 0; p < 16; ++p) {
+      chains.Pending(p);
+      const int block = kE2m1TileBlock[p];
 #pragma GCC unroll 4
       for (int s = 0; s < S; ++s) {
-        const __m512i d =
-            _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(&dwords[b][s][i % 4][4 * (i / 4)])));
-        const __m512 sc = _mm512_broadcast_f32x4(_mm_load_ps(&scales[b][s][4 * (i / 4)]));
-        AddVector<R>(_mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srlv_epi32(d, shift_e), table), sc),
-                     _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srlv_epi32(d, shift_o), table), sc), x, k, e + s * R,
-                     o + s * R);
+        const uint8_t* ws = w + s * w_stride + g / 2 + 16 * block;
+        const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ws)));
+        // The block's 16 values times its scale (exact where the scale folds into bf16).
+        const __m512 scaled = _mm512_mul_ps(table, _mm512_set1_ps(scales[s][block]));
+        AddVector<R>(_mm512_permutexvar_ps(b, scaled), _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), scaled), x,
+                     g + 32 * p, e + s * R, o + s * R);
       }
     }
     chains.EndGroup(e, o);
@@ -239,19 +204,7 @@ std::atomic<bool>& TileOrderFlag() {
 bool TileOrderActive() { return TileOrderFlag().load(std::memory_order_relaxed) && AmxActive(); }
 void SetTileOrder(bool on) { TileOrderFlag().store(on); }
 
-void SplitTileOrderActs(const uint16_t* x, int64_t n, bool fp4, float* out) {
-  if (fp4) {  // V_i lane 4c + m: packed values 128m + 32c + 2i (E) and + 1 (O) of the group
-    for (int64_t g = 0; g < n; g += kTileOrderGroup) {
-      for (int i = 0; i < 16; ++i) {
-        for (int lane = 0; lane < 16; ++lane) {
-          const int64_t p = g + 128 * (lane % 4) + 32 * (lane / 4) + 2 * i;
-          out[g + 32 * i + lane] = Bf16ToFloat(x[p]);
-          out[g + 32 * i + 16 + lane] = Bf16ToFloat(x[p + 1]);
-        }
-      }
-    }
-    return;
-  }
+void SplitTileOrderActs(const uint16_t* x, int64_t n, float* out) {
   const __m512i high = _mm512_set1_epi32(int32_t(0xFFFF0000u));
   for (int64_t i = 0; i < n; i += 32) {
     const __m512i v = _mm512_loadu_si512(x + i);
