@@ -15,12 +15,13 @@
 // and O are two FMA chains over the 16 vectors, and c takes E + O lane by lane, in step
 // order, after each group. (Keeping the tiles' natural FP4 order instead and gathering a
 // vector's lanes across steps in the FMA kernel cost 8 instructions per vector against 7
-// and made FP4 decode 1.5x slower; the AMX side pays for this order instead, at T >= 4.)
+// and made FP4 decode 1.5x slower; the AMX decoder pays for this order instead, 6
+// instructions per step against 4, at T >= 4: bench/RESULTS.md.)
 //
 // With tile order, batched products (5 rows or more for FP8, 4 for FP4: linear.cc) run on
 // AMX tiles (the weights decoded to bf16 with their scales folded in, each group
-// transposed into steps; linear_amx.h) and the rest on the AVX-512 kernels below, with the same bits for
-// every row whatever the batch: prefill, chunked prefill, batched decode and solo decode
+// transposed into steps; linear_amx.h) and the rest on the AVX-512 kernels below, with the
+// same bits for every row whatever the batch: prefill, chunked prefill, batched decode and solo decode
 // agree exactly (README, Numerics). Rows whose scales do not fold into bf16 take the
 // SIMD kernels at every batch size. DSV4_TILE_ORDER=0 keeps the earlier vdpbf16ps
 // arithmetic (also batch-invariant, AMX unused for FP8/FP4).
