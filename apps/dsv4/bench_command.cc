@@ -29,6 +29,7 @@
 #include "kernels/fma_peak.h"
 #include "kernels/linear_amx.h"
 #include "kernels/precision.h"
+#include "kernels/tile_order.h"
 #include "model/forward/costs.h"
 #include "model/forward/model.h"
 #include "model/synthetic_checkpoint.h"
@@ -143,11 +144,13 @@ int BenchCommand(int argc, char** argv) {
   j["model"] = model_dir;
   j["threads"] = GlobalThreadPool().size();
   j["cpu"] = CpuModelName();
-  // The set's name, "+amx" (the head on AMX tiles), "+fp4fma" (FP4 decode products on FMAs:
-  // dot.h e2m1_weight_rows_fma) — which kernels a report's numbers come from.
+  // The set's name, "+amx" (the head on AMX tiles), "+tileorder" (FP8/FP4 products in tile
+  // order: kernels/tile_order.h) or else "+fp4fma" (FP4 decode products on FMAs: dot.h
+  // e2m1_weight_rows_fma) — which kernels a report's numbers come from.
   const kernels::DotKernels& dk = kernels::ActiveDotKernels();
-  j["kernels"] = std::string(dk.isa) + (kernels::AmxActive() ? "+amx" : "") +
-                 (dk.e2m1_weight_rows_fma != nullptr && dk.e2m1_fma_preferred ? "+fp4fma" : "");
+  const bool tile_order = kernels::TileOrderActive();
+  j["kernels"] = std::string(dk.isa) + (kernels::AmxActive() ? "+amx" : "") + (tile_order ? "+tileorder" : "") +
+                 (!tile_order && dk.e2m1_weight_rows_fma != nullptr && dk.e2m1_fma_preferred ? "+fp4fma" : "");
   // false with DSV4_BATCH_INVARIANT=0: batched FP8/FP4 products on AMX (kernels/precision.h).
   j["batch_invariant"] = kernels::BatchInvariant();
   double prefill_gflop_s = 0;  // of the first prefill length

@@ -38,10 +38,8 @@ constexpr int64_t kTileOrderGroup = 512;
 // the AMX decoder's in-lane dword transposes put block 4q + L's bytes (linear_amx.cc).
 constexpr int kE2m1TileBlock[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
 
-// AMX active (linear_amx.h) and tile order not switched off (DSV4_TILE_ORDER=0, or
-// SetTileOrder(false) before a model runs).
+// AMX active (linear_amx.h) and tile order not switched off (DSV4_TILE_ORDER=0).
 bool TileOrderActive();
-void SetTileOrder(bool on);
 
 // The FMA kernels' activations: per 32 packed bf16 values (the weight format's packed
 // order: e4m3, or kE2m1Tile) the 16 even ones as fp32, then the 16 odd ones.

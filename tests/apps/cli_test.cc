@@ -13,6 +13,7 @@
 
 #include "kernels/dot.h"
 #include "kernels/precision.h"
+#include "kernels/tile_order.h"
 #include "model/forward/eval.h"
 
 namespace dsv4 {
@@ -116,6 +117,8 @@ TEST(CliTest, BenchJsonReportsEveryFigure) {
     EXPECT_TRUE(kernels.rfind("avx512", 0) == 0 && kernels::ActiveDotKernels().e2m1_weight_rows_fma != nullptr)
         << kernels;
   }
+  // "+tileorder" exactly where FP8/FP4 products run in tile order (AMX, DSV4_TILE_ORDER).
+  EXPECT_EQ(kernels.find("+tileorder") != std::string::npos, kernels::TileOrderActive()) << kernels;
   EXPECT_TRUE(j.at("cpu").is_string());
   EXPECT_EQ(j.at("batch_invariant"), true);  // the default numerics
   EXPECT_LE(j.at("prefill64_tok_s_min").get<double>(), j.at("prefill64_tok_s").get<double>());

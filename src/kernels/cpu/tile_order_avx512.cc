@@ -6,7 +6,6 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
-#include <atomic>
 
 #include "core/dtype.h"
 #include "core/env_switch.h"
@@ -194,15 +193,12 @@ struct E2m1TileOp {
   static constexpr TileFn fn = E2m1Tile<S, R>;
 };
 
-std::atomic<bool>& TileOrderFlag() {
-  static std::atomic<bool> flag(EnvSwitch("DSV4_TILE_ORDER", true));
-  return flag;
-}
-
 }  // namespace
 
-bool TileOrderActive() { return TileOrderFlag().load(std::memory_order_relaxed) && AmxActive(); }
-void SetTileOrder(bool on) { TileOrderFlag().store(on); }
+bool TileOrderActive() {
+  static const bool active = EnvSwitch("DSV4_TILE_ORDER", true) && AmxActive();
+  return active;
+}
 
 void SplitTileOrderActs(const uint16_t* x, int64_t n, float* out) {
   const __m512i high = _mm512_set1_epi32(int32_t(0xFFFF0000u));
