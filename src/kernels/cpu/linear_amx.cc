@@ -224,7 +224,7 @@ class E2m1TileSteps {
   }
 
  private:
-  const __m512i block_of_lane_ = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m512i block_of_lane_ = _mm512_loadu_si512(kE2m1TileBlock);  // lane p <- block kE2m1TileBlock[p]
 };
 
 // FP4: per-32 scales of each row. In the packed e2m1 order word i of each of a 128-value
