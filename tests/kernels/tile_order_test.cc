@@ -87,11 +87,13 @@ TEST_F(TileOrderTest, EveryBatchSizeGivesTheModelsBits) {
     const int64_t N = dtype == DType::kF8E4M3 ? 260 : 50, K = 1024;
     TestWeights w = MakeWeights(dtype, N, K, rng);
     // Scales that do not fold into bf16 exponents: FP8 the third 128-row block's first
-    // column block (2^-122: small codes become denormal), FP4 row 7's block 5 (2^-126).
+    // column block (2^-122: small codes become denormal), FP4 row 7's block 5 (2^-126)
+    // and row 9's block 2 (ue8m0 0: the subnormal 2^-127, flushed, so the block adds 0).
     if (dtype == DType::kF8E4M3) {
       w.scale[2 * (K / 128)] = 5;
     } else {
       w.scale[7 * (K / 32) + 5] = 1;
+      w.scale[9 * (K / 32) + 2] = 0;
     }
     const int64_t r0 = dtype == DType::kF8E4M3 ? 120 : 3, r1 = N - 2;  // across panels and row blocks
     for (int64_t T : {1, 2, 3, 5, 7, 8, 16, 17, 40}) {
@@ -108,6 +110,27 @@ TEST_F(TileOrderTest, EveryBatchSizeGivesTheModelsBits) {
               << DTypeName(dtype) << " T " << T << " t " << t << " n " << n << ": " << got << " vs " << want;
         }
       }
+    }
+  }
+}
+
+// A ue8m0 scale of 0 (the subnormal 2^-127) flushes to zero as the tiles have it: its
+// blocks add nothing however large their activations (unflushed, 6 x 2^-127 is a normal
+// 1.5 x 2^-125 and 2^100 activations would show it).
+TEST_F(TileOrderTest, SubnormalScaleBlocksAddZero) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const int64_t N = 8, K = 512;
+  TestWeights w = MakeWeights(DType::kI8, N, K, rng);
+  for (int64_t b = 0; b < K / 32; ++b) w.scale[size_t(2 * (K / 32) + b)] = 0;  // row 2: every block
+  for (int64_t T : {1, 5}) {
+    std::vector<float> x(size_t(T * K));
+    for (auto& v : x) v = RoundBf16(std::ldexp(dist(rng), 100));
+    std::vector<float> y(size_t(T * N), -7.0f);
+    LinearRows(x.data(), T, w.m, 2, 3, y.data(), LinearOptions{.act_quant = false, .round_bf16 = false});
+    for (int64_t t = 0; t < T; ++t) {
+      ASSERT_EQ(TileOrderDot(w.m, 2, &x[size_t(t * K)]), 0.0f);
+      ASSERT_EQ(std::bit_cast<uint32_t>(y[size_t(t)]), 0u) << "T " << T << " t " << t << ": " << y[size_t(t)];
     }
   }
 }
