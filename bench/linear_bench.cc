@@ -111,7 +111,7 @@ void RegisterAll() {
                   Shape{"bf16_32768x4096", DType::kBF16, 32768, 4096, 1}}) {
     // 2-12: experts' token counts (and the rows-kernel / panel boundary at 6), 16 = a
     // 16-stream decode step, 512 = a prefill chunk (the engine's default).
-    for (int64_t T : {1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 512}) {
+    for (int64_t T : {1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64, 512}) {
       std::string name = std::string("linear_") + s.name + "/T" + std::to_string(T);
       benchmark::RegisterBenchmark(name.c_str(), BM_Linear, s.dtype, s.N, s.K, T, s.copies)
           ->Unit(benchmark::kMillisecond)

@@ -165,7 +165,7 @@ void LinearOnPacked(const std::vector<uint16_t>& packed, const std::vector<float
                     bool round_bf16, const DotKernels& dk);
 
 // Whether FP8/FP4 products in `format` with K columns run in tile order (tile_order.h):
-// on AMX tiles from TileOrderAmxMinTokens rows, on its FMA kernels below, the same bits either way.
+// on AMX tiles from kTileOrderAmxMinTokens rows, on its FMA kernels below, the same bits either way.
 bool UsesTileOrder(PackedFormat format, int64_t K) {
   return format == PackedFormat::kE2m1Tile ||
          (format == PackedFormat::kE4m3 && K % kTileOrderGroup == 0 && TileOrderActive());
@@ -180,10 +180,12 @@ bool TakesAmx(int64_t T, PackedFormat format, int64_t K) {
 }
 
 // Fewest rows a tile-order product takes to the AMX tiles (fewer: the FMA kernels, the
-// same bits either way). linear_bench, 2 threads, ms, FMA kernels vs tiles: FP8 [4096,
-// 4096] x8 T=4 12.7-16.0 vs 23.4-32.4, T=6 34.7-48.0 vs 18.8-23.8; FP4 [2048, 4096] x16
-// T=2 9.50-9.58 vs 8.92-16.1, T=4 16.6-17.5 vs 10.1-12.3, T=6 31.1-33.1 vs 12.2-17.8.
-int64_t TileOrderAmxMinTokens(PackedFormat format) { return format == PackedFormat::kE2m1Tile ? 4 : 5; }
+// same bits either way). FP8 since its tiles decode steps directly (linear_amx.cc), one
+// thread, [4096, 4096], min / median of 5 interleaved, ms, FMA kernels vs tiles: T=2
+// 2.16 / 2.43 vs 2.14 / 2.38, T=3 2.23 / 2.57 vs 2.31 / 2.43, T=4 3.44 / 3.72 vs 2.24 / 2.78
+// (2 threads, x8: T=4 13.9 / 15.4 vs 11.0 / 15.0). FP4 [2048, 4096] x16, 2 threads: T=2
+// 9.50-9.58 vs 8.92-16.1, T=4 16.6-17.5 vs 10.1-12.3, T=6 31.1-33.1 vs 12.2-17.8.
+constexpr int64_t kTileOrderAmxMinTokens = 4;
 
 // Packed rows split for the tile-order FMA kernels (SplitTileOrderActs), row by row.
 void SplitTileOrderRows(const uint16_t* packed, int64_t T, int64_t K, std::vector<float>* split) {
@@ -200,7 +202,7 @@ void SplitForFma(const std::vector<uint16_t>& packed, int64_t T, int64_t K, Pack
                  const DotKernels& dk, std::vector<float>* split) {
   split->clear();
   if (UsesTileOrder(format, K)) {  // the tile-order FMA kernels take products below AMX's
-    if (T < TileOrderAmxMinTokens(format)) SplitTileOrderRows(packed.data(), T, K, split);
+    if (T < kTileOrderAmxMinTokens) SplitTileOrderRows(packed.data(), T, K, split);
     return;
   }
   if (format != PackedFormat::kE2m1 || T > kStreamTokensMaxFp4 || dk.e2m1_weight_rows_fma == nullptr ||
@@ -331,13 +333,13 @@ void TileOrderStreams(const std::vector<float>& split, int64_t T, const WeightMa
   }
 }
 
-// Tile-order products: from TileOrderAmxMinTokens rows on AMX tiles, the rows whose scales
+// Tile-order products: from kTileOrderAmxMinTokens rows on AMX tiles, the rows whose scales
 // do not fold (and smaller batches) on the FMA kernels; `split` holds the split rows of
 // the smaller batches (SplitForFma).
 void LinearTileOrder(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
                      PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
                      bool round_bf16) {
-  if (T < TileOrderAmxMinTokens(format)) {
+  if (T < kTileOrderAmxMinTokens) {
     DSV4_CHECK(split.size() == size_t(T * w.cols));
     return TileOrderStreams(split, T, w, row_begin, N, y, ldy, round_bf16);
   }

@@ -18,9 +18,11 @@
 // and made FP4 decode 1.5x slower; the AMX decoder pays for this order instead, 6
 // instructions per step against 4, at T >= 4: bench/RESULTS.md.)
 //
-// With tile order, batched products (5 rows or more for FP8, 4 for FP4: linear.cc) run on
+// With tile order, batched products (4 rows or more: linear.cc) run on
 // AMX tiles (the weights decoded to bf16 with their scales folded in, each group
-// transposed into steps; linear_amx.h) and the rest on the AVX-512 kernels below, with the
+// transposed into steps; FP8 batches of up to 16 rows put the codes in step order before
+// decoding and their scales on the activations instead; linear_amx.cc) and the rest on
+// the AVX-512 kernels below, with the
 // same bits for every row whatever the batch: prefill, chunked prefill, batched decode and solo decode
 // agree exactly (README, Numerics). Rows whose scales do not fold into bf16 take the
 // SIMD kernels at every batch size. DSV4_TILE_ORDER=0 keeps the earlier vdpbf16ps

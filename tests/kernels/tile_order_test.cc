@@ -114,6 +114,31 @@ TEST_F(TileOrderTest, EveryBatchSizeGivesTheModelsBits) {
   }
 }
 
+// FP8 batches of up to 16 rows put the block scales on the activations (linear_amx.cc):
+// where that would take an activation out of the normal bf16 range (here 2^-120 times the
+// first row block's 2^-10) the row block takes the FMA kernels, the same bits either way.
+TEST_F(TileOrderTest, ActivationsTheScalesWouldPushOutOfRange) {
+  std::mt19937 rng(8);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const int64_t N = 256, K = 512;
+  TestWeights w = MakeWeights(DType::kF8E4M3, N, K, rng);
+  w.scale[0] = 117;  // row block 0, column block 0: 2^-10
+  for (int64_t T : {4, 8, 16}) {
+    std::vector<float> x(size_t(T * K));
+    for (auto& v : x) v = RoundBf16(dist(rng));
+    for (int64_t t = 0; t < T; ++t) x[size_t(t * K + 5)] = 0x1p-120f;
+    std::vector<float> y(size_t(T * N), -7.0f);
+    LinearRows(x.data(), T, w.m, 0, N, y.data(), LinearOptions{.act_quant = false, .round_bf16 = false});
+    for (int64_t t = 0; t < T; ++t) {
+      for (int64_t n = 0; n < N; ++n) {
+        const float want = TileOrderDot(w.m, n, &x[size_t(t * K)]);
+        const float got = y[size_t(t * N + n)];
+        ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << "T " << T << " t " << t << " n " << n << ": " << got << " vs " << want;
+      }
+    }
+  }
+}
+
 // A ue8m0 scale of 0 (the subnormal 2^-127) flushes to zero as the tiles have it: its
 // blocks add nothing however large their activations (unflushed, 6 x 2^-127 is a normal
 // 1.5 x 2^-125 and 2^100 activations would show it).

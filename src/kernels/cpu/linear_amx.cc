@@ -471,6 +471,207 @@ void ChunkedPanelTiles(Rows& rows, int64_t r0, int nrows, uint64_t unfolded, int
   Unroll<G>([&](auto g) { Tmm<4 + decltype(g)::value>::Store(c_out + decltype(g)::value * kRows * nt, nt * 4); });
 }
 
+// ---- FP8 in tile order, up to 16 tokens: tile steps decoded directly ----
+//
+// The path above decodes a group's 16 vectors (V_i: a and b of each 64 codes) and then
+// transposes their dwords into the 16 tile steps: 64 shuffles per 512 codes, more than the
+// decode's own 48, while a batch of up to 16 tokens reuses each decoded row only once. Here
+// the codes are put in step order first (8 in-lane byte shuffles, 16 lane shuffles, 8
+// dword unpacks per group) and the decoder then writes the steps themselves. Step l's row
+// takes pair l of every V_i, so lane L of it comes from the group's 128-column block L:
+// the four block scales cannot be folded into one decode table, and go on the activations
+// instead. (w 2^d) x = w (x 2^d) exactly while x 2^d stays a normal bf16 (checked per row
+// block from each column block's activation exponents; denormal activations, flushed by the
+// tiles anyway, are zeroed first), so the products keep the tile-order bits.
+// The tile products of a group run one group behind its decode, step m after row m's
+// decode: the A tiles then read rows stored a group earlier and the tile unit works
+// alongside the decoder. One thread, FP8 [4096, 4096] (16 MB, from L3), min of 15
+// (/tmp/kb/dec8.cc): decode + transpose + store 8.8-8.9 GB/s, with the tile products
+// 6.3-6.6; codes in step order 12.9-13.6, with the interleaved products 11.9-12.1.
+
+// Per 16-code lane: words (0, 4), (1, 5), (2, 6), (3, 7) of the lane as dwords 0..3.
+inline __m512i StepWordPairs() {
+  alignas(64) uint8_t idx[64];
+  constexpr uint8_t kWords[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+  for (int i = 0; i < 64; ++i) idx[i] = uint8_t(2 * kWords[(i % 16) / 2] + i % 2);
+  return _mm512_load_si512(idx);
+}
+
+// One row's group (512 codes at `codes`, 64-byte chunks C_0..C_7) as its 16 tile steps,
+// unscaled: out + 32 l = step l (words 8L..8L+7: pair l of V_4L..V_4L+3, V_2c = a(C_c),
+// V_2c+1 = b(C_c), so lane L takes lane l / 4 of C_2L and C_2L+1).
+inline void E4m3GroupSteps(const E4m3Tables& t, __m512i pairs, const __m512i* c, uint16_t* out) {
+  __m512i cs[8];
+  for (int k = 0; k < 8; ++k) cs[k] = _mm512_shuffle_epi8(c[k], pairs);
+  // E_j = lane j of C_0, C_2, C_4, C_6; O_j = lane j of C_1, C_3, C_5, C_7.
+  __m512i e[4], o[4];
+  for (int odd = 0; odd < 2; ++odd) {
+    const __m512i t0 = _mm512_shuffle_i32x4(cs[odd], cs[2 + odd], 0x44);
+    const __m512i t1 = _mm512_shuffle_i32x4(cs[odd], cs[2 + odd], 0xEE);
+    const __m512i t2 = _mm512_shuffle_i32x4(cs[4 + odd], cs[6 + odd], 0x44);
+    const __m512i t3 = _mm512_shuffle_i32x4(cs[4 + odd], cs[6 + odd], 0xEE);
+    __m512i* r = odd ? o : e;
+    r[0] = _mm512_shuffle_i32x4(t0, t2, 0x88);
+    r[1] = _mm512_shuffle_i32x4(t0, t2, 0xDD);
+    r[2] = _mm512_shuffle_i32x4(t1, t3, 0x88);
+    r[3] = _mm512_shuffle_i32x4(t1, t3, 0xDD);
+  }
+  // Lane L of unpacklo(E_j, O_j): codes 0, 1, 8, 9 of C_2L, C_2L+1 (step 4j), then 2, 3,
+  // 10, 11 (step 4j + 1); unpackhi: steps 4j + 2 and 4j + 3.
+  for (int j = 0; j < 4; ++j) {
+    __m512i s[4];
+    DecodeE4m3x64(t, _mm512_unpacklo_epi32(e[j], o[j]), &s[0], &s[1]);
+    DecodeE4m3x64(t, _mm512_unpackhi_epi32(e[j], o[j]), &s[2], &s[3]);
+    for (int i = 0; i < 4; ++i) _mm512_store_si512(out + 32 * (4 * j + i), s[i]);
+  }
+}
+
+// Per 128-column block of T packed bf16 rows (the e4m3 packed order moves values only
+// within 64): the lowest and highest exponent field of the normal values (lo > hi: none);
+// an infinity or NaN sets hi past any fold.
+constexpr int kNonFinite = 1000;
+void ColumnBlockExponents(const uint16_t* packed, int64_t T, int64_t K, std::vector<int>* lo, std::vector<int>* hi) {
+  const int64_t nb = K / kBlock;
+  lo->assign(size_t(nb), 255);
+  hi->assign(size_t(nb), 0);
+  const __m512i field = _mm512_set1_epi16(0xFF);
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i vlo = _mm512_set1_epi16(255), vhi = _mm512_setzero_si512();
+    for (int64_t t = 0; t < T; ++t) {
+      for (int64_t i = 0; i < kBlock; i += 32) {
+        const __m512i e = _mm512_and_si512(_mm512_srli_epi16(_mm512_loadu_si512(packed + t * K + b * kBlock + i), 7), field);
+        vlo = _mm512_mask_min_epu16(vlo, _mm512_test_epi16_mask(e, e), vlo, e);
+        vhi = _mm512_max_epu16(vhi, e);
+      }
+    }
+    alignas(64) uint16_t l[32], h[32];
+    _mm512_store_si512(l, vlo);
+    _mm512_store_si512(h, vhi);
+    for (int i = 0; i < 32; ++i) {
+      (*lo)[size_t(b)] = std::min<int>((*lo)[size_t(b)], l[i]);
+      (*hi)[size_t(b)] = std::max<int>((*hi)[size_t(b)], h[i] == 255 ? kNonFinite : h[i]);
+    }
+  }
+}
+
+// Whether a row block's scales (nb ue8m0 bytes) fold into its weights (the tiles' bits:
+// kE4m3ScaleMin..Max) and move every activation to a normal bf16.
+bool ScalesFoldOnActivations(const uint8_t* scales, const std::vector<int>& lo, const std::vector<int>& hi) {
+  for (size_t b = 0; b < lo.size(); ++b) {
+    const int e = scales[b], d = e - 127;
+    if (e < kE4m3ScaleMin || e > kE4m3ScaleMax) return false;
+    if (lo[b] <= hi[b] && (lo[b] + d < 1 || hi[b] + d > 254)) return false;
+  }
+  return true;
+}
+
+// The B tiles (PackVnni, tile order: step s at s * 16 * nt, k pair i at i * nt dwords)
+// times each step's column-block scale (pairs 4L..4L+3 of group g: block 4g + L), zeros and
+// denormals to zero.
+void ScaleStepActivations(const uint32_t* vnni, int64_t steps, int64_t nt, const uint8_t* scales, uint32_t* out) {
+  const int64_t words = 8 * nt;  // 4 pairs x nt tokens, 2 words each
+  const __m512i exponent = _mm512_set1_epi16(0x7F80);
+  for (int64_t s = 0; s < steps; ++s) {
+    for (int64_t L = 0; L < 4; ++L) {
+      const __m512i add = _mm512_set1_epi16(int16_t((int(scales[(s / 16) * 4 + L]) - 127) * 128));
+      const uint16_t* src = reinterpret_cast<const uint16_t*>(vnni + s * 16 * nt + 4 * L * nt);
+      uint16_t* dst = reinterpret_cast<uint16_t*>(out + s * 16 * nt + 4 * L * nt);
+      for (int64_t i = 0; i < words; i += 32) {
+        const __mmask32 m = words - i >= 32 ? ~__mmask32(0) : (__mmask32(1) << (words - i)) - 1;
+        const __m512i v = _mm512_maskz_loadu_epi16(m, src + i);
+        _mm512_mask_storeu_epi16(dst + i, m, _mm512_maskz_add_epi16(_mm512_test_epi16_mask(v, exponent), v, add));
+      }
+    }
+  }
+}
+
+// Step m of a group into C tile 4: A (16 decoded rows, step m of `steps`: 32 words each,
+// rows 512 words apart), B (`b`: 16 k pairs x nt tokens); tile registers by m's parity.
+inline void StepProduct(int m, const uint16_t* steps, const uint32_t* b, int64_t nt) {
+  if (m % 2 == 0) {
+    Tmm<2>::Load(b, nt * 4);
+    Tmm<0>::Load(steps + 32 * m, kTileOrderGroup * 2);
+    Tmm<4>::Dp<0, 2>();
+  } else {
+    Tmm<3>::Load(b, nt * 4);
+    Tmm<1>::Load(steps + 32 * m, kTileOrderGroup * 2);
+    Tmm<4>::Dp<1, 3>();
+  }
+}
+
+// LinearAmx for FP8 in tile order with T <= 16 (config: A tiles 16 x 64 bytes, B and C
+// 16 x 4 nt). Rows whose scales do not fold (or that share a 16-row panel with another
+// row block) go to `unfolded`.
+void TileOrderE4m3Steps(const uint16_t* packed, int64_t T, const uint32_t* vnni, const TileConfig& config,
+                        const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy, bool round_bf16,
+                        std::vector<int64_t>* unfolded) {
+  const int64_t K = w.cols, nb = K / kBlock, steps = K / kTileK, groups = K / kTileOrderGroup, nt = T;
+  std::vector<int> lo, hi;
+  ColumnBlockExponents(packed, T, K, &lo, &hi);
+  std::mutex unfolded_mu;
+  ParallelFor(size_t((N + kRows - 1) / kRows), 1, [&](size_t p0, size_t p1) {
+    static const E4m3Tables tables;
+    const __m512i pairs = StepWordPairs();
+    UseConfig(config);
+    thread_local std::vector<uint32_t> scaled;  // vnni times the current row block's scales
+    alignas(64) thread_local uint16_t buf[2 * kRows * kTileOrderGroup];  // 2 x 16 rows x a group's steps
+    scaled.resize(size_t(steps * 16 * nt));
+    alignas(64) float c_out[kRows * kRows];
+    int64_t scaled_rb = -1;
+    bool folds = false;
+    for (int64_t p = int64_t(p0); p < int64_t(p1); ++p) {
+      const int64_t n0 = p * kRows, r0 = row_begin + n0, rb = r0 / kBlock;
+      const int rows = int(std::min<int64_t>(kRows, N - n0));
+      if (rb != scaled_rb) {
+        folds = ScalesFoldOnActivations(w.scale + rb * nb, lo, hi);
+        if (folds) ScaleStepActivations(vnni, steps, nt, w.scale + rb * nb, scaled.data());
+        scaled_rb = rb;
+      }
+      uint32_t bad = 0;
+      for (int m = 0; m < rows; ++m) {
+        if (!folds || (r0 + m) / kBlock != rb) bad |= uint32_t(1) << m;
+      }
+      if (bad != 0) {
+        std::lock_guard<std::mutex> lock(unfolded_mu);
+        for (int m = 0; m < rows; ++m) {
+          if ((bad >> m) & 1) unfolded->push_back(r0 + m);
+        }
+      }
+      if (bad == (uint32_t(1) << rows) - 1) continue;
+      _tile_zero(4);
+      for (int64_t g = 0; g <= groups; ++g) {
+        uint16_t* half = buf + (g % 2) * kRows * kTileOrderGroup;
+        const uint16_t* prev = buf + ((g + 1) % 2) * kRows * kTileOrderGroup;
+        for (int m = 0; m < int(kRows); ++m) {
+          if (g < groups && m < rows && !((bad >> m) & 1)) {
+            const uint8_t* codes = w.data + (r0 + m) * K + g * kTileOrderGroup;
+            for (int line = 0; line < 8; ++line) {
+              _mm_prefetch(reinterpret_cast<const char*>(codes) + kTileOrderGroup + 64 * line, _MM_HINT_T0);
+            }
+            __m512i c[8];
+            if (LineAlignedLoads::Pays(codes, 0)) {
+              const LineAlignedLoads lines(codes);
+              for (int k = 0; k < 8; k += 2) lines.Load128(codes + 64 * k, &c[k], &c[k + 1]);
+            } else {
+              for (int k = 0; k < 8; ++k) c[k] = _mm512_loadu_si512(codes + 64 * k);
+            }
+            E4m3GroupSteps(tables, pairs, c, half + m * kTileOrderGroup);
+          }
+          if (g > 0) StepProduct(m, prev, scaled.data() + ((g - 1) * 16 + m) * 16 * nt, nt);
+        }
+      }
+      Tmm<4>::Store(c_out, nt * 4);
+      for (int m = 0; m < rows; ++m) {
+        if ((bad >> m) & 1) continue;
+        for (int64_t t = 0; t < T; ++t) {
+          const float v = c_out[m * nt + t];
+          y[t * ldy + n0 + m] = round_bf16 ? RoundBf16(v) : v;
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
 
 bool AmxActive() {
@@ -499,6 +700,9 @@ void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const Wei
   for (int t = 2; t < 8; ++t) {
     config.rows[t] = kRows;
     config.colsb[t] = uint16_t(nt * 4);
+  }
+  if (tile_order && format == PackedFormat::kE4m3 && tiles == 1) {
+    return TileOrderE4m3Steps(packed, T, vnni, config, w, row_begin, N, y, ldy, round_bf16, unfolded);
   }
   const int64_t groups = (N + kRows - 1) / kRows;
   const int64_t panel_stride = kRows * (K + kPanelPad);
