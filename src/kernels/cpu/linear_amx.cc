@@ -599,38 +599,113 @@ inline void StepProduct(int m, const uint16_t* steps, const uint32_t* b, int64_t
   }
 }
 
-// LinearAmx for FP8 in tile order with T <= 16 (config: A tiles 16 x 64 bytes, B and C
-// 16 x 4 nt). Rows whose scales do not fold (or that share a 16-row panel with another
-// row block) go to `unfolded`.
-void TileOrderE4m3Steps(const uint16_t* packed, int64_t T, const uint32_t* vnni, const TileConfig& config,
-                        const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy, bool round_bf16,
-                        std::vector<int64_t>* unfolded) {
-  const int64_t K = w.cols, nb = K / kBlock, steps = K / kTileK, groups = K / kTileOrderGroup, nt = T;
-  std::vector<int> lo, hi;
-  ColumnBlockExponents(packed, T, K, &lo, &hi);
+// FP8 steps for LaggedStepProducts (one per thread): codes in step order (E4m3GroupSteps),
+// the row block's scales on the B tiles.
+class E4m3StepRows {
+ public:
+  E4m3StepRows(const WeightMatrix& w, const uint32_t* vnni, int64_t nt, const std::vector<int>& lo,
+               const std::vector<int>& hi)
+      : w_(w), vnni_(vnni), nt_(nt), lo_(lo), hi_(hi) {
+    thread_local std::vector<uint32_t> scaled;
+    scaled.resize(size_t(w.cols / kTileK * 16 * nt));
+    scaled_ = scaled.data();
+  }
+  // The panel's rows (from r0) that must take the FMA kernels: all where its row block's
+  // scales do not fold (ScalesFoldOnActivations), and those past the row block of r0.
+  uint32_t Unfolded(int64_t r0, int rows) {
+    const int64_t rb = r0 / kBlock, nb = w_.cols / kBlock;
+    if (rb != scaled_rb_) {
+      folds_ = ScalesFoldOnActivations(w_.scale + rb * nb, lo_, hi_);
+      if (folds_) ScaleStepActivations(vnni_, w_.cols / kTileK, nt_, w_.scale + rb * nb, scaled_);
+      scaled_rb_ = rb;
+    }
+    uint32_t bad = 0;
+    for (int m = 0; m < rows; ++m) {
+      if (!folds_ || (r0 + m) / kBlock != rb) bad |= uint32_t(1) << m;
+    }
+    return bad;
+  }
+  const uint32_t* B(int64_t step) const { return scaled_ + step * 16 * nt_; }
+  void Decode(int64_t row, int64_t g, uint16_t* out) const {
+    const uint8_t* codes = w_.data + row * w_.cols + g * kTileOrderGroup;
+    for (int line = 0; line < 8; ++line) {
+      _mm_prefetch(reinterpret_cast<const char*>(codes) + kTileOrderGroup + 64 * line, _MM_HINT_T0);
+    }
+    __m512i c[8];
+    if (LineAlignedLoads::Pays(codes, 0)) {
+      const LineAlignedLoads lines(codes);
+      for (int k = 0; k < 8; k += 2) lines.Load128(codes + 64 * k, &c[k], &c[k + 1]);
+    } else {
+      for (int k = 0; k < 8; ++k) c[k] = _mm512_loadu_si512(codes + 64 * k);
+    }
+    E4m3GroupSteps(tables_, pairs_, c, out);
+  }
+
+ private:
+  // (A function's static: built on first use, after the other files' statics it reads.)
+  static const E4m3Tables& Tables() {
+    static const E4m3Tables tables;
+    return tables;
+  }
+  const E4m3Tables& tables_ = Tables();
+  const WeightMatrix& w_;
+  const uint32_t* vnni_;
+  const int64_t nt_;
+  const std::vector<int>&lo_, &hi_;
+  const __m512i pairs_ = StepWordPairs();
+  uint32_t* scaled_;
+  int64_t scaled_rb_ = -1;
+  bool folds_ = false;
+};
+
+// FP4 steps for LaggedStepProducts: E2m1TileSteps, scales folded into each row's words.
+class E2m1StepRows {
+ public:
+  E2m1StepRows(const WeightMatrix& w, const uint32_t* vnni, int64_t nt) : w_(w), vnni_(vnni), nt_(nt) {}
+  uint32_t Unfolded(int64_t r0, int rows) const {
+    const int64_t ns = w_.cols / kFp4Block;
+    uint32_t bad = 0;
+    for (int m = 0; m < rows; ++m) {
+      if (!ScalesFold(w_.scale + (r0 + m) * ns, ns, kE2m1ScaleMin, kE2m1ScaleMax)) bad |= uint32_t(1) << m;
+    }
+    return bad;
+  }
+  const uint32_t* B(int64_t step) const { return vnni_ + step * 16 * nt_; }
+  void Decode(int64_t row, int64_t g, uint16_t* out) const {
+    const uint8_t* bytes = w_.data + row * (w_.cols / 2) + g * (kTileOrderGroup / 2);
+    for (int line = 0; line < 4; ++line) {  // the next group's 256 bytes
+      _mm_prefetch(reinterpret_cast<const char*>(bytes) + kTileOrderGroup / 2 + 64 * line, _MM_HINT_T0);
+    }
+    steps_.Group(bytes, w_.scale + row * (w_.cols / kFp4Block) + g * (kTileOrderGroup / kFp4Block), table_, out);
+  }
+
+ private:
+  const WeightMatrix& w_;
+  const uint32_t* vnni_;
+  const int64_t nt_;
+  const __m512i table_ = E2m1Table();
+  E2m1TileSteps steps_;
+};
+
+// Tile-order products of up to 16 tokens (nt = T; config: A tiles 16 x 64 bytes, B and C
+// 16 x 4 nt) a 16-row panel at a time on C tile 4: each group's rows decoded by
+// make_steps()'s decoder (one per thread: Unfolded, B, Decode) into one half of a buffer
+// while the previous group's steps run from the other, step m after row m. Rows the
+// decoder leaves out go to `unfolded`.
+template <typename MakeSteps>
+void LaggedStepProducts(int64_t T, const TileConfig& config, int64_t K, int64_t row_begin, int64_t N, float* y,
+                        int64_t ldy, bool round_bf16, std::vector<int64_t>* unfolded, MakeSteps&& make_steps) {
+  const int64_t groups = K / kTileOrderGroup, nt = T;
   std::mutex unfolded_mu;
   ParallelFor(size_t((N + kRows - 1) / kRows), 1, [&](size_t p0, size_t p1) {
-    static const E4m3Tables tables;
-    const __m512i pairs = StepWordPairs();
     UseConfig(config);
-    thread_local std::vector<uint32_t> scaled;  // vnni times the current row block's scales
+    auto steps = make_steps();
     alignas(64) thread_local uint16_t buf[2 * kRows * kTileOrderGroup];  // 2 x 16 rows x a group's steps
-    scaled.resize(size_t(steps * 16 * nt));
     alignas(64) float c_out[kRows * kRows];
-    int64_t scaled_rb = -1;
-    bool folds = false;
     for (int64_t p = int64_t(p0); p < int64_t(p1); ++p) {
-      const int64_t n0 = p * kRows, r0 = row_begin + n0, rb = r0 / kBlock;
+      const int64_t n0 = p * kRows, r0 = row_begin + n0;
       const int rows = int(std::min<int64_t>(kRows, N - n0));
-      if (rb != scaled_rb) {
-        folds = ScalesFoldOnActivations(w.scale + rb * nb, lo, hi);
-        if (folds) ScaleStepActivations(vnni, steps, nt, w.scale + rb * nb, scaled.data());
-        scaled_rb = rb;
-      }
-      uint32_t bad = 0;
-      for (int m = 0; m < rows; ++m) {
-        if (!folds || (r0 + m) / kBlock != rb) bad |= uint32_t(1) << m;
-      }
+      const uint32_t bad = steps.Unfolded(r0, rows);
       if (bad != 0) {
         std::lock_guard<std::mutex> lock(unfolded_mu);
         for (int m = 0; m < rows; ++m) {
@@ -643,21 +718,8 @@ void TileOrderE4m3Steps(const uint16_t* packed, int64_t T, const uint32_t* vnni,
         uint16_t* half = buf + (g % 2) * kRows * kTileOrderGroup;
         const uint16_t* prev = buf + ((g + 1) % 2) * kRows * kTileOrderGroup;
         for (int m = 0; m < int(kRows); ++m) {
-          if (g < groups && m < rows && !((bad >> m) & 1)) {
-            const uint8_t* codes = w.data + (r0 + m) * K + g * kTileOrderGroup;
-            for (int line = 0; line < 8; ++line) {
-              _mm_prefetch(reinterpret_cast<const char*>(codes) + kTileOrderGroup + 64 * line, _MM_HINT_T0);
-            }
-            __m512i c[8];
-            if (LineAlignedLoads::Pays(codes, 0)) {
-              const LineAlignedLoads lines(codes);
-              for (int k = 0; k < 8; k += 2) lines.Load128(codes + 64 * k, &c[k], &c[k + 1]);
-            } else {
-              for (int k = 0; k < 8; ++k) c[k] = _mm512_loadu_si512(codes + 64 * k);
-            }
-            E4m3GroupSteps(tables, pairs, c, half + m * kTileOrderGroup);
-          }
-          if (g > 0) StepProduct(m, prev, scaled.data() + ((g - 1) * 16 + m) * 16 * nt, nt);
+          if (g < groups && m < rows && !((bad >> m) & 1)) steps.Decode(r0 + m, g, half + m * kTileOrderGroup);
+          if (g > 0) StepProduct(m, prev, steps.B((g - 1) * 16 + m), nt);
         }
       }
       Tmm<4>::Store(c_out, nt * 4);
@@ -701,8 +763,15 @@ void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const Wei
     config.rows[t] = kRows;
     config.colsb[t] = uint16_t(nt * 4);
   }
-  if (tile_order && format == PackedFormat::kE4m3 && tiles == 1) {
-    return TileOrderE4m3Steps(packed, T, vnni, config, w, row_begin, N, y, ldy, round_bf16, unfolded);
+  if (tile_order && tiles == 1) {
+    if (format == PackedFormat::kE4m3) {
+      std::vector<int> lo, hi;
+      ColumnBlockExponents(packed, T, K, &lo, &hi);
+      return LaggedStepProducts(T, config, K, row_begin, N, y, ldy, round_bf16, unfolded,
+                                [&] { return E4m3StepRows(w, vnni, nt, lo, hi); });
+    }
+    return LaggedStepProducts(T, config, K, row_begin, N, y, ldy, round_bf16, unfolded,
+                              [&] { return E2m1StepRows(w, vnni, nt); });
   }
   const int64_t groups = (N + kRows - 1) / kRows;
   const int64_t panel_stride = kRows * (K + kPanelPad);
