@@ -180,12 +180,13 @@ bool TakesAmx(int64_t T, PackedFormat format, int64_t K) {
 }
 
 // Fewest rows a tile-order product takes to the AMX tiles (fewer: the FMA kernels, the
-// same bits either way). FP8 since its tiles decode steps directly (linear_amx.cc), one
-// thread, [4096, 4096], min / median of 5 interleaved, ms, FMA kernels vs tiles: T=2
-// 2.16 / 2.43 vs 2.14 / 2.38, T=3 2.23 / 2.57 vs 2.31 / 2.43, T=4 3.44 / 3.72 vs 2.24 / 2.78
-// (2 threads, x8: T=4 13.9 / 15.4 vs 11.0 / 15.0). FP4 [2048, 4096] x16, 2 threads: T=2
-// 9.50-9.58 vs 8.92-16.1, T=4 16.6-17.5 vs 10.1-12.3, T=6 31.1-33.1 vs 12.2-17.8.
-constexpr int64_t kTileOrderAmxMinTokens = 4;
+// same bits either way). With the tiles' small-batch path (linear_amx.cc: steps decoded a
+// group ahead of their products), linear_bench, 2 threads, min / median of 3 interleaved,
+// ms, FMA kernels vs tiles: FP4 [2048, 4096] x16 T=2 4.99 / 5.07 vs 7.02 / 12.4, T=3
+// 13.8 / 14.1 vs 7.57 / 8.87 (three rows leave the FMA kernels two weight streams); FP8
+// [4096, 4096] x8 T=2 7.07 / 8.00 vs 11.1 / 11.7, T=3 11.7 / 12.6 vs 10.8 / 12.3, and one
+// thread, [4096, 4096], T=4 3.44 / 3.72 vs 2.24 / 2.78.
+constexpr int64_t kTileOrderAmxMinTokens = 3;
 
 // Packed rows split for the tile-order FMA kernels (SplitTileOrderActs), row by row.
 void SplitTileOrderRows(const uint16_t* packed, int64_t T, int64_t K, std::vector<float>* split) {

@@ -10,10 +10,13 @@
 // in k order. The arithmetic is the tile unit's (its own summation order and rounding:
 // not the vdpbf16ps kernels' bits; tests/kernels/bf16_row_blocks_test.cc).
 //
-// FP8/FP4 products of kAmxMinTokens rows or more run here in tile order by default
+// FP8/FP4 products of 3 rows or more (linear.cc) run here in tile order by default
 // (kernels/tile_order.h): each 512-value group of decoded weights and of activations is
 // transposed so that a tile step's k pairs are the ones a lane of the tile-order FMA
 // kernels walks, and those kernels, which take the smaller products, give the same bits.
+// Up to 16 rows, each 16-row panel's groups are decoded straight into tile steps (FP8:
+// codes put in step order first, block scales on the activations) a group ahead of the
+// tile products that read them (linear_amx.cc, LaggedStepProducts).
 // (Natural order at T = 1 on the tiles ran 1.5-2.7x slower than the AVX-512 kernels in the
 // best version tried, bench/RESULTS.md.) With tile order off and batch invariance off
 // (kernels/precision.h) the products take LinearAmx in natural order: a row's bits then

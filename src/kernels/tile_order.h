@@ -18,7 +18,7 @@
 // and made FP4 decode 1.5x slower; the AMX decoder pays for this order instead, 6
 // instructions per step against 4, at T >= 4: bench/RESULTS.md.)
 //
-// With tile order, batched products (4 rows or more: linear.cc) run on
+// With tile order, batched products (3 rows or more: linear.cc) run on
 // AMX tiles (the weights decoded to bf16 with their scales folded in, each group
 // transposed into steps; FP8 batches of up to 16 rows put the codes in step order before
 // decoding and their scales on the activations instead; linear_amx.cc) and the rest on
