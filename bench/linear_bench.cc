@@ -106,6 +106,8 @@ void RegisterAll() {
                   // ... and their down projections (K = 2048)
                   Shape{"fp4_4096x2048_x16", DType::kI8, 4096, 2048, 16},
                   Shape{"fp8_4096x4096_x8", DType::kF8E4M3, 4096, 4096, 8},
+                  // the q up-projection (64 heads x 512 from the 1024-wide q LoRA)
+                  Shape{"fp8_32768x1024", DType::kF8E4M3, 32768, 1024, 1},
                   Shape{"bf16_4096x4096", DType::kBF16, 4096, 4096, 1},
                   // a quarter of the head (256 MiB, from memory): the batch-16 head's tiles
                   Shape{"bf16_32768x4096", DType::kBF16, 32768, 4096, 1}}) {

@@ -585,17 +585,18 @@ void ScaleStepActivations(const uint32_t* vnni, int64_t steps, int64_t nt, const
   }
 }
 
-// Step m of a group into C tile 4: A (16 decoded rows, step m of `steps`: 32 words each,
+// Step m of a group into C tile C: A (16 decoded rows, step m of `steps`: 32 words each,
 // rows 512 words apart), B (`b`: 16 k pairs x nt tokens); tile registers by m's parity.
+template <int C>
 inline void StepProduct(int m, const uint16_t* steps, const uint32_t* b, int64_t nt) {
   if (m % 2 == 0) {
     Tmm<2>::Load(b, nt * 4);
     Tmm<0>::Load(steps + 32 * m, kTileOrderGroup * 2);
-    Tmm<4>::Dp<0, 2>();
+    Tmm<C>::template Dp<0, 2>();
   } else {
     Tmm<3>::Load(b, nt * 4);
     Tmm<1>::Load(steps + 32 * m, kTileOrderGroup * 2);
-    Tmm<4>::Dp<1, 3>();
+    Tmm<C>::template Dp<1, 3>();
   }
 }
 
@@ -607,16 +608,20 @@ class E4m3StepRows {
                const std::vector<int>& hi)
       : w_(w), vnni_(vnni), nt_(nt), lo_(lo), hi_(hi) {
     thread_local std::vector<uint32_t> scaled;
-    scaled.resize(size_t(w.cols / kTileK * 16 * nt));
-    scaled_ = scaled.data();
+    const int64_t size = w.cols / kTileK * 16 * nt;
+    scaled.resize(size_t(2 * size));
+    scaled_[0] = scaled.data();
+    scaled_[1] = scaled.data() + size;
   }
   // The panel's rows (from r0) that must take the FMA kernels: all where its row block's
   // scales do not fold (ScalesFoldOnActivations), and those past the row block of r0.
+  // The B tiles of a row block stay valid while the next row block's are made (panels come
+  // in row order, and the previous panel's last products run during this one's decode).
   uint32_t Unfolded(int64_t r0, int rows) {
     const int64_t rb = r0 / kBlock, nb = w_.cols / kBlock;
     if (rb != scaled_rb_) {
       folds_ = ScalesFoldOnActivations(w_.scale + rb * nb, lo_, hi_);
-      if (folds_) ScaleStepActivations(vnni_, w_.cols / kTileK, nt_, w_.scale + rb * nb, scaled_);
+      if (folds_) ScaleStepActivations(vnni_, w_.cols / kTileK, nt_, w_.scale + rb * nb, scaled_[rb % 2]);
       scaled_rb_ = rb;
     }
     uint32_t bad = 0;
@@ -625,7 +630,7 @@ class E4m3StepRows {
     }
     return bad;
   }
-  const uint32_t* B(int64_t step) const { return scaled_ + step * 16 * nt_; }
+  const uint32_t* B(int64_t r0, int64_t step) const { return scaled_[(r0 / kBlock) % 2] + step * 16 * nt_; }
   void Decode(int64_t row, int64_t g, uint16_t* out) const {
     const uint8_t* codes = w_.data + row * w_.cols + g * kTileOrderGroup;
     for (int line = 0; line < 8; ++line) {
@@ -653,7 +658,7 @@ class E4m3StepRows {
   const int64_t nt_;
   const std::vector<int>&lo_, &hi_;
   const __m512i pairs_ = StepWordPairs();
-  uint32_t* scaled_;
+  uint32_t* scaled_[2];  // by row block parity
   int64_t scaled_rb_ = -1;
   bool folds_ = false;
 };
@@ -670,7 +675,7 @@ class E2m1StepRows {
     }
     return bad;
   }
-  const uint32_t* B(int64_t step) const { return vnni_ + step * 16 * nt_; }
+  const uint32_t* B(int64_t, int64_t step) const { return vnni_ + step * 16 * nt_; }
   void Decode(int64_t row, int64_t g, uint16_t* out) const {
     const uint8_t* bytes = w_.data + row * (w_.cols / 2) + g * (kTileOrderGroup / 2);
     for (int line = 0; line < 4; ++line) {  // the next group's 256 bytes
@@ -688,10 +693,11 @@ class E2m1StepRows {
 };
 
 // Tile-order products of up to 16 tokens (nt = T; config: A tiles 16 x 64 bytes, B and C
-// 16 x 4 nt) a 16-row panel at a time on C tile 4: each group's rows decoded by
+// 16 x 4 nt) on 16-row panels: each (panel, group) unit's rows are decoded by
 // make_steps()'s decoder (one per thread: Unfolded, B, Decode) into one half of a buffer
-// while the previous group's steps run from the other, step m after row m. Rows the
-// decoder leaves out go to `unfolded`.
+// while the previous unit's steps run from the other, step m after row m, across panel
+// ends too (a panel's C tile, 4 or 5 by turns, is stored once its last steps have run).
+// Rows the decoder leaves out go to `unfolded`.
 template <typename MakeSteps>
 void LaggedStepProducts(int64_t T, const TileConfig& config, int64_t K, int64_t row_begin, int64_t N, float* y,
                         int64_t ldy, bool round_bf16, std::vector<int64_t>* unfolded, MakeSteps&& make_steps) {
@@ -702,6 +708,44 @@ void LaggedStepProducts(int64_t T, const TileConfig& config, int64_t K, int64_t 
     auto steps = make_steps();
     alignas(64) thread_local uint16_t buf[2 * kRows * kTileOrderGroup];  // 2 x 16 rows x a group's steps
     alignas(64) float c_out[kRows * kRows];
+    struct Unit {
+      int64_t n0, g;
+      int rows, c;  // c: the panel's C tile (0: tmm4, 1: tmm5)
+      uint32_t bad;
+    };
+    Unit prev{};
+    bool have_prev = false;
+    int64_t units = 0;
+    // The previous unit's step m; after its last group's steps, its panel's outputs.
+    auto prev_step = [&](int m) {
+      const uint16_t* a = buf + ((units + 1) % 2) * kRows * kTileOrderGroup;
+      const uint32_t* b = steps.B(row_begin + prev.n0, prev.g * 16 + m);
+      if (prev.c == 0) {
+        StepProduct<4>(m, a, b, nt);
+      } else {
+        StepProduct<5>(m, a, b, nt);
+      }
+    };
+    auto finish_prev = [&] {
+      if (prev.g != groups - 1) return;
+      if (prev.c == 0) {
+        Tmm<4>::Store(c_out, nt * 4);
+        Tmm<4>::Zero();
+      } else {
+        Tmm<5>::Store(c_out, nt * 4);
+        Tmm<5>::Zero();
+      }
+      for (int m = 0; m < prev.rows; ++m) {
+        if ((prev.bad >> m) & 1) continue;
+        for (int64_t t = 0; t < T; ++t) {
+          const float v = c_out[m * nt + t];
+          y[t * ldy + prev.n0 + m] = round_bf16 ? RoundBf16(v) : v;
+        }
+      }
+    };
+    Tmm<4>::Zero();
+    Tmm<5>::Zero();
+    int panel_c = 0;
     for (int64_t p = int64_t(p0); p < int64_t(p1); ++p) {
       const int64_t n0 = p * kRows, r0 = row_begin + n0;
       const int rows = int(std::min<int64_t>(kRows, N - n0));
@@ -713,23 +757,21 @@ void LaggedStepProducts(int64_t T, const TileConfig& config, int64_t K, int64_t 
         }
       }
       if (bad == (uint32_t(1) << rows) - 1) continue;
-      _tile_zero(4);
-      for (int64_t g = 0; g <= groups; ++g) {
-        uint16_t* half = buf + (g % 2) * kRows * kTileOrderGroup;
-        const uint16_t* prev = buf + ((g + 1) % 2) * kRows * kTileOrderGroup;
+      for (int64_t g = 0; g < groups; ++g, ++units) {
+        uint16_t* half = buf + (units % 2) * kRows * kTileOrderGroup;
         for (int m = 0; m < int(kRows); ++m) {
-          if (g < groups && m < rows && !((bad >> m) & 1)) steps.Decode(r0 + m, g, half + m * kTileOrderGroup);
-          if (g > 0) StepProduct(m, prev, steps.B((g - 1) * 16 + m), nt);
+          if (m < rows && !((bad >> m) & 1)) steps.Decode(r0 + m, g, half + m * kTileOrderGroup);
+          if (have_prev) prev_step(m);
         }
+        if (have_prev) finish_prev();
+        prev = Unit{n0, g, rows, panel_c, bad};
+        have_prev = true;
       }
-      Tmm<4>::Store(c_out, nt * 4);
-      for (int m = 0; m < rows; ++m) {
-        if ((bad >> m) & 1) continue;
-        for (int64_t t = 0; t < T; ++t) {
-          const float v = c_out[m * nt + t];
-          y[t * ldy + n0 + m] = round_bf16 ? RoundBf16(v) : v;
-        }
-      }
+      panel_c ^= 1;
+    }
+    if (have_prev) {  // (units is past the last unit: its rows are in the other half)
+      for (int m = 0; m < int(kRows); ++m) prev_step(m);
+      finish_prev();
     }
   });
 }
