@@ -17,6 +17,7 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "kernels/bf16_row_blocks.h"
+#include "kernels/cpu/bf16_round_avx512.h"
 #include "kernels/cpu/weight_decode_avx512.h"
 #include "kernels/isa.h"
 #include "kernels/linear_amx.h"
@@ -726,21 +727,26 @@ void LaggedStepProducts(int64_t T, const TileConfig& config, int64_t K, int64_t 
         StepProduct<5>(m, a, b, nt);
       }
     };
+    // The panel's C tile (row m: weight row m's nt outputs) transposed in registers, each
+    // token's 16 outputs one masked store (256 scalar stores into 16 rows of y left the
+    // batch-16 products waiting on the store buffer: fp8_32768x1024, one thread, T16 ran
+    // 2x T8).
     auto finish_prev = [&] {
       if (prev.g != groups - 1) return;
       if (prev.c == 0) {
-        Tmm<4>::Store(c_out, nt * 4);
+        Tmm<4>::Store(c_out, kRows * 4);
         Tmm<4>::Zero();
       } else {
-        Tmm<5>::Store(c_out, nt * 4);
+        Tmm<5>::Store(c_out, kRows * 4);
         Tmm<5>::Zero();
       }
-      for (int m = 0; m < prev.rows; ++m) {
-        if ((prev.bad >> m) & 1) continue;
-        for (int64_t t = 0; t < T; ++t) {
-          const float v = c_out[m * nt + t];
-          y[t * ldy + prev.n0 + m] = round_bf16 ? RoundBf16(v) : v;
-        }
+      __m512i r[kRows], out[kRows];
+      for (int m = 0; m < int(kRows); ++m) r[m] = _mm512_load_si512(c_out + m * kRows);
+      Transpose16x16(r, out);
+      const __mmask16 keep = __mmask16(((uint32_t(1) << prev.rows) - 1) & ~prev.bad);
+      for (int64_t t = 0; t < T; ++t) {
+        const __m512 v = _mm512_castsi512_ps(out[t]);
+        _mm512_mask_storeu_ps(y + t * ldy + prev.n0, keep, round_bf16 ? RoundBf16x16(v) : v);
       }
     };
     Tmm<4>::Zero();
