@@ -475,8 +475,9 @@ void ChunkedPanelTiles(Rows& rows, int64_t r0, int nrows, uint64_t unfolded, int
 // ---- FP8 in tile order, up to 16 tokens: tile steps decoded directly ----
 //
 // The path above decodes a group's 16 vectors (V_i: a and b of each 64 codes) and then
-// transposes their dwords into the 16 tile steps: 64 shuffles per 512 codes, more than the
-// decode's own 48, while a batch of up to 16 tokens reuses each decoded row only once. Here
+// transposes their dwords into the 16 tile steps: 64 shuffles per 512 codes, twice the
+// decode's own 32 (16 vpermt2b, 16 unpacks), while a batch of up to 16 tokens reuses each
+// decoded row only once. Here
 // the codes are put in step order first (8 in-lane byte shuffles, 16 lane shuffles, 8
 // dword unpacks per group) and the decoder then writes the steps themselves. Step l's row
 // takes pair l of every V_i, so lane L of it comes from the group's 128-column block L:
@@ -487,8 +488,8 @@ void ChunkedPanelTiles(Rows& rows, int64_t r0, int nrows, uint64_t unfolded, int
 // The tile products of a group run one group behind its decode, step m after row m's
 // decode: the A tiles then read rows stored a group earlier and the tile unit works
 // alongside the decoder. One thread, FP8 [4096, 4096] (16 MB, from L3), min of 15
-// (/tmp/kb/dec8.cc): decode + transpose + store 8.8-8.9 GB/s, with the tile products
-// 6.3-6.6; codes in step order 12.9-13.6, with the interleaved products 11.9-12.1.
+// (/tmp/kb/dec8.cc): decode + transpose + store 8.7-9.0 GB/s, with the tile products
+// 6.3-6.5; codes in step order 12.9-13.6, with the interleaved products 11.9-12.1.
 
 // Per 16-code lane: words (0, 4), (1, 5), (2, 6), (3, 7) of the lane as dwords 0..3.
 inline __m512i StepWordPairs() {
