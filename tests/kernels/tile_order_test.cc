@@ -139,6 +139,30 @@ TEST_F(TileOrderTest, ActivationsTheScalesWouldPushOutOfRange) {
   }
 }
 
+// Row blocks that take the FMA kernels between ones that take the tiles: the products
+// still pending from one when the next's scales go on the activations keep its own. (Every
+// other row block of 18, so that each thread's share of the panels holds such a gap.)
+TEST_F(TileOrderTest, RowBlocksBetweenOnesOnTheTiles) {
+  std::mt19937 rng(12);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const int64_t N = 18 * 128, K = 512;
+  TestWeights w = MakeWeights(DType::kF8E4M3, N, K, rng);
+  for (int64_t rb = 1; rb < N / 128; rb += 2) w.scale[size_t(rb * (K / 128) + 3)] = 5;  // does not fold
+  for (int64_t T : {3, 16}) {
+    std::vector<float> x(size_t(T * K));
+    for (auto& v : x) v = RoundBf16(dist(rng));
+    std::vector<float> y(size_t(T * N), -7.0f);
+    LinearRows(x.data(), T, w.m, 0, N, y.data(), LinearOptions{.act_quant = false, .round_bf16 = false});
+    for (int64_t t = 0; t < T; ++t) {
+      for (int64_t n = 0; n < N; ++n) {
+        const float want = TileOrderDot(w.m, n, &x[size_t(t * K)]);
+        const float got = y[size_t(t * N + n)];
+        ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << "T " << T << " t " << t << " n " << n << ": " << got << " vs " << want;
+      }
+    }
+  }
+}
+
 // A ue8m0 scale of 0 (the subnormal 2^-127) flushes to zero as the tiles have it: its
 // blocks add nothing however large their activations (unflushed, 6 x 2^-127 is a normal
 // 1.5 x 2^-125 and 2^100 activations would show it).

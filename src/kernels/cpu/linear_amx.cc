@@ -617,14 +617,18 @@ class E4m3StepRows {
   }
   // The panel's rows (from r0) that must take the FMA kernels: all where its row block's
   // scales do not fold (ScalesFoldOnActivations), and those past the row block of r0.
-  // The B tiles of a row block stay valid while the next row block's are made (panels come
-  // in row order, and the previous panel's last products run during this one's decode).
+  // Each row block scaled goes to the other buffer than the last one scaled, which the
+  // previous panel's last products (run during this one's decode) may still read.
   uint32_t Unfolded(int64_t r0, int rows) {
     const int64_t rb = r0 / kBlock, nb = w_.cols / kBlock;
-    if (rb != scaled_rb_) {
+    if (rb != checked_rb_) {
       folds_ = ScalesFoldOnActivations(w_.scale + rb * nb, lo_, hi_);
-      if (folds_) ScaleStepActivations(vnni_, w_.cols / kTileK, nt_, w_.scale + rb * nb, scaled_[rb % 2]);
-      scaled_rb_ = rb;
+      if (folds_) {
+        last_ ^= 1;
+        ScaleStepActivations(vnni_, w_.cols / kTileK, nt_, w_.scale + rb * nb, scaled_[last_]);
+        scaled_rb_[last_] = rb;
+      }
+      checked_rb_ = rb;
     }
     uint32_t bad = 0;
     for (int m = 0; m < rows; ++m) {
@@ -632,7 +636,9 @@ class E4m3StepRows {
     }
     return bad;
   }
-  const uint32_t* B(int64_t r0, int64_t step) const { return scaled_[(r0 / kBlock) % 2] + step * 16 * nt_; }
+  const uint32_t* B(int64_t r0, int64_t step) const {
+    return scaled_[scaled_rb_[0] == r0 / kBlock ? 0 : 1] + step * 16 * nt_;
+  }
   void Decode(int64_t row, int64_t g, uint16_t* out) const {
     const uint8_t* codes = w_.data + row * w_.cols + g * kTileOrderGroup;
     for (int line = 0; line < 8; ++line) {
@@ -660,8 +666,10 @@ class E4m3StepRows {
   const int64_t nt_;
   const std::vector<int>&lo_, &hi_;
   const __m512i pairs_ = StepWordPairs();
-  uint32_t* scaled_[2];  // by row block parity
-  int64_t scaled_rb_ = -1;
+  uint32_t* scaled_[2];
+  int64_t scaled_rb_[2] = {-1, -1};  // the row block each holds
+  int last_ = 1;                     // the one scaled last
+  int64_t checked_rb_ = -1;
   bool folds_ = false;
 };
 
@@ -850,13 +858,11 @@ void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const Wei
       thread_local std::vector<uint16_t> panel;
       thread_local std::vector<float> c_out;
       c_out.resize(size_t(kCTiles * kRows * nt));
-      // Up to 16 tokens: passes of 4 panels, decoded chunk by chunk; more: 2 panels x 2
-      // token tiles, the panels decoded whole once and reused (from L2) by every pass.
-      // (Tile order decodes 512-value chunks: one panel a pass keeps both halves, 32 KiB,
-      // in L1.)
-      const int chunk_panels = tile_order ? 1 : kChunkPanels;
-      const int panels_max = tiles == 1 ? chunk_panels : 2;
-      panel.resize(size_t(tiles == 1 ? 2 * chunk_panels * kRows * max_chunk : 2 * panel_stride));
+      // Up to 16 tokens (natural order; tile order took LaggedStepProducts above): passes
+      // of kChunkPanels panels, decoded chunk by chunk; more: 2 panels x 2 token tiles,
+      // the panels decoded whole once and reused (from L2) by every pass.
+      const int panels_max = tiles == 1 ? kChunkPanels : 2;
+      panel.resize(size_t(tiles == 1 ? 2 * kChunkPanels * kRows * max_chunk : 2 * panel_stride));
       for (int64_t g = int64_t(g0); g < int64_t(g1); g += panels_max) {
         const int np = int(std::min<int64_t>(panels_max, int64_t(g1) - g));
         const int64_t n0 = g * kRows;
