@@ -676,15 +676,8 @@ class E4m3StepRows {
 // FP4 steps for LaggedStepProducts: E2m1TileSteps, scales folded into each row's words.
 class E2m1StepRows {
  public:
-  E2m1StepRows(const WeightMatrix& w, const uint32_t* vnni, int64_t nt) : w_(w), vnni_(vnni), nt_(nt) {}
-  uint32_t Unfolded(int64_t r0, int rows) const {
-    const int64_t ns = w_.cols / kFp4Block;
-    uint32_t bad = 0;
-    for (int m = 0; m < rows; ++m) {
-      if (!ScalesFold(w_.scale + (r0 + m) * ns, ns, kE2m1ScaleMin, kE2m1ScaleMax)) bad |= uint32_t(1) << m;
-    }
-    return bad;
-  }
+  E2m1StepRows(const WeightMatrix& w, const uint32_t* vnni, int64_t nt) : w_(w), rows_(w, true), vnni_(vnni), nt_(nt) {}
+  uint32_t Unfolded(int64_t r0, int rows) const { return uint32_t(rows_.Unfolded(r0, rows)); }
   const uint32_t* B(int64_t, int64_t step) const { return vnni_ + step * 16 * nt_; }
   void Decode(int64_t row, int64_t g, uint16_t* out) const {
     const uint8_t* bytes = w_.data + row * (w_.cols / 2) + g * (kTileOrderGroup / 2);
@@ -696,6 +689,7 @@ class E2m1StepRows {
 
  private:
   const WeightMatrix& w_;
+  const E2m1Rows rows_;  // (its scale checks)
   const uint32_t* vnni_;
   const int64_t nt_;
   const __m512i table_ = E2m1Table();
