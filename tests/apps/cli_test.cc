@@ -133,6 +133,12 @@ TEST(CliTest, BenchJsonReportsEveryFigure) {
   EXPECT_GE(j.at("measured_bandwidth_gb_s").get<double>(), j.at("measured_bandwidth_gb_s_start").get<double>());
   EXPECT_GE(j.at("measured_bandwidth_gb_s").get<double>(), j.at("measured_bandwidth_gb_s_end").get<double>());
   EXPECT_GE(j.at("roofline_ratio_paired").get<double>(), j.at("roofline_ratio").get<double>() * (1 - 1e-9));
+  // Batch 16 against batch 1: the headline ratio and the median of per-round ratios, each
+  // batch-16 round against a batch-1 round run just before it.
+  EXPECT_NEAR(j.at("decode_tok_s_batch16_vs_1").get<double>(),
+              j.at("decode_tok_s_batch16").get<double>() / j.at("decode_tok_s").get<double>(), 1e-9);
+  ASSERT_TRUE(j.contains("decode_tok_s_batch16_vs_1_paired")) << r.output;
+  EXPECT_GT(j.at("decode_tok_s_batch16_vs_1_paired").get<double>(), 0);
   // The bandwidth readings' 1 GB of buffers is not counted in the tiny model's peak RSS
   // (where the kernel lets the process reset its high-water mark).
   if (access("/proc/self/clear_refs", W_OK) == 0) {
