@@ -11,6 +11,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -134,6 +135,34 @@ TEST_F(TileOrderTest, ActivationsTheScalesWouldPushOutOfRange) {
         const float want = TileOrderDot(w.m, n, &x[size_t(t * K)]);
         const float got = y[size_t(t * N + n)];
         ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << "T " << T << " t " << t << " n " << n << ": " << got << " vs " << want;
+      }
+    }
+  }
+}
+
+// An infinite activation: no row block may put its scale on it (an exponent add would make
+// it finite), so they all take the FMA kernels, whose products give the model's inf / NaN.
+TEST_F(TileOrderTest, NonFiniteActivationsKeepTheModelsResult) {
+  std::mt19937 rng(21);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const int64_t N = 256, K = 512;
+  TestWeights w = MakeWeights(DType::kF8E4M3, N, K, rng);
+  w.scale[0] = 124;  // row block 0, column block 0: 2^-3 (an exponent add of -3)
+  for (int64_t T : {3, 16}) {
+    std::vector<float> x(size_t(T * K));
+    for (auto& v : x) v = RoundBf16(dist(rng));
+    x[7] = std::numeric_limits<float>::infinity();  // token 0, column block 0
+    std::vector<float> y(size_t(T * N), -7.0f);
+    LinearRows(x.data(), T, w.m, 0, N, y.data(), LinearOptions{.act_quant = false, .round_bf16 = false});
+    for (int64_t t = 0; t < T; ++t) {
+      for (int64_t n = 0; n < N; ++n) {
+        const float want = TileOrderDot(w.m, n, &x[size_t(t * K)]);
+        const float got = y[size_t(t * N + n)];
+        if (std::isnan(want)) {
+          EXPECT_TRUE(std::isnan(got)) << "T " << T << " t " << t << " n " << n << ": " << got;
+        } else {
+          ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << "T " << T << " t " << t << " n " << n << ": " << got << " vs " << want;
+        }
       }
     }
   }
