@@ -472,6 +472,22 @@ void ChunkedPanelTiles(Rows& rows, int64_t r0, int nrows, uint64_t unfolded, int
   Unroll<G>([&](auto g) { Tmm<4 + decltype(g)::value>::Store(c_out + decltype(g)::value * kRows * nt, nt * 4); });
 }
 
+// A C tile stored as 16 rows of 16 floats (row m: weight row m's outputs for 16 tokens)
+// into y (at the tile's first token and row): transposed in registers, each of the first
+// `tokens` tokens' outputs one masked store of the rows in `keep`. (Scalar stores, 256 per
+// tile into 16 rows of y, had the products waiting on the store buffer: one thread,
+// fp8_32768x1024, T16 ran 2x T8.)
+inline void StoreTileTransposed(const float* c, __mmask16 keep, int64_t tokens, float* y, int64_t ldy,
+                                bool round_bf16) {
+  __m512i r[kRows], out[kRows];
+  for (int m = 0; m < int(kRows); ++m) r[m] = _mm512_loadu_si512(c + m * kRows);
+  Transpose16x16(r, out);
+  for (int64_t t = 0; t < tokens; ++t) {
+    const __m512 v = _mm512_castsi512_ps(out[t]);
+    _mm512_mask_storeu_ps(y + t * ldy, keep, round_bf16 ? RoundBf16x16(v) : v);
+  }
+}
+
 // ---- FP8 in tile order, up to 16 tokens: tile steps decoded directly ----
 //
 // The path above decodes a group's 16 vectors (V_i: a and b of each 64 codes) and then
@@ -730,10 +746,7 @@ void LaggedStepProducts(int64_t T, const TileConfig& config, int64_t K, int64_t 
         StepProduct<5>(m, a, b, nt);
       }
     };
-    // The panel's C tile (row m: weight row m's nt outputs) transposed in registers, each
-    // token's 16 outputs one masked store (256 scalar stores into 16 rows of y left the
-    // batch-16 products waiting on the store buffer: fp8_32768x1024, one thread, T16 ran
-    // 2x T8).
+    // After a panel's last steps: its C tile out (StoreTileTransposed) and zeroed.
     auto finish_prev = [&] {
       if (prev.g != groups - 1) return;
       if (prev.c == 0) {
@@ -743,14 +756,8 @@ void LaggedStepProducts(int64_t T, const TileConfig& config, int64_t K, int64_t 
         Tmm<5>::Store(c_out, kRows * 4);
         Tmm<5>::Zero();
       }
-      __m512i r[kRows], out[kRows];
-      for (int m = 0; m < int(kRows); ++m) r[m] = _mm512_load_si512(c_out + m * kRows);
-      Transpose16x16(r, out);
       const __mmask16 keep = __mmask16(((uint32_t(1) << prev.rows) - 1) & ~prev.bad);
-      for (int64_t t = 0; t < T; ++t) {
-        const __m512 v = _mm512_castsi512_ps(out[t]);
-        _mm512_mask_storeu_ps(y + t * ldy + prev.n0, keep, round_bf16 ? RoundBf16x16(v) : v);
-      }
+      StoreTileTransposed(c_out, keep, T, y + prev.n0, ldy, round_bf16);
     };
     Tmm<4>::Zero();
     Tmm<5>::Zero();
@@ -833,6 +840,12 @@ void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const Wei
       const int rows = int(std::min<int64_t>(kRows, N - n0 - p * kRows));
       for (int j = 0; j < nj; ++j) {
         const float* c = c_out + (p * nj + j) * kRows * nt;
+        if (nt == kRows) {
+          const __mmask16 keep = __mmask16(((uint32_t(1) << rows) - 1) & ~uint32_t(bad >> (p * kRows)));
+          StoreTileTransposed(c, keep, std::min<int64_t>(nt, T - (j0 + j) * nt), y + (j0 + j) * nt * ldy + n0 + p * kRows,
+                              ldy, round_bf16);
+          continue;
+        }
         for (int m = 0; m < rows; ++m) {
           if ((bad >> (p * kRows + m)) & 1) continue;
           const int64_t n = n0 + p * kRows + m;
