@@ -55,6 +55,10 @@ Weights Make(DType dtype, int64_t N, int64_t K) {
       for (int64_t i = 0; i < N * K / 2; ++i) w.data.as<uint8_t>()[i] = uint8_t(rng());
       w.scale.assign(size_t(N * (K / 32)), 124);
       break;
+    case DType::kF32:
+      w.data = HugePageBuffer(size_t(N * K * 4));
+      for (int64_t i = 0; i < N * K; ++i) w.data.as<float>()[i] = dist(rng);
+      break;
     default:
       break;
   }
@@ -109,6 +113,8 @@ void RegisterAll() {
                   // the q up-projection (64 heads x 512 from the 1024-wide q LoRA)
                   Shape{"fp8_32768x1024", DType::kF8E4M3, 32768, 1024, 1},
                   Shape{"bf16_4096x4096", DType::kBF16, 4096, 4096, 1},
+                  // the hyper-connection mixers' F32 weights (hc_mult x D in, 24 out)
+                  Shape{"f32_24x16384", DType::kF32, 24, 16384, 1},
                   // a quarter of the head (256 MiB, from memory): the batch-16 head's tiles
                   Shape{"bf16_32768x4096", DType::kBF16, 32768, 4096, 1}}) {
     // 2-12: experts' token counts (and the rows-kernel / panel boundary at 6), 16 = a

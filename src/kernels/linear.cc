@@ -677,14 +677,34 @@ void LinearRowsStrided(const float* x, int64_t x_stride, int64_t T, const Weight
       x = PrepareActs(x, x_stride, T, K, /*act_quant=*/false, /*dequantize=*/false).q.data();
     }
     if (!PreciseMath() && LinearPacked(x, T, w, row_begin, N, y, y_stride, options.round_bf16, dk)) return;
-    ParallelFor(size_t(N), 4, [&](size_t n0, size_t n1) {
-      for (int64_t n = int64_t(n0); n < int64_t(n1); ++n) {
-        const int64_t r = row_begin + n;
-        for (int64_t t = 0; t < T; ++t) {
-          float v = w.dtype == DType::kBF16
-                        ? dk.dot_bf16(x + t * K, reinterpret_cast<const uint16_t*>(w.data) + r * K, K)
-                        : dk.dot_f32(x + t * K, reinterpret_cast<const float*>(w.data) + r * K, K);
-          y[t * y_stride + n] = finish(v);
+    auto dot = [&](int64_t n, int64_t t) {
+      const int64_t r = row_begin + n;
+      const float v = w.dtype == DType::kBF16
+                          ? dk.dot_bf16(x + t * K, reinterpret_cast<const uint16_t*>(w.data) + r * K, K)
+                          : dk.dot_f32(x + t * K, reinterpret_cast<const float*>(w.data) + r * K, K);
+      y[t * y_stride + n] = finish(v);
+    };
+    if (T == 1) {
+      ParallelFor(size_t(N), 4, [&](size_t n0, size_t n1) {
+        for (int64_t n = int64_t(n0); n < int64_t(n1); ++n) dot(n, 0);
+      });
+      return;
+    }
+    // Several rows of x: weight rows in blocks of about 512 KiB, each block against a chunk
+    // of tokens, so the block stays in L2 across the chunk and each activation row is read
+    // once per block. (Each weight row against all T rows of x read x again per weight row:
+    // the HC mixers' F32 [24, 16384] at T = 512 read 32 MiB of x 24 times a call.) The
+    // same dot per output either way.
+    const int64_t bytes = w.dtype == DType::kBF16 ? 2 : 4;
+    const int64_t block_rows = std::clamp<int64_t>((int64_t(512) << 10) / (K * bytes), 1, N);
+    const int64_t blocks = (N + block_rows - 1) / block_rows;
+    const int64_t chunk = (T + 15) / 16, chunks = (T + chunk - 1) / chunk;
+    ParallelFor(size_t(blocks * chunks), 1, [&](size_t i0, size_t i1) {
+      for (int64_t i = int64_t(i0); i < int64_t(i1); ++i) {
+        const int64_t n0 = i % blocks * block_rows, n1 = std::min(N, n0 + block_rows);
+        const int64_t t0 = i / blocks * chunk, t1 = std::min(T, t0 + chunk);
+        for (int64_t t = t0; t < t1; ++t) {
+          for (int64_t n = n0; n < n1; ++n) dot(n, t);
         }
       }
     });
