@@ -153,6 +153,11 @@ struct E2m1ScaledTables {
     }
   }
 };
+// One copy for every kernel shape below (a static in the template would be one per shape).
+const E2m1ScaledTables& ScaledE2m1Tables() {
+  static const E2m1ScaledTables tables;
+  return tables;
+}
 
 // FP4: V_p is scale block kE2m1TileBlock[p] of the group (32 values in natural order, 16
 // bytes: pair l = byte l, low nibble first); the packed activations (kE2m1Tile) hold the
@@ -160,7 +165,7 @@ struct E2m1ScaledTables {
 template <int S, int R>
 void E2m1Tile(const float* const* x, const uint8_t* w, int64_t w_stride, const uint8_t* const* scale_rows,
               int64_t n, float* out) {
-  static const E2m1ScaledTables scaled_tables;
+  const E2m1ScaledTables& scaled_tables = ScaledE2m1Tables();
   constexpr int64_t kAhead = kPrefetchBytes / S;
   constexpr int N = S * R;
   StepChains<N> chains;
