@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/dtype.h"
@@ -73,6 +74,27 @@ float TileOrderDot(const WeightMatrix& w, int64_t n, const float* x) {
   return c;
 }
 
+// LinearRows over rows [r0, r1) of m for the T activation rows x: every output equal bit
+// for bit to the model (where the model gives NaN, with nan_any: any NaN).
+void ExpectModelBits(const WeightMatrix& m, const std::vector<float>& x, int64_t T, int64_t r0, int64_t r1,
+                     const std::string& what, bool nan_any = false) {
+  const int64_t K = m.cols, n_rows = r1 - r0;
+  std::vector<float> y(size_t(T * n_rows), -7.0f);
+  LinearRows(x.data(), T, m, r0, r1, y.data(), LinearOptions{.act_quant = false, .round_bf16 = false});
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t n = r0; n < r1; ++n) {
+      const float want = TileOrderDot(m, n, &x[size_t(t * K)]);
+      const float got = y[size_t(t * n_rows + n - r0)];
+      if (nan_any && std::isnan(want)) {
+        EXPECT_TRUE(std::isnan(got)) << what << " T " << T << " t " << t << " n " << n << ": " << got;
+        continue;
+      }
+      ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want))
+          << what << " T " << T << " t " << t << " n " << n << ": " << got << " vs " << want;
+    }
+  }
+}
+
 class TileOrderTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -101,16 +123,7 @@ TEST_F(TileOrderTest, EveryBatchSizeGivesTheModelsBits) {
       std::vector<float> x(size_t(T * K));
       for (auto& v : x) v = RoundBf16(std::ldexp(dist(rng), exponent(rng)));
       x[3] = 0x1p-130f;  // a denormal activation: flushed
-      std::vector<float> y(size_t(T * (r1 - r0)), -7.0f);
-      LinearRows(x.data(), T, w.m, r0, r1, y.data(), LinearOptions{.act_quant = false, .round_bf16 = false});
-      for (int64_t t = 0; t < T; ++t) {
-        for (int64_t n = r0; n < r1; ++n) {
-          const float want = TileOrderDot(w.m, n, &x[size_t(t * K)]);
-          const float got = y[size_t(t * (r1 - r0) + n - r0)];
-          ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want))
-              << DTypeName(dtype) << " T " << T << " t " << t << " n " << n << ": " << got << " vs " << want;
-        }
-      }
+      ASSERT_NO_FATAL_FAILURE(ExpectModelBits(w.m, x, T, r0, r1, DTypeName(dtype)));
     }
   }
 }
@@ -128,15 +141,7 @@ TEST_F(TileOrderTest, ActivationsTheScalesWouldPushOutOfRange) {
     std::vector<float> x(size_t(T * K));
     for (auto& v : x) v = RoundBf16(dist(rng));
     for (int64_t t = 0; t < T; ++t) x[size_t(t * K + 5)] = 0x1p-120f;
-    std::vector<float> y(size_t(T * N), -7.0f);
-    LinearRows(x.data(), T, w.m, 0, N, y.data(), LinearOptions{.act_quant = false, .round_bf16 = false});
-    for (int64_t t = 0; t < T; ++t) {
-      for (int64_t n = 0; n < N; ++n) {
-        const float want = TileOrderDot(w.m, n, &x[size_t(t * K)]);
-        const float got = y[size_t(t * N + n)];
-        ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << "T " << T << " t " << t << " n " << n << ": " << got << " vs " << want;
-      }
-    }
+    ASSERT_NO_FATAL_FAILURE(ExpectModelBits(w.m, x, T, 0, N, "FP8"));
   }
 }
 
@@ -152,19 +157,7 @@ TEST_F(TileOrderTest, NonFiniteActivationsKeepTheModelsResult) {
     std::vector<float> x(size_t(T * K));
     for (auto& v : x) v = RoundBf16(dist(rng));
     x[7] = std::numeric_limits<float>::infinity();  // token 0, column block 0
-    std::vector<float> y(size_t(T * N), -7.0f);
-    LinearRows(x.data(), T, w.m, 0, N, y.data(), LinearOptions{.act_quant = false, .round_bf16 = false});
-    for (int64_t t = 0; t < T; ++t) {
-      for (int64_t n = 0; n < N; ++n) {
-        const float want = TileOrderDot(w.m, n, &x[size_t(t * K)]);
-        const float got = y[size_t(t * N + n)];
-        if (std::isnan(want)) {
-          EXPECT_TRUE(std::isnan(got)) << "T " << T << " t " << t << " n " << n << ": " << got;
-        } else {
-          ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << "T " << T << " t " << t << " n " << n << ": " << got << " vs " << want;
-        }
-      }
-    }
+    ASSERT_NO_FATAL_FAILURE(ExpectModelBits(w.m, x, T, 0, N, "FP8", /*nan_any=*/true));
   }
 }
 
@@ -180,15 +173,7 @@ TEST_F(TileOrderTest, RowBlocksBetweenOnesOnTheTiles) {
   for (int64_t T : {3, 16}) {
     std::vector<float> x(size_t(T * K));
     for (auto& v : x) v = RoundBf16(dist(rng));
-    std::vector<float> y(size_t(T * N), -7.0f);
-    LinearRows(x.data(), T, w.m, 0, N, y.data(), LinearOptions{.act_quant = false, .round_bf16 = false});
-    for (int64_t t = 0; t < T; ++t) {
-      for (int64_t n = 0; n < N; ++n) {
-        const float want = TileOrderDot(w.m, n, &x[size_t(t * K)]);
-        const float got = y[size_t(t * N + n)];
-        ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << "T " << T << " t " << t << " n " << n << ": " << got << " vs " << want;
-      }
-    }
+    ASSERT_NO_FATAL_FAILURE(ExpectModelBits(w.m, x, T, 0, N, "FP8"));
   }
 }
 
