@@ -137,7 +137,7 @@ class E4m3Rows {
   void Chunk(int64_t r0, int rows, int zero_rows, uint64_t bad, int64_t k0, int64_t len, uint16_t* out,
              int64_t out_stride) {
     static const E4m3Tables base;
-    static const E4m3Words words;
+    static const E4m3Words& words = SharedE4m3Words();
     const int64_t K = w_.cols, kb0 = k0 / kBlock, nkb = len / kBlock;
     int64_t table_rb = -1;
     E4m3Tables tables[kTileOrderGroup / kBlock];

@@ -68,7 +68,8 @@ class StepChains {
   }
   // Step l of the previous group's sums into the chains (0..15 in turn; before the first
   // group's sums the pending sums are +0, which leaves c = +0 as it is).
-  void Pending(int l) {
+  void Pending(unsigned l) {  // unsigned: % and / are a mask and a shift (signed, 7 scalar
+                              // instructions taking the vector ports' slots)
     for (int q = 0; q < kQuads; ++q) {
       c_[q] = _mm_add_ps(c_[q], _mm_castpd_ps(_mm_load_pd(&pending_[q][l % 4][2 * (l / 4)])));
     }
@@ -96,36 +97,66 @@ inline void AddVector(__m512 we, __m512 wo, const float* const* x, int64_t at, _
   }
 }
 
+// FP8. The weights' block scale goes into the decode tables (ScaledE4m3Tables: e4m3 x
+// 2^(e - 127) as bf16) where the group's S rows share their row block and its four scales
+// fold into bf16 (kE4m3ScaleMin..Max): the products are the same exact fp32 values as
+// decoded x scale, without the 4 multiplies of every 64 codes' 17 vector instructions.
+// Otherwise the scale is applied in fp32 (exact where it folds into bf16, as the tiles
+// have it; under FTZ/DAZ where it does not, as those rows' arithmetic is defined).
 template <int S, int R>
 void E4m3Tile(const float* const* x, const uint8_t* w, int64_t w_stride, const uint8_t* const* scale_rows,
               int64_t n, float* out) {
   static const E4m3Tables tables;
+  static const E4m3Words& words = SharedE4m3Words();
   const E4m3Tables t = tables;
   constexpr int64_t kAhead = kPrefetchBytes / S;
   constexpr int N = S * R;
+  bool one_row_block = true;
+  for (int s = 1; s < S; ++s) one_row_block = one_row_block && scale_rows[s] == scale_rows[0];
   StepChains<N> chains;
-  float scales[S][4];
   for (int64_t g = 0; g < n; g += kTileOrderGroup) {
-    for (int s = 0; s < S; ++s) {
-      for (int b = 0; b < 4; ++b) scales[s][b] = Ue8m0ToFloat(scale_rows[s][g / 128 + b]);
-    }
     __m512 e[N], o[N];
 #pragma GCC unroll 16
     for (int j = 0; j < N; ++j) e[j] = o[j] = _mm512_setzero_ps();
-    for (int64_t k = g; k < g + kTileOrderGroup; k += 64) {
-      chains.Pending(int((k - g) / 32));
-      chains.Pending(int((k - g) / 32 + 1));
+    if (one_row_block && ScalesFold(scale_rows[0] + g / 128, 4, kE4m3ScaleMin, kE4m3ScaleMax)) {
+      for (unsigned b = 0; b < 4; ++b) {
+        const E4m3Tables scaled = ScaledE4m3Tables(t, words, scale_rows[0][g / 128 + b]);
+        for (unsigned l = 4 * b; l < 4 * b + 4; l += 2) {  // steps l, l + 1: 64 codes from k
+          const int64_t k = g + 32 * l;
+          chains.Pending(l);
+          chains.Pending(l + 1);
 #pragma GCC unroll 4
+          for (int s = 0; s < S; ++s) {
+            const uint8_t* ws = w + s * w_stride + k;
+            _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead), _MM_HINT_T0);
+            __m512i a, c;
+            DecodeE4m3x64(scaled, _mm512_loadu_si512(ws), &a, &c);
+            AddVector<R>(EvenF32(a), OddF32(a), x, k, e + s * R, o + s * R);
+            AddVector<R>(EvenF32(c), OddF32(c), x, k + 32, e + s * R, o + s * R);
+          }
+        }
+      }
+    } else {
+      float scales[S][4];
       for (int s = 0; s < S; ++s) {
-        const uint8_t* ws = w + s * w_stride + k;
-        _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead), _MM_HINT_T0);
-        const __m512 sc = _mm512_set1_ps(scales[s][(k - g) / 128]);
-        __m512i a, b;
-        DecodeE4m3x64(t, _mm512_loadu_si512(ws), &a, &b);
-        // Vector a is V_i, b V_(i+1): the weights' scale applied in fp32 (exact where it
-        // folds into bf16, as the tiles have it).
-        AddVector<R>(_mm512_mul_ps(EvenF32(a), sc), _mm512_mul_ps(OddF32(a), sc), x, k, e + s * R, o + s * R);
-        AddVector<R>(_mm512_mul_ps(EvenF32(b), sc), _mm512_mul_ps(OddF32(b), sc), x, k + 32, e + s * R, o + s * R);
+        for (int b = 0; b < 4; ++b) scales[s][b] = Ue8m0ToFloat(scale_rows[s][g / 128 + b]);
+      }
+      for (unsigned l = 0; l < 16; l += 2) {
+        const int64_t k = g + 32 * l;
+        chains.Pending(l);
+        chains.Pending(l + 1);
+#pragma GCC unroll 4
+        for (int s = 0; s < S; ++s) {
+          const uint8_t* ws = w + s * w_stride + k;
+          _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead), _MM_HINT_T0);
+          const __m512 sc = _mm512_set1_ps(scales[s][l / 4]);
+          __m512i a, c;
+          DecodeE4m3x64(t, _mm512_loadu_si512(ws), &a, &c);
+          // Vector a is V_i, c V_(i+1).
+          AddVector<R>(_mm512_mul_ps(EvenF32(a), sc), _mm512_mul_ps(OddF32(a), sc), x, k, e + s * R, o + s * R);
+          AddVector<R>(_mm512_mul_ps(EvenF32(c), sc), _mm512_mul_ps(OddF32(c), sc), x, k + 32, e + s * R,
+                       o + s * R);
+        }
       }
     }
     chains.EndGroup(e, o);
@@ -179,15 +210,25 @@ void E2m1Tile(const float* const* x, const uint8_t* w, int64_t w_stride, const u
     __m512 e[N], o[N];
 #pragma GCC unroll 16
     for (int j = 0; j < N; ++j) e[j] = o[j] = _mm512_setzero_ps();
+    const uint8_t* wg[S];
+    const uint8_t* sg[S];
+    for (int s = 0; s < S; ++s) {
+      wg[s] = w + s * w_stride + g / 2;
+      sg[s] = scale_rows[s] + g / 32;
+    }
+    // Unrolled: each vector's block, scale byte and pending step are constant offsets (in a
+    // loop, their index arithmetic and pointers spilled to xmm registers took ~20 scalar
+    // instructions per 4 vectors beside the vector ports' 24).
+#pragma GCC unroll 16
     for (int p = 0; p < 16; ++p) {
-      chains.Pending(p);
+      chains.Pending(unsigned(p));
       const int block = kE2m1TileBlock[p];
 #pragma GCC unroll 4
       for (int s = 0; s < S; ++s) {
-        const uint8_t* ws = w + s * w_stride + g / 2 + 16 * block;
+        const uint8_t* ws = wg[s] + 16 * block;
         const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ws)));
         // The block's 16 values times its scale (exact where the scale folds into bf16).
-        const __m512 scaled = _mm512_load_ps(scaled_tables.t[scale_rows[s][g / 32 + block]]);
+        const __m512 scaled = _mm512_load_ps(scaled_tables.t[sg[s][block]]);
         AddVector<R>(_mm512_permutexvar_ps(b, scaled), _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), scaled), x,
                      g + 32 * p, e + s * R, o + s * R);
       }

@@ -114,12 +114,25 @@ inline __m512 E2m1F32Table() {
 // move: not code 0 (zero) nor 127 (NaN).
 struct E4m3Words {
   __m512i w[4];
+  __m512i lo_idx, hi_idx;  // bytes 2j / 2j + 1 of two word vectors: their low / high bytes
   E4m3Words() {
     alignas(64) uint16_t words[128];
     for (int c = 0; c < 128; ++c) words[c] = Bf16Bits(E4m3ToFloat(uint8_t(c)));
     for (int i = 0; i < 4; ++i) w[i] = _mm512_load_si512(words + 32 * i);
+    alignas(64) uint8_t lo[64], hi[64];
+    for (int j = 0; j < 64; ++j) {
+      lo[j] = uint8_t(2 * j);
+      hi[j] = uint8_t(2 * j + 1);
+    }
+    lo_idx = _mm512_load_si512(lo);
+    hi_idx = _mm512_load_si512(hi);
   }
 };
+// One copy per program (an inline function's static).
+inline const E4m3Words& SharedE4m3Words() {
+  static const E4m3Words words;
+  return words;
+}
 constexpr __mmask32 kE4m3Scalable[4] = {0xFFFFFFFEu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0x7FFFFFFFu};
 
 // A ue8m0 scale e folds exactly into every finite nonzero code's bf16 exponent field
@@ -133,12 +146,7 @@ inline E4m3Tables ScaledE4m3Tables(const E4m3Tables& base, const E4m3Words& word
   const __m512i add = _mm512_set1_epi16(int16_t((e - 127) * 128));
   __m512i w[4];
   for (int i = 0; i < 4; ++i) w[i] = _mm512_mask_add_epi16(words.w[i], kE4m3Scalable[i], words.w[i], add);
-  alignas(64) uint8_t lo_idx[64], hi_idx[64];
-  for (int j = 0; j < 64; ++j) {
-    lo_idx[j] = uint8_t(2 * j);
-    hi_idx[j] = uint8_t(2 * j + 1);
-  }
-  const __m512i lo = _mm512_load_si512(lo_idx), hi = _mm512_load_si512(hi_idx);
+  const __m512i lo = words.lo_idx, hi = words.hi_idx;
   E4m3Tables t = base;
   t.lo0 = _mm512_permutex2var_epi8(w[0], lo, w[1]);
   t.lo1 = _mm512_permutex2var_epi8(w[2], lo, w[3]);
