@@ -13,6 +13,7 @@
 #include <mutex>
 #include <utility>
 
+#include "core/aligned_vector.h"
 #include "core/dtype.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
@@ -362,7 +363,7 @@ constexpr int kChunkPanels = 2;
 // In tile order step 16 g + l, pair i is dword 256 g + 16 i + l of each row: for each
 // group and vector i, 16 tokens x 16 dwords transposed give pair i of the group's 16 steps.
 void PackVnni(const uint16_t* packed, int64_t T, int64_t K, int64_t nt, bool tile_order,
-              std::vector<uint32_t>* vnni) {
+              AlignedVector<uint32_t>* vnni) {
   const int64_t tiles = (T + nt - 1) / nt, steps = K / kTileK, half = K / 2;
   vnni->resize(size_t(tiles * steps * 16 * nt));
   const uint32_t* src = reinterpret_cast<const uint32_t*>(packed);
@@ -625,7 +626,7 @@ class E4m3StepRows {
   E4m3StepRows(const WeightMatrix& w, const uint32_t* vnni, int64_t nt, const std::vector<int>& lo,
                const std::vector<int>& hi)
       : w_(w), vnni_(vnni), nt_(nt), lo_(lo), hi_(hi) {
-    thread_local std::vector<uint32_t> scaled;
+    thread_local AlignedVector<uint32_t> scaled;
     const int64_t size = w.cols / kTileK * 16 * nt;
     scaled.resize(size_t(2 * size));
     scaled_[0] = scaled.data();
@@ -809,7 +810,7 @@ void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const Wei
   const int64_t max_chunk = ChunkLen(tile_order);
   const int64_t nt = std::min<int64_t>(T, 16);
   const int64_t tiles = (T + nt - 1) / nt, steps = K / kTileK, tile_stride = steps * 16 * nt;
-  thread_local std::vector<uint32_t> vnni_buffer;
+  thread_local AlignedVector<uint32_t> vnni_buffer;
   PackVnni(packed, T, K, nt, tile_order, &vnni_buffer);
   const uint32_t* vnni = vnni_buffer.data();
   TileConfig config;
@@ -862,8 +863,8 @@ void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const Wei
   auto run = [&](auto& weight_rows) {
     ParallelFor(size_t(groups), 1, [&](size_t g0, size_t g1) {
       UseConfig(config);
-      thread_local std::vector<uint16_t> panel;
-      thread_local std::vector<float> c_out;
+      thread_local AlignedVector<uint16_t> panel;
+      thread_local AlignedVector<float> c_out;
       c_out.resize(size_t(kCTiles * kRows * nt));
       // Up to 16 tokens (natural order; tile order took LaggedStepProducts above): passes
       // of kChunkPanels panels, decoded chunk by chunk; more: 2 panels x 2 token tiles,
