@@ -81,6 +81,9 @@ inline float Pow2Scale(float amax, float amin, float inv_max) {
   float t = a * inv_max;
   uint32_t u = std::bit_cast<uint32_t>(t);
   int32_t e = int32_t((u >> 23) & 0xff) - 127 + ((u & 0x7fffffu) != 0 ? 1 : 0);
+  // 2^e directly where it is a normal float (ldexp, a libm call, was a third of the SIMD
+  // FP8 activation quantisation's time); the rest (only e = 128: inf) as before.
+  if (e >= -126 && e <= 127) return std::bit_cast<float>(uint32_t(e + 127) << 23);
   return std::ldexp(1.0f, e);
 }
 constexpr float kFp8Max = 448.0f;
