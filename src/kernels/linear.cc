@@ -48,8 +48,8 @@ struct PreparedActs {
 // keep their capacity, so the steady state allocates nothing).
 struct Scratch {
   PreparedActs acts;
-  std::vector<uint16_t> packed;  // [T, K] bf16 activations in the packed layout
-  std::vector<float> split;      // [T, K] the same as fp32 for the FMA kernels (SplitForFma)
+  PackedRows packed;  // [T, K] bf16 activations in the packed layout
+  SplitRows split;    // [T, K] the same as fp32 for the FMA kernels (SplitForFma)
 };
 Scratch& LocalScratch() {
   thread_local Scratch scratch;
@@ -151,7 +151,7 @@ bool PackedFormatFor(DType dtype, int64_t K, const DotKernels& dk, PackedFormat*
 // a (T x K fp32) packed as bf16 in `format`'s order; false (nothing packed) unless every
 // value is bf16-exact.
 bool PackRows(const float* a, int64_t T, int64_t K, PackedFormat format, const DotKernels& dk,
-              std::vector<uint16_t>* packed) {
+              PackedRows* packed) {
   if (!AllBf16Exact(a, T * K)) return false;
   packed->resize(size_t(T * K));
   ParallelFor(size_t(T), 4, [&](size_t t0, size_t t1) {
@@ -160,7 +160,7 @@ bool PackRows(const float* a, int64_t T, int64_t K, PackedFormat format, const D
   return true;
 }
 
-void LinearOnPacked(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
+void LinearOnPacked(const PackedRows& packed, const SplitRows& split, int64_t T,
                     PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
                     bool round_bf16, const DotKernels& dk);
 
@@ -189,7 +189,7 @@ bool TakesAmx(int64_t T, PackedFormat format, int64_t K) {
 constexpr int64_t kTileOrderAmxMinTokens = 3;
 
 // Packed rows split for the tile-order FMA kernels (SplitTileOrderActs), row by row.
-void SplitTileOrderRows(const uint16_t* packed, int64_t T, int64_t K, std::vector<float>* split) {
+void SplitTileOrderRows(const uint16_t* packed, int64_t T, int64_t K, SplitRows* split) {
   split->resize(size_t(T * K));
   for (int64_t t = 0; t < T; ++t) SplitTileOrderActs(packed + t * K, K, split->data() + t * K);
 }
@@ -199,8 +199,8 @@ void SplitTileOrderRows(const uint16_t* packed, int64_t T, int64_t K, std::vecto
 // the products that use them. `split` is left empty where they do not apply (another
 // format, more rows, products on AMX, another set, an activation below the FMA kernel's
 // range).
-void SplitForFma(const std::vector<uint16_t>& packed, int64_t T, int64_t K, PackedFormat format,
-                 const DotKernels& dk, std::vector<float>* split) {
+void SplitForFma(const PackedRows& packed, int64_t T, int64_t K, PackedFormat format,
+                 const DotKernels& dk, SplitRows* split) {
   split->clear();
   if (UsesTileOrder(format, K)) {  // the tile-order FMA kernels take products below AMX's
     if (T < kTileOrderAmxMinTokens) SplitTileOrderRows(packed.data(), T, K, split);
@@ -223,8 +223,8 @@ void SplitForFma(const std::vector<uint16_t>& packed, int64_t T, int64_t K, Pack
 bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_begin, int64_t N,
                   float* y, int64_t ldy, bool round_bf16, const DotKernels& dk) {
   PackedFormat format;
-  std::vector<uint16_t>& packed = LocalScratch().packed;
-  std::vector<float>& split = LocalScratch().split;
+  PackedRows& packed = LocalScratch().packed;
+  SplitRows& split = LocalScratch().split;
   if (!PackedFormatFor(w.dtype, w.cols, dk, &format) || !PackRows(a, T, w.cols, format, dk, &packed)) return false;
   SplitForFma(packed, T, w.cols, format, dk, &split);
   LinearOnPacked(packed, split, T, format, w, row_begin, N, y, ldy, round_bf16, dk);
@@ -236,7 +236,7 @@ bool LinearPacked(const float* a, int64_t T, const WeightMatrix& w, int64_t row_
 // row-major GEMV its rows); batches take tiles of up to 3 blocks x 8 activation rows, so
 // each weight vector is loaded once per 8 rows. The blocks at the range's ends are
 // computed whole and only the range's rows kept.
-void LinearOnRowBlocks(const std::vector<uint16_t>& packed, int64_t T, const WeightMatrix& w, int64_t row_begin,
+void LinearOnRowBlocks(const PackedRows& packed, int64_t T, const WeightMatrix& w, int64_t row_begin,
                        int64_t N, float* y, int64_t ldy, bool round_bf16, Bf16BlocksFn blocks_fn) {
   const int64_t K = w.cols, B = kRowBlockRows;
   const int64_t b_begin = row_begin / B, b_end = CeilDiv(row_begin + N, B);
@@ -318,7 +318,7 @@ void WeightStreams(int64_t T, int64_t pass_max, int max_products, const WeightMa
 // Tile-order products (tile_order.h) on its FMA kernels, from split activation rows:
 // passes of up to 4 rows, with as many weight streams as keep 8 accumulator pairs (16
 // registers) in flight: 4 streams up to 2 rows, then 2.
-void TileOrderStreams(const std::vector<float>& split, int64_t T, const WeightMatrix& w, int64_t row_begin,
+void TileOrderStreams(const SplitRows& split, int64_t T, const WeightMatrix& w, int64_t row_begin,
                       int64_t N, float* y, int64_t ldy, bool round_bf16) {
   const int64_t K = w.cols;
   const float* xf[kAmxMinTokens];
@@ -337,7 +337,7 @@ void TileOrderStreams(const std::vector<float>& split, int64_t T, const WeightMa
 // Tile-order products: from kTileOrderAmxMinTokens rows on AMX tiles, the rows whose scales
 // do not fold (and smaller batches) on the FMA kernels; `split` holds the split rows of
 // the smaller batches (SplitForFma).
-void LinearTileOrder(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
+void LinearTileOrder(const PackedRows& packed, const SplitRows& split, int64_t T,
                      PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
                      bool round_bf16) {
   if (T < kTileOrderAmxMinTokens) {
@@ -347,18 +347,18 @@ void LinearTileOrder(const std::vector<uint16_t>& packed, const std::vector<floa
   std::vector<int64_t> unfolded;
   LinearAmx(packed.data(), T, format, w, row_begin, N, y, ldy, round_bf16, /*tile_order=*/true, &unfolded);
   if (unfolded.empty()) return;
-  std::vector<float> own_split;
+  SplitRows own_split;
   SplitTileOrderRows(packed.data(), T, w.cols, &own_split);
   for (int64_t r : unfolded) TileOrderStreams(own_split, T, w, r, 1, y + (r - row_begin), ldy, round_bf16);
 }
 
-void LinearOnPackedSimd(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
+void LinearOnPackedSimd(const PackedRows& packed, const SplitRows& split, int64_t T,
                         PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
                         bool round_bf16, const DotKernels& dk);
 
 // The products of LinearPacked on activations already packed in `format`'s order (and,
 // where not empty, split for the FMA kernels: SplitForFma).
-void LinearOnPacked(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
+void LinearOnPacked(const PackedRows& packed, const SplitRows& split, int64_t T,
                     PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
                     bool round_bf16, const DotKernels& dk) {
   if (UsesTileOrder(format, w.cols)) return LinearTileOrder(packed, split, T, format, w, row_begin, N, y, ldy, round_bf16);
@@ -376,7 +376,7 @@ void LinearOnPacked(const std::vector<uint16_t>& packed, const std::vector<float
 }
 
 // LinearOnPacked on the SIMD kernels (dot.h): the arithmetic of every batch size.
-void LinearOnPackedSimd(const std::vector<uint16_t>& packed, const std::vector<float>& split, int64_t T,
+void LinearOnPackedSimd(const PackedRows& packed, const SplitRows& split, int64_t T,
                         PackedFormat format, const WeightMatrix& w, int64_t row_begin, int64_t N, float* y, int64_t ldy,
                         bool round_bf16, const DotKernels& dk) {
   const int64_t K = w.cols;
@@ -460,7 +460,7 @@ void LinearOnPackedSimd(const std::vector<uint16_t>& packed, const std::vector<f
   const int64_t panel_rows = bf16 ? N : panels ? PanelRows(T, K) : 1;
   const int64_t n_scales = format == PackedFormat::kE2m1 ? K / kFp4Block : nb;
   ParallelFor(size_t(N), 8, [&](size_t n0, size_t n1) {
-    thread_local std::vector<uint16_t> panel;
+    thread_local AlignedVector<uint16_t> panel;
     thread_local std::vector<float> panel_scales;
     if (panels && panel.size() < size_t(panel_rows * K)) panel.resize(size_t(panel_rows * K));
     if (panels && panel_scales.size() < size_t(panel_rows * n_scales)) panel_scales.resize(size_t(panel_rows * n_scales));

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/aligned_vector.h"
 #include "core/dtype.h"
 
 namespace dsv4::kernels {
@@ -60,13 +61,18 @@ void LinearRowsStrided(const float* x, int64_t x_stride, int64_t T, const Weight
 // products with weights of one stored format: decode at batch 1 multiplies the same row
 // by slices of seven experts' matrices, and preparing it again for each slice took ~8% of
 // a batch-1 MoE profile's samples against 64% in the weight kernels (perf).
+// Packed activation rows and their fp32 split, on cache lines: AMX tiles and AVX-512
+// loads of rows that straddle lines read twice the lines (core/aligned_vector.h).
+using PackedRows = AlignedVector<uint16_t>;
+using SplitRows = AlignedVector<float>;
+
 struct PackedActivations {
   DType dtype = DType::kBF16;  // the weights' stored format they are packed for
   bool act_quant = false;
   int64_t rows = 0;
   int64_t cols = 0;
-  std::vector<uint16_t> packed;  // [rows, cols] bf16 in the format's packed order
-  std::vector<float> split;      // the same as fp32 for FP4's FMA kernels, or empty (linear.cc)
+  PackedRows packed;  // [rows, cols] bf16 in the format's packed order
+  SplitRows split;    // the same as fp32 for FP4's FMA kernels, or empty (linear.cc)
 };
 
 // Packs x: [T, K] for LinearRowsPacked with weights of `dtype` (kBF16, kF8E4M3, kI8)
