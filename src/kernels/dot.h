@@ -49,14 +49,15 @@ struct DotKernels {
                                const float* scales, int64_t n, float* out);
 
   // Fast-mode kernels on packed bf16 activations (nullptr in sets without them; the
-  // caller falls back to the kernels above). pack_bf16_acts stores n bf16-exact fp32
-  // values (the caller checks) as bf16 in `format`'s layout; n a multiple of 32 (bf16),
+  // caller falls back to the kernels above). pack_bf16_acts stores n fp32 values as bf16
+  // in `format`'s layout and returns whether all were bf16-exact (the words are their
+  // values only then); n a multiple of 32 (bf16),
   // 128 (e2m1, e4m3). The rows kernels compute, for `rows` (1..kPackedRowsMax)
   // packed activation rows x[r] and one weight row w of n values, out[r] = sum_k x[r][k]
   // · value(w[k]) · scale(k) with scale bytes ue8m0 per 32 (e2m1) or per 128 (e4m3)
   // values; fp32 accumulation, each weight vector decoded once for all rows, a row's
   // arithmetic the same whatever `rows` is.
-  void (*pack_bf16_acts)(const float* x, int64_t n, PackedFormat format, uint16_t* out);
+  bool (*pack_bf16_acts)(const float* x, int64_t n, PackedFormat format, uint16_t* out);
   // bf16: wrows (1..kPackedWeightRowsMax) weight rows w + i * w_stride at once,
   // out[i * rows + r]; each output's arithmetic is the same whatever rows and wrows are.
   void (*bf16_rows_packed)(const uint16_t* const* x, int rows, const uint16_t* w,

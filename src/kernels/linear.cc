@@ -88,16 +88,6 @@ PreparedActs& PrepareActs(const float* x, int64_t x_stride, int64_t T, int64_t K
   return p;
 }
 
-bool AllBf16Exact(const float* a, int64_t n) {
-  std::atomic<bool> exact{true};
-  ParallelFor(size_t(n), size_t(1) << 18, [&](size_t i0, size_t i1) {
-    uint32_t low = 0;
-    for (size_t i = i0; i < i1; ++i) low |= std::bit_cast<uint32_t>(a[i]) & 0xFFFFu;
-    if (low != 0) exact.store(false, std::memory_order_relaxed);
-  });
-  return exact.load();
-}
-
 // Token rows per tile: a tile of packed activations (64 x K bf16, 512 KiB at K = 4096)
 // stays in L2 while a thread walks its weight rows, so each weight row is read once per
 // tile and decoded once per kPackedRowsMax tokens.
@@ -148,16 +138,20 @@ bool PackedFormatFor(DType dtype, int64_t K, const DotKernels& dk, PackedFormat*
   }
 }
 
-// a (T x K fp32) packed as bf16 in `format`'s order; false (nothing packed) unless every
-// value is bf16-exact.
+// a (T x K fp32) packed as bf16 in `format`'s order; false (the packed words unusable)
+// unless every value is bf16-exact (the packer checks as it packs).
 bool PackRows(const float* a, int64_t T, int64_t K, PackedFormat format, const DotKernels& dk,
               PackedRows* packed) {
-  if (!AllBf16Exact(a, T * K)) return false;
   packed->resize(size_t(T * K));
+  std::atomic<bool> exact{true};
   ParallelFor(size_t(T), 4, [&](size_t t0, size_t t1) {
-    for (size_t t = t0; t < t1; ++t) dk.pack_bf16_acts(a + t * size_t(K), K, format, &(*packed)[t * size_t(K)]);
+    for (size_t t = t0; t < t1; ++t) {
+      if (!dk.pack_bf16_acts(a + t * size_t(K), K, format, &(*packed)[t * size_t(K)])) {
+        exact.store(false, std::memory_order_relaxed);
+      }
+    }
   });
-  return true;
+  return exact.load();
 }
 
 void LinearOnPacked(const PackedRows& packed, const SplitRows& split, int64_t T,

@@ -69,45 +69,64 @@ struct PackIndices {
   }
 };
 
-// The bf16 words of 32 fp32 values at x (bf16-exact: the high words).
-inline __m512i Bf16Words32(const PackIndices& ix, const float* x) {
-  return _mm512_permutex2var_epi16(_mm512_castps_si512(_mm512_loadu_ps(x)), ix.pairs,
-                                   _mm512_castps_si512(_mm512_loadu_ps(x + 16)));
-}
+// Packs rows and checks them in one pass: the OR of every input's low 16 bits (zero iff
+// all were bf16-exact).
+class Bf16Packer {
+ public:
+  // The bf16 words (high words) of the 32 fp32 values at x.
+  __m512i Words32(const float* x) { return Pair(_mm512_loadu_si512(x), _mm512_loadu_si512(x + 16), ix_.pairs); }
+  // Words of two 16-value vectors picked by idx (PackIndices).
+  __m512i Pair(__m512i a, __m512i b, __m512i idx) {
+    low_ = _mm512_ternarylogic_epi32(low_, a, b, 0xFE);  // low | a | b
+    return _mm512_permutex2var_epi16(a, idx, b);
+  }
+  void Scalar(float v) { low_scalar_ |= std::bit_cast<uint32_t>(v); }
+  bool Exact() const {
+    return _mm512_test_epi32_mask(low_, _mm512_set1_epi32(0xFFFF)) == 0 && (low_scalar_ & 0xFFFFu) == 0;
+  }
+  const PackIndices& ix() const { return ix_; }
 
-// The layouts as in the scalar loops of kE2m1 below, 32 words per vpermt2w (scalar, the
+ private:
+  static inline const PackIndices ix_;
+  __m512i low_ = _mm512_setzero_si512();
+  uint32_t low_scalar_ = 0;
+};
+
+// The layouts as in the scalar loop of kE2m1 below, 32 words per vpermt2w (scalar, the
 // packing of a 512-token prefill chunk's activations was ~1% of the chunk, as much as
-// the FP8 activation quantisation).
-void PackActsAvx512(const float* x, int64_t n, PackedFormat format, uint16_t* out) {
-  static const PackIndices ix;
+// the FP8 activation quantisation; the separate exactness pass over the rows as much).
+bool PackActsAvx512(const float* x, int64_t n, PackedFormat format, uint16_t* out) {
+  Bf16Packer pk;
   switch (format) {
     case PackedFormat::kBf16:  // n % 32 == 0 (PackedFormatFor)
-      for (int64_t k = 0; k < n; k += 32) _mm512_storeu_si512(out + k, Bf16Words32(ix, x + k));
-      return;
+      for (int64_t k = 0; k < n; k += 32) _mm512_storeu_si512(out + k, pk.Words32(x + k));
+      break;
     case PackedFormat::kE2m1Tile:  // out[g + 32 p + i] = x[g + 32 kE2m1TileBlock[p] + i]
       for (int64_t g = 0; g < n; g += kTileOrderGroup) {
-        for (int p = 0; p < 16; ++p) _mm512_storeu_si512(out + g + 32 * p, Bf16Words32(ix, x + g + 32 * kE2m1TileBlock[p]));
+        for (int p = 0; p < 16; ++p) _mm512_storeu_si512(out + g + 32 * p, pk.Words32(x + g + 32 * kE2m1TileBlock[p]));
       }
-      return;
+      break;
     case PackedFormat::kE2m1:
       for (int64_t c = 0; c < n; c += 128) {
         for (int v = 0; v < 4; ++v) {
-          for (int i = 0; i < 32; ++i) out[c + 32 * v + i] = Bf16Bits(x[c + 4 * i + v]);
+          for (int i = 0; i < 32; ++i) {
+            pk.Scalar(x[c + 4 * i + v]);
+            out[c + 32 * v + i] = Bf16Bits(x[c + 4 * i + v]);
+          }
         }
       }
-      return;
+      break;
     case PackedFormat::kE4m3:
       // out[c + w] = x[c + 16 (w / 8) + w % 8], out[c + 32 + w] = x[c + 16 (w / 8) + 8 + w % 8]
       for (int64_t c = 0; c < n; c += 64) {
-        const __m512i p = _mm512_permutex2var_epi16(_mm512_castps_si512(_mm512_loadu_ps(x + c)), ix.e4m3_halves,
-                                                    _mm512_castps_si512(_mm512_loadu_ps(x + c + 16)));
-        const __m512i q = _mm512_permutex2var_epi16(_mm512_castps_si512(_mm512_loadu_ps(x + c + 32)), ix.e4m3_halves,
-                                                    _mm512_castps_si512(_mm512_loadu_ps(x + c + 48)));
+        const __m512i p = pk.Pair(_mm512_loadu_si512(x + c), _mm512_loadu_si512(x + c + 16), pk.ix().e4m3_halves);
+        const __m512i q = pk.Pair(_mm512_loadu_si512(x + c + 32), _mm512_loadu_si512(x + c + 48), pk.ix().e4m3_halves);
         _mm512_storeu_si512(out + c, _mm512_shuffle_i64x2(p, q, 0x44));
         _mm512_storeu_si512(out + c + 32, _mm512_shuffle_i64x2(p, q, 0xEE));
       }
-      return;
+      break;
   }
+  return pk.Exact();
 }
 
 inline __m512 Dp(__m512 acc, __m512i a, __m512i b) {

@@ -1,5 +1,7 @@
 // Scalar reference dot products: the definition every SIMD version must match.
 // They accumulate in double and round once (the precise mode uses them directly).
+#include <bit>
+
 #include "core/dtype.h"
 #include "core/status.h"
 #include "kernels/dot.h"
@@ -64,8 +66,13 @@ void DotE4m3ScaledRowsRef(const float* const* x, int rows, const uint8_t* w,
 }
 
 // The reference packed layout is the natural order for every format.
-void PackActsRef(const float* x, int64_t n, PackedFormat, uint16_t* out) {
-  for (int64_t k = 0; k < n; ++k) out[k] = FloatToBf16(x[k]);
+bool PackActsRef(const float* x, int64_t n, PackedFormat, uint16_t* out) {
+  uint32_t low = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    low |= std::bit_cast<uint32_t>(x[k]) & 0xFFFFu;
+    out[k] = FloatToBf16(x[k]);
+  }
+  return low == 0;
 }
 
 void Bf16RowsPackedRef(const uint16_t* const* x, int rows, const uint16_t* w, int64_t w_stride,
