@@ -494,9 +494,9 @@ inline void StoreTileTransposed(const float* c, __mmask16 keep, int64_t tokens, 
 // The path above decodes a group's 16 vectors (V_i: a and b of each 64 codes) and then
 // transposes their dwords into the 16 tile steps: 64 shuffles per 512 codes, twice the
 // decode's own 32 (16 vpermt2b, 16 unpacks), while a batch of up to 16 tokens reuses each
-// decoded row only once. Here
-// the codes are put in step order first (16-byte broadcast loads into each lane, 8 in-lane
-// byte shuffles, 8 dword unpacks per group) and the decoder then writes the steps themselves. Step l's row
+// decoded row only once. Here the codes are put in step order first (16-byte broadcast
+// loads into each lane, 8 in-lane byte shuffles, 8 dword unpacks per group) and the
+// decoder then writes the steps themselves. Step l's row
 // takes pair l of every V_i, so lane L of it comes from the group's 128-column block L:
 // the four block scales cannot be folded into one decode table, and go on the activations
 // instead. (w 2^d) x = w (x 2^d) exactly while x 2^d stays a normal bf16 (checked per row

@@ -6,6 +6,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "core/dtype.h"
 #include "core/env_switch.h"
 #include "core/status.h"
@@ -118,30 +120,10 @@ void E4m3Tile(const float* const* x, const uint8_t* w, int64_t w_stride, const u
     __m512 e[N], o[N];
 #pragma GCC unroll 16
     for (int j = 0; j < N; ++j) e[j] = o[j] = _mm512_setzero_ps();
-    if (one_row_block && ScalesFold(scale_rows[0] + g / 128, 4, kE4m3ScaleMin, kE4m3ScaleMax)) {
-      for (unsigned b = 0; b < 4; ++b) {
-        const E4m3Tables scaled = ScaledE4m3Tables(t, words, scale_rows[0][g / 128 + b]);
-        for (unsigned l = 4 * b; l < 4 * b + 4; l += 2) {  // steps l, l + 1: 64 codes from k
-          const int64_t k = g + 32 * l;
-          chains.Pending(l);
-          chains.Pending(l + 1);
-#pragma GCC unroll 4
-          for (int s = 0; s < S; ++s) {
-            const uint8_t* ws = w + s * w_stride + k;
-            _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead), _MM_HINT_T0);
-            __m512i a, c;
-            DecodeE4m3x64(scaled, _mm512_loadu_si512(ws), &a, &c);
-            AddVector<R>(EvenF32(a), OddF32(a), x, k, e + s * R, o + s * R);
-            AddVector<R>(EvenF32(c), OddF32(c), x, k + 32, e + s * R, o + s * R);
-          }
-        }
-      }
-    } else {
-      float scales[S][4];
-      for (int s = 0; s < S; ++s) {
-        for (int b = 0; b < 4; ++b) scales[s][b] = Ue8m0ToFloat(scale_rows[s][g / 128 + b]);
-      }
-      for (unsigned l = 0; l < 16; l += 2) {
+    // Steps l0..l1 of the group (64 codes per pair of steps) decoded with `tb`; with `mul`,
+    // each vector times its row and column block's scale (`scales`) in fp32.
+    auto steps = [&](const E4m3Tables& tb, unsigned l0, unsigned l1, const float (*scales)[4], auto mul) {
+      for (unsigned l = l0; l < l1; l += 2) {
         const int64_t k = g + 32 * l;
         chains.Pending(l);
         chains.Pending(l + 1);
@@ -149,15 +131,30 @@ void E4m3Tile(const float* const* x, const uint8_t* w, int64_t w_stride, const u
         for (int s = 0; s < S; ++s) {
           const uint8_t* ws = w + s * w_stride + k;
           _mm_prefetch(reinterpret_cast<const char*>(ws + kAhead), _MM_HINT_T0);
-          const __m512 sc = _mm512_set1_ps(scales[s][l / 4]);
-          __m512i a, c;
-          DecodeE4m3x64(t, _mm512_loadu_si512(ws), &a, &c);
-          // Vector a is V_i, c V_(i+1).
-          AddVector<R>(_mm512_mul_ps(EvenF32(a), sc), _mm512_mul_ps(OddF32(a), sc), x, k, e + s * R, o + s * R);
-          AddVector<R>(_mm512_mul_ps(EvenF32(c), sc), _mm512_mul_ps(OddF32(c), sc), x, k + 32, e + s * R,
-                       o + s * R);
+          __m512i a, c;  // V_i, V_(i+1)
+          DecodeE4m3x64(tb, _mm512_loadu_si512(ws), &a, &c);
+          if constexpr (decltype(mul)::value) {
+            const __m512 sc = _mm512_set1_ps(scales[s][l / 4]);
+            AddVector<R>(_mm512_mul_ps(EvenF32(a), sc), _mm512_mul_ps(OddF32(a), sc), x, k, e + s * R, o + s * R);
+            AddVector<R>(_mm512_mul_ps(EvenF32(c), sc), _mm512_mul_ps(OddF32(c), sc), x, k + 32, e + s * R,
+                         o + s * R);
+          } else {
+            AddVector<R>(EvenF32(a), OddF32(a), x, k, e + s * R, o + s * R);
+            AddVector<R>(EvenF32(c), OddF32(c), x, k + 32, e + s * R, o + s * R);
+          }
         }
       }
+    };
+    if (one_row_block && ScalesFold(scale_rows[0] + g / 128, 4, kE4m3ScaleMin, kE4m3ScaleMax)) {
+      for (unsigned b = 0; b < 4; ++b) {
+        steps(ScaledE4m3Tables(t, words, scale_rows[0][g / 128 + b]), 4 * b, 4 * b + 4, nullptr, std::false_type{});
+      }
+    } else {
+      float scales[S][4];
+      for (int s = 0; s < S; ++s) {
+        for (int b = 0; b < 4; ++b) scales[s][b] = Ue8m0ToFloat(scale_rows[s][g / 128 + b]);
+      }
+      steps(t, 0, 16, scales, std::true_type{});
     }
     chains.EndGroup(e, o);
   }
