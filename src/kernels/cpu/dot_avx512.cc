@@ -87,7 +87,13 @@ class Bf16Packer {
   const PackIndices& ix() const { return ix_; }
 
  private:
-  static inline const PackIndices ix_;
+  // A function's static, built on first use: a static member would be built at program
+  // start, running AVX-512 instructions on CPUs without them.
+  static const PackIndices& Indices() {
+    static const PackIndices ix;
+    return ix;
+  }
+  const PackIndices& ix_ = Indices();
   __m512i low_ = _mm512_setzero_si512();
   uint32_t low_scalar_ = 0;
 };
