@@ -95,6 +95,13 @@ void ExpectModelBits(const WeightMatrix& m, const std::vector<float>& x, int64_t
   }
 }
 
+// T rows of K bf16-exact activations drawn from dist.
+std::vector<float> RandomBf16Rows(int64_t T, int64_t K, std::normal_distribution<float>& dist, std::mt19937& rng) {
+  std::vector<float> x(size_t(T * K));
+  for (auto& v : x) v = RoundBf16(dist(rng));
+  return x;
+}
+
 class TileOrderTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -138,8 +145,7 @@ TEST_F(TileOrderTest, ActivationsTheScalesWouldPushOutOfRange) {
   TestWeights w = MakeWeights(DType::kF8E4M3, N, K, rng);
   w.scale[0] = 117;  // row block 0, column block 0: 2^-10
   for (int64_t T : {3, 8, 16}) {
-    std::vector<float> x(size_t(T * K));
-    for (auto& v : x) v = RoundBf16(dist(rng));
+    std::vector<float> x = RandomBf16Rows(T, K, dist, rng);
     for (int64_t t = 0; t < T; ++t) x[size_t(t * K + 5)] = 0x1p-120f;
     ASSERT_NO_FATAL_FAILURE(ExpectModelBits(w.m, x, T, 0, N, "FP8"));
   }
@@ -154,8 +160,7 @@ TEST_F(TileOrderTest, NonFiniteActivationsKeepTheModelsResult) {
   TestWeights w = MakeWeights(DType::kF8E4M3, N, K, rng);
   w.scale[0] = 124;  // row block 0, column block 0: 2^-3 (an exponent add of -3)
   for (int64_t T : {3, 16}) {
-    std::vector<float> x(size_t(T * K));
-    for (auto& v : x) v = RoundBf16(dist(rng));
+    std::vector<float> x = RandomBf16Rows(T, K, dist, rng);
     x[7] = std::numeric_limits<float>::infinity();  // token 0, column block 0
     ASSERT_NO_FATAL_FAILURE(ExpectModelBits(w.m, x, T, 0, N, "FP8", /*nan_any=*/true));
   }
@@ -171,8 +176,7 @@ TEST_F(TileOrderTest, RowBlocksBetweenOnesOnTheTiles) {
   TestWeights w = MakeWeights(DType::kF8E4M3, N, K, rng);
   for (int64_t rb = 1; rb < N / 128; rb += 2) w.scale[size_t(rb * (K / 128) + 3)] = 5;  // does not fold
   for (int64_t T : {3, 16}) {
-    std::vector<float> x(size_t(T * K));
-    for (auto& v : x) v = RoundBf16(dist(rng));
+    std::vector<float> x = RandomBf16Rows(T, K, dist, rng);
     ASSERT_NO_FATAL_FAILURE(ExpectModelBits(w.m, x, T, 0, N, "FP8"));
   }
 }

@@ -225,8 +225,7 @@ inline __m512 E4m3Block(const uint16_t* xr, __m512i a0, __m512i b0, __m512i a1, 
 template <int R>
 void E4m3Rows(const uint16_t* const* x, const uint8_t* w, const uint8_t* scale_bytes, int64_t n,
               float* out) {
-  static const E4m3Tables tables;
-  const E4m3Tables t = tables;
+  const E4m3Tables t = SharedE4m3Tables();
   __m512 acc[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
@@ -271,8 +270,7 @@ constexpr int64_t kE4m3StreamPrefetchBytes = 4096;
 template <int S, int R, bool kRealign>
 void E4m3Streams(const uint16_t* const* x, const uint8_t* w, int64_t w_stride,
                  const uint8_t* const* scale_rows, int64_t n, float* out) {
-  static const E4m3Tables tables;
-  const E4m3Tables t = tables;
+  const E4m3Tables t = SharedE4m3Tables();
   const LineAlignedLoads lines(w);
   constexpr int64_t kAhead = kE4m3StreamPrefetchBytes / S;
   const int64_t n_scales = n / 128;
@@ -605,8 +603,7 @@ bool E2m1FmaPreferred() {
 // (Rows off a cache line are read as whole lines, as the stream kernels do.)
 template <bool kRealign>
 void DecodeE4m3Row(const uint8_t* w, int64_t n, uint16_t* out) {
-  static const E4m3Tables tables;
-  const E4m3Tables t = tables;
+  const E4m3Tables t = SharedE4m3Tables();
   const LineAlignedLoads lines(w);
   for (int64_t k = 0; k < n; k += 64) {
     __m512i a, b;

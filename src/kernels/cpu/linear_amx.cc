@@ -137,7 +137,7 @@ class E4m3Rows {
   }
   void Chunk(int64_t r0, int rows, int zero_rows, uint64_t bad, int64_t k0, int64_t len, uint16_t* out,
              int64_t out_stride) {
-    static const E4m3Tables base;
+    const E4m3Tables& base = SharedE4m3Tables();
     static const E4m3Words& words = SharedE4m3Words();
     const int64_t K = w_.cols, kb0 = k0 / kBlock, nkb = len / kBlock;
     int64_t table_rb = -1;
@@ -664,12 +664,7 @@ class E4m3StepRows {
   }
 
  private:
-  // (A function's static: built on first use, after the other files' statics it reads.)
-  static const E4m3Tables& Tables() {
-    static const E4m3Tables tables;
-    return tables;
-  }
-  const E4m3Tables& tables_ = Tables();
+  const E4m3Tables& tables_ = SharedE4m3Tables();
   const WeightMatrix& w_;
   const uint32_t* vnni_;
   const int64_t nt_;

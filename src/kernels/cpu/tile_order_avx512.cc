@@ -108,9 +108,8 @@ inline void AddVector(__m512 we, __m512 wo, const float* const* x, int64_t at, _
 template <int S, int R>
 void E4m3Tile(const float* const* x, const uint8_t* w, int64_t w_stride, const uint8_t* const* scale_rows,
               int64_t n, float* out) {
-  static const E4m3Tables tables;
   static const E4m3Words& words = SharedE4m3Words();
-  const E4m3Tables t = tables;
+  const E4m3Tables t = SharedE4m3Tables();
   constexpr int64_t kAhead = kPrefetchBytes / S;
   constexpr int N = S * R;
   bool one_row_block = true;

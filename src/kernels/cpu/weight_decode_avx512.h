@@ -85,6 +85,13 @@ struct E4m3Tables {
   }
 };
 
+// One copy per program, built on first use (an inline function's static; a static in each
+// kernel template was one copy per shape).
+inline const E4m3Tables& SharedE4m3Tables() {
+  static const E4m3Tables tables;
+  return tables;
+}
+
 // 64 e4m3 codes -> bf16 words in the packed e4m3 order.
 inline void DecodeE4m3x64(const E4m3Tables& t, __m512i c, __m512i* a, __m512i* b) {
   // hi | (c & 0x80): ternary-logic truth table for (A = hi, B = c, C = 0x80): A | (B & C).
