@@ -153,6 +153,36 @@ TEST(LinearRowsTest, RowsAreIndependent) {
   }
 }
 
+// Each weight row's outputs depend only on that row, whatever rows it is computed with:
+// a range crossing two 128-row scale blocks from an unaligned start (the decode paths group
+// rows into weight streams, FP8 within one row block so their scales fold into the decode
+// tables) against each row alone, bit for bit, at T = 1 and 2 (the stream kernels) and 5.
+// One FP8 row block's scales do not fold into bf16 (2^-120), so both decode paths run.
+TEST(LinearRowsTest, WeightRowsAreIndependentOfTheirGrouping) {
+  std::mt19937 rng(17);
+  constexpr int64_t N = 300, K = 512, kRow0 = 37, kRow1 = 290;
+  for (DType dtype : {DType::kBF16, DType::kF8E4M3, DType::kI8}) {
+    TestWeights w = MakeWeights(dtype, N, K, rng);
+    if (dtype == DType::kF8E4M3) w.scale[size_t(CeilDiv(K, 128)) + 1] = 7;  // row block 1, column block 1
+    for (bool act_quant : {true, false}) {
+      const LinearOptions options{.act_quant = act_quant, .round_bf16 = false};
+      for (int64_t T : {1, 2, 5}) {
+        const std::vector<float> x = MakeActs(T, K, rng);
+        std::vector<float> all(size_t(T * (kRow1 - kRow0)));
+        LinearRows(x.data(), T, w.m, kRow0, kRow1, all.data(), options);
+        for (int64_t r = kRow0; r < kRow1; ++r) {
+          std::vector<float> one(static_cast<size_t>(T));
+          LinearRows(x.data(), T, w.m, r, r + 1, one.data(), options);
+          for (int64_t t = 0; t < T; ++t) {
+            ASSERT_EQ(one[size_t(t)], all[size_t(t * (kRow1 - kRow0) + r - kRow0)])
+                << DTypeName(dtype) << " aq=" << act_quant << " T=" << T << " row " << r << " t=" << t;
+          }
+        }
+      }
+    }
+  }
+}
+
 // LinearRowsStrided on a column block of wider rows, into a column block of wider output
 // rows, equals LinearRows on the gathered block, bit for bit, and leaves the output's
 // other columns alone: every format, with and without activation quantisation, over the
