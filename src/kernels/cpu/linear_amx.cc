@@ -537,10 +537,15 @@ inline void E4m3GroupSteps(const E4m3Tables& t, __m512i pairs, const uint8_t* co
   // 10, 11 (step 4j + 1); unpackhi: steps 4j + 2 and 4j + 3.
   for (int j = 0; j < 4; ++j) {
     const __m512i e = lanes(codes + 16 * j), o = lanes(codes + 64 + 16 * j);
-    __m512i s[4];
-    DecodeE4m3x64(t, _mm512_unpacklo_epi32(e, o), &s[0], &s[1]);
-    DecodeE4m3x64(t, _mm512_unpackhi_epi32(e, o), &s[2], &s[3]);
-    for (int i = 0; i < 4; ++i) _mm512_store_si512(out + 32 * (4 * j + i), s[i]);
+    // Named vectors, each stored as soon as decoded (an array of four went through the
+    // stack, a store and a load more per vector: 7-8% of FP8 [4096, 4096] T = 16 calls).
+    __m512i s0, s1, s2, s3;
+    DecodeE4m3x64(t, _mm512_unpacklo_epi32(e, o), &s0, &s1);
+    DecodeE4m3x64(t, _mm512_unpackhi_epi32(e, o), &s2, &s3);
+    _mm512_store_si512(out + 32 * (4 * j), s0);
+    _mm512_store_si512(out + 32 * (4 * j + 1), s1);
+    _mm512_store_si512(out + 32 * (4 * j + 2), s2);
+    _mm512_store_si512(out + 32 * (4 * j + 3), s3);
   }
 }
 
