@@ -1,7 +1,7 @@
 // Where a batch-1 decode step's time goes (issue 6), on the V4-Flash-shaped benchmark
 // checkpoint (or --model DIR):
 //   decode_profile [--model DIR] [--steps 32] [--reps 5] [--stat median|min] [--batch B]
-//                  [--tokens N] [--moe N]
+//                  [--tokens N] [--moe N] [--ab PAIRS]
 // 1. Plain reads: a 2-thread sum over the head's mapped bytes (the checkpoint's own pages)
 //    and over a huge-page buffer of the same size: the speed a weight stream can reach.
 // 2. Each weight GEMV of one decode step (every dense matrix of every layer, six routed
@@ -15,6 +15,9 @@
 //    the sum of the GEMV times = the time outside weight GEMVs (attention, norms, HC
 //    mixers, compressors, indexer, pool hand-offs).
 // Prints a table and one JSON line. Hold /tmp/dsv4-bench.lock while running.
+// --ab PAIRS: only the full steps of 3, as PAIRS pairs of one step with ExperimentSwitch()
+// off (A) and one with it on (B), B first in every other pair (bench/paired_ab.h): the
+// B/A step-time ratios of a candidate change that reads the switch (bench/README.md).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -31,12 +34,14 @@
 
 #include "core/bandwidth.h"
 #include "core/dtype.h"
+#include "core/experiment_switch.h"
 #include "core/thread_pool.h"
 #include "kernels/linear.h"
 #include "model/forward/costs.h"
 #include "model/forward/model.h"
 #include "model/forward/moe.h"
 #include "model/synthetic_checkpoint.h"
+#include "paired_ab.h"
 
 namespace dsv4 {
 namespace {
@@ -81,6 +86,41 @@ struct Gemv {
   std::vector<double> seconds;
 };
 
+// Decode steps of `batch` sequences with a 16-token (or `tokens`-token) prompt each, then
+// `tokens` new tokens per sequence a step.
+class StepRunner {
+ public:
+  StepRunner(const Model& model, int batch, int tokens)
+      : model_(model), tokens_(tokens), vocab_(model.config().vocab_size), segs_(size_t(batch)), logits_(size_t(batch)) {
+    for (int b = 0; b < batch; ++b) {
+      states_.push_back(model.NewState(false));
+      segs_[size_t(b)].state = states_.back().get();
+      for (int i = 0; i < std::max(16, tokens); ++i) segs_[size_t(b)].tokens.push_back(int32_t((i * 7919 + b * 131) % vocab_));
+    }
+    model.Forward(segs_, options_);
+  }
+  // Step s (its tokens set first, outside the timing); returns the Forward's milliseconds.
+  double Step(int s) {
+    for (size_t b = 0; b < segs_.size(); ++b) {
+      segs_[b].tokens.clear();
+      for (int i = 0; i < tokens_; ++i) segs_[b].tokens.push_back(int32_t((s * 7 + 1 + int64_t(b) + i * 7919) % vocab_));
+      segs_[b].logits = &logits_[b];
+    }
+    const auto t0 = Clock::now();
+    model_.Forward(segs_, options_);
+    return Since(t0) * 1e3;
+  }
+
+ private:
+  const Model& model_;
+  const int tokens_;
+  const int64_t vocab_;
+  const ForwardOptions options_;
+  std::vector<std::unique_ptr<SequenceState>> states_;
+  std::vector<ForwardSegment> segs_;
+  std::vector<std::vector<float>> logits_;
+};
+
 }  // namespace
 }  // namespace dsv4
 
@@ -94,8 +134,9 @@ int main(int argc, char** argv) {
   const int batch = std::atoi(Flag(argc, argv, "batch", "1").c_str());
   const int tokens = std::atoi(Flag(argc, argv, "tokens", "1").c_str());
   const int moe_calls = std::atoi(Flag(argc, argv, "moe", "0").c_str());
-  if (batch < 1 || steps < 1 || reps < 1 || tokens < 1) {
-    std::fprintf(stderr, "--batch, --tokens, --steps and --reps must be at least 1\n");
+  const int ab_pairs = std::atoi(Flag(argc, argv, "ab", "0").c_str());
+  if (batch < 1 || steps < 1 || reps < 1 || tokens < 1 || ab_pairs < 0) {
+    std::fprintf(stderr, "--batch, --tokens, --steps and --reps must be at least 1, --ab at least 0\n");
     return 1;
   }
   auto loaded = Model::Load(dir.empty() ? EnsureFlashShapedCheckpoint("", 2) : dir);
@@ -108,6 +149,26 @@ int main(int argc, char** argv) {
   const ModelWeights& mw = model.weights();
   nlohmann::ordered_json j;
   j["threads"] = GlobalThreadPool().size();
+  if (ab_pairs > 0) {
+    StepRunner runner(model, batch, tokens);
+    for (int s = 0; s < 2; ++s) runner.Step(s);  // warm-up (first touches, buffers grown)
+    bench::PairedAb ab;
+    for (int p = 0; p < ab_pairs; ++p) {
+      // Both steps of a pair take the same tokens, so both read the same experts.
+      ab.RunPair([&] { return runner.Step(2 + p); });
+    }
+    std::printf("batch %d, %d tokens a step: %s\n", batch, tokens, ab.Summary(1.0, "ms").c_str());
+    j["batch"] = batch;
+    j["tokens_per_step"] = tokens;
+    j["ab_pairs"] = ab.pairs();
+    j["ab_ratio_median"] = ab.Ratio(0.5);
+    j["ab_ratio_q25"] = ab.Ratio(0.25);
+    j["ab_ratio_q75"] = ab.Ratio(0.75);
+    j["ab_a_step_ms_median"] = ab.A(0.5);
+    j["ab_b_step_ms_median"] = ab.B(0.5);
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
 
   // 1. Plain reads.
   const BandwidthResult bw = MeasureBandwidth(size_t(512) << 20, 3);
@@ -222,35 +283,14 @@ int main(int argc, char** argv) {
   // 3. Full decode steps, `batch` sequences of a 16-token prompt each.
   j["batch"] = batch;
   j["tokens_per_step"] = tokens;
-  std::vector<std::unique_ptr<SequenceState>> states;
-  std::vector<ForwardSegment> segs(static_cast<size_t>(batch));
-  for (int b = 0; b < batch; ++b) {
-    states.push_back(model.NewState(false));
-    segs[size_t(b)].state = states.back().get();
-    for (int i = 0; i < std::max(16, tokens); ++i) segs[size_t(b)].tokens.push_back(int32_t((i * 7919 + b * 131) % c.vocab_size));
-  }
-  const ForwardOptions options;
-  model.Forward(segs, options);
-  std::vector<std::vector<float>> logits(static_cast<size_t>(batch));
-  auto next_tokens = [&](int s) {
-    for (int b = 0; b < batch; ++b) {
-      segs[size_t(b)].tokens.clear();
-      for (int i = 0; i < tokens; ++i) segs[size_t(b)].tokens.push_back(int32_t((s * 7 + 1 + b + i * 7919) % c.vocab_size));
-      segs[size_t(b)].logits = &logits[size_t(b)];
-    }
-  };
+  StepRunner runner(model, batch, tokens);
   std::vector<double> step_ms;
   PoolLoopStats loops;
   const int64_t sleeps0 = GlobalThreadPool().worker_sleeps();
   struct rusage ru0, ru1;
   getrusage(RUSAGE_SELF, &ru0);
   GlobalThreadPool().set_loop_stats(&loops);
-  for (int s = 0; s < steps; ++s) {
-    next_tokens(s);
-    const auto t0 = Clock::now();
-    model.Forward(segs, options);
-    step_ms.push_back(Since(t0) * 1e3);
-  }
+  for (int s = 0; s < steps; ++s) step_ms.push_back(runner.Step(s));
   GlobalThreadPool().set_loop_stats(nullptr);
   getrusage(RUSAGE_SELF, &ru1);
   const double cpu_s = double(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
@@ -263,11 +303,8 @@ int main(int argc, char** argv) {
   {  // One more step with every loop logged: the slowest loops.
     PoolLoopStats one;
     one.record_loops = true;
-    next_tokens(steps);
     GlobalThreadPool().set_loop_stats(&one);
-    const auto t0 = Clock::now();
-    model.Forward(segs, options);
-    const double step = Since(t0);
+    const double step = runner.Step(steps) / 1e3;
     GlobalThreadPool().set_loop_stats(nullptr);
     std::string seq;
     for (size_t i = 0; i < one.loops.size(); ++i) {
