@@ -52,9 +52,14 @@ class StepChains {
  public:
   static constexpr int kQuads = (N + 3) / 4;
   // After a group: its step sums, ready for Pending / Finish.
+  // (Unrolled: as loops, GCC kept e and o on the stack at each group's end, a store and a
+  // load per accumulator; linear_ab FP4 [2048, 4096] T=1, B/A 0.969, 0.935, 0.948 over
+  // 40-60 pairs; FP8 T=1 0.985-0.998.)
   void EndGroup(const __m512* e, const __m512* o) {
+#pragma GCC unroll 4
     for (int q = 0; q < kQuads; ++q) {
       __m512 s[4];
+#pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) {
         const int c = 4 * q + j;
         s[j] = c < N ? _mm512_add_ps(e[c], o[c]) : _mm512_setzero_ps();
