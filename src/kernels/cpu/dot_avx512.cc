@@ -813,8 +813,13 @@ void DotBf16KeysAvx512(const float* q, int64_t heads, const uint16_t* const* key
                        float* out) {
   // The queries are bf16-exact (contract), so their bf16 bits are their values.
   thread_local std::vector<uint16_t> qb;
-  qb.resize(size_t(heads * d));
-  for (int64_t i = 0; i < heads * d; ++i) qb[size_t(i)] = Bf16Bits(q[i]);
+  const int64_t total = heads * d;
+  qb.resize(size_t(total));
+  // 32 words per vpermt2w (a scalar loop here was ~1.8% of a 512-token prefill chunk).
+  Bf16Packer pk;  // (its exactness record is not needed: bf16-exact by contract)
+  int64_t i = 0;
+  for (; i + 32 <= total; i += 32) _mm512_storeu_si512(&qb[size_t(i)], pk.Words32(q + i));
+  for (; i < total; ++i) qb[size_t(i)] = Bf16Bits(q[i]);
   // Keys outer, heads inner: a group of 4 keys (4 KiB at d = 512) stays in L1 while
   // every head's query runs over it, two heads at a time.
   auto group = [&](int64_t u, auto keys_const) {
