@@ -5,13 +5,12 @@
 // in every other pair (paired_ab.h), on all threads of the pool. The weights rotate over
 // `copies` random matrices so that each call streams them from memory as a decode step
 // does (--copies 1: from cache). Prints the B/A time ratios' median and quartiles.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <chrono>
 
 #include "core/dtype.h"
 #include "kernels/linear.h"

@@ -16,16 +16,17 @@ namespace dsv4::bench {
 
 class PairedAb {
  public:
-  // Runs one pair: fn() once with the switch off and once on (order alternating by pair),
-  // `seconds(fn)` timing each. Leaves the switch off.
+  // Runs one pair: timed() once with the switch off and once on (order alternating by
+  // pair); timed() runs the code under test once and returns its time (any one unit).
+  // Leaves the switch off.
   template <typename Timed>
-  void RunPair(Timed&& seconds) {
+  void RunPair(Timed&& timed) {
     const bool b_first = pairs() % 2 == 1;
     double t[2];
     for (int i = 0; i < 2; ++i) {
       const bool b = (i == 0) == b_first;
       ExperimentSwitch().store(b);
-      t[b] = seconds();
+      t[b] = timed();
     }
     ExperimentSwitch().store(false);
     a_.push_back(t[0]);
