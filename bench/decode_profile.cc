@@ -41,6 +41,7 @@
 #include "model/forward/model.h"
 #include "model/forward/moe.h"
 #include "model/synthetic_checkpoint.h"
+#include "flags.h"
 #include "paired_ab.h"
 
 namespace dsv4 {
@@ -49,12 +50,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-std::string Flag(int argc, char** argv, const std::string& name, const std::string& def) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == "--" + name) return argv[i + 1];
-  }
-  return def;
-}
+using bench::Flag;
 
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());

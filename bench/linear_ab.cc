@@ -14,16 +14,12 @@
 
 #include "core/dtype.h"
 #include "kernels/linear.h"
+#include "flags.h"
 #include "paired_ab.h"
 
 namespace {
 
-std::string Flag(int argc, char** argv, const std::string& name, const std::string& def) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == "--" + name) return argv[i + 1];
-  }
-  return def;
-}
+using dsv4::bench::Flag;
 
 // A random matrix of the format with its own storage: FP8 codes without NaN, FP4 bytes
 // uniform, ue8m0 scales 2^-9..2^-4 (FP8 per 128 x 128 block, FP4 per 32), bf16 ~ N(0, 0.05).

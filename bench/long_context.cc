@@ -33,6 +33,7 @@
 #include "model/forward/costs.h"
 #include "model/forward/model.h"
 #include "model/synthetic_checkpoint.h"
+#include "flags.h"
 
 namespace dsv4 {
 namespace {
@@ -53,11 +54,9 @@ int64_t ProcStatusKb(const std::string& field) {
   return -1;
 }
 
+// Flags after the subcommand (argv[1]).
 std::string Flag(int argc, char** argv, const std::string& name, const std::string& def) {
-  for (int i = 2; i + 1 < argc; ++i) {
-    if (argv[i] == "--" + name) return argv[i + 1];
-  }
-  return def;
+  return bench::Flag(argc, argv, name, def, 2);
 }
 bool HasFlag(int argc, char** argv, const std::string& name) {
   for (int i = 2; i < argc; ++i) {

@@ -289,31 +289,30 @@ void WeightStreams(int64_t T, int64_t pass_max, int max_products, const WeightMa
     constexpr int kStreams = kWeightRowsMax;
     ForEachEvenPass(T, pass_max, [&](int64_t t0, int64_t rows) {
       const int streams = std::clamp(max_products / int(rows), 1, kStreams);
+      auto group = [&](int64_t offset, int64_t stride_rows, int wrows) {
+        const int64_t first = int64_t(n0) + offset;
+        float out[kStreams * kWeightRowsMax];
+        const uint8_t* scale_rows[kStreams];
+        for (int i = 0; i < wrows; ++i) {
+          const int64_t r = row_begin + first + i * stride_rows;
+          scale_rows[i] = fp4 ? w.scale + r * fp4_scales : w.scale + (r / kBlock) * nb;
+        }
+        kernel(t0, int(rows), w.data + (row_begin + first) * row_bytes, stride_rows * row_bytes, scale_rows, wrows, out);
+        for (int i = 0; i < wrows; ++i) {
+          for (int64_t t = 0; t < rows; ++t) {
+            const float v = out[i * rows + t];
+            y[(t0 + t) * ldy + first + i * stride_rows] = round_bf16 ? RoundBf16(v) : v;
+          }
+        }
+      };
       // FP8 streams stay within one 128-row block, so their rows share scales and the FMA
       // kernels fold those into the decode tables (E4m3Tile: 4 fewer multiplies per 64
       // codes; fp8_4096x4096 T1, 5 interleaved rounds, min / median 1.03 / 1.11 -> 0.80 /
-      // 0.94 ms). FP4 rows have scales of their own: one segment, streams far apart.
-      for (int64_t s0 = int64_t(n0); s0 < int64_t(n1);) {
-        const int64_t block_end = CeilDiv(row_begin + s0 + 1, kBlock) * kBlock - row_begin;
-        const int64_t s1 = fp4 ? int64_t(n1) : std::min(int64_t(n1), block_end);
-        ForEachStreamGroup(s1 - s0, streams, [&](int64_t offset, int64_t stride_rows, int wrows) {
-          const int64_t first = s0 + offset;
-          float out[kStreams * kWeightRowsMax];
-          const uint8_t* scale_rows[kStreams];
-          for (int i = 0; i < wrows; ++i) {
-            const int64_t r = row_begin + first + i * stride_rows;
-            scale_rows[i] = fp4 ? w.scale + r * fp4_scales : w.scale + (r / kBlock) * nb;
-          }
-          kernel(t0, int(rows), w.data + (row_begin + first) * row_bytes, stride_rows * row_bytes, scale_rows, wrows,
-                 out);
-          for (int i = 0; i < wrows; ++i) {
-            for (int64_t t = 0; t < rows; ++t) {
-              const float v = out[i * rows + t];
-              y[(t0 + t) * ldy + first + i * stride_rows] = round_bf16 ? RoundBf16(v) : v;
-            }
-          }
-        });
-        s0 = s1;
+      // 0.94 ms). FP4 rows have scales of their own: streams far apart across the range.
+      if (fp4) {
+        ForEachStreamGroup(int64_t(n1 - n0), streams, group);
+      } else {
+        ForEachStreamGroupInBlocks(row_begin + int64_t(n0), int64_t(n1 - n0), kBlock, streams, group);
       }
     });
   });
