@@ -1,0 +1,82 @@
+// AVX-512 fast-mode softmax block (kernels/softmax_block.h): 16 keys a vector, the
+// reference's operations lane by lane, the lane sums reduced in the reference's pairs.
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as pass-through operands, which
+// its own -W(maybe-)uninitialized then reports inside the header (as in dot_avx512.cc).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "kernels/cpu/bf16_round_avx512.h"
+#include "kernels/softmax_block.h"
+
+namespace dsv4::kernels {
+namespace {
+
+inline __m512 SoftmaxExp16(__m512 x) {
+  using namespace softmax_exp;
+  x = _mm512_min_ps(_mm512_set1_ps(kMax), x);  // kMax < x ? kMax : x
+  const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kMin), _CMP_NLT_UQ);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
+  __m512 y = _mm512_set1_ps(kPoly[0]);
+  for (int i = 1; i < 6; ++i) y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(kPoly[i]));
+  y = _mm512_add_ps(_mm512_fmadd_ps(y, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+  const __m512i pow2 = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_maskz_mul_ps(keep, y, _mm512_castsi512_ps(pow2));
+}
+
+// Lane l + 8 into l, then + 4, + 2, + 1.
+inline float LaneSum(__m512 v) {
+  const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+  return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
+}
+
+inline __mmask16 Lanes(int64_t left) { return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1); }
+
+void SoftmaxBlockAvx512Impl(const float* scores, int64_t heads, int64_t n, float scale, float* m, float* p,
+                            int64_t p_stride, float* alpha, float* sum, uint8_t* live) {
+  const __m512 vscale = _mm512_set1_ps(scale), neg_inf = _mm512_set1_ps(-INFINITY);
+  for (int64_t h = 0; h < heads; ++h) {
+    const float* s = scores + h * n;
+    float* ph = p + h * p_stride;
+    __m512 mx = neg_inf;
+    for (int64_t u = 0; u < n; u += 16) {
+      const __mmask16 k = Lanes(n - u);
+      mx = _mm512_max_ps(_mm512_mask_mul_ps(neg_inf, k, _mm512_maskz_loadu_ps(k, s + u), vscale), mx);
+    }
+    const float block_max = _mm512_reduce_max_ps(mx);
+    const float m_new = block_max > m[h] ? block_max : m[h];
+    live[h] = m_new != -INFINITY;
+    if (!live[h]) {
+      for (int64_t u = 0; u < p_stride; ++u) ph[u] = 0.0f;
+      continue;
+    }
+    alpha[h] = SoftmaxExp(m[h] - m_new);
+    const __m512 vm = _mm512_set1_ps(m_new);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t u = 0; u < n; u += 16) {
+      const __mmask16 k = Lanes(n - u);
+      const __m512 z = _mm512_mask_mul_ps(neg_inf, k, _mm512_maskz_loadu_ps(k, s + u), vscale);
+      const __m512 e = SoftmaxExp16(_mm512_sub_ps(z, vm));
+      acc = _mm512_add_ps(acc, e);
+      _mm512_mask_storeu_ps(ph + u, k, RoundBf16x16(e));
+    }
+    sum[h] = LaneSum(acc);
+    m[h] = m_new;
+  }
+}
+
+}  // namespace
+
+SoftmaxBlockFn SoftmaxBlockAvx512() {
+  static const bool supported = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+  return supported ? SoftmaxBlockAvx512Impl : nullptr;
+}
+
+}  // namespace dsv4::kernels

@@ -1,0 +1,65 @@
+// Scalar reference of the fast mode's softmax block (kernels/softmax_block.h).
+#include <bit>
+#include <cmath>
+
+#include "core/dtype.h"
+#include "kernels/softmax_block.h"
+
+namespace dsv4::kernels {
+
+float SoftmaxExp(float x) {
+  using namespace softmax_exp;
+  x = kMax < x ? kMax : x;  // as vminps(kMax, x): a NaN stays
+  if (x < kMin) return 0.0f;
+  if (std::isnan(x)) return x;
+  const float n = std::nearbyint(x * kLog2e);
+  float r = std::fma(-n, kLn2Hi, x);
+  r = std::fma(-n, kLn2Lo, r);
+  float y = kPoly[0];
+  for (int i = 1; i < 6; ++i) y = std::fma(y, r, kPoly[i]);
+  y = std::fma(y, r * r, r) + 1.0f;
+  // y is in [0.7, 1.5] and n in [-124, 127]: an exact product, never subnormal.
+  return y * std::bit_cast<float>(uint32_t(int32_t(n) + 127) << 23);
+}
+
+namespace {
+
+// The 16 lanes' sums pairwise, as the SIMD reductions: l + 8 into l, then + 4, + 2, + 1.
+float SoftmaxLaneSum(float* lanes) {
+  for (int half = 8; half >= 1; half /= 2) {
+    for (int l = 0; l < half; ++l) lanes[l] = lanes[l] + lanes[l + half];
+  }
+  return lanes[0];
+}
+
+}  // namespace
+
+void SoftmaxBlockRef(const float* scores, int64_t heads, int64_t n, float scale, float* m, float* p,
+                     int64_t p_stride, float* alpha, float* sum, uint8_t* live) {
+  for (int64_t h = 0; h < heads; ++h) {
+    const float* s = scores + h * n;
+    float* ph = p + h * p_stride;
+    float mx = -INFINITY;
+    for (int64_t u = 0; u < n; ++u) {
+      const float z = s[u] * scale;
+      mx = z > mx ? z : mx;  // as vmaxps(z, mx)
+    }
+    const float m_new = mx > m[h] ? mx : m[h];
+    live[h] = m_new != -INFINITY;
+    if (!live[h]) {
+      for (int64_t u = 0; u < p_stride; ++u) ph[u] = 0.0f;
+      continue;
+    }
+    alpha[h] = SoftmaxExp(m[h] - m_new);
+    float lanes[16] = {};
+    for (int64_t u = 0; u < n; ++u) {
+      const float e = SoftmaxExp(s[u] * scale - m_new);
+      lanes[u % 16] += e;
+      ph[u] = RoundBf16(e);
+    }
+    sum[h] = SoftmaxLaneSum(lanes);
+    m[h] = m_new;
+  }
+}
+
+}  // namespace dsv4::kernels
