@@ -2,9 +2,9 @@
 // (kernels/precision.h), for several heads that scored the same keys. Precise mode keeps
 // the reference's exp in double and f64 sums (model/forward/attention.cc); the fast mode
 // defines its own, vectorisable arithmetic here, the same on every path and in every
-// batch (so a row's bits never depend on its batch), within 1 ulp of exp (0.98 at worst):
+// batch (so a row's bits never depend on its batch):
 //   z_u = score_u · scale (fp32);  m' = max(m, max_u z_u)
-//   alpha = SoftmaxExp(m - m'),  e_u = SoftmaxExp(z_u - m'),  p_u = bf16(e_u)
+//   alpha = FastExp(m - m'),  e_u = FastExp(z_u - m'),  p_u = bf16(e_u)   (kernels/fast_exp.h)
 //   sum = Σ_u e_u in fp32: key u into lane u % 16 (in key order), then the 16 lanes
 //         pairwise: lane l + 8 into l, l + 4, l + 2, l + 1 (SoftmaxLaneSum)
 // A head whose m' is -inf (no finite score yet) is not live: its p row is zeroed and its
@@ -16,23 +16,6 @@
 #include <cstdint>
 
 namespace dsv4::kernels {
-
-// exp(x) for the fast mode's softmax: Cody-Waite reduction x = n ln2 + r (n = rint(x
-// log2e), ln2 in two parts), a degree-7 polynomial in r (the classic minimax coefficients
-// of single-precision expf), times 2^n. Inputs above 88 are taken as 88; below -86 (exp
-// under 2^-124) the result is 0, so no result is subnormal. Every step is one IEEE
-// operation (fused multiply-adds written as such), which the SIMD versions repeat.
-float SoftmaxExp(float x);
-
-// SoftmaxExp's constants, shared by every version.
-namespace softmax_exp {
-constexpr float kMax = 88.0f, kMin = -86.0f;
-constexpr float kLog2e = 1.44269504088896341f;
-constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;  // ln 2 = kLn2Hi + kLn2Lo
-// y = ((((p0 r + p1) r + p2) r + p3) r + p4) r + p5, then exp(r) ~ (y r^2 + r) + 1.
-constexpr float kPoly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
-                            4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
-}  // namespace softmax_exp
 
 // scores: heads rows of n dot products (row h at scores + h * n); m, alpha, sum, live:
 // per head; p: heads rows of n probabilities, row h at p + h * p_stride (p_stride >= n;

@@ -9,25 +9,11 @@
 #include <cmath>
 
 #include "kernels/cpu/bf16_round_avx512.h"
+#include "kernels/cpu/fast_exp_avx512.h"
 #include "kernels/softmax_block.h"
 
 namespace dsv4::kernels {
 namespace {
-
-inline __m512 SoftmaxExp16(__m512 x) {
-  using namespace softmax_exp;
-  x = _mm512_min_ps(_mm512_set1_ps(kMax), x);  // kMax < x ? kMax : x
-  const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kMin), _CMP_NLT_UQ);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
-  __m512 y = _mm512_set1_ps(kPoly[0]);
-  for (int i = 1; i < 6; ++i) y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(kPoly[i]));
-  y = _mm512_add_ps(_mm512_fmadd_ps(y, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-  const __m512i pow2 = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_maskz_mul_ps(keep, y, _mm512_castsi512_ps(pow2));
-}
 
 // Lane l + 8 into l, then + 4, + 2, + 1.
 inline float LaneSum(__m512 v) {
@@ -57,13 +43,13 @@ void SoftmaxBlockAvx512Impl(const float* scores, int64_t heads, int64_t n, float
       for (int64_t u = 0; u < p_stride; ++u) ph[u] = 0.0f;
       continue;
     }
-    alpha[h] = SoftmaxExp(m[h] - m_new);
+    alpha[h] = FastExp(m[h] - m_new);
     const __m512 vm = _mm512_set1_ps(m_new);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t u = 0; u < n; u += 16) {
       const __mmask16 k = Lanes(n - u);
       const __m512 z = _mm512_mask_mul_ps(neg_inf, k, _mm512_maskz_loadu_ps(k, s + u), vscale);
-      const __m512 e = SoftmaxExp16(_mm512_sub_ps(z, vm));
+      const __m512 e = FastExp16(_mm512_sub_ps(z, vm));
       acc = _mm512_add_ps(acc, e);
       _mm512_mask_storeu_ps(ph + u, k, RoundBf16x16(e));
     }

@@ -1,26 +1,11 @@
 // Scalar reference of the fast mode's softmax block (kernels/softmax_block.h).
-#include <bit>
 #include <cmath>
 
 #include "core/dtype.h"
+#include "kernels/fast_exp.h"
 #include "kernels/softmax_block.h"
 
 namespace dsv4::kernels {
-
-float SoftmaxExp(float x) {
-  using namespace softmax_exp;
-  x = kMax < x ? kMax : x;  // as vminps(kMax, x): a NaN stays
-  if (x < kMin) return 0.0f;
-  if (std::isnan(x)) return x;
-  const float n = std::nearbyint(x * kLog2e);
-  float r = std::fma(-n, kLn2Hi, x);
-  r = std::fma(-n, kLn2Lo, r);
-  float y = kPoly[0];
-  for (int i = 1; i < 6; ++i) y = std::fma(y, r, kPoly[i]);
-  y = std::fma(y, r * r, r) + 1.0f;
-  // y is in [0.7, 1.5] and n in [-124, 127]: an exact product, never subnormal.
-  return y * std::bit_cast<float>(uint32_t(int32_t(n) + 127) << 23);
-}
 
 namespace {
 
@@ -50,10 +35,10 @@ void SoftmaxBlockRef(const float* scores, int64_t heads, int64_t n, float scale,
       for (int64_t u = 0; u < p_stride; ++u) ph[u] = 0.0f;
       continue;
     }
-    alpha[h] = SoftmaxExp(m[h] - m_new);
+    alpha[h] = FastExp(m[h] - m_new);
     float lanes[16] = {};
     for (int64_t u = 0; u < n; ++u) {
-      const float e = SoftmaxExp(s[u] * scale - m_new);
+      const float e = FastExp(s[u] * scale - m_new);
       lanes[u % 16] += e;
       ph[u] = RoundBf16(e);
     }

@@ -9,6 +9,8 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "kernels/linear.h"
+#include "kernels/precision.h"
+#include "kernels/swiglu.h"
 #include "model/forward/ops.h"
 
 namespace dsv4 {
@@ -36,8 +38,10 @@ MoeScratch& Scratch() {
 }
 
 // g[t, i] = bf16(weight_t · silu(min(g, λ)) · clamp(u, ±λ)), in place over g: [T, I].
-// row_weights may be null (shared expert: weight 1, not applied).
+// row_weights may be null (shared expert: weight 1, not applied). Precise mode: silu with
+// exp in double, as the reference; the fast mode's fp32 arithmetic is kernels/swiglu.h.
 void SwiGlu(float* g, const float* u, int64_t T, int64_t I, const float* row_weights, float lim) {
+  if (!kernels::PreciseMath()) return kernels::ActiveSwiGlu()(g, u, T, I, row_weights, lim);
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t i = 0; i < I; ++i) {
       float gv = g[t * I + i], uv = u[t * I + i];
