@@ -34,6 +34,8 @@ void RmsNormRows(const float* x, const float* w, int64_t rows, int64_t n, float 
 
 // Per-head query rescale in bf16 tensor arithmetic (spec §6.2 step 3), in place.
 void RescaleHeadBf16(float* q, int64_t n, float eps);
+// Σ RoundBf16(q[i]²) in double with the bits of the in-order sum (RescaleHeadBf16's).
+double SumOfBf16Squares(const float* q, int64_t n);
 
 // Most interleaved RoPE pairs a table has (V4: 32), for callers' stack arrays of angles.
 constexpr int64_t kMaxRopePairs = 128;
