@@ -53,19 +53,15 @@ uint8_t FloatToE4m3(float x);  // encode an exactly representable value
 // ---- fp4 e2m1 ----
 extern const float kE2m1Table[16];
 inline float E2m1ToFloat(uint8_t nibble) { return kE2m1Table[nibble & 15]; }
-// Rounds to the e2m1 grid {0,.5,1,1.5,2,3,4,6} with ties to the even code, saturating at 6.
+// Rounds to the e2m1 grid {0,.5,1,1.5,2,3,4,6} with ties to the even code, saturating at 6
+// (a NaN gives 6 with its sign). The grid steps each threshold passes, added up (exact),
+// rather than a chain of branches: loops over blocks of it vectorise.
 inline float RoundE2m1(float x) {
-  float a = std::fabs(x);
-  float r;
-  if (a <= 0.25f) r = 0.0f;
-  else if (a < 0.75f) r = 0.5f;
-  else if (a <= 1.25f) r = 1.0f;
-  else if (a < 1.75f) r = 1.5f;
-  else if (a <= 2.5f) r = 2.0f;
-  else if (a < 3.5f) r = 3.0f;
-  else if (a <= 5.0f) r = 4.0f;
-  else r = 6.0f;
-  return std::signbit(x) ? -r : r;
+  const float a = std::fabs(x);
+  const float r = (a <= 0.25f ? 0.0f : 0.5f) + (a < 0.75f ? 0.0f : 0.5f) + (a <= 1.25f ? 0.0f : 0.5f) +
+                  (a < 1.75f ? 0.0f : 0.5f) + (a <= 2.5f ? 0.0f : 1.0f) + (a < 3.5f ? 0.0f : 1.0f) +
+                  (a <= 5.0f ? 0.0f : 2.0f);
+  return std::copysign(r, x);
 }
 uint8_t FloatToE2m1(float x);  // encode an exactly representable value
 

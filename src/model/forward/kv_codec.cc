@@ -8,6 +8,7 @@
 #include "core/dtype.h"
 #include "core/status.h"
 #include "kernels/e4m3_bf16.h"
+#include "model/forward/ops.h"
 
 namespace dsv4 {
 namespace {
@@ -65,11 +66,9 @@ void EncodeFp8Entry(const float* v, int64_t dim, int64_t rope_dim, uint8_t* out)
   Require(nope % kFp8Block == 0, "compact cache: non-rope dims must be a multiple of 64");
   uint8_t* scales = out + nope + 2 * rope_dim;
   for (int64_t b = 0; b < nope; b += kFp8Block) {
-    float amax = 0.0f;
-    for (int64_t i = b; i < b + kFp8Block; ++i) amax = std::max(amax, std::fabs(v[i]));
     // The scale of the quantised values (possibly half the original block's scale when
     // the block maximum rounded down; the codes are then still exact).
-    const float s = Fp8Scale(amax);
+    const float s = Fp8Scale(AbsMax(v + b, kFp8Block));
     scales[b / kFp8Block] = Ue8m0Code(s);
     for (int64_t i = b; i < b + kFp8Block; ++i) out[i] = ExactE4m3Code(v[i] / s);
   }
@@ -90,16 +89,35 @@ void DecodeFp8Entry(const uint8_t* in, int64_t dim, int64_t rope_dim, uint16_t* 
   std::copy(rope, rope + rope_dim, out + nope);
 }
 
+namespace {
+
+// The e2m1 codes of v[i] / s for one block (ExactE2m1Code's, without its search and
+// branches, so that the loop vectorises: the indexer encodes every query head with it);
+// false, codes unset, if a value is off the grid (RoundE2m1 moves it).
+__attribute__((optimize("vect-cost-model=dynamic"))) bool E2m1BlockCodes(const float* v, float s, uint8_t* codes) {
+  int32_t c[kFp4Block];  // (selects on 32-bit lanes: bool conversions stop the vectoriser)
+  int32_t off_grid = 0;
+  for (int64_t i = 0; i < kFp4Block; ++i) {
+    const float x = v[i] / s, a = std::fabs(x);
+    off_grid |= RoundE2m1(x) != x ? 1 : 0;
+    c[i] = int32_t(std::bit_cast<uint32_t>(x) >> 31) * 8 + (a >= 0.5f ? 1 : 0) + (a >= 1.0f ? 1 : 0) +
+           (a >= 1.5f ? 1 : 0) + (a >= 2.0f ? 1 : 0) + (a >= 3.0f ? 1 : 0) + (a >= 4.0f ? 1 : 0) + (a >= 6.0f ? 1 : 0);
+  }
+  if (off_grid != 0) return false;
+  for (int64_t i = 0; i < kFp4Block; i += 2) codes[i / 2] = uint8_t(c[i] | (c[i + 1] << 4));
+  return true;
+}
+
+}  // namespace
+
 void EncodeFp4Key(const float* v, int64_t dim, uint8_t* codes, uint8_t* scales) {
   Require(dim % kFp4Block == 0, "compact cache: indexer key dims must be a multiple of 32");
   for (int64_t b = 0; b < dim; b += kFp4Block) {
-    float amax = 0.0f;
-    for (int64_t i = b; i < b + kFp4Block; ++i) amax = std::max(amax, std::fabs(v[i]));
-    const float s = Fp4Scale(amax);
+    const float s = Fp4Scale(AbsMax(v + b, kFp4Block));
     scales[b / kFp4Block] = Ue8m0Code(s);
-    for (int64_t i = b; i < b + kFp4Block; i += 2) {
-      codes[i / 2] = uint8_t(ExactE2m1Code(v[i] / s) | (ExactE2m1Code(v[i + 1] / s) << 4));
-    }
+    if (E2m1BlockCodes(v + b, s, codes + b / 2)) continue;
+    for (int64_t i = b; i < b + kFp4Block; ++i) ExactE2m1Code(v[i] / s);  // names the value off the grid
+    DSV4_CHECK(false);  // (unreachable: E2m1BlockCodes found one)
   }
 }
 

@@ -84,6 +84,9 @@ void ForEachHeadWithAngles(const RopeTable& rope, const std::vector<int64_t>& po
 // Q8_B (e4m3 codes, power-of-two scales) and Q4_B (e2m1 codes). n % block == 0.
 void SimulateFp8Blocks(float* x, int64_t n, int64_t block);
 void SimulateFp4Blocks(float* x, int64_t n, int64_t block);
+// max |x[i]| over the non-NaN values (0 for none): the fold of std::max(amax, |x[i]|) that
+// block scales start from.
+float AbsMax(const float* x, int64_t n);
 
 // x <- bf16(H_n · x · n^-1/2) with H_n the Sylvester Walsh–Hadamard matrix (n a power of 2).
 void HadamardBf16(float* x, int64_t n);
