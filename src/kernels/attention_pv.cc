@@ -1,6 +1,7 @@
 #include "kernels/attention_pv.h"
 
 #include "kernels/isa.h"
+#include "kernels/tile_order.h"
 
 namespace dsv4::kernels {
 
@@ -13,6 +14,11 @@ AttentionPvFn ActiveAttentionPv() {
 AttentionPvF32Fn ActiveAttentionPvF32() {
   static const AttentionPvF32Fn fn =
       ChooseByIsa<AttentionPvF32Fn>(AttentionPvF32Ref, AttentionPvF32Avx512(), AttentionPvF32Avx2());
+  return fn;
+}
+
+AttentionPvF32Fn ActiveAttentionPvFast() {
+  static const AttentionPvF32Fn fn = TileOrderActive() && AttentionPvTileAmx() ? AttentionPvTileAmx() : ActiveAttentionPvF32();
   return fn;
 }
 

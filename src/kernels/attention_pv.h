@@ -41,4 +41,20 @@ AttentionPvF32Fn AttentionPvF32Avx512();  // nullptr without AVX-512 F
 // Chosen like ActiveAttentionPv.
 AttentionPvF32Fn ActiveAttentionPvF32();
 
+// The fast mode's P·V where the products run in tile order (kernels/tile_order.h: AMX
+// present and DSV4_TILE_ORDER not 0): the tile unit's arithmetic over the keys. The
+// block's keys are taken 32 at a time in order (the last group padded with zero keys), and
+// for each group, per head h and dimension i,
+//   E = O = 0;  for j in 0..15:  E = fma(p[2j], v[2j][i], E);  O = fma(p[2j+1], v[2j+1][i], O)
+//   out = out + (E + O)                                      (out starting at +0)
+// (p and v the group's probabilities and value rows) with subnormal inputs and results
+// flushed to zero. On AMX a 64-key block for 64 heads of 512 dims is 256 tile products
+// instead of 2M fused multiply-adds (~8% of a 512-token prefill chunk's samples).
+void AttentionPvTileRef(const float* p, int64_t p_stride, int64_t heads, const uint16_t* const* v,
+                        int64_t n, int64_t d, float* out);
+AttentionPvF32Fn AttentionPvTileAmx();  // nullptr without AMX (AmxActive())
+// The fast mode's P·V: AttentionPvTileAmx where tile order is active, else
+// ActiveAttentionPvF32.
+AttentionPvF32Fn ActiveAttentionPvFast();
+
 }  // namespace dsv4::kernels

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -74,8 +75,34 @@ TEST(AttentionPvTest, F32Avx512IsBitIdenticalToReference) {
   ExpectBitIdenticalF32(avx512, 7);
 }
 
-// The fp32 sums stay within fp32 rounding of the f64 ones (a check that the fast kernels
-// compute the same quantity, not only the same bits as their own reference).
+TEST(AttentionPvTest, TileAmxIsBitIdenticalToTileReference) {
+  const AttentionPvF32Fn amx = AttentionPvTileAmx();
+  if (!amx) GTEST_SKIP() << "no AMX";
+  ExpectBitIdenticalTo<float>(AttentionPvF32Fn(AttentionPvTileRef), amx, 9);
+  // SinkAttention's shape: 64 heads (four A tiles) of 512 dims, a 64-key block and a part
+  // of one, probabilities from a softmax.
+  std::mt19937 rng(10);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t n : {64, 45}) {
+    constexpr int64_t d = 512, heads = 64;
+    std::vector<std::vector<uint16_t>> rows(static_cast<size_t>(n));
+    std::vector<const uint16_t*> ptrs;
+    for (auto& r : rows) {
+      for (int64_t i = 0; i < d; ++i) r.push_back(FloatToBf16(normal(rng)));
+      ptrs.push_back(r.data());
+    }
+    std::vector<float> p(static_cast<size_t>(heads * 64), 0.0f);
+    for (float& x : p) x = RoundBf16(std::exp(-std::fabs(normal(rng)) * 4.0f));
+    std::vector<float> want(static_cast<size_t>(heads * d), -1.0f), got(static_cast<size_t>(heads * d), -2.0f);
+    AttentionPvTileRef(p.data(), 64, heads, ptrs.data(), n, d, want.data());
+    amx(p.data(), 64, heads, ptrs.data(), n, d, got.data());
+    ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0) << "n " << n;
+  }
+}
+
+// The fp32 sums (key order, and tile order) stay within fp32 rounding of the f64 ones (a
+// check that the fast kernels compute the same quantity, not only the same bits as their
+// own reference).
 TEST(AttentionPvTest, F32IsCloseToF64) {
   std::mt19937 rng(8);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -91,7 +118,8 @@ TEST(AttentionPvTest, F32IsCloseToF64) {
   std::vector<double> want(static_cast<size_t>(heads * d));
   std::vector<float> got(static_cast<size_t>(heads * d));
   AttentionPvRef(p.data(), n, heads, ptrs.data(), n, d, want.data());
-  ActiveAttentionPvF32()(p.data(), n, heads, ptrs.data(), n, d, got.data());
+  for (AttentionPvF32Fn fn : {ActiveAttentionPvF32(), AttentionPvF32Fn(AttentionPvTileRef)}) {
+  fn(p.data(), n, heads, ptrs.data(), n, d, got.data());
   for (int64_t h = 0; h < heads; ++h) {
     for (int64_t i = 0; i < d; ++i) {
       double scale = 0;  // Σ |p · v|: n · 2^-24 of it bounds the fp32 sum's rounding error
@@ -99,6 +127,7 @@ TEST(AttentionPvTest, F32IsCloseToF64) {
       ASSERT_NEAR(double(got[size_t(h * d + i)]), want[size_t(h * d + i)], scale * double(n) * 6e-8)
           << "head " << h << " dim " << i;
     }
+  }
   }
 }
 

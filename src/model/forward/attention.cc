@@ -77,10 +77,11 @@ void SinkAttention(const float* q, int64_t heads, const std::vector<const uint16
                    int64_t d, float scale, const float* sinks, float* out, AttentionScratch& s) {
   const kernels::DotKernels& dk = kernels::ActiveDotKernels();
   // P·V block sums in f64 in precise mode (the reference's), in fp32 in fast mode (as
-  // every other product there; kernels/attention_pv.h).
+  // every other product there; on AMX tiles in tile order where that is active:
+  // kernels/attention_pv.h).
   const bool precise = kernels::PreciseMath();
   const kernels::AttentionPvFn pv = kernels::ActiveAttentionPv();
-  const kernels::AttentionPvF32Fn pv32 = kernels::ActiveAttentionPvF32();
+  const kernels::AttentionPvF32Fn pv32 = kernels::ActiveAttentionPvFast();
   const int64_t B = int64_t(kAttnBlock);
   s.acc.assign(size_t(heads * d), 0.0f);
   s.m.assign(size_t(heads), -INFINITY);
