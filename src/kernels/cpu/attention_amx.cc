@@ -1,5 +1,6 @@
-// Attention products on AMX tiles (kernels/attention_pv.h, AttentionPvTileAmx); compiled
-// for AMX-BF16 and the AVX-512 extensions of its packing.
+// Attention products on AMX tiles (kernels/attention_pv.h, AttentionPvTileAmx;
+// kernels/attention_scores.h, NewTileScoresAmx); compiled for AMX-BF16 and the AVX-512
+// extensions of their packing.
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as pass-through operands, which
 // its own -W(maybe-)uninitialized then reports inside the header (as in dot_avx512.cc).
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -8,11 +9,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "core/aligned_vector.h"
 #include "kernels/attention_pv.h"
+#include "kernels/attention_scores.h"
 #include "kernels/cpu/amx_tiles.h"
+#include "kernels/cpu/transpose_avx512.h"
 #include "kernels/linear_amx.h"
 
 namespace dsv4::kernels {
@@ -38,6 +42,8 @@ struct PairIndices {
     hi = _mm512_load_si512(h);
   }
 };
+
+const TileConfig& SquareTiles();
 
 // Step s (keys 32s..32s+31) of C += A(heads tile) x B(dims), for the four C tiles; the A
 // and B registers alternate so that a load never waits on a product still reading one.
@@ -87,12 +93,7 @@ void AttentionPvTileAmxImpl(const float* p, int64_t p_stride, int64_t heads, con
       }
     }
   }
-  TileConfig config;
-  for (int t = 0; t < 8; ++t) {
-    config.rows[t] = uint8_t(kTile);
-    config.colsb[t] = 64;
-  }
-  UseConfig(config);
+  UseConfig(SquareTiles());
   alignas(64) float c_out[kTile * kTile];
   const int64_t a_stride = n_pad * 2, b_stride = d * 4;
   for (int64_t h0 = 0; h0 < heads_pad; h0 += kTile) {
@@ -122,7 +123,134 @@ void AttentionPvTileAmxImpl(const float* p, int64_t p_stride, int64_t heads, con
   }
 }
 
+// All eight tile registers 16 rows of 64 bytes: A (tmm0-1) 16 x 32 bf16, B (tmm2-3) 16
+// pairs x 16 columns, C (tmm4-7) 16 x 16 fp32.
+const TileConfig& SquareTiles() {
+  static const TileConfig config = [] {
+    TileConfig c;
+    for (int t = 0; t < 8; ++t) {
+      c.rows[t] = uint8_t(kTile);
+      c.colsb[t] = 64;
+    }
+    return c;
+  }();
+  return config;
+}
+
+// Scores: C (16 keys x 16 heads) += A (16 key rows x 32 values) x B (16 value pairs x 16
+// heads: the query's tile for that step and head tile), over the d / 32 steps in order.
+class TileScoresAmx : public TileScores {
+ public:
+  void SetQuery(const float* q, int64_t heads, int64_t d) override {
+    heads_ = heads;
+    d_ = d;
+    if (d % kKeyStep != 0) {  // (a shape the steps do not cover)
+      ref_ = NewTileScoresRef();
+      ref_->SetQuery(q, heads, d);
+      return;
+    }
+    ref_.reset();
+    head_tiles_ = (heads + kTile - 1) / kTile;
+    steps_ = d / kKeyStep;
+    // The query's values as bf16 pairs (dwords), rows past `heads` zero.
+    const int64_t pairs = d / 2;
+    query_.assign(size_t(head_tiles_ * kTile * pairs), 0);
+    for (int64_t h = 0; h < heads; ++h) {
+      for (int64_t k = 0; k < d; k += 32) {
+        const __m512i x0 = _mm512_castps_si512(_mm512_loadu_ps(q + h * d + k));
+        const __m512i x1 = _mm512_castps_si512(_mm512_loadu_ps(q + h * d + k + 16));
+        const __m256i w0 = _mm512_cvtepi32_epi16(_mm512_srli_epi32(x0, 16));
+        const __m256i w1 = _mm512_cvtepi32_epi16(_mm512_srli_epi32(x1, 16));
+        _mm512_storeu_si512(query_.data() + h * pairs + k / 2, _mm512_inserti64x4(_mm512_castsi256_si512(w0), w1, 1));
+      }
+    }
+    // B tile (step s, head tile t): row i = pair 16 s + i of the tile's 16 heads.
+    b_.resize(size_t(steps_ * head_tiles_ * kTile * kTile));
+    for (int64_t s = 0; s < steps_; ++s) {
+      for (int64_t t = 0; t < head_tiles_; ++t) {
+        __m512i r[16], o[16];
+        for (int64_t h = 0; h < kTile; ++h) r[h] = _mm512_loadu_si512(query_.data() + (t * kTile + h) * pairs + s * kTile);
+        Transpose16x16(r, o);
+        uint32_t* tile = b_.data() + (s * head_tiles_ + t) * kTile * kTile;
+        for (int64_t i = 0; i < kTile; ++i) _mm512_storeu_si512(tile + i * kTile, o[i]);
+      }
+    }
+  }
+
+  void Score(const uint16_t* const* keys, int64_t n, float* out) override {
+    if (ref_) return ref_->Score(keys, n, out);
+    if (n == 0 || heads_ == 0) return;
+    const int64_t d = d_, key_tiles = (n + kTile - 1) / kTile;
+    a_.resize(size_t(key_tiles * kTile * d));
+    for (int64_t u = 0; u < key_tiles * kTile; ++u) {
+      if (u < n) {
+        std::memcpy(a_.data() + u * d, keys[u], size_t(d) * 2);
+      } else {
+        std::memset(a_.data() + u * d, 0, size_t(d) * 2);
+      }
+    }
+    UseConfig(SquareTiles());
+    for (int64_t kt = 0; kt < key_tiles; ++kt) {
+      for (int64_t t0 = 0; t0 < head_tiles_; t0 += kColumnTiles) {
+        switch (std::min<int64_t>(kColumnTiles, head_tiles_ - t0)) {
+          case 1: Pass<1>(kt, t0, n, out); break;
+          case 2: Pass<2>(kt, t0, n, out); break;
+          case 3: Pass<3>(kt, t0, n, out); break;
+          default: Pass<4>(kt, t0, n, out); break;
+        }
+      }
+    }
+  }
+
+ private:
+  // Key tile kt against head tiles t0..t0 + NT - 1 (C tiles 4..4 + NT - 1), then each C
+  // tile transposed into out's head rows.
+  template <int NT>
+  void Pass(int64_t kt, int64_t t0, int64_t n, float* out) {
+    Unroll<NT>([&](auto q) { Tmm<4 + decltype(q)::value>::Zero(); });
+    const uint16_t* a = a_.data() + kt * kTile * d_;
+    auto step = [&](int64_t s, auto parity) {
+      constexpr int kA = decltype(parity)::value;
+      Tmm<kA>::Load(a + s * kKeyStep, d_ * 2);
+      Unroll<NT>([&](auto q) {
+        constexpr int kQ = decltype(q)::value, kB = 2 + kQ % 2;
+        Tmm<kB>::Load(b_.data() + (s * head_tiles_ + t0 + kQ) * kTile * kTile, kTile * 4);
+        Tmm<4 + kQ>::template Dp<kA, kB>();
+      });
+    };
+    int64_t s = 0;
+    for (; s + 2 <= steps_; s += 2) {
+      step(s, std::integral_constant<int, 0>{});
+      step(s + 1, std::integral_constant<int, 1>{});
+    }
+    if (s < steps_) step(s, std::integral_constant<int, 0>{});
+    const int64_t keys_here = std::min(kTile, n - kt * kTile);
+    const __mmask16 lanes = __mmask16((1u << keys_here) - 1);
+    Unroll<NT>([&](auto q) {
+      constexpr int kQ = decltype(q)::value;
+      alignas(64) float c[kTile * kTile];  // [key][head]
+      Tmm<4 + kQ>::Store(c, kTile * 4);
+      __m512i r[16], o[16];
+      for (int64_t u = 0; u < kTile; ++u) r[u] = _mm512_load_si512(c + u * kTile);
+      Transpose16x16(r, o);  // o[h] lane u = c[u][h]
+      const int64_t h0 = (t0 + kQ) * kTile;
+      for (int64_t h = 0; h < kTile && h0 + h < heads_; ++h) {
+        _mm512_mask_storeu_ps(out + (h0 + h) * n + kt * kTile, lanes, _mm512_castsi512_ps(o[h]));
+      }
+    });
+  }
+
+  std::unique_ptr<TileScores> ref_;
+  int64_t heads_ = 0, d_ = 0, head_tiles_ = 0, steps_ = 0;
+  AlignedVector<uint32_t> query_, b_;
+  AlignedVector<uint16_t> a_;
+};
+
 }  // namespace
+
+std::unique_ptr<TileScores> NewTileScoresAmx() {
+  return AmxActive() ? std::make_unique<TileScoresAmx>() : nullptr;
+}
 
 AttentionPvF32Fn AttentionPvTileAmx() { return AmxActive() ? AttentionPvTileAmxImpl : nullptr; }
 

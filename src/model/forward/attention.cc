@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "core/dtype.h"
 #include "core/thread_pool.h"
 #include "kernels/attention_pv.h"
+#include "kernels/attention_scores.h"
 #include "kernels/dot.h"
 #include "kernels/linear.h"
 #include "kernels/precision.h"
@@ -99,8 +101,15 @@ void SinkAttention(const float* q, int64_t heads, const std::vector<const uint16
   }
   const kernels::SoftmaxBlockFn softmax = kernels::ActiveSoftmaxBlock();
   // Every head's scores of a block's rows at once where the kernel set has that and the
-  // queries are bf16 values (as AttentionForward's are), else pair by pair.
-  const bool multi = dk.dot_bf16_keys != nullptr && IsBf16Exact(q, heads * d);
+  // queries are bf16 values (as AttentionForward's are), else pair by pair; in the fast
+  // mode with tile order active, on the tiles (kernels/attention_scores.h).
+  // (One per thread: prefill's scratch lives for one pool task, and the tiles' buffers
+  // are worth keeping.)
+  const bool bf16_queries = IsBf16Exact(q, heads * d);
+  thread_local const std::unique_ptr<kernels::TileScores> tile_scores = kernels::NewActiveTileScores();
+  kernels::TileScores* tile = !precise && bf16_queries ? tile_scores.get() : nullptr;
+  if (tile) tile->SetQuery(q, heads, d);
+  const bool multi = tile == nullptr && dk.dot_bf16_keys != nullptr && bf16_queries;
   for (size_t b0 = 0; b0 < keys.size(); b0 += kAttnBlock) {
     const size_t b1 = std::min(keys.size(), b0 + kAttnBlock);
     s.rows.clear();
@@ -109,7 +118,9 @@ void SinkAttention(const float* q, int64_t heads, const std::vector<const uint16
     }
     const int64_t nrows = int64_t(s.rows.size());
     if (multi || !precise) s.scores.resize(size_t(heads * nrows));
-    if (multi) {
+    if (tile) {
+      tile->Score(s.rows.data(), nrows, s.scores.data());
+    } else if (multi) {
       dk.dot_bf16_keys(q, heads, s.rows.data(), nrows, d, s.scores.data());
     } else if (!precise) {
       for (int64_t h = 0; h < heads; ++h) {
