@@ -1,7 +1,7 @@
 // A Hugging Face safetensors checkpoint directory as DeepSeek ships it (spec §11):
 // config.json plus either model.safetensors or shards listed by
 // model.safetensors.index.json. Shards are memory-mapped; tensors are used in place
-// (the model repacks its BF16 head at load: Model::PackHeadRowBlocks).
+// (the model repacks its BF16 head at load: Model::PackRowBlocks).
 // Ownership: Checkpoint owns the maps; TensorRef pointers live as long as it.
 #pragma once
 

@@ -27,7 +27,7 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
   } catch (const Error& e) {
     return Result<std::unique_ptr<Model>>::Fail(e.what());
   }
-  model->PackHeadRowBlocks();
+  model->PackRowBlocks();
   const ModelConfig& c = model->config_;
   model->rope_window_ = RopeTable(c.qk_rope_head_dim, c.rope_theta, 1.0, 0, c.rope_beta_fast,
                                   c.rope_beta_slow);
@@ -37,26 +37,80 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
   return model;
 }
 
-void Model::PackHeadRowBlocks() {
-  // The head's products run on a blocked copy in fast mode (kernels/bf16_row_blocks.h: a
-  // batch-16 head 1.4-1.7x faster); the mapped original leaves the resident set (precise mode
-  // and the other kernel sets read it back from the file when they need it).
-  kernels::WeightMatrix& head = weights_.head;
-  if (kernels::ActiveBf16Blocks() == nullptr || head.dtype != DType::kBF16 || head.cols % 32 != 0) return;
-  const int64_t K = head.cols;
-  weights_.head_blocks = HugePageBuffer(size_t(kernels::RowBlocksElements(head.rows, K)) * 2);
-  uint16_t* blocks = weights_.head_blocks.as<uint16_t>();
-  // In chunks of 4096 rows (32 MiB at K = 4096), each released once packed, so the
-  // resident set grows by a chunk, not by a second head.
-  constexpr int64_t kChunkRows = 4096;
-  const uint16_t* src = reinterpret_cast<const uint16_t*>(head.data);
-  for (int64_t r0 = 0; r0 < head.rows; r0 += kChunkRows) {
-    const int64_t rows = std::min(kChunkRows, head.rows - r0);
-    kernels::PackBf16RowBlocks(src + r0 * K, rows, K, blocks + r0 * K);
-    ReleaseMappedRange(head.data + r0 * K * 2, size_t(rows * K * 2));
+namespace {
+
+// The BF16 matrices the forward multiplies through kernels::Linear (the embedding is only
+// looked up): the head, each layer's (and the MTP block's) compressor, indexer and router
+// matrices, and whichever others a checkpoint ships in BF16.
+std::vector<kernels::WeightMatrix*> Bf16LinearMatrices(ModelWeights& w) {
+  std::vector<kernels::WeightMatrix*> all;
+  auto compressor = [&](CompressorWeights& c) {
+    all.push_back(&c.wkv);
+    all.push_back(&c.wgate);
+  };
+  auto block = [&](BlockWeights& b) {
+    all.push_back(&b.hc_attn.fn);
+    all.push_back(&b.hc_ffn.fn);
+    AttentionWeights& a = b.attn;
+    for (kernels::WeightMatrix* m : {&a.wq_a, &a.wq_b, &a.wkv, &a.wo_a, &a.wo_b}) all.push_back(m);
+    if (a.has_compressor) compressor(a.compressor);
+    if (a.has_indexer) {
+      all.push_back(&a.indexer.wq_b);
+      all.push_back(&a.indexer.weights_proj);
+      compressor(a.indexer.compressor);
+    }
+    all.push_back(&b.ffn.gate);
+    for (ExpertWeights* e = b.ffn.experts.data(); e != b.ffn.experts.data() + b.ffn.experts.size(); ++e) {
+      for (kernels::WeightMatrix* m : {&e->w1, &e->w2, &e->w3}) all.push_back(m);
+    }
+    for (kernels::WeightMatrix* m : {&b.ffn.shared.w1, &b.ffn.shared.w2, &b.ffn.shared.w3}) all.push_back(m);
+  };
+  all.push_back(&w.head);
+  all.push_back(&w.hc_head.fn);
+  for (BlockWeights& b : w.layers) block(b);
+  for (MtpWeights& m : w.mtp) {
+    block(m.block);
+    all.push_back(&m.e_proj);
+    all.push_back(&m.h_proj);
+    all.push_back(&m.hc_head.fn);
   }
-  ReleaseMappedRange(head.data, size_t(head.bytes()));  // the pages across chunk ends too
-  head.row_blocks = blocks;
+  std::vector<kernels::WeightMatrix*> bf16;
+  for (kernels::WeightMatrix* m : all) {
+    if (m->dtype == DType::kBF16 && m->data != nullptr && m->rows > 0 && m->cols % 32 == 0) bf16.push_back(m);
+  }
+  return bf16;
+}
+
+}  // namespace
+
+void Model::PackRowBlocks() {
+  // Fast mode multiplies BF16 matrices on blocked copies where it has the kernel for them
+  // (kernels/bf16_row_blocks.h; with AMX on the tiles for every T: a batch-16 head 1.4-1.7x
+  // faster, and the compressors', indexer's and router's products of a 512-token prefill
+  // chunk off the FMA kernels); the mapped originals leave the resident set (precise mode
+  // and the other kernel sets read them back from the file when they need them).
+  if (kernels::ActiveBf16Blocks() == nullptr) return;
+  std::vector<kernels::WeightMatrix*> matrices = Bf16LinearMatrices(weights_);
+  size_t total = 0;
+  for (const kernels::WeightMatrix* m : matrices) total += size_t(kernels::RowBlocksElements(m->rows, m->cols)) * 2;
+  if (total == 0) return;
+  weights_.row_blocks = HugePageBuffer(total);
+  uint16_t* blocks = weights_.row_blocks.as<uint16_t>();
+  for (kernels::WeightMatrix* m : matrices) {
+    const int64_t K = m->cols;
+    // In chunks of 4096 rows (32 MiB at K = 4096), each released once packed, so the
+    // resident set grows by a chunk, not by a second head.
+    constexpr int64_t kChunkRows = 4096;
+    const uint16_t* src = reinterpret_cast<const uint16_t*>(m->data);
+    for (int64_t r0 = 0; r0 < m->rows; r0 += kChunkRows) {
+      const int64_t rows = std::min(kChunkRows, m->rows - r0);
+      kernels::PackBf16RowBlocks(src + r0 * K, rows, K, blocks + r0 * K);
+      ReleaseMappedRange(m->data + r0 * K * 2, size_t(rows * K * 2));
+    }
+    ReleaseMappedRange(m->data, size_t(m->bytes()));  // the pages across chunk ends too
+    m->row_blocks = blocks;
+    blocks += kernels::RowBlocksElements(m->rows, K);
+  }
 }
 
 const RopeTable& Model::RopeFor(int64_t layer) const {

@@ -71,8 +71,9 @@ class Model {
   void Head(const float* x, int64_t T, const HcHeadWeights& hc_head,
             const std::vector<float>& norm, float* logits) const;
   const RopeTable& RopeFor(int64_t layer) const;
-  // At load: the head's 16-row blocked copy, where fast mode has the kernel for it.
-  void PackHeadRowBlocks();
+  // At load: 16-row blocked copies of the BF16 matrices, where fast mode has the kernel
+  // for them.
+  void PackRowBlocks();
 
   ModelConfig config_;
   std::unique_ptr<Checkpoint> checkpoint_;

@@ -87,9 +87,10 @@ struct MtpWeights {
 struct ModelWeights {
   WeightMatrix embed;               // BF16 (or F32) [V, D]
   WeightMatrix head;                // [V, D]
-  // The head in 16-row blocks (head.row_blocks points here; kernels/bf16_row_blocks.h),
-  // where fast mode has the kernel for them (Model::Load makes it): 2 MiB pages.
-  HugePageBuffer head_blocks;
+  // The BF16 matrices (the head, the compressors', indexer's and router's) in 16-row
+  // blocks, each matrix's row_blocks pointing into it (kernels/bf16_row_blocks.h), where
+  // fast mode has the kernel for them (Model::Load makes it): 2 MiB pages.
+  HugePageBuffer row_blocks;
   std::vector<float> norm;
   HcHeadWeights hc_head;
   std::vector<BlockWeights> layers;
