@@ -1,6 +1,5 @@
 #include "kernels/attention_pv.h"
 
-#include "kernels/attention_scores.h"
 #include "kernels/isa.h"
 #include "kernels/tile_order.h"
 
@@ -22,7 +21,5 @@ AttentionPvF32Fn ActiveAttentionPvFast() {
   static const AttentionPvF32Fn fn = TileOrderActive() && AttentionPvTileAmx() ? AttentionPvTileAmx() : ActiveAttentionPvF32();
   return fn;
 }
-
-std::unique_ptr<TileScores> NewActiveTileScores() { return TileOrderActive() ? NewTileScoresAmx() : nullptr; }
 
 }  // namespace dsv4::kernels

@@ -60,10 +60,11 @@ std::vector<kernels::WeightMatrix*> Bf16LinearMatrices(ModelWeights& w) {
       compressor(a.indexer.compressor);
     }
     all.push_back(&b.ffn.gate);
-    for (ExpertWeights* e = b.ffn.experts.data(); e != b.ffn.experts.data() + b.ffn.experts.size(); ++e) {
-      for (kernels::WeightMatrix* m : {&e->w1, &e->w2, &e->w3}) all.push_back(m);
-    }
-    for (kernels::WeightMatrix* m : {&b.ffn.shared.w1, &b.ffn.shared.w2, &b.ffn.shared.w3}) all.push_back(m);
+    auto expert = [&](ExpertWeights& e) {
+      for (kernels::WeightMatrix* m : {&e.w1, &e.w2, &e.w3}) all.push_back(m);
+    };
+    for (ExpertWeights& e : b.ffn.experts) expert(e);
+    expert(b.ffn.shared);
   };
   all.push_back(&w.head);
   all.push_back(&w.hc_head.fn);
