@@ -2,6 +2,7 @@
 // kernels/attention_scores.h): the tile unit's arithmetic (kernels/tile_order.h).
 #include <cmath>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "core/dtype.h"
@@ -14,6 +15,29 @@ namespace {
 // The tile unit's flush of subnormal inputs (DAZ) and results (FTZ) to a zero of their sign.
 float FlushSubnormal(float x) { return std::fpclassify(x) == FP_SUBNORMAL ? std::copysign(0.0f, x) : x; }
 
+// Σ_j a_j · b_j over j < n as the tile unit sums it: 32 terms a step, in order (the last
+// step padded with zero terms, as zeroed tile rows or columns), per step E and O the fused
+// multiply-add chains over its even and odd terms, c = c + (E + O), every input and result
+// flushed. factors(j) gives (a_j, b_j) for j < n.
+template <typename Factors>
+float TileOrderSum(int64_t n, Factors factors) {
+  auto step = [&](int64_t j, float acc) {
+    if (j >= n) return FlushSubnormal(std::fma(0.0f, 0.0f, acc));
+    const auto [a, b] = factors(j);
+    return FlushSubnormal(std::fma(FlushSubnormal(a), FlushSubnormal(b), acc));
+  };
+  float c = 0.0f;
+  for (int64_t j0 = 0; j0 < n; j0 += 32) {
+    float e = 0.0f, o = 0.0f;
+    for (int64_t i = 0; i < 16; ++i) {
+      e = step(j0 + 2 * i, e);
+      o = step(j0 + 2 * i + 1, o);
+    }
+    c = FlushSubnormal(c + FlushSubnormal(e + o));
+  }
+  return c;
+}
+
 }  // namespace
 
 void AttentionPvTileRef(const float* p, int64_t p_stride, int64_t heads, const uint16_t* const* v,
@@ -21,52 +45,20 @@ void AttentionPvTileRef(const float* p, int64_t p_stride, int64_t heads, const u
   for (int64_t h = 0; h < heads; ++h) {
     const float* ph = p + h * p_stride;
     for (int64_t i = 0; i < d; ++i) {
-      float c = 0.0f;
-      for (int64_t u0 = 0; u0 < n; u0 += 32) {
-        // A padding key (u >= n) has p = v = 0, as in the zeroed tile rows.
-        auto product = [&](int64_t u, float acc) {
-          const float pu = u < n ? FlushSubnormal(ph[u]) : 0.0f;
-          const float vu = u < n ? FlushSubnormal(Bf16ToFloat(v[u][i])) : 0.0f;
-          return FlushSubnormal(std::fma(pu, vu, acc));
-        };
-        float e = 0.0f, o = 0.0f;
-        for (int64_t j = 0; j < 16; ++j) {
-          e = product(u0 + 2 * j, e);
-          o = product(u0 + 2 * j + 1, o);
-        }
-        c = FlushSubnormal(c + FlushSubnormal(e + o));
-      }
-      out[h * d + i] = c;
+      out[h * d + i] = TileOrderSum(n, [&](int64_t u) { return std::pair(ph[u], Bf16ToFloat(v[u][i])); });
     }
   }
 }
-
 
 void AttentionScoresTileRef(const float* q, int64_t heads, const uint16_t* const* keys, int64_t n, int64_t d,
                             float* out) {
   for (int64_t h = 0; h < heads; ++h) {
     const float* qh = q + h * d;
     for (int64_t u = 0; u < n; ++u) {
-      // A padding value (k >= d) is 0 in both, as in the zeroed tile columns.
-      auto product = [&](int64_t k, float acc) {
-        const float a = k < d ? FlushSubnormal(RoundBf16(qh[k])) : 0.0f;
-        const float b = k < d ? FlushSubnormal(Bf16ToFloat(keys[u][k])) : 0.0f;
-        return FlushSubnormal(std::fma(a, b, acc));
-      };
-      float c = 0.0f;
-      for (int64_t k0 = 0; k0 < d; k0 += 32) {
-        float e = 0.0f, o = 0.0f;
-        for (int64_t i = 0; i < 16; ++i) {
-          e = product(k0 + 2 * i, e);
-          o = product(k0 + 2 * i + 1, o);
-        }
-        c = FlushSubnormal(c + FlushSubnormal(e + o));
-      }
-      out[h * n + u] = c;
+      out[h * n + u] = TileOrderSum(d, [&](int64_t k) { return std::pair(RoundBf16(qh[k]), Bf16ToFloat(keys[u][k])); });
     }
   }
 }
-
 
 namespace {
 
