@@ -25,6 +25,12 @@ using SoftmaxBlockFn = void (*)(const float* scores, int64_t heads, int64_t n, f
 
 void SoftmaxBlockRef(const float* scores, int64_t heads, int64_t n, float scale, float* m, float* p,
                      int64_t p_stride, float* alpha, float* sum, uint8_t* live);
+// One head's step after its block maximum, shared by every version: m' = max(*m,
+// block_max) into *m_new, *live; a head not live gets its p row (p_stride entries) zeroed
+// and false back, a live one its *alpha. (Out of line: the versions' translation units are
+// built for different ISAs.)
+bool SoftmaxHeadStart(float block_max, const float* m, float* p_row, int64_t p_stride, float* alpha, uint8_t* live,
+                      float* m_new);
 SoftmaxBlockFn SoftmaxBlockAvx2();    // nullptr without AVX2 and FMA
 SoftmaxBlockFn SoftmaxBlockAvx512();  // nullptr without AVX-512 F
 // The best available (DSV4_ISA=ref forces the reference, DSV4_ISA=avx2 caps at AVX2).

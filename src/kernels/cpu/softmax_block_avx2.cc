@@ -42,13 +42,8 @@ void SoftmaxBlockAvx2Impl(const float* scores, int64_t heads, int64_t n, float s
     _mm256_store_ps(lanes, mx);
     float block_max = -INFINITY;
     for (float v : lanes) block_max = v > block_max ? v : block_max;
-    const float m_new = block_max > m[h] ? block_max : m[h];
-    live[h] = m_new != -INFINITY;
-    if (!live[h]) {
-      for (int64_t u = 0; u < p_stride; ++u) ph[u] = 0.0f;
-      continue;
-    }
-    alpha[h] = FastExp(m[h] - m_new);
+    float m_new;
+    if (!SoftmaxHeadStart(block_max, &m[h], ph, p_stride, &alpha[h], &live[h], &m_new)) continue;
     const __m256 vm = _mm256_set1_ps(m_new);
     __m256 acc_lo = _mm256_setzero_ps(), acc_hi = _mm256_setzero_ps();
     for (int64_t u = 0; u < n; u += 16) {

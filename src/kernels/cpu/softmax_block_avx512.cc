@@ -37,13 +37,8 @@ void SoftmaxBlockAvx512Impl(const float* scores, int64_t heads, int64_t n, float
       mx = _mm512_max_ps(_mm512_mask_mul_ps(neg_inf, k, _mm512_maskz_loadu_ps(k, s + u), vscale), mx);
     }
     const float block_max = _mm512_reduce_max_ps(mx);
-    const float m_new = block_max > m[h] ? block_max : m[h];
-    live[h] = m_new != -INFINITY;
-    if (!live[h]) {
-      for (int64_t u = 0; u < p_stride; ++u) ph[u] = 0.0f;
-      continue;
-    }
-    alpha[h] = FastExp(m[h] - m_new);
+    float m_new;
+    if (!SoftmaxHeadStart(block_max, &m[h], ph, p_stride, &alpha[h], &live[h], &m_new)) continue;
     const __m512 vm = _mm512_set1_ps(m_new);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t u = 0; u < n; u += 16) {

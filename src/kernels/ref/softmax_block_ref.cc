@@ -19,6 +19,18 @@ float SoftmaxLaneSum(float* lanes) {
 
 }  // namespace
 
+bool SoftmaxHeadStart(float block_max, const float* m, float* p_row, int64_t p_stride, float* alpha, uint8_t* live,
+                      float* m_new) {
+  *m_new = block_max > *m ? block_max : *m;
+  *live = *m_new != -INFINITY;
+  if (!*live) {
+    for (int64_t u = 0; u < p_stride; ++u) p_row[u] = 0.0f;
+    return false;
+  }
+  *alpha = FastExp(*m - *m_new);
+  return true;
+}
+
 void SoftmaxBlockRef(const float* scores, int64_t heads, int64_t n, float scale, float* m, float* p,
                      int64_t p_stride, float* alpha, float* sum, uint8_t* live) {
   for (int64_t h = 0; h < heads; ++h) {
@@ -29,13 +41,8 @@ void SoftmaxBlockRef(const float* scores, int64_t heads, int64_t n, float scale,
       const float z = s[u] * scale;
       mx = z > mx ? z : mx;  // as vmaxps(z, mx)
     }
-    const float m_new = mx > m[h] ? mx : m[h];
-    live[h] = m_new != -INFINITY;
-    if (!live[h]) {
-      for (int64_t u = 0; u < p_stride; ++u) ph[u] = 0.0f;
-      continue;
-    }
-    alpha[h] = FastExp(m[h] - m_new);
+    float m_new;
+    if (!SoftmaxHeadStart(mx, &m[h], ph, p_stride, &alpha[h], &live[h], &m_new)) continue;
     float lanes[16] = {};
     for (int64_t u = 0; u < n; ++u) {
       const float e = FastExp(s[u] * scale - m_new);
