@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libbenchmark-dev
           nlohmann-json3-dev libpcre2-dev)
 packages+=(libcpp-httplib-dev)  # the API server (dsv4 serve): Debian's cpp-httplib
+packages+=(libabsl-dev)  # absl::FunctionRef: the thread pool's loop bodies without heap allocation
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

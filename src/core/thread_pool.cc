@@ -91,8 +91,7 @@ void ThreadPool::WorkerLoop() {
   }
 }
 
-void ThreadPool::ParallelFor(size_t n, size_t min_chunk,
-                             const std::function<void(size_t, size_t)>& fn, size_t max_chunk) {
+void ThreadPool::ParallelFor(size_t n, size_t min_chunk, LoopBody fn, size_t max_chunk) {
   if (n == 0) return;
   if (tls_in_chunk) {  // nested: this thread's share of an outer loop
     fn(0, n);

@@ -5,13 +5,17 @@
 // A decode step issues ~100 short loops (a few hundred microseconds each), so idle
 // workers and the waiting caller spin briefly (kSpinMicros) before sleeping on the
 // condition variables: a futex wake-up per loop would cost tens of microseconds.
+// A loop's body is taken by reference (absl::FunctionRef), not as a std::function: a
+// lambda capturing more than two pointers made std::function allocate on the heap, one
+// allocation per loop, ~100 per decode step (issue 6: no allocation in the hot path).
 #pragma once
+
+#include <absl/functional/function_ref.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -31,6 +35,9 @@ struct PoolLoopStats {
   std::vector<std::pair<size_t, double>> loops;
 };
 
+// A loop body: fn(begin, end). Refers to the caller's callable, which outlives the loop.
+using LoopBody = absl::FunctionRef<void(size_t, size_t)>;
+
 class ThreadPool {
  public:
   // threads = total workers including the caller; 0 = hardware concurrency.
@@ -45,8 +52,7 @@ class ThreadPool {
   // max_chunk caps the chunk size when the loop is split (default ~4 chunks per thread):
   // 1 for a few dozen tasks of uneven cost, handed out one at a time. A pool without
   // workers runs the whole range as one call.
-  void ParallelFor(size_t n, size_t min_chunk, const std::function<void(size_t, size_t)>& fn,
-                   size_t max_chunk = SIZE_MAX);
+  void ParallelFor(size_t n, size_t min_chunk, LoopBody fn, size_t max_chunk = SIZE_MAX);
 
   // While set (non-null), every ParallelFor adds to *stats (same thread as ParallelFor).
   void set_loop_stats(PoolLoopStats* stats) { stats_ = stats; }
@@ -61,7 +67,7 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  const std::function<void(size_t, size_t)>* fn_ = nullptr;
+  const LoopBody* fn_ = nullptr;  // the current loop's body (ParallelFor's argument)
   size_t n_ = 0, chunk_ = 1, num_chunks_ = 0;
   std::atomic<size_t> next_chunk_{0};
   std::atomic<size_t> active_{0};        // workers inside the current loop (changed under mu_)
@@ -74,8 +80,7 @@ class ThreadPool {
 // The process-wide pool (sized by DSV4_THREADS or the hardware).
 ThreadPool& GlobalThreadPool();
 
-inline void ParallelFor(size_t n, size_t min_chunk, const std::function<void(size_t, size_t)>& fn,
-                        size_t max_chunk = SIZE_MAX) {
+inline void ParallelFor(size_t n, size_t min_chunk, LoopBody fn, size_t max_chunk = SIZE_MAX) {
   GlobalThreadPool().ParallelFor(n, min_chunk, fn, max_chunk);
 }
 

@@ -211,6 +211,9 @@ void Engine::Intake() {
 void Engine::Begin(Sequence* seq) {
   try {
     seq->state = model_.NewState(false, KvStorageFor(options_.forward.act_quant));
+    // Its caches' room up front (address space only): decode steps then append without
+    // reallocating or copying a long cache.
+    seq->state->Reserve(seq->prompt_len + seq->max_new);
   } catch (const std::bad_alloc&) {
     Finish(seq, {}, FinishReason::kError, "out of memory allocating the sequence state");
     return;
@@ -268,8 +271,12 @@ bool Engine::Step() {
     views[i].cut_at = CutPoint(s);
   }
   std::vector<PlannedChunk> plan = PlanStep(views, options_.scheduler);
-  std::vector<std::vector<float>> logits(plan.size());
-  std::vector<ForwardSegment> segs(plan.size());
+  // Logits rows and segments kept from step to step: each row's vector (517 KB at V4's
+  // vocabulary) keeps its capacity, so a decode step's outputs allocate nothing.
+  std::vector<std::vector<float>>& logits = step_logits_;
+  std::vector<ForwardSegment>& segs = step_segs_;
+  if (logits.size() < plan.size()) logits.resize(plan.size());
+  segs.resize(plan.size());
   int64_t fed_tokens = 0;
   for (size_t k = 0; k < plan.size(); ++k) {
     Sequence& s = *running_[plan[k].sequence];

@@ -111,6 +111,9 @@ class Engine {
 
   // Engine thread only.
   std::vector<std::unique_ptr<Sequence>> running_;
+  // Step's reused outputs (engine thread only): logits rows and forward segments.
+  std::vector<std::vector<float>> step_logits_;
+  std::vector<ForwardSegment> step_segs_;
   std::thread thread_;
 };
 

@@ -88,7 +88,8 @@ SampleResult Sampler::Sample(std::span<const float> logits) {
     const double inv_t = 1.0 / params_.temperature;
     double zmax = -std::numeric_limits<double>::infinity();
     for (double x : scratch_) zmax = std::max(zmax, x * inv_t);
-    std::vector<double> w(V);
+    std::vector<double>& w = weights_;
+    w.resize(V);
     for (size_t i = 0; i < V; ++i) w[i] = std::exp(scratch_[i] * inv_t - zmax);
 
     // Candidates, most likely first when a truncation needs the order.

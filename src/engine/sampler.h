@@ -53,6 +53,7 @@ class Sampler {
   std::unordered_map<int32_t, int64_t> output_counts_;  // generated token -> count
   std::vector<uint8_t> seen_;                           // prompt or generated (repetition)
   std::vector<double> scratch_;
+  std::vector<double> weights_;  // exp(z - max) per token (Sample; kept: 1 MB at V4's vocabulary)
   std::vector<int32_t> order_;
 };
 

@@ -15,12 +15,15 @@ int64_t KeyGroups::At(int64_t j0, const uint8_t** codes, const uint8_t** scales)
   *codes = codes_ + j0 * row_;
   *scales = scales_ + j0 * blocks_;
   if (valid < group_) {  // zero-padded copy of the last keys
-    tail_codes_.assign(size_t(group_ * row_), uint8_t(0));
-    tail_scales_.assign(size_t(group_ * blocks_), uint8_t(127));
-    std::memcpy(tail_codes_.data(), *codes, size_t(valid * row_));
-    std::memcpy(tail_scales_.data(), *scales, size_t(valid * blocks_));
-    *codes = tail_codes_.data();
-    *scales = tail_scales_.data();
+    // Kept per thread (one kernel call at a time per thread uses them): no heap
+    // allocation per call once they have grown.
+    thread_local std::vector<uint8_t> tail_codes, tail_scales;
+    tail_codes.assign(size_t(group_ * row_), uint8_t(0));
+    tail_scales.assign(size_t(group_ * blocks_), uint8_t(127));
+    std::memcpy(tail_codes.data(), *codes, size_t(valid * row_));
+    std::memcpy(tail_scales.data(), *scales, size_t(valid * blocks_));
+    *codes = tail_codes.data();
+    *scales = tail_scales.data();
   }
   return valid;
 }

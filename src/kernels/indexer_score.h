@@ -46,7 +46,6 @@ class KeyGroups {
   const uint8_t* codes_;
   const uint8_t* scales_;
   int64_t n_, row_, blocks_, group_;
-  std::vector<uint8_t> tail_codes_, tail_scales_;
 };
 
 // The best kernel for q's shape on this CPU (DSV4_ISA=ref forces the reference,

@@ -350,7 +350,7 @@ void LinearTileOrder(const PackedRows& packed, const SplitRows& split, int64_t T
   std::vector<int64_t> unfolded;
   LinearAmx(packed.data(), T, format, w, row_begin, N, y, ldy, round_bf16, /*tile_order=*/true, &unfolded);
   if (unfolded.empty()) return;
-  SplitRows own_split;
+  thread_local SplitRows own_split;  // kept per thread: no allocation per call
   SplitTileOrderRows(packed.data(), T, w.cols, &own_split);
   for (int64_t r : unfolded) TileOrderStreams(own_split, T, w, r, 1, y + (r - row_begin), ldy, round_bf16);
 }

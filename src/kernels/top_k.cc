@@ -17,7 +17,10 @@ void StreamingTopK::Reset(int64_t k) {
   full_ = false;
   threshold_ = 0.0f;
   cand_.clear();
-  cand_.reserve(size_t(2 * k + 256));
+  // Geometric growth: a reused selector whose k rises by one every few positions (early
+  // in a context) would otherwise reallocate each time.
+  const size_t need = size_t(2 * k + 256);
+  if (cand_.capacity() < need) cand_.reserve(std::max(need, 2 * cand_.capacity()));
 }
 
 void StreamingTopK::Prune() {
@@ -46,6 +49,9 @@ void StreamingTopK::Push(const float* scores, int64_t n, int32_t idx0) {
 }
 
 void StreamingTopK::Merge(const StreamingTopK& other) {
+  // (Reserved first: a reused selector then keeps the capacity it reached, where insert
+  // might grow it again each time by its own policy.)
+  cand_.reserve(cand_.size() + other.cand_.size());
   cand_.insert(cand_.end(), other.cand_.begin(), other.cand_.end());
 }
 

@@ -38,8 +38,13 @@ void IndexerScoreFp4Avx2Impl(const Fp4IndexQuery& q, const uint8_t* codes, const
   const int64_t dim = q.dim, H = q.heads, pairs = dim / 64, blocks = dim / 32, row = dim / 2;
   // Query in the key's nibble order: for each 64-dim pair, the even elements (low
   // nibbles) then the odd ones (high nibbles); |q| and sign separately for maddubs.
-  std::vector<int8_t> qa(size_t(H * dim)), qs(size_t(H * dim));
-  std::vector<double> qf(size_t(H * blocks));
+  // (Buffers kept per thread, every element written before it is read: no heap
+  // allocation per call.)
+  thread_local std::vector<int8_t> qa, qs, kx;
+  thread_local std::vector<double> qf, kf;
+  qa.resize(size_t(H * dim));
+  qs.resize(size_t(H * dim));
+  qf.resize(size_t(H * blocks));
   for (int64_t h = 0; h < H; ++h) {
     for (int64_t p = 0; p < pairs; ++p) {
       for (int64_t i = 0; i < 32; ++i) {
@@ -60,9 +65,9 @@ void IndexerScoreFp4Avx2Impl(const Fp4IndexQuery& q, const uint8_t* codes, const
   const __m256i nib = _mm256_set1_epi8(0x0f);
   const __m256i ones = _mm256_set1_epi16(1);
   // Decoded keys of one group: [key][pair][lo, hi][32] int8.
-  std::vector<int8_t> kx(static_cast<size_t>(kKeys * pairs * 2 * 32));
+  kx.resize(static_cast<size_t>(kKeys * pairs * 2 * 32));
   // Key scales of one group: [block][key] as doubles 2^(e-127).
-  std::vector<double> kf(static_cast<size_t>(blocks * kKeys));
+  kf.resize(static_cast<size_t>(blocks * kKeys));
   auto kx_at = [&](int64_t k, int64_t p, int64_t half) { return &kx[size_t(((k * pairs + p) * 2 + half) * 32)]; };
   KeyGroups groups_of_keys(codes, scales, n, dim, kKeys);
 

@@ -174,8 +174,13 @@ void IndexerScoreFp4Avx512Impl(const Fp4IndexQuery& q, const uint8_t* codes, con
   const int64_t dim = q.dim, H = q.heads, blocks = dim / 32, groups = dim / 4, row = dim / 2;
   // Per head and block: the bias correction and the query's scale 2^(e-2) (the -2 undoes
   // the doubling of both operands; keys add their 2^(s-127) below).
-  std::vector<int32_t> bias(size_t(H * blocks)), qv(size_t(H * groups));
-  std::vector<double> qf(size_t(H * blocks));
+  // (Buffers kept per thread, every element written before it is read: a decode step's
+  // indexer calls this per row and 2048-key tile, without heap allocations.)
+  thread_local std::vector<int32_t> bias, qv, kt;
+  thread_local std::vector<double> qf, kf;
+  bias.resize(size_t(H * blocks));
+  qv.resize(size_t(H * groups));
+  qf.resize(size_t(H * blocks));
   std::memcpy(qv.data(), q.values.data(), size_t(H * dim));
   for (int64_t hb = 0; hb < H * blocks; ++hb) {
     int32_t sum = 0;
@@ -183,8 +188,8 @@ void IndexerScoreFp4Avx512Impl(const Fp4IndexQuery& q, const uint8_t* codes, con
     bias[size_t(hb)] = -kBias * sum;
     qf[size_t(hb)] = Pow2(q.exps[size_t(hb)] - 2);
   }
-  std::vector<int32_t> kt(size_t(groups * kTileKeys));
-  std::vector<double> kf(size_t(blocks * kTileKeys));  // [block][key] 2^(s-127)
+  kt.resize(size_t(groups * kTileKeys));
+  kf.resize(size_t(blocks * kTileKeys));  // [block][key] 2^(s-127)
   KeyGroups groups_of_keys(codes, scales, n, dim, kTileKeys);
 
   for (int64_t j0 = 0; j0 < n; j0 += kTileKeys) {

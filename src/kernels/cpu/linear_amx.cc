@@ -739,7 +739,10 @@ void LinearAmx(const uint16_t* packed, int64_t T, PackedFormat format, const Wei
   }
   if (tile_order && tiles == 1) {
     if (format == PackedFormat::kE4m3) {
-      std::vector<int> lo, hi;
+      // Kept per thread (no allocation per call). References: the workers' make_steps()
+      // below would otherwise name their own thread's, empty, vectors.
+      thread_local std::vector<int> lo_buffer, hi_buffer;
+      std::vector<int>&lo = lo_buffer, &hi = hi_buffer;
       ColumnBlockExponents(packed, T, K, &lo, &hi);
       return LaggedStepProducts(T, config, K, row_begin, N, y, ldy, round_bf16, unfolded,
                                 [&] { return E4m3StepRows(w, vnni, nt, lo, hi); });

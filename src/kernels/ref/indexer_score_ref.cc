@@ -11,7 +11,8 @@ namespace dsv4::kernels {
 void IndexerScoreFp4Ref(const Fp4IndexQuery& q, const uint8_t* codes, const uint8_t* scales,
                         int64_t n, float* scores) {
   const int64_t dim = q.dim, blocks = dim / 32;
-  std::vector<int32_t> k(static_cast<size_t>(dim));
+  thread_local std::vector<int32_t> k;  // kept per thread: no heap allocation per call
+  k.resize(static_cast<size_t>(dim));
   for (int64_t j = 0; j < n; ++j) {
     const uint8_t* cj = codes + j * dim / 2;
     for (int64_t i = 0; i < dim; ++i) {

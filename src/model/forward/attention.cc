@@ -195,6 +195,9 @@ void SinkAttention(const float* q, int64_t heads, const std::vector<const uint16
 struct AttentionBuffers {
   std::vector<float> cq, q, kv, o, u;
   std::vector<uint16_t> kv_bits;
+  std::vector<int64_t> positions;
+  std::vector<float> ckv, cscore, entries;     // the compressor's
+  std::vector<std::vector<int32_t>> selected;  // the indexer's choice per row
 };
 
 }  // namespace
@@ -208,13 +211,14 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
   const int64_t ratio = w.compress_ratio;
   const bool act_quant = options.act_quant;
   const kernels::LinearOptions lin{.act_quant = act_quant, .round_bf16 = true};
-  const std::vector<int64_t> positions = RowPositions(segs);
-  const int64_t N = int64_t(positions.size());  // rows of all sequences
-
   // Buffers reused across calls (ReuseBuffer): a 512-row prefill chunk of V4-Flash needs
-  // 67 MB each for q and o. References, so the worker lambdas below see these instances.
+  // 67 MB each for q and o, and a decode step allocates nothing. References, so the
+  // worker lambdas below see these instances.
   thread_local AttentionBuffers buffers;
   AttentionBuffers& b = buffers;
+  const std::vector<int64_t>& positions = b.positions;
+  RowPositions(segs, &b.positions);
+  const int64_t N = int64_t(positions.size());  // rows of all sequences
 
   // Query path (§6.2): c_q = q_norm(wq_a·y); q = wq_b·c_q, per-head rescale, RoPE.
   // The per-row and per-head steps run on the pool (rows are independent; serial, with
@@ -252,7 +256,7 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
 
   // Compressed entries and the indexer's choice (§6.6, §6.7).
   if (ratio > 0) {
-    std::vector<float> ckv, cscore, entries;
+    std::vector<float>&ckv = b.ckv, &cscore = b.cscore, &entries = b.entries;
     CompressorProject(w.compressor, y, N, &ckv, &cscore);
     const int64_t width = w.compressor.coff * w.compressor.dim;
     for (const LayerRows& s : segs) {
@@ -263,8 +267,8 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
       for (size_t i = 0; i < entries.size(); i += size_t(d)) s.state->compressed.Append(&entries[i]);
     }
   }
-  std::vector<std::vector<int32_t>> selected;
-  if (ratio == 4) selected = IndexerSelect(w.indexer, c, rope, y, cq.data(), segs, act_quant);
+  const std::vector<std::vector<int32_t>>& selected = b.selected;
+  if (ratio == 4) IndexerSelect(w.indexer, c, rope, y, cq.data(), segs, act_quant, &b.selected);
 
   // Sparse attention with sink (§6.8, §6.9), then inverse RoPE (§6.10 step 1).
   std::vector<float>& o = ReuseBuffer(b.o, size_t(N * H * d));
@@ -336,7 +340,8 @@ void AttentionForward(const AttentionWeights& w, const ModelConfig& c, const Rop
     if (T >= int64_t(2 * GlobalThreadPool().size())) {
       // Many rows: a row (its key list built once, all heads) per task.
       ParallelFor(size_t(T), 1, [&](size_t t0, size_t t1) {
-        Scratch sc;
+        thread_local Scratch row_scratch;  // each thread's own, kept from chunk to chunk
+        Scratch& sc = row_scratch;
         for (size_t t = t0; t < t1; ++t) {
           build_keys(int64_t(t), &sc.keys, &sc.csa);
           attend(int64_t(t), 0, H, sc.keys, sc.attn);

@@ -18,13 +18,13 @@ struct LayerRows {
   LayerState* state = nullptr;  // this layer's state of the sequence
 };
 
-// The position of every row of the batch: [total rows].
-inline std::vector<int64_t> RowPositions(const std::vector<LayerRows>& segs) {
-  std::vector<int64_t> pos;
+// The position of every row of the batch into *pos: [total rows] (a caller's buffer,
+// reused from step to step).
+inline void RowPositions(const std::vector<LayerRows>& segs, std::vector<int64_t>* pos) {
+  pos->clear();
   for (const LayerRows& s : segs) {
-    for (int64_t t = 0; t < s.rows; ++t) pos.push_back(s.pos0 + t);
+    for (int64_t t = 0; t < s.rows; ++t) pos->push_back(s.pos0 + t);
   }
-  return pos;
 }
 
 }  // namespace dsv4

@@ -14,7 +14,7 @@ namespace {
 // the candidates' scores. Overlap: block j-1's first half, then block j's second half.
 void Pool(const CompressorState& s, float* e) {
   const int64_t m = s.ratio, d = s.dim, width = s.coff * d;
-  std::vector<float> kv, sc;
+  thread_local std::vector<float> kv, sc;  // kept per thread: no heap allocation per block
   kv.reserve(size_t(2 * m));
   sc.reserve(size_t(2 * m));
   for (int64_t u = 0; u < d; ++u) {
@@ -70,7 +70,8 @@ void CompressorConsume(const CompressorWeights& w, CompressorKind kind, const fl
   const int64_t rd = c.qk_rope_head_dim;
   DSV4_CHECK(state->ratio == m && state->dim == d);
 
-  std::vector<float> e(static_cast<size_t>(d));
+  thread_local std::vector<float> e;  // kept per thread: no heap allocation per call
+  e.resize(static_cast<size_t>(d));
   for (int64_t t = 0; t < T; ++t) {
     const int64_t pos = pos0 + t, slot = pos % m;
     const float* ape = &w.ape[size_t(slot * width)];

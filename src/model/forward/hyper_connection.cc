@@ -12,10 +12,13 @@
 namespace dsv4 {
 namespace {
 
-// mixes: [T, rows] = (F · x_t) · rsqrt(mean(x_t²) + eps), all fp32.
-std::vector<float> Mixes(const float* x, int64_t T, const WeightMatrix& fn, float eps) {
+// mixes: [T, rows] = (F · x_t) · rsqrt(mean(x_t²) + eps), all fp32, into the calling
+// thread's buffer (kept from call to call: no heap allocation per step); valid until the
+// next Mixes on this thread.
+const std::vector<float>& Mixes(const float* x, int64_t T, const WeightMatrix& fn, float eps) {
   const int64_t width = fn.cols;
-  std::vector<float> mixes(size_t(T * fn.rows));
+  thread_local std::vector<float> mixes_buffer;
+  std::vector<float>& mixes = ReuseBuffer(mixes_buffer, size_t(T * fn.rows));  // (a reference: see below)
   kernels::Linear(x, T, fn, mixes.data(), {.act_quant = false, .round_bf16 = false});
   ParallelFor(size_t(T), 8, [&](size_t t0, size_t t1) {
     for (size_t t = t0; t < t1; ++t) {
@@ -68,7 +71,8 @@ void HcPre(const float* x, int64_t T, const HcMixerWeights& w, const ModelConfig
            HcMix* mix) {
   const int64_t hc = c.hc_mult, D = c.hidden_size, nmix = (2 + hc) * hc;
   const float hc_eps = float(c.hc_eps);
-  std::vector<float> mixes = Mixes(x, T, w.fn, float(c.rms_norm_eps));
+  // (A reference: in the worker lambdas a thread_local's name is the worker's own.)
+  const std::vector<float>& mixes = Mixes(x, T, w.fn, float(c.rms_norm_eps));
   mix->post.resize(size_t(T * hc));
   mix->comb.resize(size_t(T * hc * hc));
   const kernels::HcSumRowFn sum_row = kernels::ActiveHcSumRow();
@@ -109,12 +113,13 @@ void HcPost(const float* f, const float* x, int64_t T, const HcMix& mix, const M
 
 void HcHead(const float* x, int64_t T, const HcHeadWeights& w, const ModelConfig& c, float* y) {
   const int64_t hc = c.hc_mult, D = c.hidden_size;
-  std::vector<float> mixes = Mixes(x, T, w.fn, float(c.rms_norm_eps));
+  const std::vector<float>& mixes = Mixes(x, T, w.fn, float(c.rms_norm_eps));
   const kernels::HcSumRowFn sum_row = kernels::ActiveHcSumRow();
   // Tokens over the pool: at batch 16 this was ~0.45 ms of the engine thread alone per
   // step (perf).
   ParallelFor(size_t(T), 2, [&](size_t t0, size_t t1) {
-    std::vector<float> pre(static_cast<size_t>(hc));
+    thread_local std::vector<float> pre;  // each thread's own
+    pre.resize(static_cast<size_t>(hc));
     for (int64_t t = int64_t(t0); t < int64_t(t1); ++t) {
       for (int64_t j = 0; j < hc; ++j) {
         pre[size_t(j)] = Sigmoid32(mixes[size_t(t * hc + j)] * w.scale[0] + w.base[size_t(j)]) +

@@ -126,7 +126,8 @@ void Model::Block(const BlockWeights& w, const std::vector<LayerRows>& segs, flo
   thread_local std::vector<float> y_buffer, f_buffer;
   std::vector<float>& y = ReuseBuffer(y_buffer, size_t(N * D));
   std::vector<float>& f = ReuseBuffer(f_buffer, size_t(N * D));
-  HcMix mix;
+  thread_local HcMix mix_buffer;  // (its vectors keep their capacity from layer to layer)
+  HcMix& mix = mix_buffer;
   // Attention half (§5 steps 1-2).
   HcPre(x, N, w.hc_attn, c, y.data(), &mix);
   RmsNormRows(y.data(), w.attn_norm.data(), N, D, float(c.rms_norm_eps), y.data());
@@ -142,7 +143,8 @@ void Model::Block(const BlockWeights& w, const std::vector<LayerRows>& segs, flo
 void Model::Head(const float* x, int64_t T, const HcHeadWeights& hc_head,
                  const std::vector<float>& norm, float* logits) const {
   const int64_t D = config_.hidden_size;
-  std::vector<float> h(size_t(T * D));
+  thread_local std::vector<float> h_buffer;
+  std::vector<float>& h = ReuseBuffer(h_buffer, size_t(T * D));
   HcHead(x, T, hc_head, config_, h.data());
   RmsNormRows(h.data(), norm.data(), T, D, float(config_.rms_norm_eps), h.data());
   kernels::Linear(h.data(), T, weights_.head, logits, {.act_quant = false, .round_bf16 = false});
@@ -150,22 +152,42 @@ void Model::Head(const float* x, int64_t T, const HcHeadWeights& hc_head,
 
 namespace {
 
-// The rows of each sequence of a step in one batch, and their states at layer `layer`.
-std::vector<LayerRows> RowsAtLayer(const std::vector<int64_t>& row0,
-                                   const std::vector<int64_t>& rows,
-                                   const std::vector<int64_t>& pos0,
-                                   const std::vector<SequenceState*>& states, int64_t layer) {
-  std::vector<LayerRows> segs;
-  for (size_t i = 0; i < states.size(); ++i) {
-    if (rows[i] > 0) segs.push_back({row0[i], rows[i], pos0[i], &states[i]->layer(layer)});
+// A step's sequences in one batch: sequence i's rows [row0[i], row0[i] + rows[i]) at
+// positions from pos0[i]. Kept per thread from step to step (StepScratch), with the step's
+// other bookkeeping, so a decode step allocates nothing.
+struct StepRows {
+  std::vector<int64_t> row0, rows, pos0;
+  std::vector<SequenceState*> states;
+  std::vector<int32_t> tokens;
+  std::vector<LayerRows> at_layer;  // RowsAtLayer's
+  std::vector<int64_t> head_rows;
+  std::vector<size_t> first;  // each segment's first row of logits
+  std::vector<const std::vector<float>*> outs;
+  void Clear() {
+    row0.clear(), rows.clear(), pos0.clear(), states.clear(), tokens.clear();
+    head_rows.clear(), first.clear(), outs.clear();
   }
-  return segs;
+};
+StepRows& StepScratch() {
+  thread_local StepRows rows;
+  rows.Clear();
+  return rows;
+}
+
+// The rows of each sequence of a step in one batch, and their states at layer `layer`.
+const std::vector<LayerRows>& RowsAtLayer(StepRows& s, int64_t layer) {
+  s.at_layer.clear();
+  for (size_t i = 0; i < s.states.size(); ++i) {
+    if (s.rows[i] > 0) s.at_layer.push_back({s.row0[i], s.rows[i], s.pos0[i], &s.states[i]->layer(layer)});
+  }
+  return s.at_layer;
 }
 
 void CheckTokens(const std::vector<int32_t>& tokens, int64_t V) {
   for (int32_t tok : tokens) {
-    Require(tok >= 0 && tok < V, "token id " + std::to_string(tok) +
-                                     " is outside the vocabulary (0.." + std::to_string(V - 1) + ")");
+    if (tok < 0 || tok >= V) {
+      throw Error("token id " + std::to_string(tok) + " is outside the vocabulary (0.." + std::to_string(V - 1) + ")");
+    }
   }
 }
 
@@ -175,9 +197,10 @@ void Model::Forward(std::vector<ForwardSegment>& segments, const ForwardOptions&
   const ModelConfig& c = config_;
   const int64_t D = c.hidden_size, hc = c.hc_mult, V = c.vocab_size;
   // Validate everything before any state changes.
-  std::vector<int64_t> row0, rows, pos0;
-  std::vector<SequenceState*> states;
-  std::vector<int32_t> tokens;
+  StepRows& step = StepScratch();
+  std::vector<int64_t>&row0 = step.row0, &rows = step.rows, &pos0 = step.pos0;
+  std::vector<SequenceState*>& states = step.states;
+  std::vector<int32_t>& tokens = step.tokens;
   for (ForwardSegment& seg : segments) {
     Require(seg.state != nullptr && seg.state->num_layers() >= c.num_hidden_layers,
             "sequence state does not belong to this model");
@@ -190,9 +213,10 @@ void Model::Forward(std::vector<ForwardSegment>& segments, const ForwardOptions&
     Require(options.act_quant || seg.state->storage() == KvStorage::kBf16,
             "a compact (FP8/FP4) cache needs activation quantisation on; make the state with "
             "KvStorage::kBf16 for --no-act-quant");
-    Require(seg.state->length() + T <= c.max_position_embeddings,
-            "context of " + std::to_string(seg.state->length() + T) +
-                " tokens exceeds max_position_embeddings " + std::to_string(c.max_position_embeddings));
+    if (seg.state->length() + T > c.max_position_embeddings) {
+      throw Error("context of " + std::to_string(seg.state->length() + T) + " tokens exceeds max_position_embeddings " +
+                  std::to_string(c.max_position_embeddings));
+    }
     row0.push_back(int64_t(tokens.size()));
     rows.push_back(T);
     pos0.push_back(seg.state->length());
@@ -215,11 +239,11 @@ void Model::Forward(std::vector<ForwardSegment>& segments, const ForwardOptions&
     }
   });
   for (const BlockWeights& bw : weights_.layers) {
-    Block(bw, RowsAtLayer(row0, rows, pos0, states, bw.layer), x.data(), tokens.data(), N, options);
+    Block(bw, RowsAtLayer(step, bw.layer), x.data(), tokens.data(), N, options);
   }
 
   // Outputs: final HC states, and logits of the requested rows through one head pass.
-  std::vector<int64_t> head_rows;
+  std::vector<int64_t>& head_rows = step.head_rows;
   for (size_t i = 0; i < segments.size(); ++i) {
     ForwardSegment& seg = segments[i];
     if (rows[i] == 0) continue;
@@ -248,7 +272,8 @@ void Model::Forward(std::vector<ForwardSegment>& segments, const ForwardOptions&
   Head(hx.data(), int64_t(head_rows.size()), weights_.hc_head, weights_.norm, logits.data());
   // Each segment's rows copied out on the pool (batch 16: 8 MB of logits a step, ~0.9 ms
   // of the engine thread alone).
-  std::vector<size_t> first(segments.size(), 0);
+  std::vector<size_t>& first = step.first;
+  first.assign(segments.size(), 0);
   size_t next = 0;
   for (size_t i = 0; i < segments.size(); ++i) {
     first[i] = next;
@@ -264,7 +289,7 @@ void Model::Forward(std::vector<ForwardSegment>& segments, const ForwardOptions&
   };
   // (In order on this thread if two segments share an output vector: the later one wins,
   // as before.)
-  std::vector<const std::vector<float>*> outs;
+  std::vector<const std::vector<float>*>& outs = step.outs;
   for (const ForwardSegment& seg : segments) {
     if (seg.logits) outs.push_back(seg.logits);
   }
@@ -281,10 +306,12 @@ void Model::ForwardMtp(std::vector<MtpSegment>& segments, const ForwardOptions& 
   const ModelConfig& c = config_;
   const MtpWeights& m = weights_.mtp[0];
   const int64_t D = c.hidden_size, hc = c.hc_mult, V = c.vocab_size;
-  std::vector<int64_t> row0, rows, pos0;
-  std::vector<SequenceState*> states;
-  std::vector<int32_t> tokens;
-  std::vector<float> hidden;
+  StepRows& step = StepScratch();
+  std::vector<int64_t>&row0 = step.row0, &rows = step.rows, &pos0 = step.pos0;
+  std::vector<SequenceState*>& states = step.states;
+  std::vector<int32_t>& tokens = step.tokens;
+  thread_local std::vector<float> hidden;
+  hidden.clear();
   for (MtpSegment& seg : segments) {
     const int64_t T = int64_t(seg.next_tokens.size());
     Require(int64_t(seg.hidden.size()) == T * hc * D, "MTP hidden states have the wrong size");
@@ -304,7 +331,10 @@ void Model::ForwardMtp(std::vector<MtpSegment>& segments, const ForwardOptions& 
   if (N == 0) return;
   const kernels::LinearOptions lin{.act_quant = options.act_quant, .round_bf16 = true};
   // e = enorm(embed[t_next]); h_j = hnorm(H_j); X_j = bf16(e_proj·e + h_proj·h_j) (§9).
-  std::vector<float> e(size_t(N * D)), h(size_t(N * hc * D));
+  // Reused from step to step (ReuseBuffer), every element written before it is read.
+  thread_local std::vector<float> e_buffer, h_buffer, pe_buffer, x_buffer, logits_buffer;
+  std::vector<float>& e = ReuseBuffer(e_buffer, size_t(N * D));
+  std::vector<float>& h = ReuseBuffer(h_buffer, size_t(N * hc * D));
   for (int64_t t = 0; t < N; ++t) {
     EmbeddingRow(weights_, tokens[size_t(t)], &e[size_t(t * D)]);
     RmsNorm(&e[size_t(t * D)], m.enorm.data(), D, float(c.rms_norm_eps), &e[size_t(t * D)]);
@@ -312,7 +342,8 @@ void Model::ForwardMtp(std::vector<MtpSegment>& segments, const ForwardOptions& 
   for (int64_t r = 0; r < N * hc; ++r) {
     RmsNorm(&hidden[size_t(r * D)], m.hnorm.data(), D, float(c.rms_norm_eps), &h[size_t(r * D)]);
   }
-  std::vector<float> pe(size_t(N * D)), x(size_t(N * hc * D));
+  std::vector<float>& pe = ReuseBuffer(pe_buffer, size_t(N * D));
+  std::vector<float>& x = ReuseBuffer(x_buffer, size_t(N * hc * D));
   kernels::Linear(e.data(), N, m.e_proj, pe.data(), lin);
   kernels::Linear(h.data(), N * hc, m.h_proj, x.data(), lin);
   for (int64_t t = 0; t < N; ++t) {
@@ -323,9 +354,8 @@ void Model::ForwardMtp(std::vector<MtpSegment>& segments, const ForwardOptions& 
       }
     }
   }
-  Block(m.block, RowsAtLayer(row0, rows, pos0, states, c.num_hidden_layers), x.data(),
-        tokens.data(), N, options);
-  std::vector<float> logits(size_t(N * V));
+  Block(m.block, RowsAtLayer(step, c.num_hidden_layers), x.data(), tokens.data(), N, options);
+  std::vector<float>& logits = ReuseBuffer(logits_buffer, size_t(N * V));
   Head(x.data(), N, m.hc_head, m.norm, logits.data());
   for (size_t i = 0; i < segments.size(); ++i) {
     MtpSegment& seg = segments[i];

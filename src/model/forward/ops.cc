@@ -192,7 +192,8 @@ void HadamardBf16(float* x, int64_t n) {
   DSV4_CHECK(n > 0 && (n & (n - 1)) == 0);
   // Fast Walsh–Hadamard butterflies (natural / Sylvester order) in double: exact for
   // bf16 inputs at these sizes, like the reference's f64 matrix product.
-  std::vector<double> v(x, x + n);
+  thread_local std::vector<double> v;  // kept per thread: no heap allocation per call
+  v.assign(x, x + n);
   for (int64_t len = 1; len < n; len <<= 1) {
     for (int64_t i = 0; i < n; i += 2 * len) {
       for (int64_t j = i; j < i + len; ++j) {

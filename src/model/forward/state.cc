@@ -97,6 +97,15 @@ int64_t IndexKeys::size() const {
                                          : int64_t(bf16_.size()) / dim_;
 }
 
+void IndexKeys::Reserve(int64_t n) {
+  if (storage_ == KvStorage::kCompact) {
+    codes_.reserve(size_t(n * (dim_ / 2)));
+    scales_.reserve(size_t(n * (dim_ / 32)));
+  } else {
+    bf16_.reserve(size_t(n * dim_));
+  }
+}
+
 void IndexKeys::Clear() {
   bf16_.clear();
   codes_.clear();
@@ -132,6 +141,13 @@ SequenceState::SequenceState(const ModelConfig& c, bool with_mtp, KvStorage stor
     }
   }
   Reset();
+}
+
+void SequenceState::Reserve(int64_t positions) {
+  for (LayerState& s : layers_) {
+    if (s.compressor.ratio > 0) s.compressed.Reserve(positions / s.compressor.ratio);
+    if (s.index_compressor.ratio > 0) s.index_keys.Reserve(positions / s.index_compressor.ratio);
+  }
 }
 
 void SequenceState::Reset() {

@@ -45,6 +45,8 @@ class KvEntries {
   // n zero entries (decode to +0).
   void Assign(int64_t n) { data_.assign(size_t(n * entry_bytes_), 0); }
   void Clear() { data_.clear(); }
+  // Room for n entries without reallocating (SequenceState::Reserve).
+  void Reserve(int64_t n) { data_.reserve(size_t(n * entry_bytes_)); }
   // Values must be bf16 (kBf16) or on the FP8 entry grid (kCompact; checked).
   void Append(const float* values);
   void Set(int64_t j, const float* values);
@@ -72,6 +74,7 @@ class IndexKeys {
   int64_t dim() const { return dim_; }
   int64_t size() const;
   void Clear();
+  void Reserve(int64_t n);  // room for n keys without reallocating
   void Append(const float* values);  // bf16 values, on the FP4 grid when kCompact
   const std::vector<uint16_t>& bf16() const { return bf16_; }
   const std::vector<uint8_t>& codes() const { return codes_; }
@@ -111,6 +114,12 @@ class SequenceState {
   // Positions already processed by the MTP block.
   int64_t mtp_length() const { return mtp_length_; }
   void set_mtp_length(int64_t n) { mtp_length_ = n; }
+
+  // Room for the caches of `positions` positions, so that appending entries up to there
+  // never reallocates: no heap allocation in those decode steps, and no copy of a long
+  // cache (146 MB for a V4-Flash CSA layer at 1M tokens) at each doubling. Reserves
+  // address space; pages are only touched as entries are written.
+  void Reserve(int64_t positions);
 
   LayerState& layer(int64_t l) { return layers_[size_t(l)]; }
   const LayerState& layer(int64_t l) const { return layers_[size_t(l)]; }
