@@ -18,7 +18,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <new>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -26,6 +25,7 @@
 #include "kernels/precision.h"
 #include "model/forward/model.h"
 #include "model/synthetic_checkpoint.h"
+#include "synthetic_configs.h"
 
 namespace {
 
@@ -105,7 +105,7 @@ class Decoder {
       states_.back()->Reserve(positions);
       segs_[size_t(b)].state = states_.back().get();
       segs_[size_t(b)].logits = &logits_[size_t(b)];
-      for (int i = 0; i < 40 + 4 * b; ++i) segs_[size_t(b)].tokens.push_back(Token(rng()));
+      for (int i = 0; i < 64 + 4 * b; ++i) segs_[size_t(b)].tokens.push_back(Token(rng()));
     }
     model.Forward(segs_, {});
   }
@@ -124,38 +124,13 @@ class Decoder {
   int64_t steps_ = 0;
 };
 
-// A config with widths that are multiples of 512, so the FP8 / FP4 products take the
-// tile-order kernels where AMX is present (as the V4-Flash shapes do), and the fixtures'
-// small widths the other paths.
-std::string WideConfig() {
-  nlohmann::json j = nlohmann::json::parse(FlashShapedConfig(3));
-  j["vocab_size"] = 300;
-  j["hidden_size"] = 512;
-  j["num_attention_heads"] = 2;
-  j["head_dim"] = 128;
-  j["qk_rope_head_dim"] = 64;
-  j["q_lora_rank"] = 512;
-  j["o_groups"] = 2;
-  j["o_lora_rank"] = 128;
-  j["sliding_window"] = 32;
-  j["compress_ratios"] = {0, 4, 128};
-  j["index_n_heads"] = 4;
-  j["index_head_dim"] = 128;
-  j["index_topk"] = 8;
-  j["n_routed_experts"] = 8;
-  j["num_experts_per_tok"] = 2;
-  j["moe_intermediate_size"] = 512;
-  j["num_nextn_predict_layers"] = 0;
-  return j.dump();
-}
-
 // The wide checkpoint, written once per process into a directory of its own (ctest runs
 // each case as a process, several at once) and removed at exit.
 struct WideCheckpoint {
   std::string dir = testing::TempDir() + "/dsv4_hot_path_wide_" + std::to_string(getpid());
   WideCheckpoint() {
     std::filesystem::remove_all(dir);
-    WriteSyntheticCheckpoint(dir, WideConfig(), 11);
+    WriteSyntheticCheckpoint(dir, WideSyntheticConfig(32), 11);
   }
   ~WideCheckpoint() { std::filesystem::remove_all(dir); }
 };
@@ -203,7 +178,7 @@ int64_t CallsThatAllocated(const std::vector<int64_t>& counts) {
 }
 
 constexpr int kWarmSteps = 3, kCountedSteps = 64;
-constexpr int64_t kPositions = 192;  // reserved per state: the prompt and every step fit
+constexpr int64_t kPositions = 208;  // reserved per state: the prompt and every step fit
 
 // Growth now and then (above) lands in a few steps; an allocation in the step's own code
 // lands in every one (the code before this test: 80-200 per decode step, 1,000-2,700 per
@@ -220,7 +195,7 @@ TEST_P(HotPathAllocTest, DecodeStepsDoNotAllocate) {
 TEST_P(HotPathAllocTest, PrefillChunksDoNotAllocate) {
   const Model& model = *model_;
   auto state = model.NewState(false);
-  state->Reserve(kPositions);  // the 11 chunks below
+  state->Reserve(kPositions);  // the 12 chunks below
   std::vector<ForwardSegment> segs(1);
   std::vector<float> logits;
   segs[0].state = state.get();
@@ -231,7 +206,7 @@ TEST_P(HotPathAllocTest, PrefillChunksDoNotAllocate) {
     for (int32_t& t : segs[0].tokens) t = int32_t(rng() % uint32_t(model.config().vocab_size));
     model.Forward(segs, {});
   };
-  for (int i = 0; i < 3; ++i) chunk();  // 48 positions: past the windows and 4 x index_topk
+  for (int i = 0; i < 4; ++i) chunk();  // 64 positions: past the windows and 4 x index_topk
   const std::vector<int64_t> counts = AllocationsPerCall(8, chunk);
   EXPECT_LE(CallsThatAllocated(counts), 4) << Describe(counts, "chunks");
 }

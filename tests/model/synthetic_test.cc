@@ -10,37 +10,15 @@
 
 #include "model/forward/eval.h"
 #include "model/synthetic_checkpoint.h"
+#include "synthetic_configs.h"
 
 namespace dsv4 {
 namespace {
 
-std::string SmallConfig(int window) {
-  nlohmann::json j = nlohmann::json::parse(FlashShapedConfig(3));
-  j["vocab_size"] = 300;
-  j["hidden_size"] = 256;
-  j["num_attention_heads"] = 2;
-  j["head_dim"] = 128;
-  j["qk_rope_head_dim"] = 64;
-  j["q_lora_rank"] = 128;
-  j["o_groups"] = 2;
-  j["o_lora_rank"] = 128;
-  j["sliding_window"] = window;
-  j["compress_ratios"] = {0, 4, 128};
-  j["index_n_heads"] = 4;
-  j["index_head_dim"] = 128;
-  j["index_topk"] = 16;
-  j["n_routed_experts"] = 8;
-  j["num_experts_per_tok"] = 2;
-  j["moe_intermediate_size"] = 128;
-  j["num_nextn_predict_layers"] = 1;
-  j["compress_ratios"].push_back(0);
-  return j.dump();
-}
-
 TEST(SyntheticCheckpointTest, LoadsRunsAndChunkingIsInvariant) {
   const std::string dir = testing::TempDir() + "/dsv4_synthetic";
   std::filesystem::remove_all(dir);
-  WriteSyntheticCheckpoint(dir, SmallConfig(100), 42);
+  WriteSyntheticCheckpoint(dir, SmallSyntheticConfig(100), 42);
   auto loaded = Model::Load(dir);
   ASSERT_TRUE(loaded.ok()) << loaded.error();
   const Model& model = *loaded.value();
@@ -71,11 +49,7 @@ TEST(SyntheticCheckpointTest, LoadsRunsAndChunkingIsInvariant) {
 TEST(SyntheticCheckpointTest, TileOrderWidthsAreChunkInvariant) {
   const std::string dir = testing::TempDir() + "/dsv4_synthetic_wide";
   std::filesystem::remove_all(dir);
-  nlohmann::json config = nlohmann::json::parse(SmallConfig(64));
-  config["hidden_size"] = 512;
-  config["q_lora_rank"] = 512;
-  config["moe_intermediate_size"] = 512;
-  WriteSyntheticCheckpoint(dir, config.dump(), 43);
+  WriteSyntheticCheckpoint(dir, WideSyntheticConfig(64), 43);
   auto loaded = Model::Load(dir);
   ASSERT_TRUE(loaded.ok()) << loaded.error();
   std::mt19937 rng(4);
@@ -98,7 +72,7 @@ TEST(SyntheticCheckpointTest, TileOrderWidthsAreChunkInvariant) {
 TEST(SyntheticCheckpointTest, MissingMtpBlockIsReportedNotFatal) {
   const std::string dir = testing::TempDir() + "/dsv4_synthetic_nomtp";
   std::filesystem::remove_all(dir);
-  nlohmann::json config = nlohmann::json::parse(SmallConfig(16));
+  nlohmann::json config = nlohmann::json::parse(SmallSyntheticConfig(16));
   config["num_nextn_predict_layers"] = 0;
   config["compress_ratios"] = {0, 4, 128};
   WriteSyntheticCheckpoint(dir, config.dump(), 7);
