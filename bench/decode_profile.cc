@@ -13,7 +13,7 @@
 //    each of --batch B sequences, default 1): p50/p99, the engine thread's time alone
 //    (serial), every pool loop of one step (index, items, ms), and (B = 1) step time minus
 //    the sum of the GEMV times = the time outside weight GEMVs (attention, norms, HC
-//    mixers, compressors, indexer, pool hand-offs).
+//    mixers, compressors, indexer, pool hand-offs), and heap allocations per step.
 // Prints a table and one JSON line. Hold /tmp/dsv4-bench.lock while running.
 // --ab PAIRS: only the full steps of 3, as PAIRS pairs of one step with ExperimentSwitch()
 // off (A) and one with it on (B), B first in every other pair (bench/paired_ab.h): the
@@ -35,6 +35,7 @@
 #include "core/bandwidth.h"
 #include "core/dtype.h"
 #include "core/experiment_switch.h"
+#include "core/alloc_counter.h"
 #include "core/thread_pool.h"
 #include "kernels/linear.h"
 #include "model/forward/costs.h"
@@ -281,12 +282,15 @@ int main(int argc, char** argv) {
   j["tokens_per_step"] = tokens;
   StepRunner runner(model, batch, tokens);
   std::vector<double> step_ms;
+  step_ms.reserve(size_t(steps));  // (no allocation of this tool's own among the steps')
   PoolLoopStats loops;
   const int64_t sleeps0 = GlobalThreadPool().worker_sleeps();
   struct rusage ru0, ru1;
   getrusage(RUSAGE_SELF, &ru0);
   GlobalThreadPool().set_loop_stats(&loops);
-  for (int s = 0; s < steps; ++s) step_ms.push_back(runner.Step(s));
+  const int64_t allocations = alloc_counter::During([&] {
+    for (int s = 0; s < steps; ++s) step_ms.push_back(runner.Step(s));
+  });
   GlobalThreadPool().set_loop_stats(nullptr);
   getrusage(RUSAGE_SELF, &ru1);
   const double cpu_s = double(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
@@ -294,8 +298,12 @@ int main(int argc, char** argv) {
   j["cpu_ms_per_step"] = cpu_s * 1e3 / steps;
   j["page_faults_per_step"] = double(ru1.ru_minflt - ru0.ru_minflt) / steps;
   j["worker_sleeps_per_step"] = double(GlobalThreadPool().worker_sleeps() - sleeps0) / steps;
-  std::printf("per step: %.2f CPU ms, %.1f page faults, %.1f worker sleeps\n", double(j["cpu_ms_per_step"]),
-              double(j["page_faults_per_step"]), double(j["worker_sleeps_per_step"]));
+  // Heap allocations (operator new, all threads; core/alloc_counter.h): issue 6 asks for
+  // none in the hot path. The states' caches are not reserved here, so their growth shows.
+  j["heap_allocations_per_step"] = double(allocations) / steps;
+  std::printf("per step: %.2f CPU ms, %.1f page faults, %.1f worker sleeps, %.2f heap allocations\n",
+              double(j["cpu_ms_per_step"]), double(j["page_faults_per_step"]), double(j["worker_sleeps_per_step"]),
+              double(j["heap_allocations_per_step"]));
   {  // One more step with every loop logged: the slowest loops.
     PoolLoopStats one;
     one.record_loops = true;

@@ -1,99 +1,32 @@
 // No heap allocation in the hot path (issue 6): once a sequence's first steps have grown
 // the forward pass's reused buffers, decode steps (batch 1 and batched) and repeated
 // prefill chunks allocate nothing. Every operator new of the process (all threads) is
-// counted while the steps run. The states reserve room for their caches
+// counted while the steps run (core/alloc_counter.h). The states reserve room for their caches
 // (SequenceState::Reserve, as the engine does), and the prompts are longer than the
 // windows and 4 x index_topk, so the per-row key lists have their full size; what may
 // still allocate is a list growing with the context (an HCA layer's keys gain an entry
 // every 128 positions), and a pool worker's own scratch the first time it takes a kind
 // of task (which thread takes which chunk varies from run to run), never per step.
 // DSV4_TRACE_ALLOC=1 prints the call stack of each counted allocation.
-#include <execinfo.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
-#include <new>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "core/alloc_counter.h"
 #include "kernels/precision.h"
 #include "model/forward/model.h"
 #include "model/synthetic_checkpoint.h"
 #include "synthetic_configs.h"
 
-namespace {
-
-std::atomic<bool> g_counting{false};
-std::atomic<int64_t> g_allocations{0};
-thread_local bool t_tracing = false;  // inside the trace printer (backtrace allocates)
-
-void Note() {
-  if (!g_counting.load(std::memory_order_relaxed)) return;
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  static const bool trace = std::getenv("DSV4_TRACE_ALLOC") != nullptr;
-  if (trace && !t_tracing) {
-    t_tracing = true;
-    void* frames[16];
-    const int n = backtrace(frames, 16);
-    static const char kHeader[] = "-- allocation in a counted step:\n";
-    (void)!write(2, kHeader, sizeof(kHeader) - 1);
-    backtrace_symbols_fd(frames + 1, n - 1, 2);
-    t_tracing = false;
-  }
-}
-
-void* Allocate(size_t size, size_t align) {
-  Note();
-  void* p = align <= alignof(std::max_align_t) ? std::malloc(size == 0 ? 1 : size)
-                                               : std::aligned_alloc(align, (size + align - 1) / align * align);
-  return p;
-}
-
-}  // namespace
-
-// The process's allocation functions, counting (the sized and aligned deletes fall back
-// to these frees).
-void* operator new(size_t size) {
-  if (void* p = Allocate(size, 0)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t size) { return operator new(size); }
-void* operator new(size_t size, std::align_val_t align) {
-  if (void* p = Allocate(size, size_t(align))) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t size, std::align_val_t align) { return operator new(size, align); }
-void* operator new(size_t size, const std::nothrow_t&) noexcept { return Allocate(size, 0); }
-void* operator new[](size_t size, const std::nothrow_t&) noexcept { return Allocate(size, 0); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t, std::align_val_t) noexcept { std::free(p); }
-
 namespace dsv4 {
 namespace {
 
 const std::string kFixtures = std::string(DSV4_SOURCE_DIR) + "/tests/fixtures/models/";
-
-// Heap allocations made (on any thread) while fn runs.
-template <typename Fn>
-int64_t AllocationsDuring(Fn&& fn) {
-  const int64_t before = g_allocations.load();
-  g_counting = true;
-  fn();
-  g_counting = false;
-  return g_allocations.load() - before;
-}
 
 // B sequences with a short prompt each, then decode steps of one token for all of them.
 class Decoder {
@@ -160,7 +93,7 @@ template <typename Step>
 std::vector<int64_t> AllocationsPerCall(int n, Step&& step) {
   std::vector<int64_t> counts;
   counts.reserve(size_t(n));
-  for (int i = 0; i < n; ++i) counts.push_back(AllocationsDuring(step));
+  for (int i = 0; i < n; ++i) counts.push_back(alloc_counter::During(step));
   return counts;
 }
 
