@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <span>
 #include <vector>
 
 #include "core/dtype.h"
@@ -25,8 +26,10 @@ struct MoeScratch {
   std::vector<int32_t> filled;
   std::vector<const ExpertWeights*> experts;
   std::vector<const float*> row_weights;
-  std::vector<std::vector<int64_t>> rows_of;
-  std::vector<std::vector<float>> weight_of;
+  // Each expert's tokens and routing weights, expert by expert: expert e's are entries
+  // expert_start[e] .. expert_start[e + 1] - 1 of expert_rows / expert_weights.
+  std::vector<int64_t> expert_start, expert_fill, expert_rows;
+  std::vector<float> expert_weights;
   // ExpertsOneToken: x packed for each weight format of the experts' w1/w3 (ok: packing
   // applied), and each expert's SwiGlu output packed for its w2.
   std::vector<kernels::PackedActivations> x_packed, h_packed;
@@ -214,32 +217,43 @@ void MoeForward(const MoeWeights& w, const ModelConfig& c, const float* y, const
     }
   });
 
-  // Tokens of each expert, gathered so the expert's weights are read once per step.
-  std::vector<std::vector<int64_t>>& rows_of = s.rows_of;
-  std::vector<std::vector<float>>& weight_of = s.weight_of;
-  rows_of.resize(static_cast<size_t>(E));
-  weight_of.resize(static_cast<size_t>(E));
-  for (int64_t e = 0; e < E; ++e) {
-    rows_of[size_t(e)].clear();
-    weight_of[size_t(e)].clear();
-  }
+  // Tokens of each expert, gathered so the expert's weights are read once per step: a
+  // counting sort into flat arrays, tokens in order within an expert (a vector per expert
+  // allocated the first time each of V4's 256 experts was routed to: ~9 allocations a
+  // decode step on the benchmark model, decode_profile).
+  std::vector<int64_t>& start = s.expert_start;
+  std::vector<int64_t>& fill = s.expert_fill;
+  std::vector<int64_t>& expert_rows = s.expert_rows;
+  std::vector<float>& expert_weights = s.expert_weights;
+  start.assign(size_t(E + 1), 0);
+  for (int64_t j = 0; j < T * k; ++j) ++start[size_t(ids[size_t(j)] + 1)];
+  for (int64_t e = 0; e < E; ++e) start[size_t(e + 1)] += start[size_t(e)];
+  fill.assign(start.begin(), start.end() - 1);
+  expert_rows.resize(size_t(T * k));
+  expert_weights.resize(size_t(T * k));
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t i = 0; i < k; ++i) {
-      rows_of[size_t(ids[size_t(t * k + i)])].push_back(t);
-      weight_of[size_t(ids[size_t(t * k + i)])].push_back(weights[size_t(t * k + i)]);
+      const int64_t at = fill[size_t(ids[size_t(t * k + i)])]++;
+      expert_rows[size_t(at)] = t;
+      expert_weights[size_t(at)] = weights[size_t(t * k + i)];
     }
   }
+  // Expert e's tokens and their routing weights.
+  auto rows_of = [&](int32_t e) {
+    return std::span<const int64_t>(expert_rows.data() + start[size_t(e)], size_t(start[size_t(e) + 1] - start[size_t(e)]));
+  };
+  auto weights_of = [&](int32_t e) { return expert_weights.data() + start[size_t(e)]; };
   std::vector<int32_t>& active = s.active;
   active.clear();
   for (int64_t e = 0; e < E; ++e) {
-    if (!rows_of[size_t(e)].empty()) active.push_back(int32_t(e));
+    if (start[size_t(e + 1)] > start[size_t(e)]) active.push_back(int32_t(e));
   }
   // Each active expert's rows gathered into one block of xe; its outputs go to the same
   // block of ye. Three ways to run the experts, all with each expert's own arithmetic (so
   // the result does not depend on the way or on the batch).
   std::vector<int64_t>& off = s.offsets;
   off.assign(active.size() + 1, 0);
-  for (size_t i = 0; i < active.size(); ++i) off[i + 1] = off[i] + int64_t(rows_of[size_t(active[i])].size());
+  for (size_t i = 0; i < active.size(); ++i) off[i + 1] = off[i] + int64_t(rows_of(active[i]).size());
   std::vector<float>& xe = s.xe;
   std::vector<float>& ye = s.ye;
   ye.resize(size_t((off.back() + T) * D));  // + the shared expert's T rows
@@ -252,7 +266,7 @@ void MoeForward(const MoeWeights& w, const ModelConfig& c, const float* y, const
     s.row_weights.clear();
     for (int32_t e : active) {
       s.experts.push_back(&w.experts[size_t(e)]);
-      s.row_weights.push_back(weight_of[size_t(e)].data());
+      s.row_weights.push_back(weights_of(e));
     }
     s.experts.push_back(&w.shared);
     s.row_weights.push_back(nullptr);
@@ -264,12 +278,12 @@ void MoeForward(const MoeWeights& w, const ModelConfig& c, const float* y, const
       // The expert's rows gathered by the task that runs it (in parallel, and into its
       // cache just before use; gathering all 3072 rows of a prefill chunk up front was
       // serial work of the engine thread).
-      const auto& rows = rows_of[size_t(e)];
+      const std::span<const int64_t> rows = rows_of(e);
       for (size_t r = 0; r < rows.size(); ++r) {
         std::copy(y + rows[r] * D, y + (rows[r] + 1) * D, &xe[size_t((off[i] + int64_t(r)) * D)]);
       }
       ExpertForward(w.experts[size_t(e)], c, &xe[size_t(off[i] * D)], off[i + 1] - off[i],
-                    weight_of[size_t(e)].data(), act_quant, &ye[size_t(off[i] * D)]);
+                    weights_of(e), act_quant, &ye[size_t(off[i] * D)]);
     };
     if (pool.size() > 1 && active.size() >= 4 * pool.size()) {
       // Many experts (batched decode: ~80 of 256 per layer at 16 streams; prefill: all):
@@ -291,7 +305,7 @@ void MoeForward(const MoeWeights& w, const ModelConfig& c, const float* y, const
   slots.resize(size_t(T * k));
   filled.assign(size_t(T), 0);
   for (size_t i = 0; i < active.size(); ++i) {
-    const auto& rows = rows_of[size_t(active[i])];
+    const std::span<const int64_t> rows = rows_of(active[i]);
     for (size_t r = 0; r < rows.size(); ++r) {
       slots[size_t(rows[r] * k + filled[size_t(rows[r])]++)] = off[i] + int64_t(r);
     }
