@@ -219,6 +219,7 @@ void Engine::Begin(Sequence* seq) {
     return;
   }
   seq->tokens = seq->req.prompt;
+  seq->tokens.reserve(size_t(seq->prompt_len + seq->max_new));  // (4 bytes a token: no growth while decoding)
   if (prefix_cache_ && seq->req.use_prefix_cache) {
     // At least the prompt's last token is fed, for its logits.
     seq->cached = prefix_cache_->Lookup(seq->tokens, seq->prompt_len - 1, seq->state.get());
@@ -262,7 +263,8 @@ bool Engine::Step() {
   if (running_.empty()) return false;
   const int64_t V = model_.config().vocab_size;
 
-  std::vector<SequenceView> views(running_.size());
+  std::vector<SequenceView>& views = step_views_;
+  views.resize(running_.size());
   for (size_t i = 0; i < running_.size(); ++i) {
     const Sequence& s = *running_[i];
     views[i].fed = s.fed();
@@ -270,7 +272,8 @@ bool Engine::Step() {
     views[i].decoding = s.fed() >= s.prompt_len;
     views[i].cut_at = CutPoint(s);
   }
-  std::vector<PlannedChunk> plan = PlanStep(views, options_.scheduler);
+  std::vector<PlannedChunk>& plan = step_plan_;
+  PlanStep(views, options_.scheduler, &plan);
   // Logits rows and segments kept from step to step: each row's vector (517 KB at V4's
   // vocabulary) keeps its capacity, so a decode step's outputs allocate nothing.
   std::vector<std::vector<float>>& logits = step_logits_;

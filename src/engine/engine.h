@@ -111,7 +111,10 @@ class Engine {
 
   // Engine thread only.
   std::vector<std::unique_ptr<Sequence>> running_;
-  // Step's reused outputs (engine thread only): logits rows and forward segments.
+  // Step's bookkeeping, reused from step to step (engine thread only): the sequences'
+  // views, the plan, logits rows and forward segments.
+  std::vector<SequenceView> step_views_;
+  std::vector<PlannedChunk> step_plan_;
   std::vector<std::vector<float>> step_logits_;
   std::vector<ForwardSegment> step_segs_;
   std::thread thread_;

@@ -45,7 +45,14 @@ Sampler::Sampler(const SamplingParams& params, std::span<const int32_t> prompt)
 }
 
 void Sampler::Accept(int32_t token) {
-  ++output_counts_[token];
+  // Counts only where a penalty reads them. Sized to the vocabulary once (scratch_ has
+  // its size after the first Sample), so a decode step does not allocate here.
+  if (token >= 0 && (params_.presence_penalty != 0.0 || params_.frequency_penalty != 0.0)) {
+    if (size_t(token) >= output_counts_.size()) {
+      output_counts_.resize(std::max(size_t(token) + 1, scratch_.size()), 0);
+    }
+    if (output_counts_[size_t(token)]++ == 0) output_tokens_.push_back(token);
+  }
   if (params_.repetition_penalty != 1.0 && token >= 0) {
     if (size_t(token) >= seen_.size()) seen_.resize(size_t(token) + 1, 0);
     seen_[size_t(token)] = 1;
@@ -68,8 +75,9 @@ void Sampler::Adjust(std::span<const float> logits) {
     }
   }
   if (params_.presence_penalty != 0.0 || params_.frequency_penalty != 0.0) {
-    for (const auto& [token, count] : output_counts_) {
-      if (token < 0 || size_t(token) >= V) continue;
+    for (int32_t token : output_tokens_) {
+      if (size_t(token) >= V) continue;
+      const int64_t count = output_counts_[size_t(token)];
       scratch_[size_t(token)] -= params_.presence_penalty + params_.frequency_penalty * double(count);
     }
   }

@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <random>
 #include <span>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -50,7 +49,11 @@ class Sampler {
 
   SamplingParams params_;
   std::mt19937_64 rng_;
-  std::unordered_map<int32_t, int64_t> output_counts_;  // generated token -> count
+  // Generated tokens, with presence / frequency penalties: how often each (by id) and
+  // each distinct one once, in first-seen order. (A hash map allocated a node for every
+  // new token, in the decode step's hot path.)
+  std::vector<int64_t> output_counts_;
+  std::vector<int32_t> output_tokens_;
   std::vector<uint8_t> seen_;                           // prompt or generated (repetition)
   std::vector<double> scratch_;
   std::vector<double> weights_;  // exp(z - max) per token (Sample; kept: 1 MB at V4's vocabulary)

@@ -4,9 +4,10 @@
 
 namespace dsv4 {
 
-std::vector<PlannedChunk> PlanStep(const std::vector<SequenceView>& views,
-                                   const SchedulerOptions& options) {
-  std::vector<PlannedChunk> plan;
+void PlanStep(const std::vector<SequenceView>& views, const SchedulerOptions& options,
+              std::vector<PlannedChunk>* out) {
+  std::vector<PlannedChunk>& plan = *out;
+  plan.clear();
   int64_t used = 0;
   for (size_t i = 0; i < views.size(); ++i) {
     if (views[i].decoding && views[i].pending > 0) {
@@ -26,7 +27,6 @@ std::vector<PlannedChunk> PlanStep(const std::vector<SequenceView>& views,
     plan.push_back({i, n});
     used += n;
   }
-  return plan;
 }
 
 }  // namespace dsv4

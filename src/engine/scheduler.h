@@ -28,8 +28,9 @@ struct PlannedChunk {
   int64_t tokens = 0;   // how many of its pending tokens to feed
 };
 
-// Chunks in the order given: decodes, then prefills (views are in admission order).
-std::vector<PlannedChunk> PlanStep(const std::vector<SequenceView>& views,
-                                   const SchedulerOptions& options);
+// Chunks in the order given: decodes, then prefills (views are in admission order), into
+// *plan (the engine's, reused from step to step).
+void PlanStep(const std::vector<SequenceView>& views, const SchedulerOptions& options,
+              std::vector<PlannedChunk>* plan);
 
 }  // namespace dsv4

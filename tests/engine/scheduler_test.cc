@@ -13,7 +13,8 @@ TEST(SchedulerTest, DecodesFirstThenPrefillChunksWithinTheBudget) {
   v[1] = {.pending = 1, .decoding = true, .fed = 50};
   v[2] = {.pending = 50, .decoding = false, .fed = 0};
   v[3] = {.pending = 1, .decoding = true, .fed = 9};
-  auto plan = PlanStep(v, {.prefill_chunk = 64, .step_tokens = 100});
+  std::vector<PlannedChunk> plan;
+  PlanStep(v, {.prefill_chunk = 64, .step_tokens = 100}, &plan);
   ASSERT_EQ(plan.size(), 4u);
   EXPECT_EQ(plan[0].sequence, 1u);
   EXPECT_EQ(plan[1].sequence, 3u);
@@ -26,7 +27,8 @@ TEST(SchedulerTest, DecodesFirstThenPrefillChunksWithinTheBudget) {
 TEST(SchedulerTest, ChunksStopAtSnapshotPointsAndAStepAlwaysProgresses) {
   std::vector<SequenceView> v(1);
   v[0] = {.pending = 500, .decoding = false, .fed = 100, .cut_at = 128};
-  auto plan = PlanStep(v, {.prefill_chunk = 256, .step_tokens = 0});
+  std::vector<PlannedChunk> plan;
+  PlanStep(v, {.prefill_chunk = 256, .step_tokens = 0}, &plan);
   ASSERT_EQ(plan.size(), 1u);
   EXPECT_EQ(plan[0].tokens, 28);
 }
