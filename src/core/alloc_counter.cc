@@ -3,6 +3,7 @@
 #include <execinfo.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdlib>
@@ -40,6 +41,17 @@ void* Allocate(size_t size, size_t align) {
 
 void SetCounting(bool on) { g_counting.store(on); }
 int64_t Count() { return g_count.load(); }
+
+int64_t CallsThatAllocated(const std::vector<int64_t>& counts) {
+  return std::count_if(counts.begin(), counts.end(), [](int64_t n) { return n > 0; });
+}
+
+std::string Describe(const std::vector<int64_t>& counts, const char* what) {
+  std::string list;
+  for (int64_t n : counts) list += " " + std::to_string(n);
+  return std::to_string(CallsThatAllocated(counts)) + " " + what + " of " + std::to_string(counts.size()) +
+         " allocated (heap allocations each:" + list + "; DSV4_TRACE_ALLOC=1 shows where)";
+}
 
 }  // namespace dsv4::alloc_counter
 

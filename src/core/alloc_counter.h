@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace dsv4::alloc_counter {
 
@@ -23,5 +25,22 @@ int64_t During(Fn&& fn) {
   SetCounting(false);
   return Count() - before;
 }
+
+// The allocations of each of n calls of fn (steady-state checks: how many calls
+// allocated at all, rather than a total that one-off growth can dominate).
+template <typename Fn>
+std::vector<int64_t> PerCall(int n, Fn&& fn) {
+  std::vector<int64_t> counts;
+  counts.reserve(size_t(n));
+  for (int i = 0; i < n; ++i) counts.push_back(During(fn));
+  return counts;
+}
+
+// How many of PerCall's calls allocated.
+int64_t CallsThatAllocated(const std::vector<int64_t>& counts);
+
+// "3 steps of 64 allocated (heap allocations each: 0 0 5 0 ...)", for a test's message;
+// `what` names the calls.
+std::string Describe(const std::vector<int64_t>& counts, const char* what);
 
 }  // namespace dsv4::alloc_counter

@@ -4,7 +4,6 @@
 // operator new (all threads, core/alloc_counter.h); DSV4_TRACE_ALLOC=1 shows where.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -29,20 +28,9 @@ std::vector<int64_t> DecodeStepAllocations(int B, const SamplingParams& sampling
     EXPECT_TRUE(engine.Submit(std::move(r)).ok());
   }
   for (int i = 0; i < 8; ++i) engine.Step();  // prompts in, the first tokens decoded
-  std::vector<int64_t> counts;
-  for (int i = 0; i < 40; ++i) counts.push_back(alloc_counter::During([&] { engine.Step(); }));
+  const std::vector<int64_t> counts = alloc_counter::PerCall(40, [&] { engine.Step(); });
   EXPECT_GT(events, 40 * B);
   return counts;
-}
-
-std::string List(const std::vector<int64_t>& counts) {
-  std::string s;
-  for (int64_t n : counts) s += " " + std::to_string(n);
-  return s;
-}
-
-int64_t StepsThatAllocated(const std::vector<int64_t>& counts) {
-  return std::count_if(counts.begin(), counts.end(), [](int64_t n) { return n > 0; });
 }
 
 TEST(EngineAllocTest, GreedyDecodeStepsDoNotAllocate) {
@@ -51,7 +39,8 @@ TEST(EngineAllocTest, GreedyDecodeStepsDoNotAllocate) {
   for (int B : {1, 4}) {
     const std::vector<int64_t> counts = DecodeStepAllocations(B, greedy);
     // (A token list doubling, a pool worker's first use of its scratch: a few steps.)
-    EXPECT_LE(StepsThatAllocated(counts), 5) << "batch " << B << ", allocations per step:" << List(counts);
+    EXPECT_LE(alloc_counter::CallsThatAllocated(counts), 5) << "batch " << B << ": "
+                                                           << alloc_counter::Describe(counts, "steps");
   }
 }
 
@@ -65,7 +54,7 @@ TEST(EngineAllocTest, SampledDecodeStepsWithPenaltiesDoNotAllocate) {
   sampled.frequency_penalty = 0.2;
   sampled.repetition_penalty = 1.1;
   const std::vector<int64_t> counts = DecodeStepAllocations(2, sampled);
-  EXPECT_LE(StepsThatAllocated(counts), 5) << "allocations per step:" << List(counts);
+  EXPECT_LE(alloc_counter::CallsThatAllocated(counts), 5) << alloc_counter::Describe(counts, "steps");
 }
 
 }  // namespace

@@ -11,7 +11,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -88,28 +87,6 @@ class HotPathAllocTest : public testing::TestWithParam<std::tuple<std::string, b
   std::unique_ptr<Model> model_;
 };
 
-// Heap allocations of each call of `step`, n calls.
-template <typename Step>
-std::vector<int64_t> AllocationsPerCall(int n, Step&& step) {
-  std::vector<int64_t> counts;
-  counts.reserve(size_t(n));
-  for (int i = 0; i < n; ++i) counts.push_back(alloc_counter::During(step));
-  return counts;
-}
-
-// "3 steps of 64 allocated: 0 0 5 0 ..." for a failure message.
-std::string Describe(const std::vector<int64_t>& counts, const char* what) {
-  int64_t allocating = 0;
-  std::string list;
-  for (int64_t n : counts) allocating += n > 0, list += " " + std::to_string(n);
-  return std::to_string(allocating) + " " + what + " of " + std::to_string(counts.size()) +
-         " allocated (heap allocations each:" + list + "; DSV4_TRACE_ALLOC=1 shows where)";
-}
-
-int64_t CallsThatAllocated(const std::vector<int64_t>& counts) {
-  return std::count_if(counts.begin(), counts.end(), [](int64_t n) { return n > 0; });
-}
-
 constexpr int kWarmSteps = 3, kCountedSteps = 64;
 constexpr int64_t kPositions = 208;  // reserved per state: the prompt and every step fit
 
@@ -120,8 +97,8 @@ TEST_P(HotPathAllocTest, DecodeStepsDoNotAllocate) {
   for (int B : {1, 3}) {
     Decoder decoder(*model_, B, kPositions);
     for (int i = 0; i < kWarmSteps; ++i) decoder.Step();
-    const std::vector<int64_t> counts = AllocationsPerCall(kCountedSteps, [&] { decoder.Step(); });
-    EXPECT_LE(CallsThatAllocated(counts), kCountedSteps / 8) << "batch " << B << ": " << Describe(counts, "steps");
+    const std::vector<int64_t> counts = alloc_counter::PerCall(kCountedSteps, [&] { decoder.Step(); });
+    EXPECT_LE(alloc_counter::CallsThatAllocated(counts), kCountedSteps / 8) << "batch " << B << ": " << alloc_counter::Describe(counts, "steps");
   }
 }
 
@@ -140,8 +117,8 @@ TEST_P(HotPathAllocTest, PrefillChunksDoNotAllocate) {
     model.Forward(segs, {});
   };
   for (int i = 0; i < 4; ++i) chunk();  // 64 positions: past the windows and 4 x index_topk
-  const std::vector<int64_t> counts = AllocationsPerCall(8, chunk);
-  EXPECT_LE(CallsThatAllocated(counts), 4) << Describe(counts, "chunks");
+  const std::vector<int64_t> counts = alloc_counter::PerCall(8, chunk);
+  EXPECT_LE(alloc_counter::CallsThatAllocated(counts), 4) << alloc_counter::Describe(counts, "chunks");
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, HotPathAllocTest,
