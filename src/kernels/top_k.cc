@@ -49,9 +49,6 @@ void StreamingTopK::Push(const float* scores, int64_t n, int32_t idx0) {
 }
 
 void StreamingTopK::Merge(const StreamingTopK& other) {
-  // (Reserved first: a reused selector then keeps the capacity it reached, where insert
-  // might grow it again each time by its own policy.)
-  cand_.reserve(cand_.size() + other.cand_.size());
   cand_.insert(cand_.end(), other.cand_.begin(), other.cand_.end());
 }
 

@@ -23,7 +23,7 @@ inline std::string SmallSyntheticConfig(int window) {
   j["o_groups"] = 2;
   j["o_lora_rank"] = 128;
   j["sliding_window"] = window;
-  j["compress_ratios"] = {0, 4, 128};
+  j["compress_ratios"] = {0, 4, 128, 0};  // the three layers, then the MTP block
   j["index_n_heads"] = 4;
   j["index_head_dim"] = 128;
   j["index_topk"] = 16;
@@ -31,7 +31,6 @@ inline std::string SmallSyntheticConfig(int window) {
   j["num_experts_per_tok"] = 2;
   j["moe_intermediate_size"] = 128;
   j["num_nextn_predict_layers"] = 1;
-  j["compress_ratios"].push_back(0);
   return j.dump();
 }
 

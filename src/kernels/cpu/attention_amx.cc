@@ -144,8 +144,7 @@ class TileScoresAmx : public TileScores {
   void SetQuery(const float* q, int64_t heads, int64_t d) override {
     heads_ = heads;
     d_ = d;
-    use_ref_ = d % kKeyStep != 0;
-    if (use_ref_) {  // (a shape the steps do not cover; made once and kept: no allocation per query)
+    if (OnRef()) {  // (a shape the steps do not cover; made once and kept: no allocation per query)
       if (ref_ == nullptr) ref_ = NewTileScoresRef();
       ref_->SetQuery(q, heads, d);
       return;
@@ -178,7 +177,7 @@ class TileScoresAmx : public TileScores {
   }
 
   void Score(const uint16_t* const* keys, int64_t n, float* out) override {
-    if (use_ref_) return ref_->Score(keys, n, out);
+    if (OnRef()) return ref_->Score(keys, n, out);
     if (n == 0 || heads_ == 0) return;
     const int64_t d = d_, key_tiles = (n + kTile - 1) / kTile;
     a_.resize(size_t(key_tiles * kTile * d));
@@ -240,8 +239,9 @@ class TileScoresAmx : public TileScores {
     });
   }
 
-  std::unique_ptr<TileScores> ref_;  // the reference, for shapes the tiles do not cover
-  bool use_ref_ = false;             // the current query is on ref_
+  // The current query's head size is one the tiles' steps do not cover: it is on ref_.
+  bool OnRef() const { return d_ % kKeyStep != 0; }
+  std::unique_ptr<TileScores> ref_;  // the reference, for those shapes
   int64_t heads_ = 0, d_ = 0, head_tiles_ = 0, steps_ = 0;
   AlignedVector<uint32_t> query_, b_;
   AlignedVector<uint16_t> a_;
