@@ -6,6 +6,7 @@ packages=(cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libbenchmar
           nlohmann-json3-dev libpcre2-dev)
 packages+=(libcpp-httplib-dev)  # the API server (dsv4 serve): Debian's cpp-httplib
 packages+=(libabsl-dev)  # absl::FunctionRef: the thread pool's loop bodies without heap allocation
+packages+=(libhwy-dev)  # Highway, for bench/highway_fp4_ab (the SIMD layer measured against it)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
