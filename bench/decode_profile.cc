@@ -2,8 +2,9 @@
 // checkpoint (or --model DIR):
 //   decode_profile [--model DIR] [--steps 32] [--reps 5] [--stat median|min] [--batch B]
 //                  [--tokens N] [--moe N] [--ab PAIRS]
-// 1. Plain reads: a 2-thread sum over the head's mapped bytes (the checkpoint's own pages)
-//    and over a huge-page buffer of the same size: the speed a weight stream can reach.
+// 1. Plain reads (core/bandwidth.h ReadOnce: all threads, four prefetched streams each)
+//    of the head's mapped bytes (the checkpoint's own pages) and of a 512 MiB huge-page
+//    buffer: the speed a weight stream can reach.
 // 2. Each weight GEMV of one decode step (every dense matrix of every layer, six routed
 //    experts + the shared one per MoE layer, the head), called through kernels::Linear at
 //    T = 1 in step order, `reps` rounds: ms and GB/s per matrix (weights exceed the
@@ -56,24 +57,6 @@ using bench::Flag;
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[std::min(v.size() - 1, size_t(p * double(v.size())))];
-}
-
-// Seconds for the pool to sum `bytes` bytes at p (64-bit words, 4 accumulators).
-double PlainRead(const uint8_t* p, size_t bytes) {
-  const uint64_t* w = reinterpret_cast<const uint64_t*>(p);
-  const size_t n = bytes / 8;
-  std::vector<uint64_t> partial(64, 0);
-  const auto t0 = Clock::now();
-  ParallelFor(n, 1 << 16, [&](size_t b, size_t e) {
-    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    size_t i = b;
-    for (; i + 4 <= e; i += 4) a0 += w[i], a1 += w[i + 1], a2 += w[i + 2], a3 += w[i + 3];
-    partial[(b / (n / 32 + 1)) % 64] += a0 + a1 + a2 + a3;
-  });
-  const double s = Since(t0);
-  volatile uint64_t sink = 0;
-  for (uint64_t v : partial) sink = sink + v;
-  return s;
 }
 
 struct Gemv {
@@ -175,7 +158,7 @@ int main(int argc, char** argv) {
   j["bandwidth_read_gb_s"] = bw.read_gb_s;
   const size_t head_bytes = size_t(mw.head.bytes());
   double best_mapped = 1e30;
-  for (int r = 0; r < 5; ++r) best_mapped = std::min(best_mapped, PlainRead(mw.head.data, head_bytes));
+  for (int r = 0; r < 5; ++r) best_mapped = std::min(best_mapped, ReadOnce(mw.head.data, head_bytes / 8 * 8));
   j["plain_read_head_mapped_gb_s"] = double(head_bytes) / best_mapped / 1e9;
   double best_head = 1e30;
   {
