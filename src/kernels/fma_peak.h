@@ -5,7 +5,8 @@
 namespace dsv4::kernels {
 
 // GFLOP/s (one FMA = 2 FLOPs) of independent FMA chains of the widest vectors the CPU
-// has (AVX-512, else AVX2) on every thread; 0 when the CPU has no AVX2/FMA.
+// has (AVX-512, else AVX2; NEON on 64-bit ARM) on every thread; 0 on an x86 CPU without
+// AVX2/FMA.
 double MeasureFmaPeakGflops();
 
 }  // namespace dsv4::kernels
