@@ -1,14 +1,9 @@
 #include "core/bandwidth.h"
 
 #include <algorithm>
-#include <sys/mman.h>
-
-#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <vector>
 
 #include "core/huge_page_buffer.h"

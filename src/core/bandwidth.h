@@ -11,8 +11,8 @@ struct BandwidthResult {
   double copy_gb_s;  // STREAM "copy": (bytes read + bytes written) per second
 };
 
-// Seconds for the global pool to read `bytes` at p once (summing them as 64-bit words;
-// bytes a multiple of 8): each thread its contiguous share, in four streams far apart
+// Seconds for the global pool to read `bytes` at p once (summing its whole 64-bit words;
+// p 8-byte aligned): each thread its contiguous share, in four streams far apart
 // with software prefetch 4 KiB ahead, as the decode GEMVs walk their weights. One
 // sequential stream per thread reads about half as fast on the 2-core Xeon VM (17.8-20.9
 // against 38.3-39.6 GB/s, bench/RESULTS.md fourteenth session), which understated the
