@@ -1,5 +1,9 @@
 #include "core/bandwidth.h"
 
+#if defined(__x86_64__)
+#include <emmintrin.h>  // SSE2 (every x86-64): the non-temporal copy
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -52,21 +56,54 @@ double ReadOnce(const void* p, size_t bytes) {
   return seconds;
 }
 
+namespace {
+
+// Copies n words (n a multiple of 8, both 16-byte aligned) with stores that bypass the
+// caches where the CPU has them (x86-64 movntdq), so the copy moves only the bytes it
+// counts; memcpy's ordinary stores also read each destination line first.
+void StreamCopy(const uint64_t* src, uint64_t* dst, size_t n) {
+#if defined(__x86_64__)
+  for (size_t i = 0; i < n; i += 8) {
+    __builtin_prefetch(src + i + 512);  // 4 KiB ahead
+    const __m128i* s = reinterpret_cast<const __m128i*>(src + i);
+    __m128i* d = reinterpret_cast<__m128i*>(dst + i);
+    _mm_stream_si128(d, _mm_load_si128(s));
+    _mm_stream_si128(d + 1, _mm_load_si128(s + 1));
+    _mm_stream_si128(d + 2, _mm_load_si128(s + 2));
+    _mm_stream_si128(d + 3, _mm_load_si128(s + 3));
+  }
+  _mm_sfence();
+#else
+  std::memcpy(dst, src, n * sizeof(uint64_t));
+#endif
+}
+
+}  // namespace
+
 BandwidthResult MeasureBandwidth(size_t bytes, int repeats) {
-  const size_t n = bytes / sizeof(uint64_t);
+  const size_t n = bytes / sizeof(uint64_t) / 8 * 8;
   HugeBuffer src(n), dst(n);
   // Touch every page first so page faults are not timed.
   ParallelFor(n, 1 << 16, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) src[i] = i, dst[i] = 0;
   });
+  auto seconds = [](auto&& fn) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   double best_read = 1e30, best_copy = 1e30;
   for (int r = 0; r < repeats; ++r) {
     best_read = std::min(best_read, ReadOnce(&src[0], n * sizeof(uint64_t)));
-    const auto t0 = std::chrono::steady_clock::now();
-    ParallelFor(n, 1 << 16, [&](size_t b, size_t e) {
-      std::memcpy(&dst[b], &src[b], (e - b) * sizeof(uint64_t));
-    });
-    best_copy = std::min(best_copy, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    // The copy either way, the faster counting: memcpy, and streaming stores.
+    best_copy = std::min(best_copy, seconds([&] {
+      ParallelFor(n, 1 << 16, [&](size_t b, size_t e) {
+        std::memcpy(&dst[b], &src[b], (e - b) * sizeof(uint64_t));
+      });
+    }));
+    best_copy = std::min(best_copy, seconds([&] {
+      ParallelFor(n / 8, 1 << 13, [&](size_t b, size_t e) { StreamCopy(&src[8 * b], &dst[8 * b], 8 * (e - b)); });
+    }));
   }
   const double gb = double(n * sizeof(uint64_t)) / 1e9;
   return {gb / best_read, 2 * gb / best_copy};
