@@ -9,7 +9,7 @@ namespace dsv4 {
 struct BandwidthResult {
   double read_gb_s;  // bytes read per second (ReadOnce)
   // STREAM "copy": (bytes read + bytes written) per second, the faster of memcpy and a
-  // copy with non-temporal stores (x86-64: 1.1-1.5x memcpy's reading on the 2-core Xeon
+  // copy with non-temporal stores (x86-64: 1.1-1.6x memcpy's reading on the 2-core Xeon
   // VM, whose ordinary stores first read each line they write: bench/RESULTS.md,
   // fourteenth session).
   double copy_gb_s;
