@@ -58,11 +58,11 @@ double ReadOnce(const void* p, size_t bytes) {
 
 namespace {
 
-// Copies n words (n a multiple of 8, both 16-byte aligned) with stores that bypass the
-// caches where the CPU has them (x86-64 movntdq), so the copy moves only the bytes it
-// counts; memcpy's ordinary stores also read each destination line first.
-void StreamCopy(const uint64_t* src, uint64_t* dst, size_t n) {
 #if defined(__x86_64__)
+// Copies n words (n a multiple of 8, both 16-byte aligned) with stores that bypass the
+// caches (movntdq), so the copy moves only the bytes it counts; memcpy's ordinary stores
+// also read each destination line first.
+void StreamCopy(const uint64_t* src, uint64_t* dst, size_t n) {
   for (size_t i = 0; i < n; i += 8) {
     __builtin_prefetch(src + i + 512);  // 4 KiB ahead
     const __m128i* s = reinterpret_cast<const __m128i*>(src + i);
@@ -73,10 +73,8 @@ void StreamCopy(const uint64_t* src, uint64_t* dst, size_t n) {
     _mm_stream_si128(d + 3, _mm_load_si128(s + 3));
   }
   _mm_sfence();
-#else
-  std::memcpy(dst, src, n * sizeof(uint64_t));
-#endif
 }
+#endif
 
 }  // namespace
 
@@ -95,15 +93,17 @@ BandwidthResult MeasureBandwidth(size_t bytes, int repeats) {
   double best_read = 1e30, best_copy = 1e30;
   for (int r = 0; r < repeats; ++r) {
     best_read = std::min(best_read, ReadOnce(&src[0], n * sizeof(uint64_t)));
-    // The copy either way, the faster counting: memcpy, and streaming stores.
+    // The copy either way, the faster counting: memcpy, and (x86-64) streaming stores.
     best_copy = std::min(best_copy, seconds([&] {
       ParallelFor(n, 1 << 16, [&](size_t b, size_t e) {
         std::memcpy(&dst[b], &src[b], (e - b) * sizeof(uint64_t));
       });
     }));
+#if defined(__x86_64__)
     best_copy = std::min(best_copy, seconds([&] {
       ParallelFor(n / 8, 1 << 13, [&](size_t b, size_t e) { StreamCopy(&src[8 * b], &dst[8 * b], 8 * (e - b)); });
     }));
+#endif
   }
   const double gb = double(n * sizeof(uint64_t)) / 1e9;
   return {gb / best_read, 2 * gb / best_copy};

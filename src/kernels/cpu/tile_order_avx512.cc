@@ -104,21 +104,6 @@ inline void AddVector(__m512 we, __m512 wo, const float* const* x, int64_t at, _
   }
 }
 
-// The decode tables times each scale that folds (ScaledE4m3Tables), made once: four
-// loads where each 128-value block built them (4 adds, 4 vpermi2b); 64 KiB, of which a
-// matrix's few distinct scales stay in cache. linear_ab FP8 [4096, 4096] T=1, B/A 0.963,
-// 0.973, 0.966 from cache (100 pairs each), 0.980, 0.963 from memory (60 pairs).
-struct E4m3ScaledTableSet {
-  E4m3Tables t[256];
-  E4m3ScaledTableSet() {
-    for (int e = kE4m3ScaleMin; e <= kE4m3ScaleMax; ++e) t[e] = ScaledE4m3Tables(SharedE4m3Tables(), SharedE4m3Words(), e);
-  }
-};
-const E4m3ScaledTableSet& ScaledE4m3TableSet() {
-  static const E4m3ScaledTableSet set;
-  return set;
-}
-
 // FP8. The weights' block scale goes into the decode tables (E4m3ScaledTableSet: e4m3 x
 // 2^(e - 127) as bf16) where the group's S rows share their row block and its four scales
 // fold into bf16 (kE4m3ScaleMin..Max): the products are the same exact fp32 values as
