@@ -124,7 +124,11 @@ def main():
     from gguf import GGMLQuantizationType as Q, MODEL_TENSOR as T
 
     cfg = json.load(open(Path(ckpt) / "config.json"))
-    st = read_safetensors(Path(ckpt) / "model.safetensors")
+    st = {}
+    for shard in sorted(Path(ckpt).glob("*.safetensors")):  # one file or the shipped shards
+        st.update(read_safetensors(shard))
+    if not st:
+        sys.exit(f"{ckpt}: no .safetensors files")
     n_layer = cfg["num_hidden_layers"]
     n_expert = cfg["n_routed_experts"]
 
