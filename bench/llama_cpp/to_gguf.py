@@ -134,10 +134,24 @@ def main():
 
     w = gguf.GGUFWriter(out, "deepseek4")
     w.add_block_count(n_layer)
-    w.add_context_length(cfg["max_position_embeddings"])
-    w.add_embedding_length(cfg["hidden_size"])
-    w.add_head_count(cfg["num_attention_heads"])
-    w.add_head_count_kv(cfg["num_key_value_heads"])
+    # Hyperparameters written as config.json has them: (GGUFWriter method, config key).
+    for method, key in [
+            ("add_context_length", "max_position_embeddings"), ("add_embedding_length", "hidden_size"),
+            ("add_head_count", "num_attention_heads"), ("add_head_count_kv", "num_key_value_heads"),
+            ("add_rope_freq_base", "rope_theta"), ("add_layer_norm_rms_eps", "rms_norm_eps"),
+            ("add_expert_count", "n_routed_experts"), ("add_expert_used_count", "num_experts_per_tok"),
+            ("add_key_length", "head_dim"), ("add_value_length", "head_dim"),
+            ("add_rope_dimension_count", "qk_rope_head_dim"), ("add_q_lora_rank", "q_lora_rank"),
+            ("add_sliding_window", "sliding_window"), ("add_expert_feed_forward_length", "moe_intermediate_size"),
+            ("add_expert_shared_count", "n_shared_experts"), ("add_expert_weights_scale", "routed_scaling_factor"),
+            ("add_indexer_head_count", "index_n_heads"), ("add_indexer_key_length", "index_head_dim"),
+            ("add_indexer_top_k", "index_topk"), ("add_attention_output_group_count", "o_groups"),
+            ("add_attention_output_lora_rank", "o_lora_rank"), ("add_attention_compress_ratios", "compress_ratios"),
+            ("add_attention_compress_rope_freq_base", "compress_rope_theta"),
+            ("add_hyper_connection_count", "hc_mult"),
+            ("add_hyper_connection_sinkhorn_iterations", "hc_sinkhorn_iters"),
+            ("add_hyper_connection_epsilon", "hc_eps"), ("add_hash_layer_count", "num_hash_layers")]:
+        getattr(w, method)(cfg[key])
     rope = cfg.get("rope_scaling") or {}
     if rope.get("type", rope.get("rope_type")) == "yarn":
         w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
@@ -147,36 +161,13 @@ def main():
             w.add_rope_scaling_yarn_beta_fast(rope["beta_fast"])
         if "beta_slow" in rope:
             w.add_rope_scaling_yarn_beta_slow(rope["beta_slow"])
-    w.add_rope_freq_base(cfg["rope_theta"])
-    w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
-    w.add_expert_count(n_expert)
-    w.add_expert_used_count(cfg["num_experts_per_tok"])
     if cfg.get("scoring_func", "sqrtsoftplus") != "sqrtsoftplus":
         sys.exit("llama.cpp's deepseek4 loader expects sqrtsoftplus routing")
     w.add_expert_gating_func(gguf.ExpertGatingFuncType.SQRTSOFTPLUS)
-    w.add_key_length(cfg["head_dim"])
-    w.add_value_length(cfg["head_dim"])
     w.add_file_type(gguf.LlamaFileType.MOSTLY_MXFP4_MOE)
-    w.add_rope_dimension_count(cfg["qk_rope_head_dim"])
-    w.add_q_lora_rank(cfg["q_lora_rank"])
-    w.add_sliding_window(cfg["sliding_window"])
-    w.add_expert_feed_forward_length(cfg["moe_intermediate_size"])
-    w.add_expert_shared_count(cfg["n_shared_experts"])
-    w.add_expert_weights_scale(cfg["routed_scaling_factor"])
     w.add_expert_weights_norm(cfg.get("norm_topk_prob", True))
     w.add_swiglu_clamp_exp([cfg["swiglu_limit"]] * n_layer)
     w.add_swiglu_clamp_shexp([cfg["swiglu_limit"]] * n_layer)
-    w.add_indexer_head_count(cfg["index_n_heads"])
-    w.add_indexer_key_length(cfg["index_head_dim"])
-    w.add_indexer_top_k(cfg["index_topk"])
-    w.add_attention_output_group_count(cfg["o_groups"])
-    w.add_attention_output_lora_rank(cfg["o_lora_rank"])
-    w.add_attention_compress_ratios(cfg["compress_ratios"])
-    w.add_attention_compress_rope_freq_base(cfg["compress_rope_theta"])
-    w.add_hyper_connection_count(cfg["hc_mult"])
-    w.add_hyper_connection_sinkhorn_iterations(cfg["hc_sinkhorn_iters"])
-    w.add_hyper_connection_epsilon(cfg["hc_eps"])
-    w.add_hash_layer_count(cfg["num_hash_layers"])
     w.add_embedding_length_out(cfg["hidden_size"] * cfg["hc_mult"])
 
     # Vocabulary: the tokenizer's tokens by id, then placeholders up to vocab_size.
@@ -205,9 +196,8 @@ def main():
     w.add_eos_token_id(cfg.get("eos_token_id", 1))
     w.add_add_bos_token(True)
 
-    root = {"embed.weight": (T.TOKEN_EMBD, ".weight"), "norm.weight": (T.OUTPUT_NORM, ".weight"),
-            "head.weight": (T.OUTPUT, ".weight"), "hc_head_fn": (T.HC_HEAD_FN, ".weight"),
-            "hc_head_base": (T.HC_HEAD_BASE, ".weight"), "hc_head_scale": (T.HC_HEAD_SCALE, ".weight")}
+    root = {"embed.weight": T.TOKEN_EMBD, "norm.weight": T.OUTPUT_NORM, "head.weight": T.OUTPUT,
+            "hc_head_fn": T.HC_HEAD_FN, "hc_head_base": T.HC_HEAD_BASE, "hc_head_scale": T.HC_HEAD_SCALE}
     layer = {
         "hc_attn_fn": T.HC_ATTN_FN, "hc_attn_base": T.HC_ATTN_BASE, "hc_attn_scale": T.HC_ATTN_SCALE,
         "hc_ffn_fn": T.HC_FFN_FN, "hc_ffn_base": T.HC_FFN_BASE, "hc_ffn_scale": T.HC_FFN_SCALE,
@@ -258,9 +248,8 @@ def main():
         else:
             sys.exit(f"{src}: dtype {dt} not handled")
 
-    for name in root:
-        key, suffix = root[name]
-        add_source(name, gguf.TENSOR_NAMES[key] + suffix)
+    for name, key in root.items():
+        add_source(name, gguf.TENSOR_NAMES[key] + ".weight")
     for bid in range(n_layer):
         for sub, key in layer.items():
             src = f"layers.{bid}.{sub}"
