@@ -52,11 +52,13 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get install -y "${pkgs[@]}"
 fi
 
-# 1. llama.cpp's source, from npm.
-if [ ! -d "$work/src/.git" ]; then
+# 1. llama.cpp's source, from npm. A source or build of another release is removed first.
+if [ "$(cat "$work/src/.nlc_version" 2>/dev/null)" != "$nlc_version" ]; then
+  rm -rf "$work/npm" "$work/src" "$work/build"
   mkdir -p "$work/npm"
   (cd "$work/npm" && npm install --no-audit --no-fund --ignore-scripts --omit=optional "node-llama-cpp@$nlc_version")
   git clone -q "$work/npm/node_modules/node-llama-cpp/llama/gitRelease.bundle" "$work/src"
+  echo "$nlc_version" > "$work/src/.nlc_version"
 fi
 
 # 2. Built for this CPU: on x86-64 each instruction set llama.cpp has a switch for, on when
@@ -83,9 +85,14 @@ fi
 ckpt=$cache/bench-v4-flash-2l
 [ -f "$ckpt/.complete" ] || "$dsv4" bench --json --prefill 512 --batch 1 --steps 1 >/dev/null
 
-# 4. The same checkpoint as GGUF.
-gguf=$work/bench-v4-flash-2l.gguf
+# 4. The same checkpoint as GGUF, named after the converter, the gguf-py it used and the
+# checkpoint's write time: a changed converter, llama.cpp release or regenerated checkpoint
+# writes a new file instead of reusing a stale one.
+stamp=$( (cat "$here/to_gguf.py" "$work/src/gguf-py/gguf/constants.py"; stat -c %Y "$ckpt/model.safetensors") |
+  sha256sum | cut -c1-12)
+gguf=$work/bench-v4-flash-2l-$stamp.gguf
 if [ ! -f "$gguf" ]; then
+  rm -f "$work"/bench-v4-flash-2l*.gguf "$work"/bench-v4-flash-2l*.gguf.tmp
   /usr/bin/python3 "$here/to_gguf.py" "$work/src/gguf-py" "$ckpt" "$repo/models/dsv4-mini/tokenizer.json" "$gguf.tmp" | tail -1 >&2
   mv "$gguf.tmp" "$gguf"
 fi
