@@ -46,6 +46,7 @@ export DSV4_THREADS=$threads
 need=()
 for p in cmake ninja git node npm; do command -v $p >/dev/null || need+=($p); done
 /usr/bin/python3 -c "import numpy" 2>/dev/null || need+=(python3-numpy)
+/usr/bin/python3 -c "import torch" 2>/dev/null || need+=(python3-torch)  # tools/reference/formats.py
 if [ ${#need[@]} -gt 0 ]; then
   pkgs=(); for p in "${need[@]}"; do case $p in ninja) pkgs+=(ninja-build) ;; node) pkgs+=(nodejs) ;; *) pkgs+=($p) ;; esac; done
   sudo=; [ "$(id -u)" = 0 ] || sudo=sudo

@@ -13,69 +13,38 @@ become Q8_0 (llama.cpp has no FP8 type; 8.5 bits per weight against 8.06), FP4 e
 become MXFP4 (the same e2m1 codes and per-32 ue8m0 scales, bits only moved), BF16 and F32
 stay as they are, the hash layers' tid2eid tables become I32.
 
-Written here rather than with llama.cpp's convert_hf_to_gguf.py because that needs a torch
-with float8 dtypes (Debian's is 1.13) and `transformers` for the vocabulary (not packaged);
+Checkpoints are read (memory-mapped) and their formats decoded with the reference's
+tools/reference/formats.py (numpy and Debian's torch). Written here rather than with
+llama.cpp's convert_hf_to_gguf.py because that needs a torch with float8 dtypes (Debian's is
+1.13) and `transformers` for the vocabulary (not packaged);
 the benchmark needs the tensors and a vocabulary of the right size, which this writes:
 the tokenizer's tokens and merges, then placeholder tokens up to the model's vocab_size.
 """
 import json
-import struct
 import sys
 from pathlib import Path
 
 import numpy as np
 
-
-def read_safetensors(path):
-    """name -> (dtype string, shape, numpy uint8 view of the bytes), memory-mapped."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n)
-    tensors = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = t["data_offsets"]
-        tensors[name] = (t["dtype"], list(t["shape"]), data[b:e])
-    return tensors
+# The reference's number formats and checkpoint reader (tools/reference/formats.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools" / "reference"))
+from formats import E4M3_TABLE, E8M0_TABLE, bf16_values, read_checkpoint, unpack_fp4  # noqa: E402
 
 
-def e4m3_table():
-    """float value of every e4m3fn code (0x7F / 0xFF: NaN)."""
-    v = np.zeros(256, dtype=np.float32)
-    for c in range(256):
-        s = -1.0 if c & 0x80 else 1.0
-        e, m = (c >> 3) & 0xF, c & 7
-        if e == 15 and m == 7:
-            v[c] = np.nan
-        elif e == 0:
-            v[c] = s * m / 8.0 * 2.0 ** -6
-        else:
-            v[c] = s * (1 + m / 8.0) * 2.0 ** (e - 7)
-    return v
-
-
-E4M3 = e4m3_table()
-
-
-def ue8m0(b):
-    return np.ldexp(np.float32(1.0), b.astype(np.int32) - 127).astype(np.float32)
-
-
-def dequant_fp8(codes, scale, shape):
-    rows, cols = shape
-    w = E4M3[codes.reshape(rows, cols)]
-    s = ue8m0(scale).reshape((rows + 127) // 128, (cols + 127) // 128)
+def dequant_fp8(codes, scale):
+    """e4m3 codes [rows, cols] times their 128x128 blocks' ue8m0 scales, as fp32."""
+    rows, cols = codes.shape
+    s = E8M0_TABLE[scale]
     s = np.repeat(np.repeat(s, 128, axis=0)[:rows], 128, axis=1)[:, :cols]
-    return w * s
+    return E4M3_TABLE[codes] * s
 
 
-def mxfp4_rows(packed, scale, rows, cols):
-    """e2m1 rows (byte i: element 2i low nibble, 2i + 1 high) + per-32 scales -> ggml
-    block_mxfp4 rows (per 32: the scale byte, then byte j = element j | element j+16 << 4)."""
+def mxfp4_rows(packed, scale):
+    """e2m1 rows [rows, cols/2] (byte i: element 2i low nibble, 2i + 1 high) + per-32 scales ->
+    ggml block_mxfp4 rows (per 32: the scale byte, then byte j = element j | element j+16 << 4)."""
+    rows, cols = packed.shape[0], packed.shape[1] * 2
     nb = cols // 32
-    src = packed.reshape(rows, nb, 16)
+    src = packed.view(np.uint8).reshape(rows, nb, 16)
     vals = np.stack((src & 0x0F, src >> 4), axis=-1).reshape(rows, nb, 32)
     qs = (vals[:, :, :16] | (vals[:, :, 16:] << 4)).astype(np.uint8)
     return np.concatenate((scale.reshape(rows, nb, 1), qs), axis=-1).reshape(rows, nb * 17)
@@ -88,26 +57,20 @@ def verify(gguf, st, path):
     Q = gguf.GGMLQuantizationType
     r = gguf.GGUFReader(path)
     t = {x.name: x for x in r.tensors}
-    e2m1 = np.array([0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6], np.float32)
     last = max(int(n.split(".")[1]) for n in t if n.startswith("blk."))
     x = t[f"blk.{last}.ffn_down_exps.weight"]
     e = int(x.data.shape[0]) - 1
     got = gguf.quants.dequantize(np.asarray(x.data[e]), Q.MXFP4)
-    _, shape, p = st[f"layers.{last}.ffn.experts.{e}.w2.weight"]
-    s = st[f"layers.{last}.ffn.experts.{e}.w2.scale"][2]
-    rows, cols = shape[0], shape[1] * 2
-    p = p.reshape(rows, cols // 2)
-    want = np.stack((e2m1[p & 15], e2m1[p >> 4]), -1).reshape(rows, cols)
-    want *= np.repeat(ue8m0(s).reshape(rows, cols // 32), 32, axis=1)
+    want = unpack_fp4(st[f"layers.{last}.ffn.experts.{e}.w2.weight"].data)
+    want *= np.repeat(E8M0_TABLE[st[f"layers.{last}.ffn.experts.{e}.w2.scale"].data], 32, axis=1)
     if not np.array_equal(got, want):
         sys.exit(f"verify: {x.name} expert {e} differs from the checkpoint")
     h = t["output.weight"]
-    if not np.array_equal(np.asarray(h.data).view(np.uint8).ravel(), np.asarray(st["head.weight"][2])):
+    if not np.array_equal(np.asarray(h.data).view(np.uint8).ravel(), st["head.weight"].data.view(np.uint8).ravel()):
         sys.exit("verify: output.weight differs from head.weight")
     q = t["blk.0.attn_q_b.weight"]
     got = gguf.quants.dequantize(np.asarray(q.data), Q.Q8_0)
-    _, shape, raw = st["layers.0.attn.wq_b.weight"]
-    want = dequant_fp8(raw, st["layers.0.attn.wq_b.scale"][2], shape)
+    want = dequant_fp8(st["layers.0.attn.wq_b.weight"].data, st["layers.0.attn.wq_b.scale"].data)
     step = np.repeat(np.abs(want.reshape(-1, 32)).max(axis=1) / 127, 32).reshape(want.shape)
     # Q8_0 stores the block scale as fp16: |error| <= step/2 + 127 * step * 2^-11 < 0.6 step.
     if np.any(np.abs(got - want) > step * 0.6 + 1e-30):
@@ -124,11 +87,7 @@ def main():
     from gguf import GGMLQuantizationType as Q, MODEL_TENSOR as T
 
     cfg = json.load(open(Path(ckpt) / "config.json"))
-    st = {}
-    for shard in sorted(Path(ckpt).glob("*.safetensors")):  # one file or the shipped shards
-        st.update(read_safetensors(shard))
-    if not st:
-        sys.exit(f"{ckpt}: no .safetensors files")
+    st = read_checkpoint(ckpt, mmap=True)  # one file or the shipped shards with their index
     n_layer = cfg["num_hidden_layers"]
     n_expert = cfg["n_routed_experts"]
 
@@ -228,25 +187,23 @@ def main():
         plan.append((name, shape, np.dtype(dtype), nbytes, raw, produce))
 
     def add_source(src, gname):
-        dt, shape, raw = st[src]
-        if dt == "F8_E4M3":
-            scale = st[src.removesuffix(".weight") + ".scale"][2]
-            rows, cols = shape
-            qshape = [rows, cols // 32 * 34]  # Q8_0: 32 values in 34 bytes
-            add(gname, np.uint8, qshape, Q.Q8_0,
-                lambda: gguf.quants.quantize(dequant_fp8(raw, scale, shape), Q.Q8_0))
-        elif dt == "BF16":
+        t = st[src]
+        shape, data = list(t.shape), t.data
+        if t.dtype == "F8_E4M3":
+            scale = st[src.removesuffix(".weight") + ".scale"].data
+            qshape = [shape[0], shape[1] // 32 * 34]  # Q8_0: 32 values in 34 bytes
+            add(gname, np.uint8, qshape, Q.Q8_0, lambda: gguf.quants.quantize(dequant_fp8(data, scale), Q.Q8_0))
+        elif t.dtype == "BF16":
             if len(shape) == 1:  # norms: llama.cpp's converter writes 1-D tensors as F32
-                add(gname, np.float32, shape, None,
-                    lambda: (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32))
+                add(gname, np.float32, shape, None, lambda: bf16_values(data))
             else:
-                add(gname, np.uint8, shape[:-1] + [shape[-1] * 2], Q.BF16, lambda: raw.reshape(shape[:-1] + [-1]))
-        elif dt == "F32":
-            add(gname, np.float32, shape, None, lambda: raw.view(np.float32).reshape(shape))
-        elif dt == "I64":
-            add(gname, np.int32, shape, None, lambda: raw.view(np.int64).astype(np.int32).reshape(shape))
+                add(gname, np.uint8, shape[:-1] + [shape[-1] * 2], Q.BF16, lambda: data.view(np.uint8))
+        elif t.dtype == "F32":
+            add(gname, np.float32, shape, None, lambda: data)
+        elif t.dtype == "I64":
+            add(gname, np.int32, shape, None, lambda: data.astype(np.int32))
         else:
-            sys.exit(f"{src}: dtype {dt} not handled")
+            sys.exit(f"{src}: dtype {t.dtype} not handled")
 
     for name, key in root.items():
         add_source(name, gguf.TENSOR_NAMES[key] + ".weight")
@@ -260,15 +217,14 @@ def main():
             suffix = ".bias" if sub == "ffn.gate.bias" else ".weight"
             add_source(src, gguf.TENSOR_NAMES[key].format(bid=bid) + suffix)
         for proj, key in experts.items():
-            first = st[f"layers.{bid}.ffn.experts.0.{proj}.weight"]
-            rows, cols = first[1][0], first[1][1] * 2
+            rows, cols = st[f"layers.{bid}.ffn.experts.0.{proj}.weight"].shape
+            cols *= 2
 
             def produce(bid=bid, proj=proj, rows=rows, cols=cols):
                 out = np.empty((n_expert, rows, cols // 32 * 17), dtype=np.uint8)
                 for e in range(n_expert):
-                    p = st[f"layers.{bid}.ffn.experts.{e}.{proj}.weight"][2]
-                    s = st[f"layers.{bid}.ffn.experts.{e}.{proj}.scale"][2]
-                    out[e] = mxfp4_rows(p, s, rows, cols)
+                    out[e] = mxfp4_rows(st[f"layers.{bid}.ffn.experts.{e}.{proj}.weight"].data,
+                                        st[f"layers.{bid}.ffn.experts.{e}.{proj}.scale"].data)
                 return out
 
             add(gguf.TENSOR_NAMES[key].format(bid=bid) + ".weight", np.uint8, [n_expert, rows, cols // 32 * 17],

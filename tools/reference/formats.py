@@ -220,12 +220,17 @@ def write_safetensors(path, tensors, metadata=None):
     return 8 + len(hbytes) + offset
 
 
-def read_safetensors(path):
-    """-> dict name -> RawTensor (in file order)."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (hlen,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + hlen].decode("utf-8"))
+def read_safetensors(path, mmap=False):
+    """-> dict name -> RawTensor (in file order).  mmap=True: the tensors are read-only views of
+    the file mapped into memory instead of copies (checkpoints larger than the memory to spare,
+    e.g. bench/llama_cpp/to_gguf.py's 9 GB benchmark checkpoint)."""
+    if mmap:
+        blob = np.memmap(path, dtype=np.uint8, mode="r")
+    else:
+        with open(path, "rb") as f:
+            blob = f.read()
+    (hlen,) = struct.unpack("<Q", bytes(blob[:8]))
+    header = json.loads(bytes(blob[8:8 + hlen]).decode("utf-8"))
     base = 8 + hlen
     out = {}
     for name, h in header.items():
@@ -236,26 +241,26 @@ def read_safetensors(path):
         n_elem = int(np.prod(h["shape"])) if h["shape"] else 1
         assert b - a == n_elem * DTYPE_SIZE[dt], f"{name}: size mismatch"
         arr = np.frombuffer(blob, dtype=_NP_STORAGE[dt], count=n_elem, offset=base + a)
-        out[name] = RawTensor(dt, h["shape"], arr.copy())
+        out[name] = RawTensor(dt, h["shape"], arr if mmap else arr.copy())
     return out
 
 
-def read_checkpoint(model_dir):
+def read_checkpoint(model_dir, mmap=False):
     """All tensors of a checkpoint directory: model.safetensors.index.json (multi-shard) or a
-    single model.safetensors.  -> dict name -> RawTensor"""
+    single model.safetensors.  -> dict name -> RawTensor (mmap: as read_safetensors)"""
     index = os.path.join(model_dir, "model.safetensors.index.json")
     if os.path.exists(index):
         with open(index) as f:
             weight_map = json.load(f)["weight_map"]
         out = {}
         for shard in sorted(set(weight_map.values())):
-            for name, t in read_safetensors(os.path.join(model_dir, shard)).items():
+            for name, t in read_safetensors(os.path.join(model_dir, shard), mmap).items():
                 assert weight_map.get(name) == shard, f"{name} not mapped to {shard}"
                 out[name] = t
         missing = set(weight_map) - set(out)
         assert not missing, f"tensors listed in the index but absent: {sorted(missing)[:5]}"
         return out
-    return read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    return read_safetensors(os.path.join(model_dir, "model.safetensors"), mmap)
 
 
 def write_checkpoint(model_dir, tensors, n_shards=1, last_shard_prefix=None):
