@@ -17,6 +17,11 @@ METRICS = [  # (key, what); llama.cpp's 1-stream decode is llama-bench's (-n 16 
 ]
 
 
+def fmt(median, vs):
+    """A median with every round's value beside it."""
+    return "-" if median is None else f"{median:.2f} ({', '.join(f'{v:.1f}' for v in vs)})"
+
+
 def main():
     values = {}  # (engine, metric) -> [values]
 
@@ -55,9 +60,6 @@ def main():
         ml = statistics.median(l) if l else None
         ratio = md / ml if md and ml else None
         summary[key] = {"dsv4": d, "llama_cpp": l, "dsv4_median": md, "llama_cpp_median": ml, "ratio": ratio}
-
-        def fmt(m, vs):
-            return "-" if m is None else f"{m:.2f} ({', '.join(f'{v:.1f}' for v in vs)})"
 
         print(f"{what:40} {fmt(md, d):>22} {fmt(ml, l):>22} {'-' if ratio is None else f'{ratio:.2f}x':>17}")
     extra = values.get(("llama.cpp-batched", "decode_b1"), [])
