@@ -20,7 +20,7 @@ namespace {
 // Buffers of one MoE call, kept per thread so the steady state allocates nothing
 // (vectors keep their capacity across steps).
 struct MoeScratch {
-  std::vector<float> logits, weights, xe, ye, g, u, scores, g_all, u_all;
+  std::vector<float> logits, weights, xe, ye, g, u, scores, g_all;
   std::vector<int32_t> ids, order, active;
   std::vector<int64_t> offsets, slots;
   std::vector<int32_t> filled;
@@ -30,10 +30,14 @@ struct MoeScratch {
   // expert_start[e] .. expert_start[e + 1] - 1 of expert_rows / expert_weights.
   std::vector<int64_t> expert_start, expert_fill, expert_rows;
   std::vector<float> expert_weights;
-  // ExpertsOneToken: x packed for each weight format of the experts' w1/w3 (ok: packing
-  // applied), and each expert's SwiGlu output packed for its w2.
+  // ExpertsSliced: inputs packed for the experts' w1/w3 (x_pack_of[j]: expert j's
+  // packing, of x_pack_input's rows; ok: packing applied), each expert's SwiGlu output
+  // packed for its w2, and each expert's first row of its outputs.
   std::vector<kernels::PackedActivations> x_packed, h_packed;
   std::vector<char> x_packed_ok, h_packed_ok;
+  std::vector<size_t> x_pack_of;
+  std::vector<const float*> x_pack_input, inputs;
+  std::vector<int64_t> input_rows, first_row;
 };
 MoeScratch& Scratch() {
   thread_local MoeScratch scratch;
@@ -79,90 +83,113 @@ void ExpertForward(const ExpertWeights& w, const ModelConfig& c, const float* x,
   kernels::Linear(g.data(), T, w.w2, out, lin);
 }
 
-// One token (decode at batch 1): the routed experts and the shared one, each
-// ExpertForward's arithmetic, as two pool loops over slices of rows (all gate/up rows with
-// SwiGlu, then all down rows) instead of three loops per expert: 2 hand-offs instead of
-// 21 a layer.
-// The activations are quantised and packed once (x for each weight format of w1/w3, each
-// expert's SwiGlu output for its w2) rather than by every slice's product: that took ~8%
-// of the layer's samples against 64% in the weight kernels (perf); LinearRowsPacked gives
-// LinearRows' bits.
-// ye: [experts.size(), D], one row per expert.
-void ExpertsOneToken(const std::vector<const ExpertWeights*>& experts,
-                     const std::vector<const float*>& row_weights, const ModelConfig& c,
-                     const float* x, bool act_quant, float* ye) {
+// Few experts for the threads (decode at batch 1, and small batches on many cores): the
+// routed experts and the shared one, each ExpertForward's arithmetic on its own tokens,
+// as two pool loops over slices of their rows (all gate/up rows with SwiGlu, then all
+// down rows) instead of three loops per expert: 2 hand-offs instead of 21 a layer at
+// batch 1. At batch 4 on 16 threads (~23 experts of 1-2 tokens, fewer than the 4 per
+// thread that one expert per task needs to balance) each expert's three products were
+// pool loops of their own, ~70 of a few hundred kilobytes each a layer.
+// The activations are quantised and packed once (x for each weight format of w1/w3 where
+// experts share their input, else each expert's rows; each expert's SwiGlu output for its
+// w2) rather than by every slice's product: that took ~8% of the layer's samples against
+// 64% in the weight kernels (perf); LinearRowsPacked gives LinearRows' bits.
+// Expert j multiplies rows[j] input rows at xs[j] ([rows[j], D]); its outputs go to
+// ye + first * D, first = rows[0] + .. + rows[j - 1], one row per input row.
+void ExpertsSliced(const std::vector<const ExpertWeights*>& experts, const std::vector<const float*>& xs,
+                   const std::vector<int64_t>& rows, const std::vector<const float*>& row_weights,
+                   const ModelConfig& c, bool act_quant, float* ye) {
   // Rows per task: 256 rather than 512 or 1024 (56 / 28 / 14 gate-up tasks on V4-Flash's
-  // 7 experts): each thread's last task is shorter, the other thread's wait at the loop's
-  // end too. MoE layer alone, decode_profile --moe 48, 4 interleaved runs, p50 ms per
-  // layer: 512 rows 2.72-3.17, 256 rows 2.52-2.78; 1024 2.78-2.91 (vs 2.73-2.75), 128
-  // 2.75-4.71.
+  // 7 experts at batch 1): each thread's last task is shorter, the other thread's wait at
+  // the loop's end too. MoE layer alone, decode_profile --moe 48, 4 interleaved runs, p50
+  // ms per layer: 512 rows 2.72-3.17, 256 rows 2.52-2.78; 1024 2.78-2.91 (vs 2.73-2.75),
+  // 128 2.75-4.71.
   constexpr int64_t kSlice = 256;
   const int64_t I = c.moe_intermediate_size, D = c.hidden_size;
-  const int64_t J = int64_t(experts.size());
+  const size_t J = experts.size();
   const kernels::LinearOptions lin{.act_quant = act_quant, .round_bf16 = true};
   MoeScratch& s = Scratch();
+  // Each expert's first row in g (rows x I) and in ye (rows x D).
+  s.first_row.assign(J + 1, 0);
+  for (size_t j = 0; j < J; ++j) s.first_row[j + 1] = s.first_row[j] + rows[j];
   std::vector<float>& g = s.g_all;
-  std::vector<float>& u = s.u_all;
-  g.resize(size_t(J * I));
-  u.resize(size_t(J * I));
-  // x packed for each distinct format of w1/w3 (routed FP4, shared FP8 as shipped), here
-  // before the tasks, which only look them up.
-  constexpr int kFormatsMax = 3;  // BF16, FP8, FP4
-  s.x_packed.resize(kFormatsMax);
-  s.x_packed_ok.assign(kFormatsMax, 0);
-  int n_formats = 0;
-  auto find_format = [&](DType dtype) {
-    for (int f = 0; f < n_formats; ++f) {
-      if (s.x_packed[size_t(f)].dtype == dtype) return f;
+  g.resize(size_t(s.first_row[J] * I));
+  // Inputs packed for each expert's w1/w3 format, once per distinct (input, format): at
+  // batch 1 every expert reads the one token, so one packing per format.
+  // (Grown, never shrunk: the number of experts changes from step to step, and a
+  // PackedActivations dropped and made again allocates its buffers again.)
+  s.x_pack_of.resize(J);
+  if (s.x_packed.size() < J) s.x_packed.resize(J);
+  s.x_packed_ok.resize(J);
+  size_t packs = 0;
+  for (size_t j = 0; j < J; ++j) {
+    const DType dtype = experts[j]->w1.dtype;
+    DSV4_CHECK(experts[j]->w3.dtype == dtype);
+    size_t p = 0;
+    while (p < packs && !(s.x_packed[p].dtype == dtype && s.x_pack_input[p] == xs[j] && s.x_packed[p].rows == rows[j])) ++p;
+    if (p == packs) {
+      s.x_pack_input.resize(std::max(s.x_pack_input.size(), packs + 1));
+      s.x_pack_input[p] = xs[j];
+      s.x_packed[p].dtype = dtype;
+      s.x_packed[p].rows = rows[j];
+      ++packs;
     }
-    return -1;
-  };
-  for (const ExpertWeights* e : experts) {
-    for (DType dtype : {e->w1.dtype, e->w3.dtype}) {
-      if (find_format(dtype) >= 0) continue;
-      DSV4_CHECK(n_formats < kFormatsMax);
-      kernels::PackedActivations& p = s.x_packed[size_t(n_formats)];
-      s.x_packed_ok[size_t(n_formats)] = kernels::PackActivations(x, 1, D, dtype, act_quant, &p);
-      p.dtype = dtype;
-      ++n_formats;
-    }
+    s.x_pack_of[j] = p;
   }
-  // One slice of rows of a product with x: on the packed x where there is one.
-  auto rows_of_x = [&](const kernels::WeightMatrix& m, int64_t r0, int64_t r1, float* out) {
-    const int f = find_format(m.dtype);
-    if (s.x_packed_ok[size_t(f)]) return kernels::LinearRowsPacked(s.x_packed[size_t(f)], m, r0, r1, out, lin);
-    kernels::LinearRows(x, 1, m, r0, r1, out, lin);
+  // (Inline below 8 packings: at batch 1, one row for each of two formats.)
+  ParallelFor(packs, 4, [&](size_t p0, size_t p1) {
+    for (size_t p = p0; p < p1; ++p) {
+      kernels::PackedActivations& x = s.x_packed[p];
+      const DType dtype = x.dtype;
+      const int64_t n = x.rows;
+      s.x_packed_ok[p] = kernels::PackActivations(s.x_pack_input[p], n, D, dtype, act_quant, &x);
+      x.dtype = dtype;
+      x.rows = n;
+    }
+  });
+  // Rows r0..r1 of expert j's matrix m times its input ([rows[j], r1 - r0] into out).
+  auto product = [&](size_t j, const kernels::WeightMatrix& m, const kernels::PackedActivations& packed, bool ok,
+                     const float* x, int64_t r0, int64_t r1, float* out) {
+    if (ok) return kernels::LinearRowsPacked(packed, m, r0, r1, out, lin);
+    kernels::LinearRows(x, rows[j], m, r0, r1, out, lin);
   };
   // A task takes the same slice of rows of w1 and w3, then applies SwiGlu to it (per
   // element, so per slice: no serial pass over all experts between the two loops).
   const int64_t up_slices = (I + kSlice - 1) / kSlice;
-  ParallelFor(size_t(J * up_slices), 1, [&](size_t b, size_t end) {
+  ParallelFor(J * size_t(up_slices), 1, [&](size_t b, size_t end) {
+    thread_local std::vector<float> gt, ut;
     for (size_t task = b; task < end; ++task) {
-      const int64_t j = int64_t(task) / up_slices;
-      const int64_t r0 = int64_t(task) % up_slices * kSlice, r1 = std::min(I, r0 + kSlice);
-      float* gj = g.data() + j * I + r0;
-      float* uj = u.data() + j * I + r0;
-      rows_of_x(experts[size_t(j)]->w1, r0, r1, gj);
-      rows_of_x(experts[size_t(j)]->w3, r0, r1, uj);
-      SwiGlu(gj, uj, 1, r1 - r0, row_weights[size_t(j)], float(c.swiglu_limit));
+      const size_t j = task / size_t(up_slices);
+      const int64_t r0 = int64_t(task % size_t(up_slices)) * kSlice, r1 = std::min(I, r0 + kSlice), n = r1 - r0;
+      const size_t p = s.x_pack_of[j];
+      gt.resize(size_t(rows[j] * n));
+      ut.resize(size_t(rows[j] * n));
+      product(j, experts[j]->w1, s.x_packed[p], s.x_packed_ok[p], xs[j], r0, r1, gt.data());
+      product(j, experts[j]->w3, s.x_packed[p], s.x_packed_ok[p], xs[j], r0, r1, ut.data());
+      SwiGlu(gt.data(), ut.data(), rows[j], n, row_weights[j], float(c.swiglu_limit));
+      for (int64_t t = 0; t < rows[j]; ++t) {
+        std::copy_n(&gt[size_t(t * n)], n, &g[size_t((s.first_row[j] + t) * I + r0)]);
+      }
     }
   });
-  s.h_packed.resize(size_t(J));
-  s.h_packed_ok.resize(size_t(J));
-  ParallelFor(size_t(J), 1, [&](size_t j0, size_t j1) {
+  if (s.h_packed.size() < J) s.h_packed.resize(J);
+  s.h_packed_ok.resize(J);
+  ParallelFor(J, 1, [&](size_t j0, size_t j1) {
     for (size_t j = j0; j < j1; ++j) {
-      s.h_packed_ok[j] = kernels::PackActivations(&g[j * size_t(I)], 1, I, experts[j]->w2.dtype, act_quant, &s.h_packed[j]);
+      s.h_packed_ok[j] = kernels::PackActivations(&g[size_t(s.first_row[j] * I)], rows[j], I, experts[j]->w2.dtype,
+                                                  act_quant, &s.h_packed[j]);
     }
   });
   const int64_t down_slices = (D + kSlice - 1) / kSlice;
-  ParallelFor(size_t(J * down_slices), 1, [&](size_t b, size_t end) {
+  ParallelFor(J * size_t(down_slices), 1, [&](size_t b, size_t end) {
+    thread_local std::vector<float> yt;
     for (size_t task = b; task < end; ++task) {
-      const int64_t j = int64_t(task) / down_slices;
-      const int64_t r0 = int64_t(task) % down_slices * kSlice, r1 = std::min(D, r0 + kSlice);
-      if (s.h_packed_ok[size_t(j)]) {
-        kernels::LinearRowsPacked(s.h_packed[size_t(j)], experts[size_t(j)]->w2, r0, r1, ye + j * D + r0, lin);
-      } else {
-        kernels::LinearRows(&g[size_t(j * I)], 1, experts[size_t(j)]->w2, r0, r1, ye + j * D + r0, lin);
+      const size_t j = task / size_t(down_slices);
+      const int64_t r0 = int64_t(task % size_t(down_slices)) * kSlice, r1 = std::min(D, r0 + kSlice), n = r1 - r0;
+      yt.resize(size_t(rows[j] * n));
+      product(j, experts[j]->w2, s.h_packed[j], s.h_packed_ok[j], &g[size_t(s.first_row[j] * I)], r0, r1, yt.data());
+      for (int64_t t = 0; t < rows[j]; ++t) {
+        std::copy_n(&yt[size_t(t * n)], n, ye + (s.first_row[j] + t) * D + r0);
       }
     }
   });
@@ -259,20 +286,41 @@ void MoeForward(const MoeWeights& w, const ModelConfig& c, const float* y, const
   ye.resize(size_t((off.back() + T) * D));  // + the shared expert's T rows
   float* shared_out = &ye[size_t(off.back() * D)];
   ThreadPool& pool = GlobalThreadPool();
-  if (T == 1 && pool.size() > 1) {
-    // Decode at batch 1: the routed experts and the shared one (no routing weight) in two
-    // pool loops over slices of their rows (ExpertsOneToken); ye's blocks are in order.
+  // Decode at batch 1, and fewer experts than 2 per thread (small batches on many cores):
+  // all of them in two pool loops over slices of their rows (ExpertsSliced); ye's blocks
+  // are in order, the shared expert's (no routing weight) last. Against three pool loops
+  // per expert, paired decode steps (decode_profile --ab 30) on a 16-core Xeon (the
+  // device machine, 2026-11-30): batch 2 (~12 experts) 0.924, batch 4 (~23) 0.964 and
+  // 0.941, batch 8 (~40) 0.921; on 8 of its threads batch 4 1.033, which the 2-per-thread
+  // rule leaves on the per-expert path (as it does batch 8 on 16).
+  const bool sliced = T == 1 || active.size() < 2 * pool.size();
+  xe.resize(size_t(off.back() * D));
+  if (pool.size() > 1 && sliced) {
     s.experts.clear();
     s.row_weights.clear();
-    for (int32_t e : active) {
+    s.inputs.clear();
+    s.input_rows.clear();
+    for (size_t i = 0; i < active.size(); ++i) {
+      const int32_t e = active[i];
+      const std::span<const int64_t> rows = rows_of(e);
+      if (T == 1) {
+        s.inputs.push_back(y);  // the one token: no gathering
+      } else {
+        for (size_t r = 0; r < rows.size(); ++r) {
+          std::copy(y + rows[r] * D, y + (rows[r] + 1) * D, &xe[size_t((off[i] + int64_t(r)) * D)]);
+        }
+        s.inputs.push_back(&xe[size_t(off[i] * D)]);
+      }
+      s.input_rows.push_back(int64_t(rows.size()));
       s.experts.push_back(&w.experts[size_t(e)]);
       s.row_weights.push_back(weights_of(e));
     }
     s.experts.push_back(&w.shared);
     s.row_weights.push_back(nullptr);
-    ExpertsOneToken(s.experts, s.row_weights, c, y, act_quant, ye.data());
+    s.inputs.push_back(y);
+    s.input_rows.push_back(T);
+    ExpertsSliced(s.experts, s.inputs, s.input_rows, s.row_weights, c, act_quant, ye.data());
   } else {
-    xe.resize(size_t(off.back() * D));
     auto run_expert = [&](size_t i) {
       const int32_t e = active[i];
       // The expert's rows gathered by the task that runs it (in parallel, and into its
