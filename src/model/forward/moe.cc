@@ -291,7 +291,7 @@ void MoeForward(const MoeWeights& w, const ModelConfig& c, const float* y, const
   // are in order, the shared expert's (no routing weight) last. Against three pool loops
   // per expert, paired decode steps (decode_profile --ab 30) on a 16-core Xeon (the
   // device machine, 2026-11-30): batch 2 (~12 experts) 0.924, batch 4 (~23) 0.964 and
-  // 0.941, batch 8 (~40) 0.921; on 8 of its threads batch 4 1.033, which the 2-per-thread
+  // 0.941, batch 8 (~44) 0.921; on 8 of its threads batch 4 1.033, which the 2-per-thread
   // rule leaves on the per-expert path (as it does batch 8 on 16).
   const bool sliced = T == 1 || active.size() < 2 * pool.size();
   xe.resize(size_t(off.back() * D));
