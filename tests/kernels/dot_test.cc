@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -76,6 +77,26 @@ TEST_F(DotTest, F32RandomLengths) {
       float want = ref_.dot_f32(x.data(), w.data(), n);
       float got = avx2_->dot_f32(x.data(), w.data(), n);
       ASSERT_NEAR(got, want, Tolerance(n, abs_sum)) << "n=" << n;
+    }
+  }
+}
+
+// The AVX-512 set's fp32 dot is the AVX2 kernel's arithmetic in wider registers: the same
+// bits for every length (the 8-value steps and the masked tail included), also where sums
+// cancel to -0 / +0.
+TEST_F(DotTest, F32Avx512SameBitsAsAvx2) {
+  const DotKernels* avx512 = Avx512DotKernels();
+  if (avx512 == nullptr) GTEST_SKIP() << "AVX-512 kernels not available on this CPU/build";
+  std::normal_distribution<float> dist(0.0f, 0.05f);
+  for (int64_t n : {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 47, 63, 64, 65, 100, 255, 300, 4096, 16384, 16391}) {
+    for (int rep = 0; rep < 4; ++rep) {
+      std::vector<float> x = RandomX(n), w(static_cast<size_t>(n));
+      for (float& v : w) v = dist(rng_);
+      if (rep == 3) {  // products that cancel: -0 and +0 partial sums
+        for (int64_t k = 0; k < n; ++k) w[size_t(k)] = k % 2 == 0 ? -0.0f : 0.0f;
+      }
+      const float a = avx2_->dot_f32(x.data(), w.data(), n), b = avx512->dot_f32(x.data(), w.data(), n);
+      EXPECT_EQ(std::bit_cast<uint32_t>(b), std::bit_cast<uint32_t>(a)) << "n=" << n << " rep=" << rep;
     }
   }
 }

@@ -599,6 +599,33 @@ bool E2m1FmaPreferred() {
   return fma < 0.8 * dp;
 }
 
+// fp32 dot product with DotF32Avx2's bits in half its instructions: that kernel's four
+// 8-lane accumulators a0..a3 are the halves of two 16-lane ones (lo = a0 | a1 over x[k,
+// k + 16), hi = a2 | a3 over x[k + 16, k + 32)), so each lane takes the same FMAs in the
+// same order; its 8-value steps and masked tail then go to a0 and a1 as there, and the
+// sums meet as (a0 + a1) + (a2 + a3) in the same horizontal order. (The HC mixers' F32
+// [24, 16384] products read a 64 KiB activation row per weight row.)
+float DotF32Avx512(const float* x, const float* w, int64_t n) {
+  __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 32 <= n; k += 32) {
+    lo = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), _mm512_loadu_ps(w + k), lo);
+    hi = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 16), _mm512_loadu_ps(w + k + 16), hi);
+  }
+  __m256 a0 = _mm512_castps512_ps256(lo), a1 = _mm512_extractf32x8_ps(lo, 1);
+  const __m256 a2 = _mm512_castps512_ps256(hi), a3 = _mm512_extractf32x8_ps(hi, 1);
+  for (; k + 8 <= n; k += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k), _mm256_loadu_ps(w + k), a0);
+  if (k < n) {  // zeros in the other lanes, as AVX2's masked loads give
+    const __mmask8 m = __mmask8((1u << (n - k)) - 1);
+    a1 = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(m, x + k), _mm256_maskz_loadu_ps(m, w + k), a1);
+  }
+  const __m256 v = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
 // GEMM panels (dot.h): weight rows decoded once per batch, unscaled, in the packed order.
 // (Rows off a cache line are read as whole lines, as the stream kernels do.)
 template <bool kRealign>
@@ -889,6 +916,7 @@ const DotKernels* Avx512DotKernels() {
     if (!supported || avx2 == nullptr) return nullptr;
     static DotKernels k = *avx2;
     k.isa = "avx512";
+    k.dot_f32 = DotF32Avx512;
     k.pack_bf16_acts = PackActsAvx512;
     k.bf16_rows_packed = Bf16RowsPacked;
     k.e4m3_rows_packed = E4m3RowsPacked;
