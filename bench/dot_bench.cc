@@ -1,4 +1,4 @@
-// Throughput of each dot kernel (ref vs avx2) over a weight matrix of K = 4096 rows,
+// Throughput of each dot kernel (ref vs avx2, and avx512 for fp32) over a weight matrix of K = 4096 rows,
 // in GB/s of weight bytes read. Two working sets: "l2" (256 KiB of weights, stays in L2)
 // shows the kernel's compute speed, "64m" (64 MiB, well past L2) adds the memory system.
 // Single-threaded; the activation row (16 KiB) stays in L1.
@@ -98,7 +98,12 @@ void RegisterAll() {
   std::vector<const DotKernels*> sets = {&RefDotKernels()};
   if (const DotKernels* avx2 = Avx2DotKernels()) sets.push_back(avx2);
   for (Format f : {Format::kBf16, Format::kF32, Format::kE4m3, Format::kE2m1}) {
-    for (const DotKernels* dk : sets) {
+    std::vector<const DotKernels*> format_sets = sets;
+    // The AVX-512 set has a per-pair dot of its own for fp32 only (it inherits the others).
+    if (const DotKernels* avx512 = Avx512DotKernels(); avx512 != nullptr && f == Format::kF32) {
+      format_sets.push_back(avx512);
+    }
+    for (const DotKernels* dk : format_sets) {
       for (auto [label, bytes] :
            {std::pair{"l2", int64_t(256) << 10}, std::pair{"64m", int64_t(64) << 20}}) {
         std::string name = std::string("dot_") + FormatName(f) + "/" + dk->isa + "/" + label;
