@@ -17,17 +17,11 @@
 
 #include <cstring>
 
+#include "kernels/cpu/horizontal_sum_avx2.h"
 #include "kernels/dot.h"
 
 namespace dsv4::kernels {
 namespace {
-
-inline float HorizontalSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // Lane mask with the first `n` (0..8) lanes set, for masked loads of tails.
 inline __m256i TailMask(int64_t n) {

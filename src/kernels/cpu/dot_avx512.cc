@@ -36,6 +36,7 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
+#include "kernels/cpu/horizontal_sum_avx2.h"
 #include "kernels/cpu/weight_decode_avx512.h"
 #include "kernels/tile_order.h"
 #include "kernels/dot.h"
@@ -619,11 +620,7 @@ float DotF32Avx512(const float* x, const float* w, int64_t n) {
     const __mmask8 m = __mmask8((1u << (n - k)) - 1);
     a1 = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(m, x + k), _mm256_maskz_loadu_ps(m, w + k), a1);
   }
-  const __m256 v = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
+  return HorizontalSum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
 }
 
 // GEMM panels (dot.h): weight rows decoded once per batch, unscaled, in the packed order.
