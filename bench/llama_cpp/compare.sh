@@ -18,7 +18,7 @@
 # The checkpoint goes to GGUF with bench/llama_cpp/to_gguf.py (FP8 -> Q8_0, FP4 experts ->
 # MXFP4 bit for bit, BF16/F32 as they are: the formats llama.cpp's own V4 converter
 # picks; read back and checked against the checkpoint before use). Then, in alternating
-# rounds (the machine is shared and its bandwidth drifts):
+# rounds (the machine is shared and its bandwidth drifts; rounds.sh):
 #   llama-bench          -p 512,4096 (prefill tok/s), -n 16 -d 64 (decode after 64 tokens)
 #   llama-batched-bench  -npp 64 -ntg 8 -npl 1,4,16 (aggregate decode tok/s of 1/4/16 streams)
 #   dsv4 bench --prefill 512,4096 --batch 1,4,16 --steps 8 --context 64 --json
@@ -98,23 +98,10 @@ if [ ! -f "$gguf" ]; then
   mv "$gguf.tmp" "$gguf"
 fi
 
-# 5. Alternating rounds.
+# 5. Alternating rounds (rounds.sh).
 out=$work/compare-$(date -u +%Y%m%dT%H%M%S).jsonl
 log=${out%.jsonl}.log
 : > "$out"
 trap 'echo "failed: the engines'"'"' stderr is in $log" >&2' ERR
-for r in $(seq 1 "$rounds"); do
-  echo "round $r/$rounds: llama-bench" >&2
-  "$work/build/bin/llama-bench" -m "$gguf" -t $threads -p 512,4096 -n 0 -r 1 -o jsonl 2>>"$log" |
-    sed "s/^/{\"round\":$r,\"tool\":\"llama-bench\",\"line\":/; s/\$/}/" >> "$out"
-  "$work/build/bin/llama-bench" -m "$gguf" -t $threads -p 0 -n 16 -d 64 -r 1 -o jsonl 2>>"$log" |
-    sed "s/^/{\"round\":$r,\"tool\":\"llama-bench\",\"line\":/; s/\$/}/" >> "$out"
-  echo "round $r/$rounds: llama-batched-bench" >&2
-  "$work/build/bin/llama-batched-bench" -m "$gguf" -t $threads -tb $threads -c 2048 -b 512 -ub 512 \
-    -npp 64 -ntg 8 -npl 1,4,16 --output-format jsonl 2>>"$log" | grep '^{' |
-    sed "s/^/{\"round\":$r,\"tool\":\"llama-batched-bench\",\"line\":/; s/\$/}/" >> "$out"
-  echo "round $r/$rounds: dsv4 bench" >&2
-  "$dsv4" bench --prefill 512,4096 --batch 1,4,16 --steps 8 --context 64 --json 2>>"$log" |
-    sed "s/^/{\"round\":$r,\"tool\":\"dsv4\",\"line\":/; s/\$/}/" >> "$out"
-done
+"$here/rounds.sh" "$rounds" "$threads" "$gguf" "$work/build/bin" "$out" "$log" 512,4096 1,4,16 -- "$dsv4"
 /usr/bin/python3 "$here/summarize.py" "$out"

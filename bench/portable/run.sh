@@ -9,8 +9,9 @@
 #      --repeats 2 --json`, with every core;
 #   3. batch 1 at 2, 4, 8, ... threads;
 #   4. decode_profile (each product of a batch-1 step);
-#   5. dsv4 against llama.cpp, ROUNDS rounds (default 1) of compare.sh's commands, when
-#      the packed llama.cpp build's instruction sets are all here.
+#   5. dsv4 against llama.cpp, ROUNDS rounds (default 1) of compare.sh's commands
+#      (bench/llama_cpp/rounds.sh), when the packed llama.cpp build's instruction sets are
+#      all here.
 # QUICK=1: tiny shapes (a dry run of the script). GGUF=path: an existing GGUF file.
 set -u
 D=$(cd "$(dirname "$0")" && pwd)
@@ -63,17 +64,10 @@ if [ ! -f "$gguf" ]; then
     models/dsv4-mini/tokenizer.json "$gguf" 2>&1 | tail -1
   echo "GGUF: $((SECONDS - t)) s"
 fi
-llama() { LD_LIBRARY_PATH=$L "$L/$1" "${@:2}"; }
 cmp=$O/compare.jsonl
 : > "$cmp"
-wrap() { sed "s/^/{\"round\":$1,\"tool\":\"$2\",\"line\":/; s/\$/}/" >> "$cmp"; }
-for r in $(seq 1 "$rounds"); do
-  t=$SECONDS
-  llama llama-bench -m "$gguf" -t $threads -p $P -n 0 -r 1 -o jsonl 2>>"$O/llama.err" | wrap $r llama-bench
-  llama llama-bench -m "$gguf" -t $threads -p 0 -n 16 -d 64 -r 1 -o jsonl 2>>"$O/llama.err" | wrap $r llama-bench
-  llama llama-batched-bench -m "$gguf" -t $threads -tb $threads -c 2048 -b 512 -ub 512 -npp 64 -ntg 8 \
-    -npl $B --output-format jsonl 2>>"$O/llama.err" | grep '^{' | wrap $r llama-batched-bench
-  dsv4 bench --prefill $P --batch $B --steps $S --context 64 --json | wrap $r dsv4
-  echo "round $r: $((SECONDS - t)) s"
-done
+t=$SECONDS
+bash bench/llama_cpp/rounds.sh "$rounds" "$threads" "$gguf" "$L" "$cmp" "$O/llama.err" "$P" "$B" -- \
+  env LD_LIBRARY_PATH="$libs" "$D/bin/dsv4"
+echo "$rounds round(s): $((SECONDS - t)) s"
 python3 bench/llama_cpp/summarize.py "$cmp"
