@@ -12,8 +12,8 @@
 // file mostly on 2 MiB folios, just the 64 MiB chunks holding small ones (read by another
 // reader, or split under memory pressure) (DSV4_MAP_HUGE=0 keeps 4 KiB pages). Reopening
 // a cached file then maps in milliseconds.
-// Weights are used in place from the map (the BF16 head alone is repacked at load:
-// kernels/bf16_row_blocks.h).
+// Weights are used in place from the map (only the BF16 matrices are repacked, at their
+// first load, into a cached file mapped by later loads: model/forward/row_blocks_cache.h).
 // Ownership: the MappedFile owns the mapping; pointers into it live as long as it.
 #pragma once
 

@@ -1,7 +1,8 @@
 // A Hugging Face safetensors checkpoint directory as DeepSeek ships it (spec §11):
 // config.json plus either model.safetensors or shards listed by
 // model.safetensors.index.json. Shards are memory-mapped; tensors are used in place
-// (the model repacks its BF16 head at load: Model::PackRowBlocks).
+// (the model repacks its BF16 matrices at their first load and caches the copy:
+// Model::PackRowBlocks, model/forward/row_blocks_cache.h).
 // Ownership: Checkpoint owns the maps; TensorRef pointers live as long as it.
 #pragma once
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "core/cache_dir.h"
 #include "core/dtype.h"
 #include "core/status.h"
 #include "model/config.h"
@@ -220,15 +221,7 @@ std::string FlashShapedConfig(int layers) {
 }
 
 std::string EnsureFlashShapedCheckpoint(std::string cache_dir, int layers) {
-  if (cache_dir.empty()) {
-    if (const char* x = std::getenv("XDG_CACHE_HOME")) {
-      cache_dir = std::string(x) + "/dsv4";
-    } else if (const char* h = std::getenv("HOME")) {
-      cache_dir = std::string(h) + "/.cache/dsv4";
-    } else {
-      cache_dir = "/tmp/dsv4-cache";
-    }
-  }
+  if (cache_dir.empty()) cache_dir = DefaultCacheDir();
   const std::string dir = cache_dir + "/bench-v4-flash-" + std::to_string(layers) + "l";
   const std::string done = dir + "/.complete";
   if (!std::filesystem::exists(done)) {

@@ -20,7 +20,7 @@ void WriteSyntheticCheckpoint(const std::string& dir, const std::string& config_
 std::string FlashShapedConfig(int layers);
 
 // The directory of the Flash-shaped benchmark checkpoint with `layers` layers under
-// `cache_dir` (empty: $XDG_CACHE_HOME/dsv4, else ~/.cache/dsv4), generated on first use
+// `cache_dir` (empty: DefaultCacheDir(), core/cache_dir.h), generated on first use
 // (about 4.6 GB per layer plus 2 GB of embedding and head).
 std::string EnsureFlashShapedCheckpoint(std::string cache_dir, int layers);
 

@@ -1,7 +1,10 @@
 #include "model/forward/model.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
 
+#include "core/derived_file.h"
 #include "core/dtype.h"
 #include "core/mapped_file.h"
 #include "core/thread_pool.h"
@@ -14,7 +17,7 @@
 
 namespace dsv4 {
 
-Result<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
+Result<std::unique_ptr<Model>> Model::Load(const std::string& dir, const LoadOptions& options) {
   Result<ModelConfig> config = LoadModelConfig(dir);
   if (!config.ok()) return config.status();
   Result<std::unique_ptr<Checkpoint>> ckpt = Checkpoint::Open(dir);
@@ -27,7 +30,7 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
   } catch (const Error& e) {
     return Result<std::unique_ptr<Model>>::Fail(e.what());
   }
-  model->PackRowBlocks();
+  model->PackRowBlocks(options.row_blocks_cache);
   const ModelConfig& c = model->config_;
   model->rope_window_ = RopeTable(c.qk_rope_head_dim, c.rope_theta, 1.0, 0, c.rope_beta_fast,
                                   c.rope_beta_slow);
@@ -84,7 +87,7 @@ std::vector<kernels::WeightMatrix*> Bf16LinearMatrices(ModelWeights& w) {
 
 }  // namespace
 
-void Model::PackRowBlocks() {
+void Model::PackRowBlocks(const RowBlocksCacheOptions& cache) {
   // Fast mode multiplies BF16 matrices on blocked copies where it has the kernel for them
   // (kernels/bf16_row_blocks.h; with AMX on the tiles for every T: a batch-16 head 1.4-1.7x
   // faster, and the compressors', indexer's and router's products of a 512-token prefill
@@ -92,9 +95,37 @@ void Model::PackRowBlocks() {
   // and the other kernel sets read them back from the file when they need them).
   if (kernels::ActiveBf16Blocks() == nullptr) return;
   std::vector<kernels::WeightMatrix*> matrices = Bf16LinearMatrices(weights_);
+  const std::vector<const kernels::WeightMatrix*> sources(matrices.begin(), matrices.end());
   size_t total = 0;
   for (const kernels::WeightMatrix* m : matrices) total += size_t(kernels::RowBlocksElements(m->rows, m->cols)) * 2;
   if (total == 0) return;
+  // From the cache file where it holds these matrices' copies (row_blocks_cache.h).
+  const bool cached = cache.enabled && total >= cache.min_bytes;
+  const std::string cache_path = cached ? RowBlocksCachePath(*checkpoint_, cache) : "";
+  const std::string key = cached ? RowBlocksCacheKey(*checkpoint_, sources) : "";
+  auto release_sources = [&] {
+    for (const kernels::WeightMatrix* m : matrices) ReleaseMappedRange(m->data, size_t(m->bytes()));
+  };
+  if (cached) {
+    // The originals leave the resident set before the file's map joins it (the peak RSS
+    // would otherwise hold both); the sampled check faults a few of their pages back.
+    release_sources();
+    std::string why;
+    std::unique_ptr<DerivedFile> file = DerivedFile::Open(cache_path, key, total, &why);
+    const bool match = file != nullptr && RowBlocksMatchSources(sources, reinterpret_cast<const uint16_t*>(file->payload()));
+    release_sources();
+    if (match) {
+      const uint16_t* blocks = reinterpret_cast<const uint16_t*>(file->payload());
+      for (kernels::WeightMatrix* m : matrices) {
+        m->row_blocks = blocks;
+        blocks += kernels::RowBlocksElements(m->rows, m->cols);
+      }
+      weights_.row_blocks_file = std::move(file);
+      row_blocks_origin_ = RowBlocksOrigin::kCacheFile;
+      return;
+    }
+    if (file != nullptr) std::fprintf(stderr, "packed weights: %s does not match the checkpoint; repacking\n", cache_path.c_str());
+  }
   weights_.row_blocks = HugePageBuffer(total);
   uint16_t* blocks = weights_.row_blocks.as<uint16_t>();
   for (kernels::WeightMatrix* m : matrices) {
@@ -108,9 +139,19 @@ void Model::PackRowBlocks() {
       kernels::PackBf16RowBlocks(src + r0 * K, rows, K, blocks + r0 * K);
       ReleaseMappedRange(m->data + r0 * K * 2, size_t(rows * K * 2));
     }
-    ReleaseMappedRange(m->data, size_t(m->bytes()));  // the pages across chunk ends too
     m->row_blocks = blocks;
     blocks += kernels::RowBlocksElements(m->rows, K);
+  }
+  release_sources();  // the pages across chunk ends too
+  row_blocks_origin_ = RowBlocksOrigin::kPacked;
+  if (!cached) return;
+  // This process keeps its own copy; the next one maps the file.
+  std::string err;
+  if (DerivedFile::Write(cache_path, key, weights_.row_blocks.as<const void>(), total, cache.min_free_bytes, &err)) {
+    row_blocks_origin_ = RowBlocksOrigin::kPackedAndCached;
+    PruneOrphanRowBlocks(std::filesystem::path(cache_path).parent_path().string(), cache_path);
+  } else {
+    std::fprintf(stderr, "packed weights: not cached (%s)\n", err.c_str());
   }
 }
 

@@ -14,6 +14,7 @@
 #include "model/forward/batch_rows.h"
 #include "model/forward/forward_options.h"
 #include "model/forward/ops.h"
+#include "model/forward/row_blocks_cache.h"
 #include "model/forward/state.h"
 #include "model/forward/weights.h"
 
@@ -38,14 +39,28 @@ struct MtpSegment {
   std::vector<float>* logits = nullptr;  // out: [n, vocab]
 };
 
+struct LoadOptions {
+  // Where the blocked copies of the BF16 matrices come from and go (row_blocks_cache.h).
+  RowBlocksCacheOptions row_blocks_cache = RowBlocksCacheOptionsFromEnv();
+};
+
+// Where the model's blocked BF16 copies came from at load.
+enum class RowBlocksOrigin {
+  kNone,             // none made (no kernel for them here, or precise mode)
+  kPacked,           // packed at load, not cached (cache off, too small, or not writable)
+  kPackedAndCached,  // packed at load and written to the cache file for later loads
+  kCacheFile,        // mapped from the cache file
+};
+
 class Model {
  public:
-  static Result<std::unique_ptr<Model>> Load(const std::string& dir);
+  static Result<std::unique_ptr<Model>> Load(const std::string& dir, const LoadOptions& options = LoadOptions());
 
   const ModelConfig& config() const { return config_; }
   const Checkpoint& checkpoint() const { return *checkpoint_; }
   const ModelWeights& weights() const { return weights_; }
   bool has_mtp() const { return !weights_.mtp.empty(); }
+  RowBlocksOrigin row_blocks_origin() const { return row_blocks_origin_; }
 
   // A fresh per-sequence state for this model. kCompact (FP8/FP4 caches) needs forwards
   // with act_quant on; KvStorageFor(options.act_quant) picks the matching one.
@@ -73,12 +88,13 @@ class Model {
   const RopeTable& RopeFor(int64_t layer) const;
   // At load: 16-row blocked copies of the BF16 matrices, where fast mode has the kernel
   // for them.
-  void PackRowBlocks();
+  void PackRowBlocks(const RowBlocksCacheOptions& cache);
 
   ModelConfig config_;
   std::unique_ptr<Checkpoint> checkpoint_;
   ModelWeights weights_;
   RopeTable rope_window_, rope_compressed_;
+  RowBlocksOrigin row_blocks_origin_ = RowBlocksOrigin::kNone;
 };
 
 }  // namespace dsv4

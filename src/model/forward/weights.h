@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/derived_file.h"
 #include "core/huge_page_buffer.h"
 #include "kernels/linear.h"
 #include "model/checkpoint.h"
@@ -89,8 +90,10 @@ struct ModelWeights {
   WeightMatrix head;                // [V, D]
   // The BF16 matrices (the head, the compressors', indexer's and router's) in 16-row
   // blocks, each matrix's row_blocks pointing into it (kernels/bf16_row_blocks.h), where
-  // fast mode has the kernel for them (Model::Load makes it): 2 MiB pages.
+  // fast mode has the kernel for them (Model::Load makes it): 2 MiB pages. Or, where an
+  // earlier load left them in the cache (row_blocks_cache.h), that file's map instead.
   HugePageBuffer row_blocks;
+  std::unique_ptr<DerivedFile> row_blocks_file;
   std::vector<float> norm;
   HcHeadWeights hc_head;
   std::vector<BlockWeights> layers;
