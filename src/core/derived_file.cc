@@ -1,12 +1,14 @@
 #include "core/derived_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -64,6 +66,22 @@ std::optional<Header> ReadHeader(int fd) {
 }
 
 std::string Errno() { return std::strerror(errno); }
+
+// Removes the temporary files of writes to `path` by processes that are gone (killed
+// mid-write: a payload's worth of disk each).
+void RemoveDeadWritersFiles(const std::string& path) {
+  const std::filesystem::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(target.parent_path().empty() ? "." : target.parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+    if (end == name.c_str() + prefix.size() || *end != '\0' || pid <= 0) continue;
+    if (::kill(pid_t(pid), 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), ec);
+  }
+}
 
 }  // namespace
 
@@ -129,6 +147,7 @@ bool DerivedFile::Write(const std::string& path, std::string_view key, const voi
            std::to_string(min_free_bytes >> 20) + " MiB after " + std::to_string(bytes >> 20) + " MiB";
     return false;
   }
+  RemoveDeadWritersFiles(path);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {

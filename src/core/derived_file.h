@@ -30,7 +30,7 @@ class DerivedFile {
                                            std::string* why);
   // Writes `bytes` of payload under `key` to `path`, creating its directory. On any failure
   // (including less free space than bytes + min_free_bytes) returns false with *err and
-  // leaves no file behind.
+  // leaves no file behind. Removes what earlier writers of `path` that died mid-write left.
   static bool Write(const std::string& path, std::string_view key, const void* payload, size_t bytes,
                     size_t min_free_bytes, std::string* err);
   // The key stored in the file at `path`, if it is one of these files.
