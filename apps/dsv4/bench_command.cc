@@ -10,8 +10,8 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -136,12 +136,19 @@ int BenchCommand(int argc, char** argv) {
   // Peak RSS from here on: Linux resets the high-water mark (VmHWM) on "5" to clear_refs.
   std::ofstream("/proc/self/clear_refs") << "5";
 
+  const auto load_start = std::chrono::steady_clock::now();
   auto loaded = Model::Load(model_dir);
   if (!loaded.ok()) throw Error(loaded.error());
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   const Model& model = *loaded.value();
   const ModelConfig& c = model.config();
   nlohmann::ordered_json j;
   j["model"] = model_dir;
+  // Wall time of Model::Load (the checkpoint already in the page cache after the first
+  // run), and where its blocked BF16 copies came from (row_blocks_cache.h): a first load
+  // packs and writes the cache file, later ones map it.
+  j["load_s"] = load_s;
+  j["packed_weights"] = RowBlocksOriginName(model.row_blocks_origin());
   j["threads"] = GlobalThreadPool().size();
   j["cpu"] = CpuModelName();
   // The set's name, "+amx" (the head on AMX tiles), "+tileorder" (FP8/FP4 products in tile

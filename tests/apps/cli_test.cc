@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/bf16_row_blocks.h"
 #include "kernels/dot.h"
 #include "kernels/precision.h"
 #include "kernels/tile_order.h"
@@ -121,6 +122,10 @@ TEST(CliTest, BenchJsonReportsEveryFigure) {
   EXPECT_EQ(kernels.find("+tileorder") != std::string::npos, kernels::TileOrderActive()) << kernels;
   EXPECT_TRUE(j.at("cpu").is_string());
   EXPECT_EQ(j.at("batch_invariant"), true);  // the default numerics
+  // The load's wall time, and its blocked BF16 copies: the tiny model's are under the
+  // cache's size threshold, so packed at every load where the kernel for them exists.
+  EXPECT_GT(j.at("load_s").get<double>(), 0);
+  EXPECT_EQ(j.at("packed_weights"), kernels::ActiveBf16Blocks() != nullptr ? "packed" : "none");
   EXPECT_LE(j.at("prefill64_tok_s_min").get<double>(), j.at("prefill64_tok_s").get<double>());
   EXPECT_GE(j.at("prefill64_tok_s_max").get<double>(), j.at("prefill64_tok_s").get<double>());
   EXPECT_LE(j.at("decode_tok_s_step_ms_p50").get<double>(), j.at("decode_tok_s_step_ms_p99").get<double>());

@@ -87,6 +87,16 @@ std::vector<kernels::WeightMatrix*> Bf16LinearMatrices(ModelWeights& w) {
 
 }  // namespace
 
+const char* RowBlocksOriginName(RowBlocksOrigin origin) {
+  switch (origin) {
+    case RowBlocksOrigin::kNone: return "none";
+    case RowBlocksOrigin::kPacked: return "packed";
+    case RowBlocksOrigin::kPackedAndCached: return "packed+cached";
+    case RowBlocksOrigin::kCacheFile: return "cache file";
+  }
+  return "?";
+}
+
 void Model::PackRowBlocks(const RowBlocksCacheOptions& cache) {
   // Fast mode multiplies BF16 matrices on blocked copies where it has the kernel for them
   // (kernels/bf16_row_blocks.h; with AMX on the tiles for every T: a batch-16 head 1.4-1.7x

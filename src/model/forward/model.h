@@ -51,6 +51,8 @@ enum class RowBlocksOrigin {
   kPackedAndCached,  // packed at load and written to the cache file for later loads
   kCacheFile,        // mapped from the cache file
 };
+// "none", "packed", "packed+cached", "cache file".
+const char* RowBlocksOriginName(RowBlocksOrigin origin);
 
 class Model {
  public:
