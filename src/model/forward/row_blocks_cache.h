@@ -1,6 +1,6 @@
 // Model::PackRowBlocks' blocked copies of the BF16 matrices (kernels/bf16_row_blocks.h),
 // kept on disk between processes so that a restart maps them instead of repacking (the
-// benchmark checkpoint's 1.07 GB: 0.25-0.7 s of every load on the 2-core VM, and a second
+// benchmark checkpoint's 1.09 GB: 0.2-0.7 s of every load on the 2-core VM, and a second
 // private copy per process; a mapped file is one page-cache copy that processes share).
 //
 // The file (core/derived_file.h) is named after the checkpoint's directory and keyed by
