@@ -89,7 +89,7 @@ std::unique_ptr<DerivedFile> DerivedFile::Open(const std::string& path, std::str
                                                std::string* why) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    *why = errno == ENOENT ? "none yet" : path + ": " + Errno();
+    *why = errno == ENOENT || errno == ENOTDIR ? "" : path + ": " + Errno();
     return nullptr;
   }
   struct stat st;

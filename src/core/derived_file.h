@@ -25,7 +25,8 @@ class DerivedFile {
   static constexpr size_t kPayloadOffset = size_t(2) << 20;
 
   // The file at `path` if it holds exactly `key` and a payload of payload_bytes; else
-  // nullptr, with *why saying what was found (missing, another key, wrong size, unreadable).
+  // nullptr, with *why saying what was found (another key, wrong size, unreadable; empty
+  // where there is no file).
   static std::unique_ptr<DerivedFile> Open(const std::string& path, std::string_view key, size_t payload_bytes,
                                            std::string* why);
   // Writes `bytes` of payload under `key` to `path`, creating its directory. On any failure

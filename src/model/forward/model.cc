@@ -134,7 +134,8 @@ void Model::PackRowBlocks(const RowBlocksCacheOptions& cache) {
       row_blocks_origin_ = RowBlocksOrigin::kCacheFile;
       return;
     }
-    if (file != nullptr) std::fprintf(stderr, "packed weights: %s does not match the checkpoint; repacking\n", cache_path.c_str());
+    if (file != nullptr) why = cache_path + ": sampled elements differ from the checkpoint";
+    if (!why.empty()) std::fprintf(stderr, "packed weights: %s; repacking\n", why.c_str());
   }
   weights_.row_blocks = HugePageBuffer(total);
   uint16_t* blocks = weights_.row_blocks.as<uint16_t>();
@@ -159,6 +160,7 @@ void Model::PackRowBlocks(const RowBlocksCacheOptions& cache) {
   std::string err;
   if (DerivedFile::Write(cache_path, key, weights_.row_blocks.as<const void>(), total, cache.min_free_bytes, &err)) {
     row_blocks_origin_ = RowBlocksOrigin::kPackedAndCached;
+    std::fprintf(stderr, "packed weights: %.1f MiB cached in %s for later loads\n", double(total) / (1 << 20), cache_path.c_str());
     PruneOrphanRowBlocks(std::filesystem::path(cache_path).parent_path().string(), cache_path);
   } else {
     std::fprintf(stderr, "packed weights: not cached (%s)\n", err.c_str());
