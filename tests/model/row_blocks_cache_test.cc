@@ -89,6 +89,7 @@ TEST_F(RowBlocksCacheTest, KeyNamesEveryMatrixAndChangesWithTheShard) {
   const kernels::WeightMatrix head = HeadMatrix(*ckpt.value());
   const std::string key = RowBlocksCacheKey(*ckpt.value(), {&head});
   EXPECT_NE(key.find("matrix head.weight 300x256 in "), std::string::npos) << key;
+  EXPECT_NE(key.find("rows per block " + std::to_string(kernels::kRowBlockRows) + "\n"), std::string::npos) << key;
   EXPECT_NE(key.find("checkpoint " + fs::weakly_canonical(ckpt_).string() + "\n"), std::string::npos) << key;
   EXPECT_NE(key.find(" mtime "), std::string::npos) << key;
   EXPECT_EQ(RowBlocksCacheKey(*ckpt.value(), {&head}), key);

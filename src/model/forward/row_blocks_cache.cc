@@ -17,8 +17,8 @@ namespace dsv4 {
 namespace {
 
 // The first line of every key: the blocked layout and its version (change it whenever
-// PackBf16RowBlocks' layout changes).
-constexpr char kLayout[] = "dsv4 bf16 row blocks v1: 16 rows, k pairs";
+// PackBf16RowBlocks' layout changes; the block height is in the key by itself).
+constexpr char kLayout[] = "dsv4 bf16 row blocks v1: k pairs, rows per block ";
 constexpr char kCheckpointTag[] = "checkpoint ";
 constexpr char kExtension[] = ".bf16blocks";
 
@@ -60,7 +60,8 @@ std::string RowBlocksCachePath(const Checkpoint& checkpoint, const RowBlocksCach
 std::string RowBlocksCacheKey(const Checkpoint& checkpoint, const std::vector<const kernels::WeightMatrix*>& matrices) {
   std::map<const uint8_t*, const TensorRef*> by_data;
   for (const auto& [name, t] : checkpoint.tensors()) by_data[t->data] = t;
-  std::string key = std::string(kLayout) + "\n" + kCheckpointTag + CanonicalDir(checkpoint.dir()) + "\n";
+  std::string key = std::string(kLayout) + std::to_string(kernels::kRowBlockRows) + "\n" + kCheckpointTag +
+                    CanonicalDir(checkpoint.dir()) + "\n";
   std::map<std::string, bool> shards;
   for (const kernels::WeightMatrix* m : matrices) {
     const auto it = by_data.find(m->data);
