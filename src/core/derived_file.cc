@@ -1,17 +1,16 @@
 #include "core/derived_file.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <vector>
+
+#include "core/atomic_file.h"
 
 namespace dsv4 {
 namespace {
@@ -38,20 +37,6 @@ bool ReadFully(int fd, void* out, size_t n, off_t off) {
   return true;
 }
 
-bool WriteFully(int fd, const void* data, size_t n, off_t off) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  while (n > 0) {
-    // In pieces of at most 64 MiB (Linux writes at most ~2 GiB per call anyway).
-    const ssize_t put = ::pwrite(fd, p, std::min(n, size_t(64) << 20), off);
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) return false;
-    p += put;
-    n -= size_t(put);
-    off += put;
-  }
-  return true;
-}
-
 std::optional<Header> ReadHeader(int fd) {
   uint8_t fixed[kHeaderFixed];
   if (!ReadFully(fd, fixed, kHeaderFixed, 0) || std::memcmp(fixed, kMagic, 8) != 0) return std::nullopt;
@@ -66,22 +51,6 @@ std::optional<Header> ReadHeader(int fd) {
 }
 
 std::string Errno() { return std::strerror(errno); }
-
-// Removes the temporary files of writes to `path` by processes that are gone (killed
-// mid-write: a payload's worth of disk each).
-void RemoveDeadWritersFiles(const std::string& path) {
-  const std::filesystem::path target(path);
-  const std::string prefix = target.filename().string() + ".tmp.";
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(target.parent_path().empty() ? "." : target.parent_path(), ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
-    char* end = nullptr;
-    const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
-    if (end == name.c_str() + prefix.size() || *end != '\0' || pid <= 0) continue;
-    if (::kill(pid_t(pid), 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), ec);
-  }
-}
 
 }  // namespace
 
@@ -147,33 +116,17 @@ bool DerivedFile::Write(const std::string& path, std::string_view key, const voi
            std::to_string(min_free_bytes >> 20) + " MiB after " + std::to_string(bytes >> 20) + " MiB";
     return false;
   }
-  RemoveDeadWritersFiles(path);
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    *err = tmp + ": " + Errno();
-    return false;
-  }
   std::vector<uint8_t> header(kHeaderFixed + key.size());
   const uint64_t payload_bytes = bytes, key_bytes = key.size();
   std::memcpy(header.data(), kMagic, 8);
   std::memcpy(header.data() + 8, &payload_bytes, 8);
   std::memcpy(header.data() + 16, &key_bytes, 8);
   std::memcpy(header.data() + kHeaderFixed, key.data(), key.size());
-  bool ok = WriteFully(fd, header.data(), header.size(), 0) &&
-            ::ftruncate(fd, off_t(kPayloadOffset)) == 0 &&  // the gap: a hole, not written zeros
-            WriteFully(fd, payload, bytes, off_t(kPayloadOffset)) && ::fdatasync(fd) == 0;
-  if (!ok) *err = tmp + ": " + Errno();
-  if (::close(fd) != 0 && ok) {
-    ok = false;
-    *err = tmp + ": " + Errno();
-  }
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ok = false;
-    *err = path + ": " + Errno();
-  }
-  if (!ok) ::unlink(tmp.c_str());
-  return ok;
+  // The gap between the key and the payload stays a hole, not written zeros.
+  const FilePiece pieces[] = {{0, header.data(), header.size()}, {kPayloadOffset, payload, bytes}};
+  const Status s = WriteFileAtomically(path, pieces, /*durable=*/true);
+  if (!s.ok()) *err = s.message();
+  return s.ok();
 }
 
 std::optional<std::string> DerivedFile::ReadKey(const std::string& path) {

@@ -5,8 +5,8 @@
 //
 // Layout: "DSV4DRV1", u64 payload bytes, u64 key bytes, the key; the payload starts at
 // 2 MiB (the gap stays a hole), so MappedFile's 2 MiB-aligned map puts it on huge pages.
-// Written atomically (a temporary file in the same directory, fdatasync, rename): a
-// reader sees a whole file or none, and processes that mapped an older version keep it.
+// Written atomically and durably (core/atomic_file.h): a reader sees a whole file or none,
+// and processes that mapped an older version keep it.
 #pragma once
 
 #include <cstddef>

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/atomic_file.h"
+
 namespace dsv4 {
 namespace {
 
@@ -96,17 +98,10 @@ Status WriteSnapshot(const std::string& path, const Snapshot& meta, const Sequen
     WriteCompressor(w, s.compressor);
     WriteCompressor(w, s.index_compressor);
   }
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return Status::Fail("cannot write " + tmp);
-    f.write(w.data().data(), std::streamsize(w.data().size()));
-    if (!f) return Status::Fail("cannot write " + tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Status::Fail("cannot rename " + tmp + ": " + ec.message());
-  return Status::Ok();
+  // Not durable: a snapshot is read through and validated before use, and fdatasync here
+  // would be latency on the engine thread.
+  const FilePiece piece{0, w.data().data(), w.data().size()};
+  return WriteFileAtomically(path, {&piece, 1}, /*durable=*/false);
 }
 
 Status ReadSnapshot(const std::string& path, const ModelConfig& config, Snapshot* meta,

@@ -18,7 +18,7 @@ struct Snapshot {
   std::vector<int32_t> tokens;
 };
 
-// Writes identity, tokens and state to `path` (atomically: a temp file then rename).
+// Writes identity, tokens and state to `path` (atomically: core/atomic_file.h).
 Status WriteSnapshot(const std::string& path, const Snapshot& meta, const SequenceState& state);
 // Reads a file written by WriteSnapshot into *meta and *state (which must have been
 // made for `config`); fails on any mismatch with the config or a damaged file.

@@ -122,23 +122,5 @@ TEST_F(DerivedFileTest, FailedWritesLeaveNothing) {
   EXPECT_EQ(FilesIn(dir_), 1u);  // only "plain"
 }
 
-TEST_F(DerivedFileTest, DeadWritersTemporariesAreRemoved) {
-  std::filesystem::create_directories(dir_);
-  // Left by a writer that is gone (no process has this id: above Linux's pid limit), by a
-  // live one (this process), and a name that only looks similar.
-  std::ofstream(Path("h.bin.tmp.2147483600")) << "half a payload";
-  std::ofstream(Path("h.bin.tmp.1")) << "init's own, alive";
-  std::ofstream(Path("h.bin.tmp.12x")) << "not a pid";
-  std::ofstream(Path("other.bin.tmp.2147483600")) << "another target's";
-  const auto payload = RandomBytes(100, 7);
-  std::string err;
-  ASSERT_TRUE(DerivedFile::Write(Path("h.bin"), "k", payload.data(), payload.size(), 0, &err)) << err;
-  EXPECT_FALSE(std::filesystem::exists(Path("h.bin.tmp.2147483600")));
-  EXPECT_TRUE(std::filesystem::exists(Path("h.bin.tmp.1")));
-  EXPECT_TRUE(std::filesystem::exists(Path("h.bin.tmp.12x")));
-  EXPECT_TRUE(std::filesystem::exists(Path("other.bin.tmp.2147483600")));
-  EXPECT_TRUE(std::filesystem::exists(Path("h.bin")));
-}
-
 }  // namespace
 }  // namespace dsv4
