@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "core/cache_dir.h"
 #include "core/derived_file.h"
@@ -62,15 +63,15 @@ std::string RowBlocksCacheKey(const Checkpoint& checkpoint, const std::vector<co
   for (const auto& [name, t] : checkpoint.tensors()) by_data[t->data] = t;
   std::string key = std::string(kLayout) + std::to_string(kernels::kRowBlockRows) + "\n" + kCheckpointTag +
                     CanonicalDir(checkpoint.dir()) + "\n";
-  std::map<std::string, bool> shards;
+  std::set<std::string> shards;
   for (const kernels::WeightMatrix* m : matrices) {
     const auto it = by_data.find(m->data);
     const std::string name = it == by_data.end() ? "(not a checkpoint tensor)" : it->second->name;
     const std::string file = it == by_data.end() ? "" : it->second->file;
     key += "matrix " + name + " " + std::to_string(m->rows) + "x" + std::to_string(m->cols) + " in " + file + "\n";
-    if (!file.empty()) shards[file] = true;
+    if (!file.empty()) shards.insert(file);
   }
-  for (const auto& [file, unused] : shards) key += ShardIdentity(file) + "\n";
+  for (const std::string& file : shards) key += ShardIdentity(file) + "\n";
   return key;
 }
 
