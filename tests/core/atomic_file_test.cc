@@ -5,31 +5,26 @@
 
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
 
+#include "scratch_dir.h"
+
 namespace dsv4 {
 namespace {
 
 class AtomicFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("dsv4_atomic_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string Path(const std::string& name) const { return scratch_ / name; }
   static std::string Contents(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(f), {});
   }
-  std::filesystem::path dir_;
+  ScratchDir scratch_{"atomic_file"};
+  const std::filesystem::path& dir_ = scratch_.path();
 };
 
 TEST_F(AtomicFileTest, PiecesAtTheirOffsetsWithHolesBetween) {

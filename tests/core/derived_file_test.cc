@@ -15,18 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "scratch_dir.h"
+
 namespace dsv4 {
 namespace {
 
 class DerivedFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("dsv4_derived_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-  std::filesystem::path dir_;
+  std::string Path(const std::string& name) const { return scratch_ / name; }
+  ScratchDir scratch_{"derived_file"};
+  const std::filesystem::path& dir_ = scratch_.path();
 };
 
 std::vector<uint8_t> RandomBytes(size_t n, uint32_t seed) {
@@ -110,7 +108,6 @@ TEST_F(DerivedFileTest, FailedWritesLeaveNothing) {
   EXPECT_NE(err.find("free"), std::string::npos) << err;
   EXPECT_EQ(FilesIn(dir_), 0u);
   // A directory that cannot be made (a regular file is in the way).
-  std::filesystem::create_directories(dir_);
   std::ofstream(Path("plain")) << "x";
   err.clear();
   EXPECT_FALSE(DerivedFile::Write(Path("plain/f.bin"), "k", payload.data(), payload.size(), 0, &err));

@@ -18,6 +18,7 @@
 #include "core/derived_file.h"
 #include "kernels/bf16_row_blocks.h"
 #include "model/forward/model.h"
+#include "scratch_dir.h"
 #include "synthetic_configs.h"
 
 namespace dsv4 {
@@ -27,13 +28,7 @@ namespace fs = std::filesystem;
 
 class RowBlocksCacheTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() / ("dsv4_row_blocks_cache_" + std::to_string(::getpid()));
-    fs::remove_all(root_);
-    ckpt_ = (root_ / "ckpt").string();
-    WriteSyntheticCheckpoint(ckpt_, SmallSyntheticConfig(100), 42);
-  }
-  void TearDown() override { fs::remove_all(root_); }
+  void SetUp() override { WriteSyntheticCheckpoint(ckpt_, SmallSyntheticConfig(100), 42); }
 
   RowBlocksCacheOptions Options() const {
     RowBlocksCacheOptions o;
@@ -68,8 +63,9 @@ class RowBlocksCacheTest : public ::testing::Test {
   }
   static bool BlocksActive() { return kernels::ActiveBf16Blocks() != nullptr; }
 
-  fs::path root_;
-  std::string ckpt_;
+  ScratchDir scratch_{"row_blocks_cache"};
+  const fs::path& root_ = scratch_.path();
+  const std::string ckpt_ = scratch_ / "ckpt";
 };
 
 kernels::WeightMatrix HeadMatrix(const Checkpoint& ckpt) {
