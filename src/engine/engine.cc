@@ -92,9 +92,14 @@ Result<uint64_t> Engine::Submit(GenerationRequest request) {
   seq->req = std::move(request);
   std::lock_guard<std::mutex> lock(mu_);
   if (stop_) return Result<uint64_t>::Fail("the engine is shutting down");
-  if (int64_t(waiting_.size()) >= options_.max_queue) {
-    return Result<uint64_t>::Fail("overloaded: " + std::to_string(waiting_.size()) +
-                                  " requests are already waiting; retry later");
+  // A request the next step will admit into a free batch slot is not waiting for one, so
+  // the free slots count on top of max_queue: a burst that arrives between two engine steps
+  // is not turned away while the batch has room (stats_.running counts the admitted ones).
+  const int64_t free_slots = std::max<int64_t>(0, options_.max_running - stats_.running);
+  if (int64_t(waiting_.size()) >= options_.max_queue + free_slots) {
+    return Result<uint64_t>::Fail(
+        "overloaded: " + std::to_string(int64_t(waiting_.size()) - free_slots) +
+        " requests are already waiting; retry later");
   }
   seq->id = next_id_++;
   const uint64_t id = seq->id;
@@ -198,6 +203,7 @@ void Engine::Intake() {
       waiting_.pop_front();
     }
     stats_.waiting = int64_t(waiting_.size());
+    stats_.running = int64_t(running_.size() + admitted.size());  // Submit's free slots
     stats_.reserved_bytes = reserved_bytes_;
   }
   for (auto& seq : admitted) {

@@ -34,7 +34,8 @@
 namespace dsv4 {
 
 struct EngineOptions {
-  int64_t max_queue = 64;    // waiting requests; Submit fails with "overloaded" beyond
+  int64_t max_queue = 64;    // requests waiting beyond the free batch slots; Submit fails
+                             // with "overloaded" beyond
   int64_t max_running = 16;  // sequences generating at once (the batch)
   SchedulerOptions scheduler;
   int64_t context_length = 0;       // prompt + generated; 0 = max_position_embeddings

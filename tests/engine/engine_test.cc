@@ -182,14 +182,38 @@ TEST(EngineTest, PrefillProgressIsReportedPerChunk) {
 
 TEST(EngineTest, FullQueueSaysOverloaded) {
   EngineOptions options;
+  options.max_running = 1;
   options.max_queue = 2;
   Engine engine(TinyModel(), nullptr, options);
-  ASSERT_TRUE(engine.Submit(Greedy(Prompt(5, 1), 2)).ok());
-  ASSERT_TRUE(engine.Submit(Greedy(Prompt(5, 2), 2)).ok());
-  auto third = engine.Submit(Greedy(Prompt(5, 3), 2));
-  ASSERT_FALSE(third.ok());
-  EXPECT_EQ(third.error().rfind("overloaded", 0), 0u) << third.error();
+  // Before any step the one batch slot is free: three are accepted (one for the slot, two
+  // waiting), the fourth is over the queue.
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(engine.Submit(Greedy(Prompt(5, i), 40)).ok()) << i;
+  auto fourth = engine.Submit(Greedy(Prompt(5, 4), 2));
+  ASSERT_FALSE(fourth.ok());
+  EXPECT_EQ(fourth.error(), "overloaded: 2 requests are already waiting; retry later");
+  engine.Step();  // one runs, two wait: still full
+  EXPECT_EQ(engine.stats().running, 1);
+  EXPECT_EQ(engine.stats().waiting, 2);
+  EXPECT_FALSE(engine.Submit(Greedy(Prompt(5, 4), 2)).ok());
   engine.RunUntilIdle();  // the queue drains, so it accepts again
+  EXPECT_TRUE(engine.Submit(Greedy(Prompt(5, 4), 2)).ok());
+}
+
+TEST(EngineTest, FreeBatchSlotsDoNotCountAsQueue) {
+  // A burst between two steps: max_queue 0 still admits as many as the batch has slots.
+  EngineOptions options;
+  options.max_running = 2;
+  options.max_queue = 0;
+  Engine engine(TinyModel(), nullptr, options);
+  ASSERT_TRUE(engine.Submit(Greedy(Prompt(5, 1), 40)).ok());
+  ASSERT_TRUE(engine.Submit(Greedy(Prompt(5, 2), 40)).ok());
+  EXPECT_FALSE(engine.Submit(Greedy(Prompt(5, 3), 40)).ok());
+  engine.Step();
+  EXPECT_EQ(engine.stats().running, 2);
+  EXPECT_EQ(engine.stats().waiting, 0);
+  EXPECT_FALSE(engine.Submit(Greedy(Prompt(5, 3), 40)).ok());
+  engine.RunUntilIdle();
+  EXPECT_EQ(engine.stats().running, 0);
   EXPECT_TRUE(engine.Submit(Greedy(Prompt(5, 3), 2)).ok());
 }
 
