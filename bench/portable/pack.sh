@@ -2,8 +2,8 @@
 # bench/portable/pack.sh DIR
 #
 # Packs what the benchmarks need to run on another x86-64 Linux machine that cannot build
-# this repository or reach a network (a lent machine with more cores): the built `dsv4`
-# and `decode_profile` with the shared libraries they load, and, where
+# this repository or reach a network (a lent machine with more cores): the built `dsv4`,
+# `decode_profile` and `machine_probe` with the shared libraries they load, and, where
 # bench/llama_cpp/compare.sh has built them here, llama.cpp's `llama-bench` /
 # `llama-batched-bench` with their libraries and that release's `gguf-py`. DIR then holds
 # run.sh, which runs everything there from inside the repository's working tree (it needs
@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 dir=$1
 llama=${XDG_CACHE_HOME:-$HOME/.cache}/dsv4/llama-cpp
-for b in apps/dsv4/dsv4 bench/decode_profile; do
+for b in apps/dsv4/dsv4 bench/decode_profile bench/machine_probe; do
   [ -x "$repo/build/$b" ] || { echo "$repo/build/$b is missing: build first (scripts/build.sh)" >&2; exit 1; }
 done
 rm -rf "$dir"
@@ -33,7 +33,7 @@ copy_libs() {
     esac
   done
 }
-for b in apps/dsv4/dsv4 bench/decode_profile; do
+for b in apps/dsv4/dsv4 bench/decode_profile bench/machine_probe; do
   cp "$repo/build/$b" "$dir/bin/"
   strip "$dir/bin/$(basename "$b")"
   copy_libs "$repo/build/$b" "$dir/lib"

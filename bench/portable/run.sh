@@ -2,13 +2,14 @@
 # DIR/run.sh, made by bench/portable/pack.sh: the benchmarks on this machine, from builds
 # made on another. Run it from the repository's working tree (bash DIR/run.sh); output goes
 # to $OUT (or /tmp/portable-out): log.txt, lscpu.txt, bench.jsonl (each dsv4 bench JSON as
-# {"run", "threads", "line"}), decode_profile.txt, and compare.jsonl in
+# {"run", "threads", "line"}), decode_profile.txt, machine_probe.txt, and compare.jsonl in
 # bench/llama_cpp/compare.sh's format (summarised at the end by its summarize.py).
 #   1. the checkpoint (dsv4 bench generates it under $XDG_CACHE_HOME, /tmp/cache here);
 #   2. the issue's command, `dsv4 bench --prefill 512,4096 --batch 1,4,16 --steps 8
 #      --repeats 2 --json`, with every core;
 #   3. batch 1 at 2, 4, 8, ... threads;
-#   4. decode_profile (each product of a batch-1 step);
+#   4. decode_profile (each product of a batch-1 step), then machine_probe (the best read
+#      bandwidth against the copy figure the roofline divides by);
 #   5. dsv4 against llama.cpp, ROUNDS rounds (default 1) of compare.sh's commands
 #      (bench/llama_cpp/rounds.sh), when the packed llama.cpp build's instruction sets are
 #      all here.
@@ -47,6 +48,8 @@ t=$SECONDS
 LD_LIBRARY_PATH=$libs "$D/bin/decode_profile" --steps 8 --reps 2 > "$O/decode_profile.txt" 2>&1
 grep -v '^{' "$O/decode_profile.txt" | tail -4 | cut -c1-300
 echo "decode_profile: $((SECONDS - t)) s"
+LD_LIBRARY_PATH=$libs "$D/bin/machine_probe" > "$O/machine_probe.txt" 2>&1
+grep -E "copy|best read" "$O/machine_probe.txt"
 
 L=$D/llama
 [ -x "$L/llama-bench" ] || { echo "no llama.cpp in $D: done"; exit 0; }
