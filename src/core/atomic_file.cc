@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/fd_io.h"
+
 namespace dsv4 {
 namespace {
 
@@ -34,20 +36,6 @@ void RemoveDeadWritersFiles(const std::string& path) {
   }
 }
 
-bool WriteFully(int fd, const void* data, size_t n, off_t off) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  while (n > 0) {
-    // In pieces of at most 64 MiB (Linux writes at most ~2 GiB per call anyway).
-    const ssize_t put = ::pwrite(fd, p, std::min(n, size_t(64) << 20), off);
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) return false;
-    p += put;
-    n -= size_t(put);
-    off += put;
-  }
-  return true;
-}
-
 }  // namespace
 
 Status WriteFileAtomically(const std::string& path, std::span<const FilePiece> pieces, bool durable) {
@@ -58,7 +46,7 @@ Status WriteFileAtomically(const std::string& path, std::span<const FilePiece> p
   uint64_t end = 0;
   bool ok = true;
   for (const FilePiece& piece : pieces) {
-    ok = ok && WriteFully(fd, piece.data, piece.size, off_t(piece.offset));
+    ok = ok && PwriteFully(fd, piece.data, piece.size, off_t(piece.offset));
     end = std::max(end, piece.offset + piece.size);
   }
   ok = ok && ::ftruncate(fd, off_t(end)) == 0 && (!durable || ::fdatasync(fd) == 0);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/atomic_file.h"
+#include "core/fd_io.h"
 
 namespace dsv4 {
 namespace {
@@ -23,30 +24,16 @@ struct Header {
   std::string key;
 };
 
-// pread of exactly n bytes at off (retrying short reads); false on error or end of file.
-bool ReadFully(int fd, void* out, size_t n, off_t off) {
-  auto* p = static_cast<uint8_t*>(out);
-  while (n > 0) {
-    const ssize_t got = ::pread(fd, p, n, off);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return false;
-    p += got;
-    n -= size_t(got);
-    off += got;
-  }
-  return true;
-}
-
 std::optional<Header> ReadHeader(int fd) {
   uint8_t fixed[kHeaderFixed];
-  if (!ReadFully(fd, fixed, kHeaderFixed, 0) || std::memcmp(fixed, kMagic, 8) != 0) return std::nullopt;
+  if (!PreadFully(fd, fixed, kHeaderFixed, 0) || std::memcmp(fixed, kMagic, 8) != 0) return std::nullopt;
   Header h;
   uint64_t key_bytes = 0;
   std::memcpy(&h.payload_bytes, fixed + 8, 8);
   std::memcpy(&key_bytes, fixed + 16, 8);
   if (key_bytes > DerivedFile::kPayloadOffset - kHeaderFixed) return std::nullopt;
   h.key.resize(size_t(key_bytes));
-  if (!ReadFully(fd, h.key.data(), h.key.size(), off_t(kHeaderFixed))) return std::nullopt;
+  if (!PreadFully(fd, h.key.data(), h.key.size(), off_t(kHeaderFixed))) return std::nullopt;
   return h;
 }
 
