@@ -7,7 +7,9 @@
 // 2. Vector throughput of the instructions the FP4/FP8 decode kernels are built from (or
 //    were measured as candidates), in instructions per cycle of one core: 12 independent
 //    chains each, cycles from a dependent chain of vpaddd (1-cycle latency).
-// x86-64 with AVX-512 BW/VBMI/BF16 for part 2 (skipped elsewhere).
+// 3. The FP4 tile-order kernel's cycles per 16 weight bytes from L1 / L2, against the 3 of
+//    its loop's port bound.
+// x86-64 with AVX-512 BW/VBMI/BF16 for parts 2 and 3 (skipped elsewhere).
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as pass-through operands, which
 // its own -W(maybe-)uninitialized then reports inside the header (as in dot_avx512.cc).
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -26,6 +28,7 @@
 #include "core/bandwidth.h"
 #include "core/huge_page_buffer.h"
 #include "core/thread_pool.h"
+#include "kernels/tile_order.h"
 #include "flags.h"
 
 namespace {
@@ -119,7 +122,7 @@ void ProbeMemory(size_t bytes) {
   {                                                                                                       \
     TYPE x0 = INIT, x1 = INIT, x2 = INIT, x3 = INIT, x4 = INIT, x5 = INIT, x6 = INIT, x7 = INIT, x8 = INIT, \
          x9 = INIT, x10 = INIT, x11 = INIT;                                                               \
-    const double t0 = Now();                                                                              \
+    t0 = Now();                                                                                           \
     for (long i = 0; i < kIterations; ++i) {                                                              \
       DSV4_PROBE_12(OP)                                                                                   \
       asm volatile("" : "+v"(x0), "+v"(x1), "+v"(x2), "+v"(x3), "+v"(x4), "+v"(x5), "+v"(x6), "+v"(x7),   \
@@ -128,20 +131,30 @@ void ProbeMemory(size_t bytes) {
     std::printf("  %-44s %5.2f\n", NAME, 12.0 / ((Now() - t0) / double(kIterations) / cycle));           \
   }
 
-__attribute__((target("avx512f,avx512bw,avx512vbmi,avx512bf16"))) void ProbeInstructions() {
+// Seconds per cycle of this core under AVX-512 load: a dependent chain of vpaddd (one
+// cycle each).
+__attribute__((target("avx512f"))) double SecondsPerCycle() {
   constexpr long kIterations = 20000000;
-  const __m512i bits = _mm512_set1_epi32(0x3F803F80), one = _mm512_set1_epi32(1);
-  const __m512 f = _mm512_castsi512_ps(bits);
-  const __m512bh bf = (__m512bh)bits;
+  const __m512i one = _mm512_set1_epi32(1);
   __m512i chain = one;
-  double t0 = Now();
+  const double t0 = Now();
   for (long i = 0; i < kIterations; ++i) {
+    // Unrolled: as a loop of one add, the taken branch held it to one add per two cycles.
+#pragma GCC unroll 32
     for (int k = 0; k < 32; ++k) {
       chain = _mm512_add_epi32(chain, one);
       asm volatile("" : "+v"(chain));
     }
   }
-  const double cycle = (Now() - t0) / double(kIterations) / 32;
+  return (Now() - t0) / double(kIterations) / 32;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi,avx512bf16"))) void ProbeInstructions(double cycle) {
+  constexpr long kIterations = 20000000;
+  const __m512i bits = _mm512_set1_epi32(0x3F803F80), one = _mm512_set1_epi32(1);
+  const __m512 f = _mm512_castsi512_ps(bits);
+  const __m512bh bf = (__m512bh)bits;
+  double t0 = 0;
   std::printf("vector instructions per cycle, one core (%.2f GHz from a vpaddd chain)\n", 1e-9 / cycle);
 #define ADD(x) x = _mm512_add_epi32(x, one);
 #define FMA(x) x = _mm512_fmadd_ps(x, f, x);
@@ -177,6 +190,37 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi,avx512bf16"))) void ProbeInst
 #undef SRLVD
 #undef TERN
 }
+
+// The FP4 tile-order FMA kernel itself (kernels::E2m1TileOrderRows, 4 weight rows x one
+// activation row, as batch-1 decode calls it) on weights that stay in L1 / L2, in cycles
+// per 16 weight bytes. Its loop needs 6 vector instructions per 16 bytes (vpmovzxbd,
+// vpsrld, two vpermps, two FMAs) on the two vector ports: 3 cycles at best.
+void ProbeFp4Kernel(double cycle) {
+  std::printf("FP4 tile-order kernel (4 rows x K, one activation row; its loop's bound: 3 cycles / 16 B)\n");
+  for (const int64_t K : {int64_t(4096), int64_t(65536)}) {
+    std::vector<uint8_t> w(static_cast<size_t>(4 * K / 2)), scales(static_cast<size_t>(4 * K / 32));
+    for (size_t i = 0; i < w.size(); ++i) w[i] = uint8_t(i * 37);
+    for (size_t i = 0; i < scales.size(); ++i) scales[i] = uint8_t(120 + i % 6);  // 2^-7 .. 2^-2
+    std::vector<float> x(static_cast<size_t>(K));
+    for (int64_t i = 0; i < K; ++i) x[size_t(i)] = 1.0f / float(i + 1);
+    const float* xp = x.data();
+    const uint8_t* scale_rows[4];
+    for (int s = 0; s < 4; ++s) scale_rows[s] = scales.data() + s * K / 32;
+    float out[4];
+    const long reps = 400000000L / K;
+    double best = 1e30;
+    for (int r = 0; r < 5; ++r) {
+      const double t0 = Now();
+      for (long i = 0; i < reps; ++i) {
+        dsv4::kernels::E2m1TileOrderRows(&xp, 1, w.data(), K / 2, scale_rows, 4, K, out);
+      }
+      best = std::min(best, Now() - t0);
+    }
+    const double bytes = double(reps) * double(4 * K / 2);
+    std::printf("  K = %-6lld (%3lld KiB of weights)           %5.2f cycles / 16 B, %5.1f GB/s\n", (long long)K,
+                (long long)(2 * K / 1024), best / cycle / (bytes / 16), bytes / best / 1e9);
+  }
+}
 #endif
 
 }  // namespace
@@ -187,7 +231,9 @@ int main(int argc, char** argv) {
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi") &&
       __builtin_cpu_supports("avx512bf16")) {
-    ProbeInstructions();
+    const double cycle = SecondsPerCycle();
+    ProbeInstructions(cycle);
+    ProbeFp4Kernel(cycle);
   } else {
     std::printf("vector instructions: skipped (no AVX-512 BW/VBMI/BF16)\n");
   }
