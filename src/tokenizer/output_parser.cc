@@ -15,10 +15,6 @@ using nlohmann::ordered_json;
 
 bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
 
-bool AllSpace(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return IsSpace(c); });
-}
-
 std::string_view TrimRight(std::string_view s) {
   while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
   return s;

@@ -18,7 +18,9 @@ void ExpectEachIndexOnce(ThreadPool& pool, size_t n, size_t min_chunk, size_t ma
   pool.ParallelFor(n, min_chunk, [&](size_t b, size_t e) {
     ASSERT_LE(b, e);
     ASSERT_LE(e, n);
-    if (pool.size() > 1 && max_chunk >= min_chunk) ASSERT_LE(e - b, max_chunk);
+    if (pool.size() > 1 && max_chunk >= min_chunk) {
+      ASSERT_LE(e - b, max_chunk);
+    }
     for (size_t i = b; i < e; ++i) hits[i].fetch_add(1);
   }, max_chunk);
   for (size_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "index " << i << " of " << n;

@@ -30,17 +30,17 @@ TEST(AnthropicParse, SystemStringOrBlocksAndThinkingSwitch) {
   EXPECT_EQ(job.stop, std::vector<std::string>{"X"});
   EXPECT_TRUE(job.chat.thinking);  // default on, like DeepSeek's endpoint
 
-  EXPECT_EQ(ParseAnthropicMessages(Body(kHi, {{"system", "s"}}), {}).chat.messages[0].content, "s");
+  EXPECT_EQ(ParseAnthropicMessages(Body(kHi, {{"system", "s"}}), ModelRegistry()).chat.messages[0].content, "s");
   EXPECT_FALSE(
-      ParseAnthropicMessages(Body(kHi, {{"thinking", {{"type", "disabled"}}}}), {}).chat.thinking);
+      ParseAnthropicMessages(Body(kHi, {{"thinking", {{"type", "disabled"}}}}), ModelRegistry()).chat.thinking);
   EXPECT_TRUE(
-      ParseAnthropicMessages(Body(kHi, {{"thinking", {{"type", "adaptive"}}}}), {}).chat.thinking);
+      ParseAnthropicMessages(Body(kHi, {{"thinking", {{"type", "adaptive"}}}}), ModelRegistry()).chat.thinking);
   Json chat = Body(kHi);
   chat["model"] = "deepseek-chat";
-  EXPECT_FALSE(ParseAnthropicMessages(chat, {}).chat.thinking);
+  EXPECT_FALSE(ParseAnthropicMessages(chat, ModelRegistry()).chat.thinking);
   Json no_max = Body(kHi);
   no_max.erase("max_tokens");
-  EXPECT_EQ(ParseAnthropicMessages(no_max, {}).max_tokens, -1);  // not required (DeepSeek)
+  EXPECT_EQ(ParseAnthropicMessages(no_max, ModelRegistry()).max_tokens, -1);  // not required (DeepSeek)
 }
 
 TEST(AnthropicParse, ToolTurnsBecomeToolCallsAndToolMessages) {
@@ -59,7 +59,7 @@ TEST(AnthropicParse, ToolTurnsBecomeToolCallsAndToolMessages) {
   Json tools = Json::array({{{"name", "get"}, {"description", "weather"},
                              {"input_schema", {{"type", "object"}}}},
                             {{"type", "web_search_20250305"}, {"name", "web_search"}}});
-  ChatJob job = ParseAnthropicMessages(Body(messages, {{"tools", tools}}), {});
+  ChatJob job = ParseAnthropicMessages(Body(messages, {{"tools", tools}}), ModelRegistry());
   const auto& m = job.chat.messages;
   ASSERT_EQ(m.size(), 5u);
   EXPECT_EQ(m[1].role, "assistant");

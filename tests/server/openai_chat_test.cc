@@ -38,8 +38,8 @@ TEST(OpenAIChatParse, ReadsTheFields) {
   ASSERT_EQ(job.chat.messages.size(), 1u);
   EXPECT_EQ(job.chat.messages[0].content, "hi");
   EXPECT_TRUE(job.chat.thinking);  // DeepSeek's default
-  EXPECT_EQ(ParseOpenAIChat(Body({{"max_completion_tokens", 9}}), {}).max_tokens, 9);
-  EXPECT_EQ(ParseOpenAIChat(Body(), {}).max_tokens, -1);
+  EXPECT_EQ(ParseOpenAIChat(Body({{"max_completion_tokens", 9}}), ModelRegistry()).max_tokens, 9);
+  EXPECT_EQ(ParseOpenAIChat(Body(), ModelRegistry()).max_tokens, -1);
 }
 
 TEST(OpenAIChatParse, ModelNamesPinThinking) {
@@ -56,19 +56,19 @@ TEST(OpenAIChatParse, ModelNamesPinThinking) {
 
 TEST(OpenAIChatParse, ToolChoiceNoneHidesTheTools) {
   Json tools = Json::array({{{"type", "function"}, {"function", {{"name", "f"}}}}});
-  EXPECT_EQ(ParseOpenAIChat(Body({{"tools", tools}}), {}).chat.tools, tools);
+  EXPECT_EQ(ParseOpenAIChat(Body({{"tools", tools}}), ModelRegistry()).chat.tools, tools);
   EXPECT_TRUE(
-      ParseOpenAIChat(Body({{"tools", tools}, {"tool_choice", "none"}}), {}).chat.tools.is_null());
-  EXPECT_EQ(ParseOpenAIChat(Body({{"tools", tools}, {"tool_choice", "required"}}), {}).chat.tools,
+      ParseOpenAIChat(Body({{"tools", tools}, {"tool_choice", "none"}}), ModelRegistry()).chat.tools.is_null());
+  EXPECT_EQ(ParseOpenAIChat(Body({{"tools", tools}, {"tool_choice", "required"}}), ModelRegistry()).chat.tools,
             tools);
 }
 
 TEST(OpenAIChatParse, SamplingIsIgnoredInThinkingMode) {
-  ChatJob thinking = ParseOpenAIChat(Body({{"temperature", 0.2}, {"top_p", 0.5}}), {});
+  ChatJob thinking = ParseOpenAIChat(Body({{"temperature", 0.2}, {"top_p", 0.5}}), ModelRegistry());
   EXPECT_EQ(thinking.sampling.temperature, 1.0);
   EXPECT_EQ(thinking.sampling.top_p, 1.0);
   ChatJob chat = ParseOpenAIChat(
-      Body({{"temperature", 0.2}, {"top_p", 0.5}, {"thinking", {{"type", "disabled"}}}}), {});
+      Body({{"temperature", 0.2}, {"top_p", 0.5}, {"thinking", {{"type", "disabled"}}}}), ModelRegistry());
   EXPECT_EQ(chat.sampling.temperature, 0.2);
   EXPECT_EQ(chat.sampling.top_p, 0.5);
 }
@@ -95,7 +95,7 @@ TEST(OpenAIChatParse, RejectsBadRequestsWith400) {
             400);
   EXPECT_EQ(StatusOf(Body({{"logit_bias", {{"x", 1}}}})), 400);
   EXPECT_EQ(StatusOf(Body({{"logit_bias", {{"5", 101}}}})), 400);
-  EXPECT_EQ(ParseOpenAIChat(Body({{"logit_bias", {{"5", -100}}}}), {}).sampling.logit_bias.at(5), -100);
+  EXPECT_EQ(ParseOpenAIChat(Body({{"logit_bias", {{"5", -100}}}}), ModelRegistry()).sampling.logit_bias.at(5), -100);
   EXPECT_EQ(StatusOf(Body({{"reasoning_effort", "xhigh"}})), 200);
 }
 
@@ -227,7 +227,7 @@ TEST(OpenAIChatWriterTest, CompletionBody) {
 
 TEST(OpenAIChatWriterTest, Logprobs) {
   EXPECT_EQ(StatusOf(Body({{"top_logprobs", 2}})), 400);  // needs logprobs: true
-  ChatJob job = ParseOpenAIChat(Body({{"logprobs", true}, {"top_logprobs", 2}}), {});
+  ChatJob job = ParseOpenAIChat(Body({{"logprobs", true}, {"top_logprobs", 2}}), ModelRegistry());
   EXPECT_TRUE(job.logprobs);
   EXPECT_EQ(job.top_logprobs, 2);
 

@@ -161,9 +161,13 @@ TEST(DsmlCallGrammar, RandomWalksParseIntoValidCalls) {
     const auto& out = parser.result();
     ASSERT_FALSE(out.tool_calls.empty()) << text;
     EXPECT_TRUE(out.content.empty()) << text;
-    if (named) EXPECT_EQ(out.tool_calls.size(), 1u);
+    if (named) {
+      EXPECT_EQ(out.tool_calls.size(), 1u);
+    }
     for (const auto& call : out.tool_calls) {
-      if (named) EXPECT_EQ(call.name, "get_weather");
+      if (named) {
+        EXPECT_EQ(call.name, "get_weather");
+      }
       const Json args = Json::parse(call.arguments, nullptr, false);
       ASSERT_TRUE(args.is_object()) << call.arguments << "\nfrom: " << text;
       if (call.name == "get_weather") {
@@ -173,7 +177,9 @@ TEST(DsmlCallGrammar, RandomWalksParseIntoValidCalls) {
         EXPECT_LE(chars, 12u);
         ASSERT_TRUE(args.contains("unit")) << text;
         EXPECT_TRUE(args["unit"] == "celsius" || args["unit"] == "fahrenheit");
-        if (args.contains("hourly")) EXPECT_TRUE(args["hourly"].is_boolean());
+        if (args.contains("hourly")) {
+          EXPECT_TRUE(args["hourly"].is_boolean());
+        }
       } else if (call.name == "ping") {
         EXPECT_TRUE(args.empty());
       } else {

@@ -147,7 +147,7 @@ TEST(TokenizerTest, LeftmostLongestAddedTokens) {
 
 TEST(TokenizerTest, InvalidUtf8RoundTripsThroughByteTokens) {
   const Tokenizer& t = V4();
-  for (const std::string s :
+  for (const std::string& s :
        {std::string("\xff"), std::string("ab\xc3(cd"), std::string("\xe4\xbd"),
         std::string("x\xed\xa0\x80y"), std::string("\xf0\x9f\x98"),
         std::string("  \xfe  \x80\x80 z"), std::string("\xc0\xaf")}) {

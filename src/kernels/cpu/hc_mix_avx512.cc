@@ -1,6 +1,10 @@
 // AVX-512 HcPostRow (kernels/hc_mix.h), bit-identical to HcPostRowRef: 16 dimensions at a
 // time, the fp32 products widened to double and summed in j order in two 8-lane halves,
 // narrowed once, then the fp32 multiply and add and the bf16 rounding.
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as pass-through operands, which
+// its own -W(maybe-)uninitialized then reports inside the header (as in dot_avx512.cc).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include "core/dtype.h"
