@@ -102,23 +102,34 @@ TEST_P(HotPathAllocTest, DecodeStepsDoNotAllocate) {
   }
 }
 
+// A pool worker's scratch grows the first time it takes a kind of task, and on a loaded
+// machine a worker can sit out whole chunks, so that first time can fall among the counted
+// chunks (with three busy loops on the 2-core VM, 5-6 of 8 chunks allocated in 29 of 200
+// runs of the wide case alone). A second sequence in the same process finds those
+// scratches grown, so up to three sequences are tried; an allocation of the chunk's own
+// code shows in every one of them.
 TEST_P(HotPathAllocTest, PrefillChunksDoNotAllocate) {
   const Model& model = *model_;
-  auto state = model.NewState(false);
-  state->Reserve(kPositions);  // the 12 chunks below
-  std::vector<ForwardSegment> segs(1);
-  std::vector<float> logits;
-  segs[0].state = state.get();
-  segs[0].logits = &logits;
-  std::mt19937 rng(5);
-  auto chunk = [&] {
-    segs[0].tokens.resize(16);
-    for (int32_t& t : segs[0].tokens) t = int32_t(rng() % uint32_t(model.config().vocab_size));
-    model.Forward(segs, {});
-  };
-  for (int i = 0; i < 4; ++i) chunk();  // 64 positions: past the windows and 4 x index_topk
-  const std::vector<int64_t> counts = alloc_counter::PerCall(8, chunk);
-  EXPECT_LE(alloc_counter::CallsThatAllocated(counts), 4) << alloc_counter::Describe(counts, "chunks");
+  std::string last;
+  for (int sequence = 0; sequence < 3; ++sequence) {
+    auto state = model.NewState(false);
+    state->Reserve(kPositions);  // the 12 chunks below
+    std::vector<ForwardSegment> segs(1);
+    std::vector<float> logits;
+    segs[0].state = state.get();
+    segs[0].logits = &logits;
+    std::mt19937 rng(5);
+    auto chunk = [&] {
+      segs[0].tokens.resize(16);
+      for (int32_t& t : segs[0].tokens) t = int32_t(rng() % uint32_t(model.config().vocab_size));
+      model.Forward(segs, {});
+    };
+    for (int i = 0; i < 4; ++i) chunk();  // 64 positions: past the windows and 4 x index_topk
+    const std::vector<int64_t> counts = alloc_counter::PerCall(8, chunk);
+    if (alloc_counter::CallsThatAllocated(counts) <= 4) return;
+    last = alloc_counter::Describe(counts, "chunks");
+  }
+  ADD_FAILURE() << "more than 4 of 8 chunks allocated in each of 3 sequences; the last: " << last;
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, HotPathAllocTest,
