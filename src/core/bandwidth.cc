@@ -27,25 +27,31 @@ struct HugeBuffer {
 
 }  // namespace
 
-double ReadOnce(const void* p, size_t bytes) {
+double ReadOnce(const void* p, size_t bytes, ReadPattern pattern) {
   const uint64_t* words = static_cast<const uint64_t*>(p);
   const size_t n = bytes / sizeof(uint64_t), threads = GlobalThreadPool().size();
-  constexpr size_t kStreams = 4, kAhead = 4096 / sizeof(uint64_t);
+  const size_t streams = size_t(std::max(1, pattern.streams)), ahead = pattern.ahead / sizeof(uint64_t);
   std::vector<uint64_t> partial(threads, 0);
   const auto t0 = std::chrono::steady_clock::now();
   ParallelFor(threads, 1, [&](size_t t_begin, size_t t_end) {
     for (size_t t = t_begin; t < t_end; ++t) {
       const size_t begin = n * t / threads, end = n * (t + 1) / threads;
-      const size_t len = (end - begin) / kStreams / 8 * 8;  // words per stream, whole lines
+      const size_t len = (end - begin) / streams / 8 * 8;  // words per stream, whole lines
       uint64_t sum = 0;
       for (size_t i = 0; i < len; i += 8) {
-        for (size_t q = 0; q < kStreams; ++q) {
+        for (size_t q = 0; q < streams; ++q) {
           const uint64_t* w = words + begin + q * len + i;
-          __builtin_prefetch(w + kAhead);
+          if (ahead > 0) {
+            if (pattern.l2) {
+              __builtin_prefetch(w + ahead, 0, 2);
+            } else {
+              __builtin_prefetch(w + ahead, 0, 3);
+            }
+          }
           sum += w[0] + w[1] + w[2] + w[3] + w[4] + w[5] + w[6] + w[7];
         }
       }
-      for (size_t i = begin + kStreams * len; i < end; ++i) sum += words[i];  // the tail
+      for (size_t i = begin + streams * len; i < end; ++i) sum += words[i];  // the tail
       partial[t] = sum;
     }
   });
@@ -92,7 +98,10 @@ BandwidthResult MeasureBandwidth(size_t bytes, int repeats) {
   };
   double best_read = 1e30, best_copy = 1e30;
   for (int r = 0; r < repeats; ++r) {
+    // The decode GEMVs' pattern and one stream per thread: on the 2-core VM either was the
+    // faster one, by up to 15%, from run to run (bench/RESULTS.md, eighteenth session).
     best_read = std::min(best_read, ReadOnce(&src[0], n * sizeof(uint64_t)));
+    best_read = std::min(best_read, ReadOnce(&src[0], n * sizeof(uint64_t), {.streams = 1}));
     // The copy either way, the faster counting: memcpy, and (x86-64) streaming stores.
     best_copy = std::min(best_copy, seconds([&] {
       ParallelFor(n, 1 << 16, [&](size_t b, size_t e) {
