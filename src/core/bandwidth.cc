@@ -99,7 +99,7 @@ BandwidthResult MeasureBandwidth(size_t bytes, int repeats) {
   double best_read = 1e30, best_copy = 1e30;
   for (int r = 0; r < repeats; ++r) {
     // The decode GEMVs' pattern and one stream per thread: on the 2-core VM either was the
-    // faster one, by up to 15%, from run to run (bench/RESULTS.md, eighteenth session).
+    // faster one, by up to 11%, from run to run (bench/RESULTS.md, eighteenth session).
     best_read = std::min(best_read, ReadOnce(&src[0], n * sizeof(uint64_t)));
     best_read = std::min(best_read, ReadOnce(&src[0], n * sizeof(uint64_t), {.streams = 1}));
     // The copy either way, the faster counting: memcpy, and (x86-64) streaming stores.
