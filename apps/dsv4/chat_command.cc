@@ -1,4 +1,4 @@
-// dsv4 chat [--model DIR] [--tokenizer PATH] [--think|--no-think] [-n N] [sampling flags]
+// dsv4 chat [--model DIR] [--tokenizer PATH] [--think|--no-think] [-n N] [--mlock] [sampling flags]
 // Interactive multi-turn chat in the terminal: the V4 chat template over the whole
 // conversation (earlier turns' reasoning dropped, as DeepSeek does), reasoning shown
 // dimmed, Ctrl-C stops the current generation (not the program), Ctrl-D or /exit quits.

@@ -10,7 +10,7 @@
 
 namespace dsv4::cli {
 
-std::set<std::string> GenerationFlags() { return {"no-act-quant", "think", "no-think"}; }
+std::set<std::string> GenerationFlags() { return {"no-act-quant", "think", "no-think", "mlock"}; }
 
 std::set<std::string> GenerationOptions() {
   return {"model",   "tokenizer", "max-tokens", "temperature", "top-p",
@@ -48,7 +48,9 @@ GenerationSetup SetUpGeneration(const Args& args, int64_t default_max_tokens,
                                 int64_t prefix_cache_bytes) {
   GenerationSetup g;
   const std::string dir = args.Get("model", kDefaultModelDir);
-  auto loaded = Model::Load(dir);
+  LoadOptions load;
+  load.lock_in_memory = args.Has("mlock");
+  auto loaded = Model::Load(dir, load);
   if (!loaded.ok()) throw Error(loaded.error());
   g.model = std::move(loaded.value());
 

@@ -1,4 +1,4 @@
-// dsv4 run [--model DIR] (-p TEXT | --prompt-tokens LIST) [-n N] [--chat] [--think|--no-think]
+// dsv4 run [--model DIR] (-p TEXT | --prompt-tokens LIST) [-n N] [--chat] [--think|--no-think] [--mlock]
 //          [--tokenizer PATH] [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S]
 // Streams one generation through the engine: text when there is a tokenizer (--chat
 // applies the V4 chat template; reasoning is shown dimmed), token ids otherwise. Prompts

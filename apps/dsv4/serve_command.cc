@@ -3,7 +3,7 @@
 //            [--prefix-cache-mb 512] [--max-running 16] [--context N] [--port-file PATH]
 //            [--max-concurrent-per-key 64] [--shutdown-grace 30] [--cache-hit-price-ratio 0.1]
 //            [--max-context N (= --context)] [--max-queue 64] [--allow-missing-reasoning]
-//            [--log-bodies]
+//            [--log-bodies] [--mlock]
 // The OpenAI / Anthropic compatible API server. SIGTERM or SIGINT stops accepting
 // connections and lets in-flight requests finish (cancelling them after
 // --shutdown-grace seconds, or at a second signal).
@@ -52,7 +52,7 @@ int ServeCommand(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  Args args(argc, argv, 2, {"no-act-quant", "allow-missing-reasoning", "log-bodies"},
+  Args args(argc, argv, 2, {"no-act-quant", "allow-missing-reasoning", "log-bodies", "mlock"},
             {"model", "tokenizer", "host", "port", "api-key", "api-key-file",
              "served-model-name", "max-body-mb", "prefix-cache-mb", "max-running", "context",
              "port-file", "shutdown-grace", "max-concurrent-per-key",
@@ -85,7 +85,9 @@ int ServeCommand(int argc, char** argv) {
       args.GetInt("max-concurrent-per-key", options.max_concurrent_per_key);
 
   const std::string dir = args.Get("model", kDefaultModelDir);
-  auto model = Model::Load(dir);
+  LoadOptions load;
+  load.lock_in_memory = args.Has("mlock");
+  auto model = Model::Load(dir, load);
   if (!model.ok()) throw Error(model.error());
   std::string tok_path = args.Get("tokenizer");
   if (tok_path.empty()) tok_path = dir + "/tokenizer.json";

@@ -41,6 +41,7 @@ class SafetensorsFile {
  public:
   static Result<std::unique_ptr<SafetensorsFile>> Open(const std::string& path);
   const std::vector<TensorRef>& tensors() const { return tensors_; }
+  const MappedFile& map() const { return *map_; }
 
  private:
   std::unique_ptr<MappedFile> map_;
@@ -55,6 +56,7 @@ class Checkpoint {
   const TensorRef* Find(std::string_view name) const;
   const std::map<std::string, const TensorRef*, std::less<>>& tensors() const { return by_name_; }
   int64_t total_bytes() const;
+  const std::vector<std::unique_ptr<SafetensorsFile>>& files() const { return files_; }
 
  private:
   std::string dir_;

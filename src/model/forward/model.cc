@@ -7,6 +7,7 @@
 #include "core/derived_file.h"
 #include "core/dtype.h"
 #include "core/mapped_file.h"
+#include "core/memory_lock.h"
 #include "core/thread_pool.h"
 #include "kernels/bf16_row_blocks.h"
 #include "kernels/linear.h"
@@ -31,6 +32,10 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir, const LoadOpt
     return Result<std::unique_ptr<Model>>::Fail(e.what());
   }
   model->PackRowBlocks(options.row_blocks_cache);
+  if (options.lock_in_memory) {
+    Status locked = model->LockWeightsInMemory();
+    if (!locked.ok()) return Result<std::unique_ptr<Model>>::Fail("--mlock: " + locked.message());
+  }
   const ModelConfig& c = model->config_;
   model->rope_window_ = RopeTable(c.qk_rope_head_dim, c.rope_theta, 1.0, 0, c.rope_beta_fast,
                                   c.rope_beta_slow);
@@ -165,6 +170,19 @@ void Model::PackRowBlocks(const RowBlocksCacheOptions& cache) {
   } else {
     std::fprintf(stderr, "packed weights: not cached (%s)\n", err.c_str());
   }
+}
+
+Status Model::LockWeightsInMemory() const {
+  // The shards' maps whole: MLOCK_ONFAULT leaves the originals of the blocked copies
+  // (released at load) out until something reads them.
+  for (const auto& file : checkpoint_->files()) {
+    Status s = LockInMemory(file->map().data(), file->map().size());
+    if (!s.ok()) return s;
+  }
+  if (weights_.row_blocks_file) {
+    return LockInMemory(weights_.row_blocks_file->payload(), weights_.row_blocks_file->payload_bytes());
+  }
+  return LockInMemory(weights_.row_blocks.as<const void>(), weights_.row_blocks.bytes());
 }
 
 const RopeTable& Model::RopeFor(int64_t layer) const {

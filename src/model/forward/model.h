@@ -42,6 +42,9 @@ struct MtpSegment {
 struct LoadOptions {
   // Where the blocked copies of the BF16 matrices come from and go (row_blocks_cache.h).
   RowBlocksCacheOptions row_blocks_cache = RowBlocksCacheOptionsFromEnv();
+  // Lock the weights in RAM once loaded (core/memory_lock.h; `--mlock`): the checkpoint's
+  // maps and the blocked copies. Load fails, saying why, where the process may not.
+  bool lock_in_memory = false;
 };
 
 // Where the model's blocked BF16 copies came from at load.
@@ -91,6 +94,8 @@ class Model {
   // At load: 16-row blocked copies of the BF16 matrices, where fast mode has the kernel
   // for them.
   void PackRowBlocks(const RowBlocksCacheOptions& cache);
+  // Every byte the weights live in, locked in RAM (LoadOptions::lock_in_memory).
+  Status LockWeightsInMemory() const;
 
   ModelConfig config_;
   std::unique_ptr<Checkpoint> checkpoint_;
