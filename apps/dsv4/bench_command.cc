@@ -1,5 +1,5 @@
 // dsv4 bench [--model DIR] [--json] [--layers N] [--prefill 512,4096] [--batch 1,4,16]
-//            [--steps N] [--context N] [--repeats N] [--cache-dir DIR]
+//            [--steps N] [--context N] [--repeats N] [--cache-dir DIR] [--mlock]
 // Prefill and decode throughput of the serving forward (fast kernels), against this
 // machine's measured memory bandwidth (decode roofline) and FMA peak (prefill). Without
 // --model it generates, once, a checkpoint with V4-Flash's layer shapes and dtypes but
@@ -113,7 +113,7 @@ double Percentile(std::vector<double> v, double p) {
 }  // namespace
 
 int BenchCommand(int argc, char** argv) {
-  Args args(argc, argv, 2, {"json"},
+  Args args(argc, argv, 2, {"json", "mlock"},
             {"model", "layers", "prefill", "batch", "steps", "context", "repeats", "cache-dir"});
   const int layers = int(args.GetInt("layers", 2));
   const std::vector<int64_t> prefills = ParseList(args.Get("prefill", "512,4096"));
@@ -137,7 +137,9 @@ int BenchCommand(int argc, char** argv) {
   std::ofstream("/proc/self/clear_refs") << "5";
 
   const auto load_start = std::chrono::steady_clock::now();
-  auto loaded = Model::Load(model_dir);
+  LoadOptions load;
+  load.lock_in_memory = args.Has("mlock");
+  auto loaded = Model::Load(model_dir, load);
   if (!loaded.ok()) throw Error(loaded.error());
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   const Model& model = *loaded.value();
