@@ -33,6 +33,7 @@
 #include "model/forward/costs.h"
 #include "model/forward/model.h"
 #include "model/synthetic_checkpoint.h"
+#include "model_load.h"
 
 namespace dsv4::cli {
 namespace {
@@ -137,12 +138,9 @@ int BenchCommand(int argc, char** argv) {
   std::ofstream("/proc/self/clear_refs") << "5";
 
   const auto load_start = std::chrono::steady_clock::now();
-  LoadOptions load;
-  load.lock_in_memory = args.Has("mlock");
-  auto loaded = Model::Load(model_dir, load);
-  if (!loaded.ok()) throw Error(loaded.error());
+  const std::unique_ptr<Model> loaded = LoadCommandModel(model_dir, args);
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
-  const Model& model = *loaded.value();
+  const Model& model = *loaded;
   const ModelConfig& c = model.config();
   nlohmann::ordered_json j;
   j["model"] = model_dir;

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "kernels/precision.h"
+#include "model_load.h"
 
 namespace dsv4::cli {
 
@@ -48,11 +49,7 @@ GenerationSetup SetUpGeneration(const Args& args, int64_t default_max_tokens,
                                 int64_t prefix_cache_bytes) {
   GenerationSetup g;
   const std::string dir = args.Get("model", kDefaultModelDir);
-  LoadOptions load;
-  load.lock_in_memory = args.Has("mlock");
-  auto loaded = Model::Load(dir, load);
-  if (!loaded.ok()) throw Error(loaded.error());
-  g.model = std::move(loaded.value());
+  g.model = LoadCommandModel(dir, args);
 
   std::string tok_path = args.Get("tokenizer");
   if (tok_path.empty() && std::filesystem::exists(dir + "/tokenizer.json")) {

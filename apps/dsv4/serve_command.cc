@@ -21,6 +21,7 @@
 #include "args.h"
 #include "commands.h"
 #include "engine/engine.h"
+#include "model_load.h"
 #include "server/api_server.h"
 #include "tokenizer/tokenizer.h"
 
@@ -85,17 +86,14 @@ int ServeCommand(int argc, char** argv) {
       args.GetInt("max-concurrent-per-key", options.max_concurrent_per_key);
 
   const std::string dir = args.Get("model", kDefaultModelDir);
-  LoadOptions load;
-  load.lock_in_memory = args.Has("mlock");
-  auto model = Model::Load(dir, load);
-  if (!model.ok()) throw Error(model.error());
+  const std::unique_ptr<Model> model = LoadCommandModel(dir, args);
   std::string tok_path = args.Get("tokenizer");
   if (tok_path.empty()) tok_path = dir + "/tokenizer.json";
   Require(std::filesystem::exists(tok_path),
           "the server needs a tokenizer: no " + tok_path + " (pass --tokenizer PATH)");
   auto tok = tokenizer::Tokenizer::FromFile(tok_path);
   if (!tok.ok()) throw Error("tokenizer: " + tok.error());
-  Require(tok->vocab_size() <= model.value()->config().vocab_size,
+  Require(tok->vocab_size() <= model->config().vocab_size,
           "the tokenizer's vocabulary is larger than the model's");
 
   EngineOptions engine_options;
@@ -107,7 +105,7 @@ int ServeCommand(int argc, char** argv) {
   // max_position_embeddings. /v1/models advertises it; longer prompts get a 400.
   engine_options.context_length = args.GetInt("max-context", args.GetInt("context", 0));
   engine_options.prefix_cache.budget_bytes = args.GetInt("prefix-cache-mb", 512) << 20;
-  Engine engine(*model.value(), &tok.value(), engine_options);
+  Engine engine(*model, &tok.value(), engine_options);
   engine.Start();
 
   server::ApiServer api(engine, tok.value(), options);
